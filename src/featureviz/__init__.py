@@ -1,0 +1,13 @@
+"""featureviz: two-way Jupyter widgets for mechanistic interpretability."""
+
+from .analysis.activations import ActivationResult, activations, top_activating
+from .loading import HubUnavailableError, load, load_default
+from .sources import FeatureSource, NeuronSource, SAESource
+from .widgets.heatmap import Heatmap
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActivationResult", "FeatureSource", "Heatmap", "HubUnavailableError", "NeuronSource", "SAESource",
+    "activations", "load", "load_default", "top_activating",
+]

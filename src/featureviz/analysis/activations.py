@@ -1,0 +1,240 @@
+"""Feature activations of prompts: one batched, padding-aware forward pass that stops at the hook's layer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from ..sources import FeatureSource, SAESource
+
+ALWAYS_ON_FRACTION = 0.9  # a feature active on at least this fraction of tokens is "always on"
+
+
+@dataclass
+class ActivationResult:
+    """Feature activations for a set of prompts (position 0 / BOS excluded: its residual is an outlier).
+
+    values: [n_tokens, n_features] float32, the tokens of all prompts one after another.
+    offsets: prompt p owns rows offsets[p]:offsets[p+1].
+    """
+
+    prompts: list[str]
+    str_tokens: list[list[str]]
+    token_ids: list[torch.Tensor]
+    values: torch.Tensor
+    offsets: np.ndarray
+    hook_name: str
+    source_kind: str
+    groups: list[str] = field(default_factory=list)  # one group name per prompt, "" when ungrouped
+
+    @property
+    def n_features(self) -> int:
+        return self.values.shape[1]
+
+    @property
+    def n_tokens(self) -> int:
+        return self.values.shape[0]
+
+    def prompt_values(self, prompt: int) -> torch.Tensor:
+        """[n_tokens_of_prompt, n_features] activations of one prompt."""
+        return self.values[self.offsets[prompt] : self.offsets[prompt + 1]]
+
+    def feature_stats(self) -> pd.DataFrame:
+        """Per feature: max, mean over tokens, number and fraction of tokens where it is active (> 0)."""
+        v = self.values
+        active = (v > 0).sum(0)
+        n = max(v.shape[0], 1)
+        return pd.DataFrame(
+            {
+                "max": v.max(0).values.numpy() if v.shape[0] else np.zeros(v.shape[1], np.float32),
+                "mean": v.mean(0).numpy() if v.shape[0] else np.zeros(v.shape[1], np.float32),
+                "count": active.numpy(),
+                "frac_active": active.numpy() / n,
+            }
+        ).rename_axis("feature")
+
+    def always_on(self, fraction: float = ALWAYS_ON_FRACTION) -> np.ndarray:
+        """Features active on at least `fraction` of the tokens (position/format features, not content)."""
+        return self.feature_stats()["frac_active"].to_numpy() >= fraction
+
+    def top_features(self, k: int = 20, by: str = "max", exclude_always_on: bool | float = False) -> pd.DataFrame:
+        """The k features with the highest `by` ("max", "mean" or "count"), as a DataFrame indexed by feature.
+
+        exclude_always_on: True drops features active on >= 90% of tokens; a float sets that fraction.
+        """
+        if by not in ("max", "mean", "count"):
+            raise ValueError(f"by must be 'max', 'mean' or 'count', got {by!r}")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        stats = self.feature_stats()
+        if exclude_always_on is not False:
+            fraction = ALWAYS_ON_FRACTION if exclude_always_on is True else float(exclude_always_on)
+            stats = stats[stats["frac_active"] < fraction]
+        # Ties (e.g. many features at 0) break by the other statistics, then by index, so the order is stable.
+        order = {"max": ["max", "mean"], "mean": ["mean", "max"], "count": ["count", "mean"]}[by]
+        return stats.sort_values(order, ascending=False, kind="stable").head(k)
+
+    def __repr__(self) -> str:
+        return (
+            f"ActivationResult({len(self.prompts)} prompts, {self.n_tokens} tokens x {self.n_features} features "
+            f"at {self.hook_name})"
+        )
+
+
+def normalise_prompts(prompts) -> tuple[list[str], list[str]]:
+    """Accept one string, a list of strings, or {group: [strings]}; return (prompts, group per prompt)."""
+    if isinstance(prompts, str):
+        prompts, groups = [prompts], [""]
+    elif isinstance(prompts, Mapping):
+        if not prompts:
+            raise ValueError("prompts is an empty dict: give at least one group of prompts")
+        pairs = []
+        for name, items in prompts.items():
+            if isinstance(items, str) or not isinstance(items, Iterable):
+                raise TypeError(f"prompts[{name!r}] must be a list of strings, got {type(items).__name__}")
+            items = list(items)
+            if not items:
+                raise ValueError(f"prompts[{name!r}] is empty: every group needs at least one prompt")
+            pairs += [(p, str(name)) for p in items]
+        prompts, groups = [p for p, _ in pairs], [g for _, g in pairs]
+    elif isinstance(prompts, Iterable):
+        prompts = list(prompts)
+        groups = [""] * len(prompts)
+    else:
+        raise TypeError(f"prompts must be a string, a list of strings or a dict of lists, got {type(prompts).__name__}")
+    if not prompts:
+        raise ValueError("prompts is empty: give at least one prompt")
+    for i, p in enumerate(prompts):
+        if not isinstance(p, str):
+            raise TypeError(f"prompts[{i}] must be a string, got {type(p).__name__}")
+        if not p:
+            raise ValueError(f"prompts[{i}] is an empty string")
+    return prompts, groups
+
+
+def as_source(source, model) -> FeatureSource:
+    """A FeatureSource from a FeatureSource or a bare sae-lens SAE, checked against the model."""
+    if not isinstance(source, FeatureSource):
+        from sae_lens import SAE
+
+        if not isinstance(source, SAE):
+            raise TypeError(f"source must be a FeatureSource or an sae_lens.SAE, got {type(source).__name__}")
+        source = SAESource(source)
+    source.check_model(model)
+    return source
+
+
+def tokenize(model, prompts: list[str], max_length: int | None = None) -> list[torch.Tensor]:
+    """Token ids per prompt, BOS first, truncated to the model's context with a warning."""
+    limit = max_length or model.cfg.n_ctx
+    ids = [model.to_tokens(p, prepend_bos=True, truncate=False)[0] for p in prompts]
+    long = [i for i, t in enumerate(ids) if len(t) > limit]
+    if long:
+        import warnings
+
+        warnings.warn(f"{len(long)} prompt(s) exceed the model's context of {limit} tokens and were truncated "
+                      f"(first: prompts[{long[0]}] has {len(ids[long[0]])} tokens)", stacklevel=3)
+        ids = [t[:limit] for t in ids]
+    return ids
+
+
+def hook_activations_batches(model, token_lists: list[torch.Tensor], hook_name: str, stop_at_layer: int | None,
+                             batch_tokens: int = 8192, progress: bool | None = None):
+    """Yield (prompt indices, [batch, seq, d] hook activations, lengths) in length-sorted, right-padded batches.
+
+    Right padding under causal attention leaves the real positions exact, so no attention mask is needed:
+    padded positions are simply dropped by the caller.
+    """
+    order = sorted(range(len(token_lists)), key=lambda i: len(token_lists[i]))
+    batches, current = [], []
+    for i in order:
+        width = len(token_lists[i])
+        if current and width * (len(current) + 1) > batch_tokens:
+            batches.append(current)
+            current = []
+        current.append(i)
+    batches.append(current)
+    pad = model.tokenizer.pad_token_id if model.tokenizer is not None and model.tokenizer.pad_token_id is not None else 0
+    show = progress if progress is not None else len(batches) > 3
+    for batch in tqdm(batches, desc="forward", unit="batch", disable=not show):
+        lengths = [len(token_lists[i]) for i in batch]
+        tokens = torch.full((len(batch), max(lengths)), pad, dtype=torch.long)
+        for row, i in enumerate(batch):
+            tokens[row, : lengths[row]] = token_lists[i]
+        with torch.inference_mode():
+            _, cache = model.run_with_cache(tokens.to(model.cfg.device), names_filter=hook_name,
+                                            stop_at_layer=stop_at_layer, return_type=None)
+        yield batch, cache[hook_name], lengths
+
+
+def activations(model, source, prompts, *, batch_tokens: int = 8192, progress: bool | None = None) -> ActivationResult:
+    """Feature activations of every token of `prompts` (a string, a list, or {group: list}).
+
+    One forward pass per batch of prompts, stopped at the source's layer and caching only its hook.
+    """
+    source = as_source(source, model)
+    prompts, groups = normalise_prompts(prompts)
+    ids = tokenize(model, prompts)
+    per_prompt: list[torch.Tensor | None] = [None] * len(prompts)
+    for batch, hook_acts, lengths in hook_activations_batches(model, ids, source.hook_name, source.stop_at_layer,
+                                                              batch_tokens, progress):
+        with torch.inference_mode():
+            feats = source.encode(hook_acts).float()
+        for row, i in enumerate(batch):
+            per_prompt[i] = feats[row, 1 : lengths[row]].cpu()  # drop position 0 (BOS)
+    values = torch.cat(per_prompt, 0)
+    _check_finite(values, source)
+    offsets = np.concatenate([[0], np.cumsum([len(v) for v in per_prompt])])
+    str_tokens = [model.to_str_tokens(t[1:]) for t in ids]
+    return ActivationResult(prompts=prompts, str_tokens=[list(s) for s in str_tokens], token_ids=[t[1:] for t in ids],
+                            values=values, offsets=offsets, hook_name=source.hook_name, source_kind=source.kind,
+                            groups=groups)
+
+
+def _check_finite(values: torch.Tensor, source: FeatureSource) -> None:
+    if not torch.isfinite(values).all():
+        bad = (~torch.isfinite(values)).any(0).nonzero().flatten()[:5].tolist()
+        raise FloatingPointError(f"{source!r} produced NaN/inf activations (features {bad}...): "
+                                 "check the SAE weights and that it fits this model")
+
+
+def top_activating(model, source, feature, corpus, k: int = 10, *, batch_tokens: int = 8192,
+                   progress: bool | None = None) -> pd.DataFrame:
+    """The k texts of `corpus` on which `feature` fires most (its max over each text's tokens, BOS excluded).
+
+    Returns a DataFrame sorted by activation: text, activation, the token and position of the max,
+    and the per-token str_tokens / activations for highlighting.
+    """
+    source = as_source(source, model)
+    feature = source.check_feature(feature)
+    texts, _ = normalise_prompts(corpus)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    ids = tokenize(model, texts)
+    best: list[tuple[float, int, torch.Tensor]] = []  # (max activation, text index, per-token activations)
+    show = progress if progress is not None else len(texts) > 32
+    bar = tqdm(total=len(texts), desc=f"feature {feature}", unit="text", disable=not show)
+    for batch, hook_acts, lengths in hook_activations_batches(model, ids, source.hook_name, source.stop_at_layer,
+                                                              batch_tokens, progress=False):
+        with torch.inference_mode():
+            feats = source.encode(hook_acts)[..., feature].float().cpu()
+        for row, i in enumerate(batch):
+            per_token = feats[row, 1 : lengths[row]]
+            if len(per_token):
+                best.append((float(per_token.max()), i, per_token))
+        # Memory stays bounded by k: keep only the current top k.
+        best = sorted(best, key=lambda b: (-b[0], b[1]))[:k]
+        bar.update(len(batch))
+    bar.close()
+    rows = []
+    for value, i, per_token in best:
+        str_tokens = model.to_str_tokens(ids[i][1:])
+        position = int(per_token.argmax())
+        rows.append({"text": texts[i], "activation": value, "token": str_tokens[position], "position": position,
+                     "str_tokens": list(str_tokens), "activations": per_token.tolist()})
+    return pd.DataFrame(rows, columns=["text", "activation", "token", "position", "str_tokens", "activations"])

@@ -1,0 +1,136 @@
+"""One interface over the things whose activations we visualise: SAE latents and MLP neurons.
+
+A FeatureSource names the hook it reads, turns that hook's activations into feature activations, and
+knows each feature's decoder direction (what the feature writes back). Every widget takes any source.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from abc import ABC, abstractmethod
+
+import torch
+
+_BLOCK = re.compile(r"^blocks\.(\d+)\.")
+
+
+class FeatureSource(ABC):
+    hook_name: str
+    n_features: int
+    kind: str  # "sae" or "neurons"
+
+    @abstractmethod
+    def encode(self, hook_acts: torch.Tensor) -> torch.Tensor:
+        """[..., d_hook] hook activations -> [..., n_features] feature activations."""
+
+    @abstractmethod
+    def decoder_directions(self) -> torch.Tensor:
+        """[n_features, d_out]: the direction each feature writes (into the hook's space for SAEs,
+        into the residual stream for neurons)."""
+
+    @property
+    def layer(self) -> int | None:
+        """The block the hook lives in (None for hooks outside the blocks)."""
+        match = _BLOCK.match(self.hook_name)
+        return int(match.group(1)) if match else None
+
+    @property
+    def stop_at_layer(self) -> int | None:
+        """Run blocks up to and including the hook's block, and no further."""
+        return None if self.layer is None else self.layer + 1
+
+    def feature_name(self, feature: int) -> str:
+        return f"{'L' if self.kind == 'sae' else 'N'}{feature}"
+
+    def check_feature(self, feature, name: str = "feature") -> int:
+        """A valid feature index as int, or a clear error naming the valid range."""
+        return check_feature_index(feature, self.n_features, name)
+
+    def check_model(self, model) -> None:
+        """Fail early, with one sentence, if this source does not fit the model."""
+        if self.hook_name not in model.hook_dict:
+            close = [h for h in model.hook_dict if h.split(".")[-1] == self.hook_name.split(".")[-1]][:3]
+            hint = f" (hooks like it: {', '.join(close)})" if close else ""
+            raise ValueError(f"hook {self.hook_name!r} does not exist in {model.cfg.model_name}{hint}")
+        expected = self.d_in
+        actual = _hook_width(model, self.hook_name)
+        if expected is not None and actual is not None and expected != actual:
+            raise ValueError(
+                f"this {self.kind} source expects d_in={expected} at {self.hook_name}, "
+                f"but {model.cfg.model_name} has width {actual} there: the SAE was trained for another model"
+            )
+
+    @property
+    def d_in(self) -> int | None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(hook_name={self.hook_name!r}, n_features={self.n_features})"
+
+
+class SAESource(FeatureSource):
+    """The latents of any sae-lens SAE."""
+
+    kind = "sae"
+
+    def __init__(self, sae):
+        self.sae = sae
+        self.hook_name = sae.cfg.metadata.hook_name
+        self.n_features = int(sae.cfg.d_sae)
+
+    @property
+    def d_in(self) -> int:
+        return int(self.sae.cfg.d_in)
+
+    def encode(self, hook_acts: torch.Tensor) -> torch.Tensor:
+        return self.sae.encode(hook_acts.to(self.sae.dtype))
+
+    def decoder_directions(self) -> torch.Tensor:
+        return self.sae.W_dec.detach()
+
+
+class NeuronSource(FeatureSource):
+    """The post-activation neurons of one MLP layer (`blocks.L.mlp.hook_post`)."""
+
+    kind = "neurons"
+
+    def __init__(self, model, layer: int):
+        n_layers = model.cfg.n_layers
+        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < n_layers:
+            raise ValueError(f"layer={layer!r} is out of range: {model.cfg.model_name} has layers 0..{n_layers - 1}")
+        if model.cfg.d_mlp is None:
+            raise ValueError(f"{model.cfg.model_name} has no MLP layers (attention-only model)")
+        self.hook_name = f"blocks.{layer}.mlp.hook_post"
+        self.n_features = int(model.cfg.d_mlp)
+        self._W_out = model.blocks[layer].mlp.W_out
+
+    def encode(self, hook_acts: torch.Tensor) -> torch.Tensor:
+        return hook_acts
+
+    def decoder_directions(self) -> torch.Tensor:
+        return self._W_out.detach()
+
+
+def check_feature_index(feature, n_features: int, name: str = "feature") -> int:
+    """`feature` as an int in 0..n_features-1, or a TypeError / IndexError that names the valid range."""
+    try:
+        index = operator.index(feature)
+    except TypeError:
+        index = None
+    if index is None or isinstance(feature, bool):
+        raise TypeError(f"{name} must be an integer feature index, got {type(feature).__name__}")
+    if not 0 <= index < n_features:
+        raise IndexError(f"{name}={index} is out of range: valid features are 0..{n_features - 1}")
+    return index
+
+
+def _hook_width(model, hook_name: str) -> int | None:
+    """The last dimension of a hook's activations, from the config (no forward pass)."""
+    cfg = model.cfg
+    leaf = hook_name.split(".")[-1]
+    if hook_name.startswith("blocks.") and ".mlp." in hook_name and leaf in ("hook_post", "hook_pre", "hook_pre_linear"):
+        return cfg.d_mlp
+    if leaf in ("hook_resid_pre", "hook_resid_mid", "hook_resid_post", "hook_attn_out", "hook_mlp_out", "hook_embed"):
+        return cfg.d_model
+    return None

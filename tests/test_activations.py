@@ -1,0 +1,143 @@
+import numpy as np
+import pytest
+import torch
+
+import featureviz as fv
+from featureviz.sources import FeatureSource, NeuronSource, SAESource
+from conftest import make_sae
+
+PROMPTS = ["Hello there, friend!", "No.", "The quick brown fox jumps over the lazy dog again and again"]
+
+
+def direct(model, sae, prompt):
+    """One prompt alone, no batching, no padding: the reference."""
+    tokens = model.to_tokens(prompt)
+    _, cache = model.run_with_cache(tokens, names_filter=sae.cfg.metadata.hook_name)
+    return sae.encode(cache[sae.cfg.metadata.hook_name])[0, 1:]
+
+
+def test_batched_padded_pass_equals_one_prompt_at_a_time(tiny_model, tiny_sae):
+    acts = fv.activations(tiny_model, tiny_sae, PROMPTS, batch_tokens=64)  # forces several batches
+    for i, prompt in enumerate(PROMPTS):
+        torch.testing.assert_close(acts.prompt_values(i), direct(tiny_model, tiny_sae, prompt), atol=1e-5, rtol=1e-4)
+
+
+def test_result_holds_tokens_without_bos(tiny_model, tiny_sae):
+    acts = fv.activations(tiny_model, tiny_sae, PROMPTS)
+    for i, prompt in enumerate(PROMPTS):
+        expected = tiny_model.to_str_tokens(prompt)[1:]
+        assert acts.str_tokens[i] == expected
+        assert acts.token_ids[i].tolist() == tiny_model.to_tokens(prompt)[0, 1:].tolist()
+    assert acts.n_tokens == sum(len(s) for s in acts.str_tokens) == acts.offsets[-1]
+    assert acts.n_features == tiny_sae.cfg.d_sae
+
+
+def test_neuron_source_reads_mlp_post(tiny_model):
+    source = NeuronSource(tiny_model, 0)
+    acts = fv.activations(tiny_model, source, ["one two three"])
+    _, cache = tiny_model.run_with_cache(tiny_model.to_tokens("one two three"))
+    torch.testing.assert_close(acts.values, cache["blocks.0.mlp.hook_post"][0, 1:])
+    assert source.stop_at_layer == 1
+
+
+class PlantedSource(FeatureSource):
+    """Feature 0 is on at every token (always-on), feature 1 never fires, feature 2 fires on some tokens."""
+
+    kind = "sae"
+    hook_name = "blocks.0.hook_resid_pre"
+    n_features = 3
+
+    def encode(self, hook_acts):
+        out = torch.zeros(*hook_acts.shape[:-1], 3)
+        out[..., 0] = 1.0
+        out[..., 2] = hook_acts[..., 0].relu()
+        return out
+
+    def decoder_directions(self):
+        return torch.eye(3, 32)
+
+
+def test_top_features_ranks_and_drops_always_on(tiny_model):
+    acts = fv.activations(tiny_model, PlantedSource(), PROMPTS)
+    stats = acts.feature_stats()
+    assert stats.loc[0, "frac_active"] == 1.0
+    assert stats.loc[1, "count"] == 0
+    assert acts.top_features(1, by="count").index.tolist() == [0]
+    assert 0 < stats.loc[2, "frac_active"] < 0.9
+    kept = acts.top_features(3, by="count", exclude_always_on=True).index.tolist()
+    assert kept == [2, 1]
+    assert acts.always_on().tolist() == [True, False, False]
+    v = acts.values.numpy()
+    np.testing.assert_allclose(stats["max"], v.max(0))
+    np.testing.assert_allclose(stats["mean"], v.mean(0), rtol=1e-6)
+
+
+def test_grouped_prompts_keep_their_group(tiny_model, tiny_sae):
+    acts = fv.activations(tiny_model, tiny_sae, {"happy": ["I am glad", "What joy"], "angry": ["I am furious"]})
+    assert acts.groups == ["happy", "happy", "angry"]
+    assert acts.prompts == ["I am glad", "What joy", "I am furious"]
+
+
+def test_top_activating_is_exact_top_k(tiny_model, tiny_sae):
+    words = "apple storm quiet river seven glass laugh engine paper wolf green tender".split()
+    rng = np.random.default_rng(0)
+    corpus = [" ".join(rng.choice(words, size=2 + i % 5)) for i in range(12)]
+    feature = 5
+    top = fv.top_activating(tiny_model, tiny_sae, feature, corpus, k=4, batch_tokens=48)
+    with torch.no_grad():
+        maxima = [float(direct(tiny_model, tiny_sae, t)[:, feature].max()) for t in corpus]
+    # Equal maxima can tie, so compare values: the k largest, each belonging to the text reported.
+    np.testing.assert_allclose(top["activation"], sorted(maxima, reverse=True)[:4], rtol=1e-5)
+    for text, value in zip(top["text"], top["activation"]):
+        assert maxima[corpus.index(text)] == pytest.approx(value, rel=1e-5)
+    assert top["text"].is_unique
+    row = top.iloc[0]
+    assert row["activations"][row["position"]] == pytest.approx(row["activation"])
+    assert row["str_tokens"][row["position"]] == row["token"]
+
+
+@pytest.mark.parametrize(
+    "prompts, error, match",
+    [
+        ([], ValueError, "prompts is empty"),
+        ("", ValueError, "empty string"),
+        ([1, 2], TypeError, r"prompts\[0\] must be a string"),
+        (None, TypeError, "prompts must be"),
+        ({"happy": []}, ValueError, "every group"),
+    ],
+)
+def test_bad_prompts_get_one_clear_error(tiny_model, tiny_sae, prompts, error, match):
+    with pytest.raises(error, match=match):
+        fv.activations(tiny_model, tiny_sae, prompts)
+
+
+def test_sae_that_does_not_fit_the_model_is_refused(tiny_model):
+    with pytest.raises(ValueError, match="does not exist"):
+        fv.activations(tiny_model, make_sae(hook_name="blocks.7.hook_resid_pre"), ["hi"])
+    with pytest.raises(ValueError, match="d_in=48"):
+        fv.activations(tiny_model, make_sae(d_in=48), ["hi"])
+    with pytest.raises(TypeError, match="FeatureSource"):
+        fv.activations(tiny_model, "not a source", ["hi"])
+
+
+def test_out_of_range_feature_and_layer(tiny_model, tiny_sae):
+    with pytest.raises(IndexError, match=r"0\.\.95"):
+        fv.top_activating(tiny_model, tiny_sae, 96, ["hi"], k=1)
+    with pytest.raises(TypeError, match="integer"):
+        fv.top_activating(tiny_model, tiny_sae, 1.5, ["hi"], k=1)
+    with pytest.raises(ValueError, match=r"layers 0\.\.1"):
+        NeuronSource(tiny_model, 2)
+    with pytest.raises(ValueError, match="by must be"):
+        fv.activations(tiny_model, tiny_sae, ["hi there"]).top_features(3, by="median")
+
+
+def test_prompt_longer_than_context_is_truncated_with_a_warning(tiny_model, tiny_sae):
+    with pytest.warns(UserWarning, match="truncated"):
+        acts = fv.activations(tiny_model, tiny_sae, ["word " * 200])
+    assert acts.n_tokens == tiny_model.cfg.n_ctx - 1
+
+
+def test_sae_source_wraps_bare_sae(tiny_model, tiny_sae):
+    source = SAESource(tiny_sae)
+    assert source.layer == 1 and source.stop_at_layer == 2 and source.n_features == 96
+    assert source.decoder_directions().shape == (96, 32)
