@@ -1,0 +1,514 @@
+// The token x feature heatmap view. Reusable: the heatmap entry point wraps
+// it, and composite views (dashboard, ...) can embed it in their own element.
+
+import { createLegend, makeScale, type ColourScale } from "./colour";
+import { checkboxControl, selectControl } from "./controls";
+import { h } from "./dom";
+import { formatValue } from "./format";
+import { contentSize, hitTest, scrollToShow, type Hit, type Layout, type Viewport } from "./layout";
+import { featureName, readData, readOptions, type AnyModel, type Handler, type HeatmapData, type HeatmapOptions } from "./model";
+import { columnOrder } from "./order";
+import { paint } from "./paint";
+import { BASE_CSS } from "./styles";
+import { readTheme, type Theme } from "./theme";
+import { cleanLabel, tokenLabel, tokenTooltip } from "./tokens";
+import { createTooltip, type TooltipRow } from "./tooltip";
+
+export const CELL_W = 12;
+export const CELL_H = 14;
+const TOKEN_LABEL_W = 120;
+const FEATURE_LABEL_W = 130;
+const FEATURE_HEADER_H = 56;
+const TOKEN_HEADER_H = 84;
+const GROUP_NAME_W = 64;
+const GROUP_NAME_H = 13;
+const GROUP_STRIP = 8;
+const MAX_VIEW_H = 480;
+const FALLBACK_VIEW_W = 800;
+
+const DATA_TRAITS = [
+  "matrix",
+  "tokens",
+  "prompt_lengths",
+  "prompt_groups",
+  "feature_ids",
+  "feature_labels",
+  "column_stats",
+  "always_on",
+  "vmin",
+  "vmax",
+];
+const ORDER_TRAITS = ["sort_by", "hide_always_on", "transpose"];
+
+const now = (): number => (typeof performance !== "undefined" && performance.now ? performance.now() : Date.now());
+
+export interface HeatmapView {
+  root: HTMLElement;
+  /** Process pending changes and draw now (normally done on animation frames). */
+  flush(): void;
+  destroy(): void;
+}
+
+export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = now()): HeatmapView {
+  // ---- DOM -------------------------------------------------------------
+  const style = h("style", { text: BASE_CSS });
+  const title = h("span", { className: "fv-title" });
+  const sort = selectControl(model, "sort_by", "sort", [
+    ["index", "feature id"],
+    ["max", "max"],
+    ["mean", "mean"],
+    ["count", "count"],
+  ]);
+  const hide = checkboxControl(model, "hide_always_on", "hide always-on");
+  const transpose = checkboxControl(model, "transpose", "transpose");
+  const legend = createLegend();
+  const info = h("span", { className: "fv-info" });
+  const note = h("div", { className: "fv-note" });
+  const toolbar = h("div", { className: "fv-toolbar" }, [title, sort.el, hide.el, transpose.el, legend.el, info, note]);
+  const message = h("div", { className: "fv-message", attrs: { role: "status" } });
+  const canvas = h("canvas", { className: "fv-heatmap-canvas" });
+  const spacer = h("div", { className: "fv-spacer" }, [canvas]);
+  const scroller = h("div", { className: "fv-scroll" }, [spacer]);
+  const root = h("div", { className: "fv-root fv-heatmap" }, [style, toolbar, message, scroller]);
+  const tooltip = createTooltip(root);
+  el.appendChild(root);
+
+  let ctx: CanvasRenderingContext2D | null = null;
+  try {
+    ctx = canvas.getContext("2d");
+  } catch {
+    ctx = null;
+  }
+
+  // ---- State -----------------------------------------------------------
+  let data: HeatmapData | null = null;
+  let error = "";
+  let opts: HeatmapOptions = readOptions(model);
+  let theme: Theme = readTheme(root);
+  let scale: ColourScale | null = null;
+  let order: number[] = []; // matrix column indices, in drawn order
+  let laneOf = new Int32Array(0); // matrix column -> index in order (-1 hidden)
+  let colOfFeature = new Map<number, number>();
+  let tokenLabels: string[] = [];
+  let layout: Layout = { cellW: CELL_W, cellH: CELL_H, gutterW: 0, headerH: 0, nRows: 0, nCols: 0 };
+  let vp: Viewport = { scrollLeft: 0, scrollTop: 0, width: 0, height: 0 };
+  let hover: { row: number; col: number } | null = null;
+  let showingGrid = false;
+  let painted = false;
+
+  let dataDirty = true;
+  let orderDirty = true;
+  let themeDirty = false;
+  let pendingScroll = true;
+
+  // ---- Scheduling ------------------------------------------------------
+  let frame: number | null = null;
+  const raf: (cb: () => void) => number =
+    typeof requestAnimationFrame === "function"
+      ? (cb) => requestAnimationFrame(cb)
+      : (cb) => setTimeout(cb, 16) as unknown as number;
+  const caf: (id: number) => void =
+    typeof cancelAnimationFrame === "function" ? (id) => cancelAnimationFrame(id) : (id) => clearTimeout(id);
+  const schedule = () => {
+    if (frame === null) frame = raf(() => {
+      frame = null;
+      update();
+    });
+  };
+
+  // ---- Model listeners -------------------------------------------------
+  const listeners: Array<[string, Handler]> = [];
+  const listen = (trait: string, fn: () => void) => {
+    const cb: Handler = () => {
+      fn();
+      schedule();
+    };
+    model.on(`change:${trait}`, cb);
+    listeners.push([`change:${trait}`, cb]);
+  };
+  for (const t of DATA_TRAITS) listen(t, () => (dataDirty = true));
+  for (const t of ORDER_TRAITS) listen(t, () => (orderDirty = true));
+  listen("selected_feature", () => (pendingScroll = true));
+  listen("title", () => undefined);
+
+  // ---- Derived state ---------------------------------------------------
+  function rebuild(): void {
+    if (themeDirty) {
+      theme = readTheme(root);
+      themeDirty = false;
+      scale = null;
+    }
+    if (dataDirty) {
+      dataDirty = false;
+      orderDirty = true;
+      scale = null;
+      hover = null;
+      const res = readData(model);
+      if (res.ok) {
+        data = res.data;
+        error = "";
+        tokenLabels = data.tokens.map((t) => tokenLabel(t));
+        colOfFeature = new Map();
+        data.featureIds.forEach((id, c) => {
+          if (!colOfFeature.has(id)) colOfFeature.set(id, c);
+        });
+      } else {
+        data = null;
+        error = res.error;
+        tokenLabels = [];
+        colOfFeature = new Map();
+      }
+    }
+    opts = readOptions(model);
+    if (orderDirty) {
+      orderDirty = false;
+      hover = null;
+      if (data) {
+        order = columnOrder(data.nCols, data.featureIds, data.stats, opts.sortBy, opts.hideAlwaysOn && data.anyAlwaysOn, data.alwaysOn);
+        laneOf = new Int32Array(data.nCols).fill(-1);
+        order.forEach((c, i) => (laneOf[c] = i));
+      } else {
+        order = [];
+        laneOf = new Int32Array(0);
+      }
+    }
+    if (data && !scale) {
+      scale = makeScale({ vmin: data.vmin, vmax: data.vmax, background: theme.background, dark: theme.dark });
+      legend.update(scale);
+    }
+
+    // Toolbar.
+    title.textContent = opts.title;
+    title.style.display = opts.title ? "" : "none";
+    sort.update(opts.sortBy);
+    const canHide = !!data && data.anyAlwaysOn;
+    hide.update(opts.hideAlwaysOn, !canHide, canHide ? "hide features that fire on (almost) every token" : "no always-on features");
+    transpose.update(opts.transpose);
+    legend.el.style.display = data ? "" : "none";
+    if (data) {
+      const hidden = data.nCols - order.length;
+      info.textContent = `${data.nRows} tokens × ${data.nCols} features${hidden ? ` (${hidden} hidden)` : ""}`;
+      note.textContent = data.warnings.length ? `⚠ ${data.warnings.join("; ")}` : "";
+    } else {
+      info.textContent = "";
+      note.textContent = "";
+    }
+
+    // Layout.
+    const groups = !!data && data.hasGroups;
+    const nTokens = data ? data.nRows : 0;
+    layout = opts.transpose
+      ? {
+          cellW: CELL_W,
+          cellH: CELL_H,
+          gutterW: FEATURE_LABEL_W,
+          headerH: TOKEN_HEADER_H + (groups ? GROUP_NAME_H + GROUP_STRIP : 0),
+          nRows: order.length,
+          nCols: nTokens,
+        }
+      : {
+          cellW: CELL_W,
+          cellH: CELL_H,
+          gutterW: TOKEN_LABEL_W + (groups ? GROUP_NAME_W + GROUP_STRIP : 0),
+          headerH: FEATURE_HEADER_H,
+          nRows: nTokens,
+          nCols: order.length,
+        };
+
+    // Message vs grid.
+    let msg = "";
+    if (!data) msg = error || "Cannot show heatmap: no data.";
+    else if (data.nRows === 0 || data.nCols === 0)
+      msg = `Nothing to show: the matrix has ${data.nRows} tokens × ${data.nCols} features.`;
+    else if (order.length === 0)
+      msg = `All ${data.nCols} features are always-on and hidden. Untick “hide always-on” to show them.`;
+    message.textContent = msg;
+    message.style.display = msg ? "" : "none";
+    showingGrid = !msg;
+    scroller.style.display = showingGrid ? "" : "none";
+    root.dataset.state = !data ? "error" : showingGrid ? "ready" : "empty";
+    if (!showingGrid) tooltip.hide();
+    const size = contentSize(layout);
+    spacer.style.width = `${size.width}px`;
+    spacer.style.height = `${size.height}px`;
+  }
+
+  function selectedLane(): number {
+    const col = colOfFeature.get(opts.selectedFeature);
+    return col === undefined || opts.selectedFeature < 0 ? -1 : laneOf[col] ?? -1;
+  }
+
+  // ---- Drawing ---------------------------------------------------------
+  function draw(): void {
+    const size = contentSize(layout);
+    const cw = scroller.clientWidth;
+    const ch = scroller.clientHeight;
+    const width = Math.max(0, Math.min(size.width, cw > 0 ? cw : FALLBACK_VIEW_W));
+    const height = Math.max(0, Math.min(size.height, ch > 0 ? ch : MAX_VIEW_H));
+
+    const lane = selectedLane();
+    if (pendingScroll && lane >= 0) {
+      if (opts.transpose) {
+        scroller.scrollTop = scrollToShow(lane, layout.cellH, scroller.scrollTop, height, layout.headerH, layout.nRows);
+      } else {
+        scroller.scrollLeft = scrollToShow(lane, layout.cellW, scroller.scrollLeft, width, layout.gutterW, layout.nCols);
+      }
+    }
+    pendingScroll = false;
+    vp = { scrollLeft: scroller.scrollLeft || 0, scrollTop: scroller.scrollTop || 0, width, height };
+
+    const dpr = typeof window !== "undefined" && window.devicePixelRatio > 0 ? window.devicePixelRatio : 1;
+    const pw = Math.round(width * dpr);
+    const ph = Math.round(height * dpr);
+    if (canvas.width !== pw) canvas.width = pw;
+    if (canvas.height !== ph) canvas.height = ph;
+    canvas.style.width = `${width}px`;
+    canvas.style.height = `${height}px`;
+
+    const d = data;
+    const sc = scale;
+    let lanes: [number, number] = [0, 0];
+    if (d && sc && ctx) {
+      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      const m = d.matrix;
+      const t = opts.transpose;
+      const bands = {
+        promptStarts: d.promptStarts,
+        promptLengths: d.promptLengths,
+        promptGroupSlot: d.promptGroupSlot,
+        promptGroups: d.promptGroups.map((g) => cleanLabel(g, 24)),
+        show: d.hasGroups,
+      };
+      const headerLabel = (c: number) => cleanLabel(d.featureLabels[c], 10) || String(d.featureIds[c]);
+      const gutterFeature = (c: number) => {
+        const label = d.featureLabels[c];
+        return `#${d.featureIds[c]}${label ? " " + cleanLabel(label, 40) : ""}`;
+      };
+      const res = paint(ctx, {
+        layout,
+        vp,
+        theme,
+        scale: sc,
+        tokenAxis: t ? "cols" : "rows",
+        value: t ? (r, c) => m.get(c, order[r]) : (r, c) => m.get(r, order[c]),
+        rowLabel: t ? (r) => gutterFeature(order[r]) : (r) => tokenLabels[r],
+        colLabel: t ? (c) => tokenLabels[c] : (c) => headerLabel(order[c]),
+        bands,
+        selected: lane,
+        hover,
+        groupNameSize: d.hasGroups ? (t ? GROUP_NAME_H : GROUP_NAME_W) : 0,
+        groupStripSize: d.hasGroups ? GROUP_STRIP : 0,
+      });
+      lanes = t ? res.rows : res.cols;
+    } else if (d && sc) {
+      // No 2D context (e.g. a headless DOM): still report the geometry.
+      const t = opts.transpose;
+      const n = t ? layout.nRows : layout.nCols;
+      const cell = t ? layout.cellH : layout.cellW;
+      const start = Math.min(n, Math.floor((t ? vp.scrollTop : vp.scrollLeft) / cell));
+      const avail = (t ? height - layout.headerH : width - layout.gutterW) + (t ? vp.scrollTop : vp.scrollLeft);
+      lanes = [start, Math.min(n, Math.ceil(avail / cell))];
+    }
+
+    // Hooks for end-to-end tests / benchmarks.
+    const ds = root.dataset;
+    ds.cellWidth = String(layout.cellW);
+    ds.cellHeight = String(layout.cellH);
+    ds.gutterWidth = String(layout.gutterW);
+    ds.headerHeight = String(layout.headerH);
+    ds.transpose = String(opts.transpose);
+    ds.selectedFeature = String(opts.selectedFeature);
+    ds.selectedLane = String(lane);
+    ds.visibleColumns = showingGrid && d ? order.slice(lanes[0], lanes[1]).map((c) => d.featureIds[c]).join(",") : "";
+    ds.firstVisibleOffset = String(
+      opts.transpose ? layout.headerH + lanes[0] * layout.cellH - vp.scrollTop : layout.gutterW + lanes[0] * layout.cellW - vp.scrollLeft,
+    );
+
+    if (!painted && showingGrid && d) {
+      painted = true;
+      const ms = now() - startTime;
+      el.dataset.firstPaintMs = ms.toFixed(1);
+      try {
+        performance.mark("featureviz:heatmap:first-paint");
+      } catch {
+        /* performance.mark unavailable */
+      }
+    }
+  }
+
+  function update(): void {
+    rebuild();
+    if (showingGrid) draw();
+    else {
+      root.dataset.visibleColumns = "";
+      root.dataset.selectedFeature = String(opts.selectedFeature);
+    }
+  }
+
+  // ---- Interaction -----------------------------------------------------
+  function featureLaneOf(hit: Hit): number {
+    if (hit.region === "cell") return opts.transpose ? hit.row : hit.col;
+    if (hit.region === "header" && !opts.transpose) return hit.col;
+    if (hit.region === "gutter" && opts.transpose) return hit.row;
+    return -1;
+  }
+
+  function tokenRows(t: number): TooltipRow[] {
+    if (!data) return [];
+    const p = data.rowPrompt[t];
+    const group = data.promptGroups[p];
+    return [
+      ["token", tokenTooltip(data.tokens[t])],
+      ["prompt", `${p}${group ? ` · ${cleanLabel(group, 80)}` : ""}`],
+      ["position", `${data.rowPos[t]} of ${data.promptLengths[p] ?? 0}`],
+    ];
+  }
+
+  function featureRows(c: number): TooltipRow[] {
+    if (!data) return [];
+    const label = data.featureLabels[c];
+    return [["feature", `#${data.featureIds[c]}${label ? ` ${cleanLabel(label, 200)}` : ""}`]];
+  }
+
+  function tooltipFor(hit: Hit): TooltipRow[] | null {
+    if (!data) return null;
+    const t = opts.transpose;
+    if (hit.region === "cell") {
+      const tok = t ? hit.col : hit.row;
+      const col = order[t ? hit.row : hit.col];
+      return [...tokenRows(tok), ...featureRows(col), ["value", formatValue(data.matrix.get(tok, col))]];
+    }
+    const lane = featureLaneOf(hit);
+    if (lane >= 0) {
+      const c = order[lane];
+      const s = data.stats;
+      const rows: TooltipRow[] = [
+        ...featureRows(c),
+        ["max", formatValue(s.max[c])],
+        ["mean", formatValue(s.mean[c])],
+        ["count", formatValue(s.count[c])],
+      ];
+      if (data.alwaysOn[c]) rows.push(["", "always-on"]);
+      rows.push(["", "click to select"]);
+      return rows;
+    }
+    if (hit.region === "gutter" || hit.region === "header") return tokenRows(hit.region === "gutter" ? hit.row : hit.col);
+    return null;
+  }
+
+  function pointer(e: MouseEvent): { hit: Hit; tx: number; ty: number } {
+    const rect = canvas.getBoundingClientRect();
+    const rootRect = root.getBoundingClientRect();
+    const x = e.clientX - rect.left;
+    const y = e.clientY - rect.top;
+    return { hit: hitTest(layout, vp, x, y), tx: e.clientX - rootRect.left, ty: e.clientY - rootRect.top };
+  }
+
+  const onMove = (e: MouseEvent) => {
+    if (!showingGrid) return;
+    const { hit, tx, ty } = pointer(e);
+    const next =
+      hit.region === "cell"
+        ? { row: hit.row, col: hit.col }
+        : hit.region === "header"
+          ? { row: -1, col: hit.col }
+          : hit.region === "gutter"
+            ? { row: hit.row, col: -1 }
+            : null;
+    if (next?.row !== hover?.row || next?.col !== hover?.col) {
+      hover = next;
+      schedule();
+    }
+    const rows = tooltipFor(hit);
+    if (rows) tooltip.show(rows, tx, ty);
+    else tooltip.hide();
+  };
+  const onLeave = () => {
+    tooltip.hide();
+    if (hover) {
+      hover = null;
+      schedule();
+    }
+  };
+  const onClick = (e: MouseEvent) => {
+    if (!showingGrid || !data) return;
+    const lane = featureLaneOf(pointer(e).hit);
+    if (lane < 0 || lane >= order.length) return;
+    const id = data.featureIds[order[lane]];
+    // Clicking the selected feature again keeps it selected.
+    if (model.get("selected_feature") === id) return;
+    model.set("selected_feature", id);
+    model.save_changes();
+  };
+  const onScroll = () => {
+    // The content moved under the pointer: drop the stale tooltip / hover.
+    tooltip.hide();
+    hover = null;
+    schedule();
+  };
+
+  canvas.addEventListener("mousemove", onMove);
+  canvas.addEventListener("mouseleave", onLeave);
+  canvas.addEventListener("click", onClick);
+  scroller.addEventListener("scroll", onScroll, { passive: true });
+
+  // Resize and theme changes.
+  let resizeObserver: ResizeObserver | null = null;
+  if (typeof ResizeObserver === "function") {
+    resizeObserver = new ResizeObserver(() => schedule());
+    resizeObserver.observe(scroller);
+  }
+  let themeObserver: MutationObserver | null = null;
+  if (typeof MutationObserver === "function" && typeof document !== "undefined" && document.body) {
+    themeObserver = new MutationObserver(() => {
+      themeDirty = true;
+      schedule();
+    });
+    themeObserver.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name", "class"] });
+  }
+  let media: MediaQueryList | null = null;
+  const onMedia = () => {
+    themeDirty = true;
+    schedule();
+  };
+  try {
+    media = typeof matchMedia === "function" ? matchMedia("(prefers-color-scheme: dark)") : null;
+    media?.addEventListener?.("change", onMedia);
+  } catch {
+    media = null;
+  }
+
+  // First draw synchronously (measured by the benchmark), then again on the
+  // next frame once the element is laid out.
+  update();
+  schedule();
+
+  return {
+    root,
+    flush() {
+      if (frame !== null) {
+        caf(frame);
+        frame = null;
+      }
+      update();
+    },
+    destroy() {
+      if (frame !== null) caf(frame);
+      frame = null;
+      for (const [evt, cb] of listeners) model.off(evt, cb);
+      canvas.removeEventListener("mousemove", onMove);
+      canvas.removeEventListener("mouseleave", onLeave);
+      canvas.removeEventListener("click", onClick);
+      scroller.removeEventListener("scroll", onScroll);
+      resizeObserver?.disconnect();
+      themeObserver?.disconnect();
+      try {
+        media?.removeEventListener?.("change", onMedia);
+      } catch {
+        /* ignore */
+      }
+      tooltip.destroy();
+      root.remove();
+    },
+  };
+}

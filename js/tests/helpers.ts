@@ -1,0 +1,116 @@
+// Test helpers: a fake anywidget model, matrix builders and a canvas stub.
+
+import type { AnyModel, Handler } from "../src/lib/model";
+
+export class FakeModel implements AnyModel {
+  state: Record<string, unknown>;
+  saves = 0;
+  sets: Array<[string, unknown]> = [];
+  private handlers = new Map<string, Set<Handler>>();
+
+  constructor(state: Record<string, unknown>) {
+    this.state = { ...state };
+  }
+  get(name: string): unknown {
+    return this.state[name];
+  }
+  set(name: string, value: unknown): void {
+    const old = this.state[name];
+    this.state[name] = value;
+    this.sets.push([name, value]);
+    if (old !== value) this.emit(`change:${name}`);
+  }
+  save_changes(): void {
+    this.saves++;
+  }
+  on(event: string, cb: Handler): void {
+    if (!this.handlers.has(event)) this.handlers.set(event, new Set());
+    this.handlers.get(event)!.add(cb);
+  }
+  off(event?: string | null, cb?: Handler | null): void {
+    if (!event) this.handlers.clear();
+    else if (!cb) this.handlers.delete(event);
+    else this.handlers.get(event)?.delete(cb);
+  }
+  emit(event: string): void {
+    for (const cb of [...(this.handlers.get(event) ?? [])]) cb();
+  }
+  /** Simulate a change coming from Python (sets state and fires the event). */
+  remoteSet(name: string, value: unknown): void {
+    this.state[name] = value;
+    this.emit(`change:${name}`);
+  }
+  listenerCount(): number {
+    let n = 0;
+    for (const s of this.handlers.values()) n += s.size;
+    return n;
+  }
+}
+
+export function f32(values: number[]): DataView {
+  return new DataView(new Float32Array(values).buffer);
+}
+
+export function i32(values: number[]): DataView {
+  return new DataView(new Int32Array(values).buffer);
+}
+
+export function denseTrait(rows: number[][]): Record<string, unknown> {
+  const nCols = rows[0]?.length ?? 0;
+  return { shape: [rows.length, nCols], format: "dense", data: f32(rows.flat()) };
+}
+
+export function csrTrait(rows: number[][]): Record<string, unknown> {
+  const nCols = rows[0]?.length ?? 0;
+  const data: number[] = [];
+  const indices: number[] = [];
+  const indptr = [0];
+  for (const row of rows) {
+    row.forEach((v, c) => {
+      if (v !== 0) {
+        data.push(v);
+        indices.push(c);
+      }
+    });
+    indptr.push(data.length);
+  }
+  return { shape: [rows.length, nCols], format: "csr", data: f32(data), indices: i32(indices), indptr: i32(indptr) };
+}
+
+export interface CtxCall {
+  name: string;
+  args: unknown[];
+  fillStyle?: unknown;
+  strokeStyle?: unknown;
+}
+
+/** Replace HTMLCanvasElement.getContext with a recording 2D context stub. */
+export function stubCanvas(): { calls: CtxCall[]; restore(): void } {
+  const calls: CtxCall[] = [];
+  const proto = HTMLCanvasElement.prototype as unknown as { getContext: unknown };
+  const original = proto.getContext;
+  proto.getContext = function (this: HTMLCanvasElement) {
+    const props: Record<string, unknown> = { canvas: this, fillStyle: "#000", strokeStyle: "#000", globalAlpha: 1 };
+    return new Proxy(props, {
+      get(target, key: string) {
+        if (key in target) return target[key];
+        if (key === "measureText") return (s: string) => ({ width: s.length * 6 });
+        return (...args: unknown[]) => {
+          calls.push({ name: key, args, fillStyle: target.fillStyle, strokeStyle: target.strokeStyle });
+        };
+      },
+      set(target, key: string, value) {
+        target[key] = value;
+        return true;
+      },
+    });
+  };
+  return {
+    calls,
+    restore() {
+      proto.getContext = original;
+    },
+  };
+}
+
+export const tick = (ms = 40) => new Promise((r) => setTimeout(r, ms));

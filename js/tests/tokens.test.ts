@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { TOOLTIP_MAX_CHARS, tokenLabel, tokenTooltip, truncate, visibleWhitespace } from "../src/lib/tokens";
+import { formatValue } from "../src/lib/format";
+
+describe("visibleWhitespace", () => {
+  it("maps space, newline and tab", () => {
+    expect(visibleWhitespace(" the")).toBe("·the");
+    expect(visibleWhitespace("a\nb")).toBe("a↵b");
+    expect(visibleWhitespace("\t")).toBe("→");
+    expect(visibleWhitespace("\n\n")).toBe("↵↵");
+  });
+  it("shows control characters as control pictures", () => {
+    expect(visibleWhitespace("\u0000")).toBe("␀");
+    expect(visibleWhitespace("\u0007")).toBe("␇");
+    expect(visibleWhitespace("\u001b")).toBe("␛");
+    expect(visibleWhitespace("\u007f")).toBe("␡");
+    expect(visibleWhitespace("\r")).toBe("␍");
+  });
+  it("escapes invisible characters and lone surrogates", () => {
+    expect(visibleWhitespace("a\u200bb")).toBe("a\\u200Bb");
+    expect(visibleWhitespace("\ufeff")).toBe("\\uFEFF");
+    expect(visibleWhitespace("\u0085")).toBe("\\u0085");
+    expect(visibleWhitespace("\ud800")).toBe("\\uD800");
+    expect(visibleWhitespace("x\udc00")).toBe("x\\uDC00");
+  });
+  it("keeps ordinary text, emoji and non-Latin scripts", () => {
+    expect(visibleWhitespace("héllo")).toBe("héllo");
+    expect(visibleWhitespace("😀")).toBe("😀");
+    expect(visibleWhitespace("日本")).toBe("日本");
+    expect(visibleWhitespace("<img src=x>")).toBe("<img·src=x>");
+  });
+  it("copes with non-strings", () => {
+    expect(visibleWhitespace(null)).toBe("");
+    expect(visibleWhitespace(42)).toBe("42");
+  });
+});
+
+describe("truncation", () => {
+  it("truncates with an ellipsis and never splits surrogate pairs", () => {
+    expect(truncate("abcdef", 4)).toBe("abc…");
+    expect(truncate("abc", 4)).toBe("abc");
+    expect(truncate("😀😀😀😀😀", 3)).toBe("😀😀…");
+  });
+  it("labels are short, tooltips keep more but are capped", () => {
+    const long = " word".repeat(1000);
+    expect(Array.from(tokenLabel(long)).length).toBeLessThanOrEqual(18);
+    expect(tokenLabel(long).startsWith("·word")).toBe(true);
+    const tip = tokenTooltip(long);
+    expect(Array.from(tip).length).toBe(TOOLTIP_MAX_CHARS);
+    expect(tip.endsWith("…")).toBe(true);
+    expect(tokenTooltip(" hi")).toBe("·hi");
+  });
+  it("shows empty tokens explicitly", () => {
+    expect(tokenLabel("")).toBe("∅");
+    expect(tokenTooltip("")).toContain("empty");
+  });
+});
+
+describe("formatValue", () => {
+  it("uses 3 significant digits", () => {
+    expect(formatValue(0)).toBe("0");
+    expect(formatValue(1.23456)).toBe("1.23");
+    expect(formatValue(0.5)).toBe("0.5");
+    expect(formatValue(-12.345)).toBe("-12.3");
+    expect(formatValue(0.000123456)).toBe("1.23e-4");
+    expect(formatValue(1234.5)).toBe("1235");
+    expect(formatValue(12345678)).toBe("1.23e7");
+    expect(formatValue(NaN)).toBe("NaN");
+  });
+});
