@@ -108,6 +108,10 @@ def _load_local_model(path: Path, device: str) -> HookedTransformer:
         raise FileNotFoundError(f"{path} is not a Hugging Face model directory (no config.json).")
     hf_model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(path)
+    if any(name in str(path).lower() for name in ("llama", "gemma")):
+        # TransformerLens picks its config by name for these and never reads the directory's config.json.
+        raise ValueError(f"TransformerLens cannot load a local model whose path contains 'llama' or 'gemma' "
+                         f"({path}): rename the directory")
     cfg = tl_loading.get_pretrained_model_config(str(path), fold_ln=True, device=device)
     model = HookedTransformer(cfg, tokenizer=tokenizer, move_to_device=False)
     state_dict = tl_loading.get_pretrained_state_dict(str(path), cfg, hf_model)
@@ -183,23 +187,42 @@ def default_sae_dir() -> Path | None:
 
 
 class _hub_errors:
-    """Turn the many ways a hub download fails offline into one clear sentence."""
+    """Turn the many ways a hub download fails offline into one clear sentence, within seconds.
+
+    huggingface_hub retries for ~25 s on a closed network; a 3 s probe first lets us switch it to offline
+    mode instead, so files already in the local HF cache still load and anything else fails at once.
+    """
 
     def __init__(self, what: str):
         self.what = what
 
     def __enter__(self):
-        # Fail fast: huggingface_hub otherwise retries for up to a minute on a closed network.
-        self._saved = os.environ.get("HF_HUB_ETAG_TIMEOUT")
-        os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "5")
+        from huggingface_hub import constants
+
+        self._saved = constants.HF_HUB_OFFLINE
+        if not self._saved and not _hub_reachable(constants.ENDPOINT):
+            constants.HF_HUB_OFFLINE = True
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if self._saved is None:
-            os.environ.pop("HF_HUB_ETAG_TIMEOUT", None)
+        from huggingface_hub import constants
+
+        constants.HF_HUB_OFFLINE = self._saved
         if exc is None or not _is_network_error(exc):
             return False
         raise HubUnavailableError(f"Could not download {self.what} from the hub (no network?): {OFFLINE_HINT}.") from None
+
+
+def _hub_reachable(endpoint: str, timeout: float = 3.0) -> bool:
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(endpoint)
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def _is_network_error(exc: BaseException) -> bool:

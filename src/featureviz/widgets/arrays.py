@@ -26,11 +26,16 @@ def encode_matrix(values) -> dict:
         return {
             "shape": [n_rows, n_cols],
             "format": "csr",
-            "data": memoryview(np.ascontiguousarray(array[rows, cols], dtype="<f4")),
-            "indices": memoryview(cols.astype("<i4")),
-            "indptr": memoryview(indptr),
+            "data": _bytes(array[rows, cols].astype("<f4")),
+            "indices": _bytes(cols.astype("<i4")),
+            "indptr": _bytes(indptr),
         }
-    return {"shape": [n_rows, n_cols], "format": "dense", "data": memoryview(array.reshape(-1))}
+    return {"shape": [n_rows, n_cols], "format": "dense", "data": _bytes(array)}
+
+
+def _bytes(array: np.ndarray) -> memoryview:
+    """A flat byte view (no copy): what ipywidgets sends as one binary buffer."""
+    return memoryview(np.ascontiguousarray(array)).cast("B")
 
 
 def decode_matrix(payload: dict) -> np.ndarray:
