@@ -11,12 +11,10 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -261,6 +259,10 @@ def browser_context(tmp_path_factory):
 class NotebookSession:
     """An open test notebook in one frontend, its kernel ready and the setup cell (the heatmap) run."""
 
+    SETUP = SETUP
+    PRINT_SELECTED = PRINT_SELECTED
+    SET_SELECTED = SET_SELECTED
+
     frontend: str
     server: JupyterServer
     page: object  # playwright Page
@@ -346,8 +348,7 @@ def _wait_kernel_ready(page) -> None:
                 const w = app && app.shell && app.shell.currentWidget;
                 const sc = w && w.sessionContext;
                 const k = sc && sc.session && sc.session.kernel;
-                const shown = [...document.querySelectorAll('.jp-Toolbar-kernelName, .jp-StatusBar-TextItem, .jp-NotebookKernelStatus')]
-                    .some(e => e.textContent.includes(name));
+                const shown = document.body.innerText.includes(name);
                 return !!(k && k.status === 'idle' && sc.kernelDisplayName === name && shown);
             }""",
             KERNEL_DISPLAY_NAME,
