@@ -1,6 +1,7 @@
 """featureviz: two-way Jupyter widgets for mechanistic interpretability."""
 
 from .analysis.activations import ActivationResult, activations, top_activating
+from .analysis.contrast import contrast
 from .loading import HubUnavailableError, load, load_default
 from .sources import FeatureSource, NeuronSource, SAESource
 from .widgets.heatmap import Heatmap
@@ -9,5 +10,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ActivationResult", "FeatureSource", "Heatmap", "HubUnavailableError", "NeuronSource", "SAESource",
-    "activations", "load", "load_default", "top_activating",
+    "activations", "contrast", "load", "load_default", "top_activating",
 ]

@@ -197,9 +197,9 @@ def start_server(frontend: str, tmp: Path) -> JupyterServer:
     cmd = [
         sys.executable, "-m", module,
         f"--port={port}", "--ip=127.0.0.1", "--allow-root", "--no-browser",
-        f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
         "--ServerApp.port_retries=0", "--ServerApp.open_browser=False",
-        f"--{app}.news_url=None",
+        "--LabApp.news_url=None",  # not a Notebook 7 trait: naming it on JupyterNotebookApp breaks its config
         f"--{app}.workspaces_dir={dirs['workspaces']}",
         f"--{app}.user_settings_dir={dirs['settings']}",
         f"--{app}.expose_app_in_browser=True",

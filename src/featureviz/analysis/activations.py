@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ..sources import FeatureSource, SAESource
+from ..sources import FeatureSource, SAESource, check_feature_index
 
 ALWAYS_ON_FRACTION = 0.9  # a feature active on at least this fraction of tokens is "always on"
 
@@ -43,6 +43,32 @@ class ActivationResult:
     def prompt_values(self, prompt: int) -> torch.Tensor:
         """[n_tokens_of_prompt, n_features] activations of one prompt."""
         return self.values[self.offsets[prompt] : self.offsets[prompt + 1]]
+
+    def subset(self, prompts) -> "ActivationResult":
+        """The same result restricted to some prompts (by index), e.g. one group."""
+        prompts = list(prompts)
+        return ActivationResult(
+            prompts=[self.prompts[i] for i in prompts],
+            str_tokens=[self.str_tokens[i] for i in prompts],
+            token_ids=[self.token_ids[i] for i in prompts],
+            values=torch.cat([self.prompt_values(i) for i in prompts]) if prompts else self.values[:0],
+            offsets=np.concatenate([[0], np.cumsum([self.offsets[i + 1] - self.offsets[i] for i in prompts])]).astype(int),
+            hook_name=self.hook_name,
+            source_kind=self.source_kind,
+            groups=[self.groups[i] for i in prompts] if self.groups else [],
+        )
+
+    def histogram(self, feature: int, bins: int = 30) -> tuple[np.ndarray, np.ndarray]:
+        """(counts, bin edges) of one feature's non-zero activations over all tokens."""
+        feature = check_feature_index(feature, self.n_features)
+        column = self.values[:, feature].numpy()
+        return np.histogram(column[column != 0], bins=bins)
+
+    def density_histogram(self, bins: int = 30) -> tuple[np.ndarray, np.ndarray]:
+        """(counts, edges) of log10(fraction of tokens active) across features; dead features are left out
+        (their count is feature_stats()["count"] == 0). The usual SAE health check."""
+        frac = self.feature_stats()["frac_active"].to_numpy()
+        return np.histogram(np.log10(frac[frac > 0]), bins=bins)
 
     def feature_stats(self) -> pd.DataFrame:
         """Per feature: max, mean over tokens, number and fraction of tokens where it is active (> 0)."""

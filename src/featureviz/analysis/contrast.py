@@ -1,0 +1,130 @@
+"""Which features separate groups of prompts (happy vs angry vs ...), with statistics that respect prompts.
+
+Tokens within a prompt are not independent, so every test runs on per-prompt aggregates (the max or mean of a
+feature over the prompt's tokens). Each group is compared with the rest of the compared groups:
+Mann-Whitney U (or Welch's t), effect sizes (rank-biserial correlation and Cohen's d), and
+Benjamini-Hochberg correction over the features tested for that group. Always-on features (active on at
+least `always_on_fraction` of baseline tokens) are removed first: they fire on everything, so they can
+only add noise and multiple-comparison burden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .activations import ALWAYS_ON_FRACTION, ActivationResult
+
+AGGREGATES = ("max", "mean")
+TESTS = ("mannwhitney", "welch")
+
+
+def prompt_aggregates(acts: ActivationResult, how: str = "max") -> np.ndarray:
+    """[n_prompts, n_features]: each feature's max (or mean) over each prompt's tokens."""
+    if how not in AGGREGATES:
+        raise ValueError(f"aggregate must be one of {AGGREGATES}, got {how!r}")
+    reduce = np.maximum.reduceat if how == "max" else np.add.reduceat
+    values = acts.values.numpy()
+    starts = acts.offsets[:-1]
+    out = reduce(values, starts, axis=0)
+    return out / np.diff(acts.offsets)[:, None] if how == "mean" else out
+
+
+def split_groups(groups) -> dict[str, ActivationResult]:
+    """{name: ActivationResult} from such a dict, or from one result whose prompts carry group names."""
+    if isinstance(groups, ActivationResult):
+        names = list(dict.fromkeys(groups.groups))
+        if len(names) < 2 or "" in names:
+            raise ValueError("the activation result must hold named groups: build it with "
+                             "fv.activations(model, source, {'happy': [...], 'angry': [...]})")
+        return {name: groups.subset([i for i, g in enumerate(groups.groups) if g == name]) for name in names}
+    if not isinstance(groups, Mapping):
+        raise TypeError(f"groups must be a dict of name -> activation result, got {type(groups).__name__}")
+    for name, acts in groups.items():
+        if not isinstance(acts, ActivationResult):
+            raise TypeError(f"groups[{name!r}] must be an activation result, got {type(acts).__name__}")
+    return {str(name): acts for name, acts in groups.items()}
+
+
+def contrast(groups, baseline=None, *, aggregate: str = "max", test: str = "mannwhitney",
+             always_on_fraction: float = ALWAYS_ON_FRACTION, alpha: float = 0.05) -> pd.DataFrame:
+    """Rank features by how strongly they separate each group from the others.
+
+    groups: {name: ActivationResult} or one ActivationResult built from {name: prompts}.
+    baseline: the name of one of the groups, or a separate ActivationResult of neutral prompts; its
+        always-on features are removed, and a named baseline group is not itself compared.
+    Returns a tidy DataFrame, one row per (group, feature), sorted within each group by effect (strongest
+    first): the group's and the rest's mean / max / fraction of tokens active, rank_biserial, cohens_d,
+    p_value, q_value (Benjamini-Hochberg within the group), significant (q < alpha).
+    df.attrs["always_on"] lists the features removed.
+    """
+    if test not in TESTS:
+        raise ValueError(f"test must be one of {TESTS}, got {test!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if not 0 < always_on_fraction <= 1:
+        raise ValueError(f"always_on_fraction must be in (0, 1], got {always_on_fraction}")
+    groups = split_groups(groups)
+    if isinstance(baseline, str):
+        if baseline not in groups:
+            raise ValueError(f"baseline={baseline!r} is not one of the groups {list(groups)}")
+        baseline = groups.pop(baseline)
+    if len(groups) < 2:
+        raise ValueError(f"contrast needs at least two groups to compare, got {list(groups)}")
+    widths = {acts.n_features for acts in groups.values()} | ({baseline.n_features} if baseline else set())
+    if len(widths) != 1:
+        raise ValueError("all groups must come from the same feature source (their feature counts differ)")
+
+    always_on = baseline.always_on(always_on_fraction) if baseline is not None else np.zeros(widths.pop(), bool)
+    per_prompt = {name: prompt_aggregates(acts, aggregate) for name, acts in groups.items()}
+    # Label-blind filter: features that never fire on any compared prompt cannot differ, and only dilute BH.
+    fires = np.concatenate(list(per_prompt.values())).max(0) > 0
+    tested = np.flatnonzero(fires & ~always_on)
+
+    frames = []
+    for name in groups:
+        others = [o for o in groups if o != name]
+        tokens_in = groups[name].values.numpy()[:, tested]
+        tokens_rest = np.concatenate([groups[o].values.numpy()[:, tested] for o in others])
+        prompts_in = per_prompt[name][:, tested]
+        prompts_rest = np.concatenate([per_prompt[o][:, tested] for o in others])
+        frames.append(_compare(name, tested, prompts_in, prompts_rest, tokens_in, tokens_rest, test, alpha))
+    table = pd.concat(frames, ignore_index=True)
+    table.attrs["always_on"] = np.flatnonzero(always_on).tolist()
+    table.attrs["aggregate"], table.attrs["test"] = aggregate, test
+    return table
+
+
+def _compare(name, features, inside, rest, tokens_in, tokens_rest, test, alpha) -> pd.DataFrame:
+    """One group against the rest, for every tested feature at once (columns of the arrays)."""
+    n_in, n_rest = len(inside), len(rest)
+    if n_in < 2 or n_rest < 2:
+        raise ValueError(f"group {name!r} needs at least 2 prompts on each side of the comparison")
+    mann_whitney = stats.mannwhitneyu(inside, rest, axis=0, alternative="two-sided")
+    rank_biserial = 2 * mann_whitney.statistic / (n_in * n_rest) - 1
+    pooled = np.sqrt(((n_in - 1) * inside.var(0, ddof=1) + (n_rest - 1) * rest.var(0, ddof=1)) / (n_in + n_rest - 2))
+    diff = inside.mean(0) - rest.mean(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cohens_d = np.where(pooled > 0, diff / pooled, np.sign(diff) * np.inf)
+        p = mann_whitney.pvalue if test == "mannwhitney" else stats.ttest_ind(inside, rest, axis=0, equal_var=False).pvalue
+    p = np.nan_to_num(p, nan=1.0)  # constant on both sides: no evidence of a difference
+    q = stats.false_discovery_control(p, method="bh") if len(p) else p
+    table = pd.DataFrame({
+        "group": name,
+        "feature": features,
+        "mean": tokens_in.mean(0),
+        "mean_rest": tokens_rest.mean(0),
+        "max": tokens_in.max(0),
+        "max_rest": tokens_rest.max(0),
+        "frac_active": (tokens_in > 0).mean(0),
+        "frac_active_rest": (tokens_rest > 0).mean(0),
+        "rank_biserial": rank_biserial,
+        "cohens_d": cohens_d,
+        "p_value": p,
+        "q_value": q,
+    })
+    table["significant"] = table["q_value"] < alpha
+    return table.sort_values(["rank_biserial", "cohens_d"], ascending=False, kind="stable")

@@ -1,0 +1,117 @@
+"""The SAE training pipeline (tiny random model, seconds) and the shipped default SAE (skipped until it exists)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from featureviz.analysis import training as tr
+
+ASSETS = Path(tr.__file__).resolve().parent.parent / "assets"
+HOOK = "blocks.1.hook_resid_pre"
+
+
+def _tiny_cache(tiny_model, directory, n_contexts=24, ctx_len=17, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(3, 1000, (n_contexts, ctx_len), generator=gen)
+    tokens[:, 0] = 1  # BOS
+    return tr.ActivationCache(directory, tokens, HOOK, model=tiny_model, contexts_per_shard=10, log=lambda s: None)
+
+
+def _tiny_cfg(**kw):
+    return tr.TrainConfig(hook_name=HOOK, d_in=32, d_sae=64, k=4, total_tokens=64 * 30, batch_size=64, lr=3e-3,
+                          warmup_steps=3, dead_feature_window=5, export_at=(128, 512), model_name="tiny-random",
+                          context_size=17, **kw)
+
+
+def test_cache_shards_and_batches_are_deterministic(tiny_model, tmp_path):
+    cache = _tiny_cache(tiny_model, tmp_path / "shards")
+    assert cache.n_shards == 3 and cache.n_tokens == 24 * 16
+    acts = cache.all_acts()
+    assert acts.shape == (24 * 16, 32) and acts.dtype == torch.float16
+    # position 0 is dropped: the first cached row is position 1 of context 0
+    full = tiny_model(cache.tokens[:1], stop_at_layer=1)
+    torch.testing.assert_close(acts[0].float(), full[0, 1], atol=1e-2, rtol=1e-2)
+    stream = cache.batches(50, seed=1)
+    first = [next(stream) for _ in range(12)]  # crosses an epoch boundary
+    resumed = cache.batches(50, start_token=5 * 50, seed=1)
+    for b in first[5:]:
+        torch.testing.assert_close(next(resumed), b)
+
+
+def test_train_export_resume_and_evaluate(tiny_model, tmp_path):
+    from sae_lens import SAE
+
+    cache = _tiny_cache(tiny_model, tmp_path / "shards")
+    full = tr.train_sae(cache, _tiny_cfg(), tmp_path / "a", export_dir=tmp_path / "a_ckpt",
+                        final_dir=tmp_path / "a_final", log=lambda s: None)
+    # interrupted after one step, then resumed: the same final weights as the uninterrupted run
+    tr.train_sae(cache, _tiny_cfg(), tmp_path / "b", export_dir=tmp_path / "b_ckpt", deadline=0, log=lambda s: None)
+    assert (tmp_path / "b" / "state").exists()
+    resumed = tr.train_sae(cache, _tiny_cfg(), tmp_path / "b", export_dir=tmp_path / "b_ckpt",
+                           final_dir=tmp_path / "b_final", log=lambda s: None)
+    torch.testing.assert_close(full.W_dec, resumed.W_dec)
+
+    series = tr.load_checkpoint_series(tmp_path / "a_ckpt")
+    assert [t for t, _ in series] == [128, 512]
+    for _, path in [*series, (0, tmp_path / "a_final")]:
+        sae = SAE.load_from_disk(path)
+        assert sae.cfg.metadata.hook_name == HOOK and sae.W_dec.dtype == torch.float32
+        assert json.loads((path / "cfg.json").read_text())["architecture"] == "topk"
+        from safetensors.torch import load_file
+
+        assert load_file(path / "sae_weights.safetensors")["W_dec"].dtype == torch.float16
+
+    final = SAE.load_from_disk(tmp_path / "a_final")
+    metrics = tr.evaluate_sae(final, tiny_model, cache.tokens, ce_contexts=8)
+    assert metrics["n_tokens"] == cache.n_tokens and metrics["mean_l0"] <= 4
+    assert 0 <= metrics["dead_fraction"] <= 1 and np.isfinite(metrics["ce_recovered"])
+    assert metrics["ce_clean"] <= metrics["ce_zero"] + 1  # random model: just sane, finite values
+    # the cached activations give the same reconstruction metrics as a fresh forward pass
+    cached = tr.evaluate_sae(final, tiny_model, cache.tokens, acts=cache.all_acts(), ce_contexts=0)
+    assert cached["explained_variance"] == pytest.approx(metrics["explained_variance"], abs=2e-3)
+
+
+# --- the shipped default SAE ---------------------------------------------------------------------------------
+
+needs_default = pytest.mark.skipif(not (ASSETS / "default_sae" / "cfg.json").exists(),
+                                   reason="the default SAE has not been trained yet")
+
+
+def test_assets_fit_the_size_budget():
+    total = sum(p.stat().st_size for p in ASSETS.rglob("*") if p.is_file())
+    assert total <= 60 * 2**20
+
+
+def test_shipped_checkpoints_load_and_fit_the_model():
+    from sae_lens import SAE
+
+    series = tr.load_checkpoint_series(ASSETS / "default_sae_checkpoints")
+    if not series:
+        pytest.skip("no checkpoints exported yet")
+    tokens = [t for t, _ in series]
+    assert tokens == sorted(tokens) and len(set(tokens)) == len(tokens)
+    for _, path in series:
+        sae = SAE.load_from_disk(path)
+        assert sae.cfg.d_in == 576 and sae.cfg.metadata.hook_name == "blocks.15.hook_resid_pre"
+
+
+@needs_default
+def test_default_series_has_enough_checkpoints():
+    assert len(tr.default_sae_checkpoints()) >= 9  # >= 8 intermediate + the final SAE
+
+
+@needs_default
+@pytest.mark.embedded
+def test_card_metrics_match_the_weights(embedded):
+    """Recompute the card's test-slice metrics from the shipped weights and held-out tokens."""
+    model, source = embedded
+    card = json.loads((ASSETS / "default_sae_metrics.json").read_text())
+    expected = card["final"]["test_slice"]
+    tokens = np.load(ASSETS / "heldout_tokens.npy")[: card["test_slice_contexts"]]
+    got = tr.evaluate_sae(source.sae, model, torch.from_numpy(tokens.astype(np.int64)))
+    for key in ("explained_variance", "mean_l0", "ce_recovered"):
+        assert got[key] == pytest.approx(expected[key], abs=0.01), key
+    assert card["final"]["heldout"]["mean_l0"] <= 64
