@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy import stats
@@ -134,3 +135,28 @@ def test_feature_histograms():
     assert counts.sum() == 2  # both features alive
     with pytest.raises(IndexError):
         acts.histogram(2)
+
+
+def test_contrast_view_traits():
+    from featureviz.widgets.arrays import decode_matrix
+
+    rng = np.random.default_rng(4)
+    happy, angry = random_group(rng, 12, 30, shift=3), random_group(rng, 12, 30, shift=8)
+    table = fv.contrast({"happy": happy, "angry": angry})
+    view = fv.ContrastView(table, top_n=4)
+    assert view.groups == ["happy", "angry"]
+    assert view.feature_ids[0] == 3 and 8 in view.feature_ids[:5]
+    wide = table.set_index(["group", "feature"])
+    means = decode_matrix(view.means)
+    q = decode_matrix(view.q_values)
+    for row, feature in enumerate(view.feature_ids):
+        for col, group in enumerate(view.groups):
+            assert means[row, col] == pytest.approx(wide.loc[(group, feature), "mean"])
+            assert q[row, col] == pytest.approx(wide.loc[(group, feature), "q_value"])
+    view.selected_feature = 8
+    with pytest.raises(Exception, match="sort_group"):
+        view.sort_group = "neutral"
+    with pytest.raises(TypeError, match="featureviz.contrast"):
+        fv.ContrastView(pd.DataFrame({"a": [1]}))
+
+

@@ -4,11 +4,12 @@ from .analysis.activations import ActivationResult, activations, top_activating
 from .analysis.contrast import contrast
 from .loading import HubUnavailableError, load, load_default
 from .sources import FeatureSource, NeuronSource, SAESource
+from .widgets.contrast import ContrastView
 from .widgets.heatmap import Heatmap
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ActivationResult", "FeatureSource", "Heatmap", "HubUnavailableError", "NeuronSource", "SAESource",
+    "ActivationResult", "ContrastView", "FeatureSource", "Heatmap", "HubUnavailableError", "NeuronSource", "SAESource",
     "activations", "contrast", "load", "load_default", "top_activating",
 ]

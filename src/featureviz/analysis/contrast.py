@@ -94,7 +94,7 @@ def contrast(groups, baseline=None, *, aggregate: str = "max", test: str = "mann
         frames.append(_compare(name, tested, prompts_in, prompts_rest, tokens_in, tokens_rest, test, alpha))
     table = pd.concat(frames, ignore_index=True)
     table.attrs["always_on"] = np.flatnonzero(always_on).tolist()
-    table.attrs["aggregate"], table.attrs["test"] = aggregate, test
+    table.attrs.update(aggregate=aggregate, test=test, alpha=alpha)
     return table
 
 

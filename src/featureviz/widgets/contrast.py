@@ -1,0 +1,57 @@
+"""Contrast view: the features that best separate groups, with each group's mean side by side and
+significance marks; click a feature to select it (as in the heatmap)."""
+
+from __future__ import annotations
+
+import anywidget
+import numpy as np
+import pandas as pd
+import traitlets as t
+
+from .arrays import encode_matrix
+from .heatmap import STATIC
+
+
+class ContrastView(anywidget.AnyWidget):
+    _esm = STATIC / "contrast.js"
+
+    groups = t.List(t.Unicode()).tag(sync=True)
+    feature_ids = t.List(t.Int()).tag(sync=True)
+    feature_labels = t.List(t.Unicode()).tag(sync=True)
+    means = t.Dict().tag(sync=True)       # [n_rows, n_groups] token mean of each feature in each group
+    effects = t.Dict().tag(sync=True)     # [n_rows, n_groups] rank-biserial of the group against the rest
+    q_values = t.Dict().tag(sync=True)    # [n_rows, n_groups] BH-corrected p-values
+    alpha = t.Float(0.05).tag(sync=True)
+    title = t.Unicode("").tag(sync=True)
+    sort_group = t.Unicode("").tag(sync=True)       # two-way: whose effect orders the rows ("" = as given)
+    selected_feature = t.Int(-1).tag(sync=True)     # two-way, -1 = none
+
+    def __init__(self, table: pd.DataFrame, top_n: int = 10, *, alpha: float | None = None, title: str = "", **kwargs):
+        """table: the DataFrame from fv.contrast. Shows the top_n features of each group (by effect)."""
+        if not isinstance(table, pd.DataFrame) or not {"group", "feature", "rank_biserial", "q_value"} <= set(table):
+            raise TypeError("table must be the DataFrame returned by featureviz.contrast(...)")
+        if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
+            raise ValueError(f"top_n must be a positive integer, got {top_n!r}")
+        if table.empty:
+            raise ValueError("the contrast table is empty: no feature was tested (all inactive or always-on)")
+        groups = list(dict.fromkeys(table["group"]))
+        chosen = list(dict.fromkeys(
+            f for g in groups for f in table[table["group"] == g].nlargest(top_n, "rank_biserial")["feature"]))
+        wide = table.pivot(index="feature", columns="group").loc[chosen]
+        matrix = {name: encode_matrix(wide[column][groups].to_numpy(np.float32))
+                  for name, column in (("means", "mean"), ("effects", "rank_biserial"), ("q_values", "q_value"))}
+        super().__init__(groups=groups, feature_ids=[int(f) for f in chosen], feature_labels=[""] * len(chosen),
+                         alpha=alpha if alpha is not None else table.attrs.get("alpha", 0.05), title=title,
+                         sort_group=groups[0], **matrix, **kwargs)
+
+    @t.validate("sort_group")
+    def _check_sort_group(self, proposal):
+        if proposal["value"] not in ("", *self.groups):
+            raise t.TraitError(f"sort_group must be one of {self.groups} or '', got {proposal['value']!r}")
+        return proposal["value"]
+
+    @t.validate("selected_feature")
+    def _check_selected(self, proposal):
+        if proposal["value"] < -1:
+            raise t.TraitError(f"selected_feature must be a feature index or -1 (none), got {proposal['value']}")
+        return proposal["value"]
