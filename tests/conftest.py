@@ -5,6 +5,8 @@ import os
 import pytest
 import torch
 
+from factories import make_sae
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -31,19 +33,6 @@ def tiny_model(tokenizer):
     model = HookedTransformer(cfg, tokenizer=tokenizer)
     model.eval()
     return model
-
-
-def make_sae(d_in=32, d_sae=96, hook_name="blocks.1.hook_resid_pre", seed=0):
-    from sae_lens import StandardSAE, StandardSAEConfig
-    from sae_lens.saes.sae import SAEMetadata
-
-    torch.manual_seed(seed)
-    sae = StandardSAE(StandardSAEConfig(d_in=d_in, d_sae=d_sae, metadata=SAEMetadata(hook_name=hook_name)))
-    with torch.no_grad():
-        sae.W_enc.normal_(0, 0.5)
-        sae.W_dec.normal_(0, 0.2)
-        sae.b_enc.fill_(-0.1)
-    return sae
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 import featureviz as fv
-from featureviz.sources import FeatureSource, NeuronSource, SAESource
-from conftest import make_sae
+from featureviz.sources import NeuronSource, SAESource
+from factories import PlantedSource, make_sae
 
 PROMPTS = ["Hello there, friend!", "No.", "The quick brown fox jumps over the lazy dog again and again"]
 
@@ -38,23 +38,6 @@ def test_neuron_source_reads_mlp_post(tiny_model):
     _, cache = tiny_model.run_with_cache(tiny_model.to_tokens("one two three"))
     torch.testing.assert_close(acts.values, cache["blocks.0.mlp.hook_post"][0, 1:])
     assert source.stop_at_layer == 1
-
-
-class PlantedSource(FeatureSource):
-    """Feature 0 is on at every token (always-on), feature 1 never fires, feature 2 fires on some tokens."""
-
-    kind = "sae"
-    hook_name = "blocks.0.hook_resid_pre"
-    n_features = 3
-
-    def encode(self, hook_acts):
-        out = torch.zeros(*hook_acts.shape[:-1], 3)
-        out[..., 0] = 1.0
-        out[..., 2] = hook_acts[..., 0].relu()
-        return out
-
-    def decoder_directions(self):
-        return torch.eye(3, 32)
 
 
 def test_top_features_ranks_and_drops_always_on(tiny_model):

@@ -7,6 +7,7 @@ import traitlets
 from ipywidgets.widgets.widget import _remove_buffers
 
 import featureviz as fv
+from factories import PlantedSource
 from featureviz.widgets.arrays import decode_matrix, encode_matrix, payload_bytes
 
 
@@ -68,8 +69,6 @@ def test_heatmap_explicit_features_and_validation(acts):
 
 
 def test_always_on_features_are_flagged_not_silently_dropped(tiny_model):
-    from test_activations import PlantedSource
-
     acts = fv.activations(tiny_model, PlantedSource(), ["one two three four", "five six seven"])
     h = fv.Heatmap(acts, top_k=2, sort_by="count")
     assert 0 in h.feature_ids and h.always_on[h.feature_ids.index(0)]

@@ -4,7 +4,7 @@ import torch
 import featureviz as fv
 from featureviz import loading
 from featureviz.sources import NeuronSource, SAESource
-from conftest import make_sae
+from factories import make_sae
 
 
 @pytest.fixture

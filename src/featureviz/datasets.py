@@ -1,0 +1,18 @@
+"""Small text sets that ship with featureviz, so tutorials and tests run offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+_DATA = Path(__file__).parent / "data"
+
+
+def emotion_prompts(per_group: int | None = None) -> dict[str, list[str]]:
+    """{"happy": [...], "angry": [...], "baseline": [...]} (33 each); per_group=7 gives the small set."""
+    groups = {k: v for k, v in json.loads((_DATA / "emotion_prompts.json").read_text()).items() if not k.startswith("_")}
+    if per_group is not None:
+        if isinstance(per_group, bool) or not isinstance(per_group, int) or per_group < 1:
+            raise ValueError(f"per_group must be a positive integer, got {per_group!r}")
+        groups = {k: v[:per_group] for k, v in groups.items()}
+    return groups
