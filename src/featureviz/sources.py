@@ -13,6 +13,8 @@ from abc import ABC, abstractmethod
 import torch
 
 _BLOCK = re.compile(r"^blocks\.(\d+)\.")
+# Hooks whose activations live in the residual stream's basis (width d_model).
+_RESIDUAL_HOOKS = ("hook_resid_pre", "hook_resid_mid", "hook_resid_post", "hook_attn_out", "hook_mlp_out", "hook_embed")
 
 
 class FeatureSource(ABC):
@@ -28,6 +30,16 @@ class FeatureSource(ABC):
     def decoder_directions(self) -> torch.Tensor:
         """[n_features, d_out]: the direction each feature writes (into the hook's space for SAEs,
         into the residual stream for neurons)."""
+
+    def residual_directions(self, model) -> torch.Tensor | None:
+        """[n_features, d_model]: what each feature adds to the residual stream (None if not expressible)."""
+        leaf = self.hook_name.split(".")[-1]
+        directions = self.decoder_directions()
+        if leaf in _RESIDUAL_HOOKS:
+            return directions
+        if ".mlp." in self.hook_name and leaf == "hook_post" and self.layer is not None:
+            return directions @ model.blocks[self.layer].mlp.W_out.detach()
+        return None
 
     @property
     def layer(self) -> int | None:
@@ -111,6 +123,9 @@ class NeuronSource(FeatureSource):
     def decoder_directions(self) -> torch.Tensor:
         return self._W_out.detach()
 
+    def residual_directions(self, model) -> torch.Tensor:
+        return self._W_out.detach()
+
 
 def check_feature_index(feature, n_features: int, name: str = "feature") -> int:
     """`feature` as an int in 0..n_features-1, or a TypeError / IndexError that names the valid range."""
@@ -131,6 +146,6 @@ def _hook_width(model, hook_name: str) -> int | None:
     leaf = hook_name.split(".")[-1]
     if hook_name.startswith("blocks.") and ".mlp." in hook_name and leaf in ("hook_post", "hook_pre", "hook_pre_linear"):
         return cfg.d_mlp
-    if leaf in ("hook_resid_pre", "hook_resid_mid", "hook_resid_post", "hook_attn_out", "hook_mlp_out", "hook_embed"):
+    if leaf in _RESIDUAL_HOOKS:
         return cfg.d_model
     return None

@@ -57,7 +57,7 @@ function arrayOf(v: unknown): unknown[] | null {
   return null;
 }
 
-function numArray(v: unknown, n: number, name: string, warnings: string[], fill: (i: number) => number): number[] {
+export function numArray(v: unknown, n: number, name: string, warnings: string[], fill: (i: number) => number): number[] {
   const a = arrayOf(v);
   if (a && a.length !== n) warnings.push(`${name} has ${a.length} entries, expected ${n}`);
   const out: number[] = new Array(n);
@@ -68,7 +68,7 @@ function numArray(v: unknown, n: number, name: string, warnings: string[], fill:
   return out;
 }
 
-function strArray(v: unknown, n: number, name: string, warnings: string[]): string[] {
+export function strArray(v: unknown, n: number, name: string, warnings: string[]): string[] {
   const a = arrayOf(v);
   if (a && a.length !== n) warnings.push(`${name} has ${a.length} entries, expected ${n}`);
   const out: string[] = new Array(n);

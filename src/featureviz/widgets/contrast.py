@@ -22,6 +22,8 @@ class ContrastView(anywidget.AnyWidget):
     effects = t.Dict().tag(sync=True)     # [n_rows, n_groups] rank-biserial of the group against the rest
     q_values = t.Dict().tag(sync=True)    # [n_rows, n_groups] BH-corrected p-values
     alpha = t.Float(0.05).tag(sync=True)
+    test = t.Unicode("mannwhitney").tag(sync=True)     # named in the legend
+    aggregate = t.Unicode("max").tag(sync=True)
     title = t.Unicode("").tag(sync=True)
     sort_group = t.Unicode("").tag(sync=True)       # two-way: whose effect orders the rows ("" = as given)
     selected_feature = t.Int(-1).tag(sync=True)     # two-way, -1 = none
@@ -42,6 +44,7 @@ class ContrastView(anywidget.AnyWidget):
                   for name, column in (("means", "mean"), ("effects", "rank_biserial"), ("q_values", "q_value"))}
         super().__init__(groups=groups, feature_ids=[int(f) for f in chosen], feature_labels=[""] * len(chosen),
                          alpha=alpha if alpha is not None else table.attrs.get("alpha", 0.05), title=title,
+                         test=table.attrs.get("test", "mannwhitney"), aggregate=table.attrs.get("aggregate", "max"),
                          sort_group=groups[0], **matrix, **kwargs)
 
     @t.validate("sort_group")
@@ -53,5 +56,5 @@ class ContrastView(anywidget.AnyWidget):
     @t.validate("selected_feature")
     def _check_selected(self, proposal):
         if proposal["value"] < -1:
-            raise t.TraitError(f"selected_feature must be a feature index or -1 (none), got {proposal['value']}")
+            raise t.TraitError(f"selected_feature must be a feature id or -1 (none), got {proposal['value']}")
         return proposal["value"]

@@ -1,0 +1,466 @@
+// The contrast view: a compact DOM table, one row per feature, one cell per
+// group with a bar for the group's mean activation (shared scale), the mean,
+// a significance mark and the rank-biserial effect. Reusable like the heatmap
+// view: the contrast entry point wraps it; composite views can embed it.
+//
+// All untrusted text (group names, feature labels) goes through textContent
+// or setAttribute; nothing here parses markup.
+
+import { mix, toCss } from "./colour";
+import {
+  featureDisplayName,
+  formatEffect,
+  formatQ,
+  marksLegend,
+  readContrast,
+  readContrastOptions,
+  rowOrder,
+  significanceMark,
+  testLegend,
+  type ContrastData,
+  type ContrastOptions,
+} from "./contrast-data";
+import { h } from "./dom";
+import { formatValue } from "./format";
+import type { AnyModel, Handler } from "./model";
+import { groupColour } from "./paint";
+import { BASE_CSS } from "./styles";
+import { readTheme } from "./theme";
+import { cleanLabel } from "./tokens";
+import { createTooltip, type TooltipRow } from "./tooltip";
+
+export const CONTRAST_CSS = `
+.fv-contrast .fv-scroll { min-width: 100%; }
+.fv-contrast-table { width: 100%; border-collapse: separate; border-spacing: 0; font-variant-numeric: tabular-nums; }
+.fv-contrast-table th {
+  position: sticky; top: 0; z-index: 1; padding: 0; text-align: left; font-weight: 600;
+  background: var(--fv-panel); border-bottom: 1px solid var(--fv-border);
+}
+.fv-contrast-sort {
+  display: flex; align-items: center; gap: 5px; width: 100%; margin: 0; padding: 3px 8px;
+  font: inherit; font-weight: 600; color: var(--fv-fg); background: none; border: none;
+  text-align: left; cursor: pointer; white-space: nowrap;
+}
+.fv-contrast-sort:hover { text-decoration: underline; }
+.fv-contrast-sort:focus-visible { outline: 2px solid var(--fv-contrast-sel, #06c); outline-offset: -2px; }
+.fv-contrast-sort-mark { color: var(--fv-fg2); font-size: 10px; min-width: 0.8em; }
+.fv-contrast-swatch { display: inline-block; flex: none; width: 10px; height: 10px; border-radius: 2px; }
+.fv-contrast-group-name { overflow: hidden; text-overflow: ellipsis; max-width: 180px; }
+.fv-contrast-row { cursor: pointer; }
+.fv-contrast-row td { padding: 2px 8px; border-bottom: 1px solid var(--fv-contrast-rule, transparent); }
+.fv-contrast-row:hover td { background: var(--fv-panel); }
+.fv-contrast-row:focus-visible { outline: 2px solid var(--fv-contrast-sel, #06c); outline-offset: -2px; }
+.fv-contrast-row.fv-selected td { background: var(--fv-contrast-sel-bg, rgba(0,110,220,0.16)); }
+.fv-contrast-row.fv-selected td:first-child { box-shadow: inset 3px 0 0 var(--fv-contrast-sel, #06c); }
+.fv-contrast-feature { white-space: nowrap; max-width: 260px; overflow: hidden; text-overflow: ellipsis; }
+.fv-contrast-id { color: var(--fv-fg2); font-family: var(--fv-code); font-size: 11px; margin-right: 6px; }
+.fv-contrast-cell { display: flex; align-items: center; gap: 5px; white-space: nowrap; }
+.fv-contrast-track {
+  position: relative; flex: none; width: 72px; height: 10px; border-radius: 2px; overflow: hidden;
+  background: var(--fv-contrast-track, rgba(127,127,127,0.15));
+}
+.fv-contrast-bar { position: absolute; left: 0; top: 0; bottom: 0; border-radius: 2px; }
+.fv-contrast-bar.fv-neg { background: none !important; border: 1px dashed currentColor; }
+.fv-contrast-mean { min-width: 3.4em; text-align: right; font-family: var(--fv-code); font-size: 11px; }
+.fv-contrast-mark { min-width: 1.9em; font-weight: 700; letter-spacing: -1px; }
+.fv-contrast-effect { min-width: 3.6em; text-align: right; color: var(--fv-fg2); font-size: 10px; font-family: var(--fv-code); }
+.fv-contrast-legend {
+  padding: 4px 6px; border: 1px solid var(--fv-border); border-top: none;
+  color: var(--fv-fg2); font-size: 11px; max-width: 100%; overflow-wrap: anywhere;
+}
+.fv-contrast-legend-marks { font-weight: 600; margin-right: 8px; }
+`;
+
+const BAR_WIDTH_PX = 72;
+const GROUP_NAME_MAX = 40;
+const LABEL_MAX = 40;
+
+export interface ContrastView {
+  root: HTMLElement;
+  /** Re-read everything from the model and redraw (normally done on change events). */
+  flush(): void;
+  destroy(): void;
+}
+
+export function createContrastView(model: AnyModel, el: HTMLElement): ContrastView {
+  // ---- DOM -------------------------------------------------------------
+  const style = h("style", { text: BASE_CSS + CONTRAST_CSS });
+  const title = h("span", { className: "fv-title" });
+  const info = h("span", { className: "fv-info" });
+  const note = h("div", { className: "fv-note" });
+  const toolbar = h("div", { className: "fv-toolbar" }, [title, info, note]);
+  const message = h("div", { className: "fv-message", attrs: { role: "status" } });
+  const headRow = h("tr");
+  const thead = h("thead", {}, [headRow]);
+  const tbody = h("tbody");
+  const table = h("table", { className: "fv-contrast-table" }, [thead, tbody]);
+  const scroller = h("div", { className: "fv-scroll fv-contrast-scroll" }, [table]);
+  const legendMarks = h("span", { className: "fv-contrast-legend-marks" });
+  const legendTest = h("span", { className: "fv-contrast-legend-test" });
+  const legend = h("div", { className: "fv-contrast-legend" }, [legendMarks, legendTest]);
+  const root = h("div", { className: "fv-root fv-contrast" }, [style, toolbar, message, scroller, legend]);
+  const tooltip = createTooltip(root);
+  el.appendChild(root);
+
+  // ---- State -----------------------------------------------------------
+  let data: ContrastData | null = null;
+  let opts: ContrastOptions = readContrastOptions(model);
+  let order: number[] = [];
+  let rows: HTMLTableRowElement[] = []; // by data row index
+  let localSelection = false; // true while this view itself sets selected_feature
+
+  function applyTheme(): void {
+    const theme = readTheme(root);
+    const sel = theme.selection;
+    root.style.setProperty("--fv-contrast-sel", toCss(sel));
+    root.style.setProperty("--fv-contrast-sel-bg", `rgba(${sel[0]},${sel[1]},${sel[2]},${theme.dark ? 0.28 : 0.16})`);
+    root.style.setProperty("--fv-contrast-track", toCss(mix(theme.background, theme.text, theme.dark ? 0.16 : 0.09)));
+    root.style.setProperty("--fv-contrast-rule", toCss(mix(theme.background, theme.text, 0.1)));
+  }
+
+  // ---- Rendering -------------------------------------------------------
+  function clear(node: HTMLElement): void {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  function showMessage(text: string, state: "error" | "empty"): void {
+    message.textContent = text;
+    message.style.display = "";
+    scroller.style.display = "none";
+    legend.style.display = "none";
+    clear(headRow);
+    clear(tbody);
+    rows = [];
+    order = [];
+    tooltip.hide();
+    root.dataset.state = state;
+    root.dataset.order = "";
+  }
+
+  function renderHeader(d: ContrastData): void {
+    clear(headRow);
+    const featureBtn = h("button", {
+      className: `fv-contrast-sort fv-contrast-sort-feature${opts.sortGroup ? "" : " fv-active"}`,
+      attrs: { type: "button", "data-group": "", "aria-pressed": String(!d.groups.includes(opts.sortGroup)) },
+    }, [h("span", { text: "feature" })]);
+    featureBtn.title = "order as given";
+    headRow.appendChild(h("th", { attrs: { scope: "col" } }, [featureBtn]));
+    d.groups.forEach((g, k) => {
+      const active = opts.sortGroup === g;
+      const btn = h("button", {
+        className: `fv-contrast-sort${active ? " fv-active" : ""}`,
+        attrs: { type: "button", "data-group": g, "data-group-index": String(k), "aria-pressed": String(active) },
+      }, [
+        h("span", { className: "fv-contrast-swatch" }),
+        h("span", { className: "fv-contrast-group-name", text: cleanLabel(g, GROUP_NAME_MAX) }),
+        h("span", { className: "fv-contrast-sort-mark", text: active ? "▼" : "" }),
+      ]);
+      (btn.firstChild as HTMLElement).style.background = toCss(groupColour(k));
+      btn.title = `sort by ${cleanLabel(g, 200)}'s effect (descending)`;
+      headRow.appendChild(h("th", { attrs: { scope: "col" } }, [btn]));
+    });
+  }
+
+  function renderRow(d: ContrastData, r: number): HTMLTableRowElement {
+    const id = d.featureIds[r];
+    const label = d.featureLabels[r];
+    const featureCell = h("td", { className: "fv-contrast-feature", attrs: { "data-row": String(r), "data-group-index": "-1" } });
+    if (label) featureCell.appendChild(h("span", { className: "fv-contrast-id", text: `#${id}` }));
+    featureCell.appendChild(h("span", { className: "fv-contrast-label", text: featureDisplayName(id, label, LABEL_MAX) }));
+    const tr = h("tr", {
+      className: "fv-contrast-row",
+      attrs: { "data-feature": String(id), "data-row": String(r), tabindex: "0", "aria-selected": "false" },
+    }, [featureCell]);
+    for (let k = 0; k < d.nGroups; k++) {
+      const mean = d.means.get(r, k);
+      const effect = d.effects.get(r, k);
+      const q = d.qValues.get(r, k);
+      const colour = toCss(groupColour(k));
+      const frac = Number.isFinite(mean) && d.maxAbsMean > 0 ? Math.min(1, Math.abs(mean) / d.maxAbsMean) : 0;
+      const bar = h("span", { className: `fv-contrast-bar${mean < 0 ? " fv-neg" : ""}` });
+      bar.style.width = `${(frac * BAR_WIDTH_PX).toFixed(1)}px`;
+      bar.style.background = colour;
+      bar.style.color = colour;
+      const mark = significanceMark(q, d.alpha);
+      const cell = h("div", { className: "fv-contrast-cell" }, [
+        h("span", { className: "fv-contrast-track" }, [bar]),
+        h("span", { className: "fv-contrast-mean", text: Number.isNaN(mean) ? "–" : formatValue(mean) }),
+        h("span", { className: "fv-contrast-mark", text: mark }),
+        h("span", { className: "fv-contrast-effect", text: `r ${formatEffect(effect)}` }),
+      ]);
+      tr.appendChild(h("td", {
+        className: "fv-contrast-group-cell",
+        attrs: { "data-row": String(r), "data-group-index": String(k), "data-mark": mark },
+      }, [cell]));
+    }
+    return tr;
+  }
+
+  function renderBody(d: ContrastData): void {
+    clear(tbody);
+    rows = new Array(d.nRows);
+    for (let r = 0; r < d.nRows; r++) rows[r] = renderRow(d, r);
+    order = rowOrder(d, opts.sortGroup);
+    for (const r of order) tbody.appendChild(rows[r]);
+    root.dataset.order = order.map((r) => d.featureIds[r]).join(",");
+  }
+
+  function applySelection(scroll: boolean): void {
+    const sel = opts.selectedFeature;
+    root.dataset.selectedFeature = String(sel);
+    let first: HTMLTableRowElement | null = null;
+    rows.forEach((tr, r) => {
+      const on = sel >= 0 && !!data && data.featureIds[r] === sel;
+      tr.classList.toggle("fv-selected", on);
+      tr.setAttribute("aria-selected", String(on));
+      if (on && !first) first = tr;
+    });
+    if (scroll && first) scrollRowIntoView(first);
+  }
+
+  /** Scroll the table's own scroller (not the notebook) so the row is visible below the sticky header. */
+  function scrollRowIntoView(tr: HTMLTableRowElement): void {
+    const top = tr.offsetTop;
+    const bottom = top + tr.offsetHeight;
+    const headerH = thead.offsetHeight || 0;
+    const viewH = scroller.clientHeight;
+    if (!(viewH > 0)) return;
+    if (top - headerH < scroller.scrollTop) scroller.scrollTop = Math.max(0, top - headerH);
+    else if (bottom > scroller.scrollTop + viewH) scroller.scrollTop = bottom - viewH;
+  }
+
+  function renderAll(scrollToSelection: boolean): void {
+    opts = readContrastOptions(model);
+    title.textContent = opts.title;
+    title.style.display = opts.title ? "" : "none";
+    root.dataset.sortGroup = opts.sortGroup;
+    root.dataset.selectedFeature = String(opts.selectedFeature);
+    const res = readContrast(model);
+    if (!res.ok) {
+      data = null;
+      info.textContent = "";
+      note.textContent = "";
+      showMessage(res.error, res.empty ? "empty" : "error");
+      return;
+    }
+    const d = res.data;
+    data = d;
+    info.textContent = `${d.nRows} feature${d.nRows === 1 ? "" : "s"} × ${d.nGroups} group${d.nGroups === 1 ? "" : "s"}`;
+    const warnings = [...d.warnings];
+    if (opts.sortGroup && !d.groups.includes(opts.sortGroup)) {
+      warnings.push(`sort_group ${JSON.stringify(cleanLabel(opts.sortGroup, 40))} is not a group; order as given`);
+    }
+    note.textContent = warnings.length ? `⚠ ${warnings.join("; ")}` : "";
+    if (d.nRows === 0 || d.nGroups === 0) {
+      showMessage(`Nothing to show: ${d.nRows} features × ${d.nGroups} groups.`, "empty");
+      return;
+    }
+    message.textContent = "";
+    message.style.display = "none";
+    scroller.style.display = "";
+    legend.style.display = "";
+    legendMarks.textContent = marksLegend(d.alpha);
+    legendTest.textContent = testLegend(d.test, d.aggregate);
+    tooltip.hide();
+    renderHeader(d);
+    renderBody(d);
+    root.dataset.state = "ready";
+    applySelection(scrollToSelection);
+  }
+
+  /** Never let a rendering bug escape into the notebook: show it instead. */
+  function safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      data = null;
+      try {
+        showMessage(`Cannot show contrast: ${e instanceof Error ? e.message : String(e)}`, "error");
+      } catch {
+        /* nothing more to do */
+      }
+    }
+  }
+
+  // ---- Model listeners -------------------------------------------------
+  const listeners: Array<[string, Handler]> = [];
+  const listen = (trait: string, fn: () => void) => {
+    const cb: Handler = () => safely(fn);
+    model.on(`change:${trait}`, cb);
+    listeners.push([`change:${trait}`, cb]);
+  };
+  for (const t of ["means", "effects", "q_values", "groups", "feature_ids", "feature_labels", "alpha", "test", "aggregate"]) {
+    listen(t, () => renderAll(false));
+  }
+  listen("sort_group", () => renderAll(false));
+  listen("selected_feature", () => {
+    opts = readContrastOptions(model);
+    applySelection(!localSelection);
+  });
+  listen("title", () => {
+    opts = readContrastOptions(model);
+    title.textContent = opts.title;
+    title.style.display = opts.title ? "" : "none";
+  });
+
+  // ---- Interaction -----------------------------------------------------
+  function setTrait(name: string, value: unknown): void {
+    model.set(name, value);
+    model.save_changes();
+  }
+
+  function selectRow(tr: HTMLElement): void {
+    if (!data) return;
+    const r = Number(tr.getAttribute("data-row"));
+    if (!Number.isInteger(r) || r < 0 || r >= data.nRows) return;
+    const id = data.featureIds[r];
+    // Clicking the selected feature again keeps it selected (as in the heatmap).
+    if (model.get("selected_feature") === id) return;
+    localSelection = true;
+    try {
+      setTrait("selected_feature", id);
+    } finally {
+      localSelection = false;
+    }
+  }
+
+  function closest(target: EventTarget | null, selector: string): HTMLElement | null {
+    const node = target as Element | null;
+    if (!node || typeof node.closest !== "function") return null;
+    const found = node.closest(selector) as HTMLElement | null;
+    return found && root.contains(found) ? found : null;
+  }
+
+  const onClick = (e: MouseEvent) =>
+    safely(() => {
+      const btn = closest(e.target, ".fv-contrast-sort");
+      if (btn) {
+        if (!data) return;
+        const k = Number(btn.getAttribute("data-group-index") ?? "-1");
+        const group = Number.isInteger(k) && k >= 0 && k < data.groups.length ? data.groups[k] : "";
+        if (model.get("sort_group") !== group) setTrait("sort_group", group);
+        return;
+      }
+      const tr = closest(e.target, ".fv-contrast-row");
+      if (tr) selectRow(tr);
+    });
+
+  const onKey = (e: KeyboardEvent) =>
+    safely(() => {
+      if (e.key !== "Enter" && e.key !== " ") return;
+      const tr = closest(e.target, ".fv-contrast-row");
+      if (!tr || e.target !== tr) return;
+      e.preventDefault();
+      selectRow(tr);
+    });
+
+  function tooltipFor(cell: HTMLElement): TooltipRow[] | null {
+    const d = data;
+    if (!d) return null;
+    const r = Number(cell.getAttribute("data-row"));
+    const k = Number(cell.getAttribute("data-group-index"));
+    if (!Number.isInteger(r) || r < 0 || r >= d.nRows) return null;
+    const id = d.featureIds[r];
+    const label = d.featureLabels[r];
+    const out: TooltipRow[] = [["feature", `#${id}${label ? ` ${cleanLabel(label, 200)}` : ""}`]];
+    if (Number.isInteger(k) && k >= 0 && k < d.nGroups) {
+      const q = d.qValues.get(r, k);
+      const mark = significanceMark(q, d.alpha);
+      out.push(
+        ["group", cleanLabel(d.groups[k], 200)],
+        ["mean", formatValue(d.means.get(r, k))],
+        ["effect", `${formatEffect(d.effects.get(r, k))} (rank-biserial vs rest)`],
+        ["q", `${formatQ(q)}${mark ? ` ${mark}` : ""} (${mark ? "significant" : "not significant"} at α = ${formatValue(d.alpha)})`],
+      );
+    } else {
+      out.push(["", "click to select"]);
+    }
+    return out;
+  }
+
+  let hoverCell: HTMLElement | null = null;
+  const onMove = (e: MouseEvent) =>
+    safely(() => {
+      const cell = closest(e.target, "td[data-row]");
+      if (!cell) {
+        hoverCell = null;
+        tooltip.hide();
+        return;
+      }
+      const rect = root.getBoundingClientRect();
+      const x = e.clientX - rect.left;
+      const y = e.clientY - rect.top;
+      if (cell !== hoverCell || !tooltip.visible) {
+        hoverCell = cell;
+        const rowsOut = tooltipFor(cell);
+        if (rowsOut) tooltip.show(rowsOut, x, y);
+        else tooltip.hide();
+      } else {
+        // Same cell: just follow the pointer.
+        tooltip.el.style.left = `${Math.max(0, x + 14)}px`;
+        tooltip.el.style.top = `${Math.max(0, y + 14)}px`;
+      }
+    });
+  const onLeave = () => {
+    hoverCell = null;
+    tooltip.hide();
+  };
+  const onScroll = () => onLeave();
+
+  table.addEventListener("click", onClick);
+  table.addEventListener("keydown", onKey);
+  table.addEventListener("mousemove", onMove);
+  table.addEventListener("mouseleave", onLeave);
+  scroller.addEventListener("scroll", onScroll, { passive: true });
+
+  // Theme changes (JupyterLab switches theme by attributes on <body>).
+  let themeObserver: MutationObserver | null = null;
+  if (typeof MutationObserver === "function" && typeof document !== "undefined" && document.body) {
+    themeObserver = new MutationObserver(() => safely(applyTheme));
+    themeObserver.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name", "class"] });
+  }
+  let media: MediaQueryList | null = null;
+  const onMedia = () => safely(applyTheme);
+  try {
+    media = typeof matchMedia === "function" ? matchMedia("(prefers-color-scheme: dark)") : null;
+    media?.addEventListener?.("change", onMedia);
+  } catch {
+    media = null;
+  }
+
+  safely(applyTheme);
+  safely(() => renderAll(true));
+  // Once laid out, bring an initially selected feature into view.
+  let frame: number | null = null;
+  if (typeof requestAnimationFrame === "function" && opts.selectedFeature >= 0) {
+    frame = requestAnimationFrame(() => {
+      frame = null;
+      safely(() => applySelection(true));
+    });
+  }
+
+  return {
+    root,
+    flush() {
+      safely(() => renderAll(false));
+    },
+    destroy() {
+      if (frame !== null && typeof cancelAnimationFrame === "function") cancelAnimationFrame(frame);
+      frame = null;
+      for (const [evt, cb] of listeners) model.off(evt, cb);
+      table.removeEventListener("click", onClick);
+      table.removeEventListener("keydown", onKey);
+      table.removeEventListener("mousemove", onMove);
+      table.removeEventListener("mouseleave", onLeave);
+      scroller.removeEventListener("scroll", onScroll);
+      themeObserver?.disconnect();
+      try {
+        media?.removeEventListener?.("change", onMedia);
+      } catch {
+        /* ignore */
+      }
+      tooltip.destroy();
+      root.remove();
+    },
+  };
+}
