@@ -1,0 +1,369 @@
+"""Feature dashboards from ONE streaming pass over a corpus, for all features at once.
+
+Per feature: the top-k contexts (a token window around each context's max, with per-token activations),
+a uniform sample of active contexts (bucketed into activation intervals afterwards, as sae_vis's quantile
+groups), an exact streaming histogram of non-zero activations, density, logit effects of the decoder
+direction through the unembedding, and the nearest features by decoder cosine.
+
+Memory is bounded by features x k (x window), never by corpus length: every batch is reduced into fixed-size
+buffers (top-k merges and a doubling histogram) and then dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file, save_file
+from tqdm.auto import tqdm
+
+from ..sources import FeatureSource, check_feature_index
+from .activations import as_source, hook_activations_batches
+
+WINDOW_BEFORE, WINDOW_AFTER = 10, 4
+
+
+@dataclass
+class DashboardData:
+    """Arrays are [n_selected_features, ...]; row i describes feature `feature_ids[i]`."""
+
+    feature_ids: np.ndarray      # [F]
+    n_tokens: int                # tokens seen (position 0 of each context excluded)
+    active_count: np.ndarray     # [F] tokens with activation > 0
+    max_value: np.ndarray        # [F]
+    top_values: np.ndarray       # [F, k] context maxima, descending (-inf = empty slot)
+    top_tokens: np.ndarray       # [F, k, W] token ids of the window around the max (-1 = outside the text)
+    top_acts: np.ndarray         # [F, k, W] the feature's activation at each window token
+    sample_values: np.ndarray    # [F, R] uniform sample of active contexts (max in context; -inf = empty)
+    sample_tokens: np.ndarray    # [F, R, W]
+    sample_acts: np.ndarray      # [F, R, W]
+    hist_counts: np.ndarray      # [F, B] non-zero activations in B equal bins over [0, hist_high]
+    hist_high: np.ndarray        # [F]
+    logit_top_ids: np.ndarray    # [F, L] tokens the direction promotes most
+    logit_top_values: np.ndarray
+    logit_bottom_ids: np.ndarray  # [F, L] tokens it suppresses most
+    logit_bottom_values: np.ndarray
+    nearest_ids: np.ndarray      # [F, N] other features with the most similar decoder direction
+    nearest_cosine: np.ndarray
+    token_strings: dict          # token id -> string, for every id stored above
+    hook_name: str = ""
+    source_kind: str = ""
+    window_before: int = WINDOW_BEFORE
+
+    @property
+    def density(self) -> np.ndarray:
+        return self.active_count / max(self.n_tokens, 1)
+
+    def row(self, feature: int) -> int:
+        matches = np.flatnonzero(self.feature_ids == feature)
+        if not len(matches):
+            shown = self.feature_ids[:8].tolist()
+            raise KeyError(f"feature {feature} is not in this dashboard data (it holds {len(self.feature_ids)} "
+                           f"features, e.g. {shown}); build it with features=None for all features")
+        return int(matches[0])
+
+    def page(self, feature: int, n_intervals: int = 5, per_interval: int = 5) -> dict:
+        """Everything the dashboard shows for one feature, as plain JSON-ready Python values."""
+        i = self.row(feature)
+        high = float(self.hist_high[i])
+        counts = self.hist_counts[i]
+        used = int(np.flatnonzero(counts)[-1]) + 1 if counts.any() else 0  # trim empty upper bins
+        edges = np.linspace(0, high, len(counts) + 1)[: used + 1]
+        return {
+            "feature": int(feature),
+            "n_tokens": int(self.n_tokens),
+            "density": float(self.density[i]),
+            "max": float(self.max_value[i]),
+            "histogram": {"counts": counts[:used].tolist(), "edges": edges.tolist()},
+            "top": self._examples(self.top_values[i], self.top_tokens[i], self.top_acts[i]),
+            "intervals": self._intervals(i, n_intervals, per_interval),
+            "logits_top": self._logits(self.logit_top_ids[i], self.logit_top_values[i]),
+            "logits_bottom": self._logits(self.logit_bottom_ids[i], self.logit_bottom_values[i]),
+            "nearest": [{"feature": int(f), "cosine": float(c)} for f, c in zip(self.nearest_ids[i], self.nearest_cosine[i])],
+        }
+
+    def _examples(self, values, tokens, acts) -> list[dict]:
+        out = []
+        for value, ids, per_token in zip(values, tokens, acts):
+            if not np.isfinite(value):
+                continue
+            keep = ids >= 0
+            out.append({"value": float(value), "tokens": [self.token_strings[int(t)] for t in ids[keep]],
+                        "acts": per_token[keep].astype(float).round(4).tolist(),
+                        "center": int(np.count_nonzero(keep[: self.window_before]))})
+        return out
+
+    def _intervals(self, i, n_intervals, per_interval) -> list[dict]:
+        """The sampled contexts bucketed into equal-width activation intervals, highest first."""
+        values = self.sample_values[i]
+        finite = np.isfinite(values)
+        if not finite.any():
+            return []
+        top = float(self.max_value[i])
+        edges = np.linspace(0, top, n_intervals + 1)
+        out = []
+        for lo, hi in zip(edges[-2::-1], edges[:0:-1]):
+            inside = finite & (values > lo) & (values <= hi)
+            rows = np.flatnonzero(inside)[:per_interval]
+            if len(rows):
+                out.append({"low": float(lo), "high": float(hi), "fraction_of_sample": float(inside.sum() / finite.sum()),
+                            "examples": self._examples(values[rows], self.sample_tokens[i][rows], self.sample_acts[i][rows])})
+        return out
+
+    def _logits(self, ids, values) -> list[dict]:
+        return [{"token": self.token_strings[int(t)], "value": float(v)} for t, v in zip(ids, values)]
+
+    # -- persistence: arrays in safetensors, the rest in json; built once, reused -----------------------------
+
+    def save(self, directory) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        arrays = {f.name: np.ascontiguousarray(getattr(self, f.name)) for f in fields(self)
+                  if isinstance(getattr(self, f.name), np.ndarray)}
+        save_file(arrays, str(directory / "dashboard.safetensors"))
+        meta = {"n_tokens": self.n_tokens, "hook_name": self.hook_name, "source_kind": self.source_kind,
+                "window_before": self.window_before, "token_strings": {str(k): v for k, v in self.token_strings.items()}}
+        tmp = directory / "dashboard.json.tmp"
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, directory / "dashboard.json")
+        return directory
+
+    @classmethod
+    def load(cls, directory) -> "DashboardData":
+        directory = Path(directory)
+        if not (directory / "dashboard.json").exists():
+            raise FileNotFoundError(f"{directory} holds no saved dashboard data (dashboard.json is missing)")
+        meta = json.loads((directory / "dashboard.json").read_text())
+        arrays = load_file(str(directory / "dashboard.safetensors"))
+        meta["token_strings"] = {int(k): v for k, v in meta["token_strings"].items()}
+        return cls(**arrays, **meta)
+
+
+# -- the streaming pass ---------------------------------------------------------------------------------------
+
+
+def corpus_token_lists(model, corpus, context_size: int = 128, max_texts: int | None = None) -> list[torch.Tensor]:
+    """Token contexts (BOS first, at most context_size long, never crossing texts) from a corpus given as
+    a list of strings, local text file paths, a [n, ctx] token tensor, or (online) a HF dataset name."""
+    if isinstance(corpus, torch.Tensor):
+        if corpus.ndim != 2 or corpus.shape[1] < 2:
+            raise ValueError(f"a token corpus must be [n_contexts, ctx_len >= 2] with BOS first, got {tuple(corpus.shape)}")
+        return list(corpus.long())
+    texts = _corpus_texts(corpus, max_texts)
+    bos = model.tokenizer.bos_token_id if model.tokenizer.bos_token_id is not None else model.tokenizer.eos_token_id
+    contexts = []
+    for text in texts:
+        ids = model.to_tokens(text, prepend_bos=False, truncate=False)[0]
+        for start in range(0, len(ids), context_size - 1):
+            contexts.append(torch.cat([torch.tensor([bos]), ids[start : start + context_size - 1]]))
+    if not contexts:
+        raise ValueError("the corpus holds no text")
+    return contexts
+
+
+def _corpus_texts(corpus, max_texts):
+    if isinstance(corpus, (str, os.PathLike)):
+        path = Path(corpus).expanduser()
+        if path.exists():
+            corpus = [path]
+        elif isinstance(corpus, str) and "/" in corpus and " " not in corpus:
+            return _hf_dataset_texts(corpus, max_texts)
+        else:
+            raise FileNotFoundError(f"corpus={str(corpus)!r} is neither a file, a list of texts, nor a dataset name")
+    corpus = list(corpus)
+    if not corpus:
+        raise ValueError("corpus is empty")
+    texts = []
+    for item in corpus:
+        if isinstance(item, Path):
+            texts += [p.strip() for p in item.read_text(errors="replace").split("\n\n") if p.strip()]
+        elif isinstance(item, str):
+            if item.strip():
+                texts.append(item)
+        else:
+            raise TypeError(f"corpus items must be strings or paths, got {type(item).__name__}")
+    return texts[:max_texts] if max_texts else texts
+
+
+def _hf_dataset_texts(name: str, max_texts: int | None):
+    from datasets import load_dataset
+
+    from ..loading import _hub_errors
+
+    with _hub_errors(f"dataset {name!r}"):
+        rows = load_dataset(name, split="train", streaming=True)
+        texts = []
+        for row in rows:
+            texts.append(row.get("text") or next(v for v in row.values() if isinstance(v, str)))
+            if max_texts and len(texts) >= max_texts:
+                break
+    return texts
+
+
+def _merge_top(buffers: dict, scores_new: torch.Tensor, new: dict, k: int) -> None:
+    """Keep, per feature (row), the k entries with the highest score among the buffer and the new entries."""
+    scores = torch.cat([buffers["score"], scores_new], 1)
+    order = scores.topk(k, dim=1).indices
+    buffers["score"] = scores.gather(1, order)
+    for name, value in new.items():
+        both = torch.cat([buffers[name], value], 1)
+        index = order.view(*order.shape, *([1] * (both.ndim - 2))).expand(-1, -1, *both.shape[2:])
+        buffers[name] = both.gather(1, index)
+
+
+def _windows(feats, tokens, lengths, rows, positions, feature_cols, before, after):
+    """Token ids and activations of the window around (context row, position) for each (feature, slot)."""
+    offsets = torch.arange(-before, after + 1)
+    pos = positions[..., None] + offsets                                       # [F, k, W]
+    valid = (pos >= 1) & (pos < lengths[rows][..., None])
+    pos_c = pos.clamp(0, feats.shape[1] - 1)
+    ids = tokens[rows[..., None], pos_c].masked_fill(~valid, -1).int()
+    acts = feats[rows[..., None], pos_c, feature_cols[:, None, None]].masked_fill(~valid, 0.0)
+    return ids, acts
+
+
+def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_samples: int = 40, n_bins: int = 40,
+                   n_logits: int = 10, n_nearest: int = 5, context_size: int = 128, max_texts: int | None = None,
+                   batch_tokens: int | None = None, seed: int = 0, progress: bool = True) -> DashboardData:
+    """Build dashboard data for `features` (default: all) of `source` in one pass over `corpus`."""
+    source = as_source(source, model)
+    feature_ids = (np.arange(source.n_features) if features is None
+                   else np.array([check_feature_index(f, source.n_features, "features") for f in features], dtype=int))
+    if len(feature_ids) == 0:
+        raise ValueError("features is empty: give at least one feature, or None for all")
+    for name, value in (("k", k), ("n_samples", n_samples), ("n_bins", n_bins)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if n_bins % 2:
+        raise ValueError(f"n_bins must be even (bins merge in pairs as the range doubles), got {n_bins}")
+    contexts = corpus_token_lists(model, corpus, context_size, max_texts)
+    n_feat, width = len(feature_ids), WINDOW_BEFORE + WINDOW_AFTER + 1
+    cols = torch.as_tensor(feature_ids)
+    gen = torch.Generator().manual_seed(seed)
+    # Activations of one batch are [tokens, n_features]: cap the batch so that block stays ~64M floats.
+    batch_tokens = batch_tokens or int(max(256, min(8192, 2**26 // max(source.n_features, 1))))
+
+    def empty(slots):
+        return {"score": torch.full((n_feat, slots), -torch.inf), "value": torch.full((n_feat, slots), -torch.inf),
+                "tokens": torch.full((n_feat, slots, width), -1, dtype=torch.int32),
+                "acts": torch.zeros(n_feat, slots, width)}
+
+    top, sample = empty(k), empty(n_samples)
+    hist = torch.zeros(n_feat, n_bins, dtype=torch.long)
+    high = torch.zeros(n_feat)
+    active = torch.zeros(n_feat, dtype=torch.long)
+    n_tokens = 0
+    bar = tqdm(total=sum(len(c) - 1 for c in contexts), desc="dashboard", unit="tok", disable=not progress)
+    for batch, hook_acts, lengths in hook_activations_batches(model, contexts, source.hook_name, source.stop_at_layer,
+                                                              batch_tokens, progress=False):
+        with torch.inference_mode():
+            feats = source.encode(hook_acts)[..., cols].float()                # [B, S, F]
+        lengths = torch.tensor(lengths)
+        tokens = torch.nn.utils.rnn.pad_sequence([contexts[i] for i in batch], batch_first=True, padding_value=0)
+        valid = torch.arange(feats.shape[1])[None, :] < lengths[:, None]
+        valid[:, 0] = False                                                    # BOS is an outlier: never counted
+        feats = feats.masked_fill(~valid[..., None], 0.0)
+        n_tokens += int(valid.sum())
+        positive = feats > 0
+        active += positive.sum((0, 1))
+
+        # Top-k contexts: each context competes with its own max, so one text cannot fill all k slots.
+        ctx_max, ctx_pos = feats.masked_fill(~valid[..., None], -torch.inf).max(1)        # [B, F]
+        _merge_candidates(top, ctx_max.T, ctx_max.T, ctx_pos.T, feats, tokens, lengths, cols, k)
+        # Uniform sample of active contexts: random keys, keep the smallest (a vectorised reservoir).
+        keys = torch.rand(ctx_max.shape, generator=gen).masked_fill(ctx_max <= 0, torch.inf)
+        _merge_candidates(sample, -keys.T, ctx_max.T, ctx_pos.T, feats, tokens, lengths, cols, n_samples)
+
+        _update_histogram(hist, high, feats, positive)
+        bar.update(int(valid.sum()))
+    bar.close()
+
+    directions = source.decoder_directions().float()[cols]
+    logit_top, logit_bottom = _logit_effects(model, source, cols, n_logits)
+    nearest_ids, nearest_cos = _nearest(source.decoder_directions().float(), cols, n_nearest)
+    used_ids = set(torch.cat([top["tokens"].flatten(), sample["tokens"].flatten(),
+                              logit_top[1].flatten().int(), logit_bottom[1].flatten().int()]).unique().tolist()) - {-1}
+    del directions
+    return DashboardData(
+        feature_ids=feature_ids, n_tokens=n_tokens, active_count=active.numpy(),
+        max_value=top["value"][:, 0].clamp(min=0).numpy(),
+        top_values=top["value"].numpy(), top_tokens=top["tokens"].numpy(), top_acts=top["acts"].numpy(),
+        sample_values=sample["value"].numpy(), sample_tokens=sample["tokens"].numpy(), sample_acts=sample["acts"].numpy(),
+        hist_counts=hist.numpy(), hist_high=high.numpy(),
+        logit_top_ids=logit_top[1].numpy(), logit_top_values=logit_top[0].numpy(),
+        logit_bottom_ids=logit_bottom[1].numpy(), logit_bottom_values=logit_bottom[0].numpy(),
+        nearest_ids=nearest_ids.numpy(), nearest_cosine=nearest_cos.numpy(),
+        token_strings=_token_strings(model, sorted(used_ids)),
+        hook_name=source.hook_name, source_kind=source.kind,
+    )
+
+
+def _merge_candidates(buffers, scores, values, positions, feats, tokens, lengths, cols, slots):
+    """Take this batch's best `slots` contexts per feature (by score), read their windows, merge into buffers."""
+    take = min(slots, scores.shape[1])
+    best_scores, rows = scores.topk(take, dim=1)                               # [F, take]
+    best_values = values.gather(1, rows)
+    keep = torch.isfinite(best_scores) & (best_values > 0)
+    best_scores = best_scores.masked_fill(~keep, -torch.inf)
+    feature_cols = torch.arange(len(cols))
+    ids, acts = _windows(feats, tokens, lengths, rows, positions.gather(1, rows), feature_cols,
+                         WINDOW_BEFORE, WINDOW_AFTER)
+    _merge_top(buffers, best_scores, {"value": best_values.masked_fill(~keep, -torch.inf), "tokens": ids, "acts": acts},
+               slots)
+
+
+def _update_histogram(hist, high, feats, positive) -> None:
+    """Exact streaming histogram over [0, high]: when a value exceeds the range, the range doubles and
+    neighbouring bins merge in pairs, so no count is ever re-estimated."""
+    n_bins = hist.shape[1]
+    batch_max = feats.amax((0, 1))
+    fresh = (high == 0) & (batch_max > 0)
+    high[fresh] = 2.0 ** torch.ceil(torch.log2(batch_max[fresh]))
+    while (grow := batch_max > high).any():
+        merged = hist[grow].view(-1, n_bins // 2, 2).sum(-1)
+        hist[grow] = torch.cat([merged, torch.zeros_like(merged)], 1)
+        high[grow] *= 2
+    _, _, f = positive.nonzero(as_tuple=True)
+    values = feats[positive]
+    bins = (values / high[f] * n_bins).long().clamp(max=n_bins - 1)
+    hist.view(-1).index_add_(0, f * n_bins + bins, torch.ones_like(bins))
+
+
+def _logit_effects(model, source: FeatureSource, cols, n: int, chunk: int = 256):
+    """Top and bottom tokens of each direction through the unembedding (W_dec @ W_U, as sae_vis)."""
+    directions = source.residual_directions(model)
+    if directions is None:
+        empty = (torch.zeros(len(cols), 0), torch.zeros(len(cols), 0, dtype=torch.long))
+        return empty, empty
+    tops, bottoms = [], []
+    with torch.inference_mode():
+        for start in range(0, len(cols), chunk):
+            logits = directions[cols[start : start + chunk]].float() @ model.W_U.float()
+            tops.append(logits.topk(n, dim=1))
+            bottoms.append(logits.topk(n, dim=1, largest=False))
+    return ((torch.cat([t.values for t in tops]), torch.cat([t.indices for t in tops])),
+            (torch.cat([b.values for b in bottoms]), torch.cat([b.indices for b in bottoms])))
+
+
+def _nearest(directions: torch.Tensor, cols, n: int, chunk: int = 512):
+    """Features whose decoder directions are closest (cosine) to each selected one, itself excluded."""
+    unit = torch.nn.functional.normalize(directions, dim=1)
+    n = min(n, len(unit) - 1)
+    ids, sims = [], []
+    with torch.inference_mode():
+        for start in range(0, len(cols), chunk):
+            block = cols[start : start + chunk]
+            cos = unit[block] @ unit.T
+            cos[torch.arange(len(block)), block] = -torch.inf
+            top = cos.topk(n, dim=1)
+            ids.append(top.indices)
+            sims.append(top.values)
+    return torch.cat(ids), torch.cat(sims)
+
+
+def _token_strings(model, ids: list[int]) -> dict[int, str]:
+    return {i: s for i, s in zip(ids, model.to_str_tokens(torch.tensor(ids, dtype=torch.long)))} if ids else {}

@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+import torch
+
+import featureviz as fv
+from featureviz.analysis.dashboard import DashboardData, dashboard_data
+
+WORDS = "apple storm quiet river seven glass laugh engine paper wolf green tender happy angry calm".split()
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    rng = np.random.default_rng(0)
+    return [" ".join(rng.choice(WORDS, size=rng.integers(3, 12))) for _ in range(40)]
+
+
+@pytest.fixture
+def data(tiny_model, tiny_sae, corpus):
+    return dashboard_data(tiny_model, tiny_sae, corpus, k=5, n_samples=8, n_bins=16, batch_tokens=96, progress=False)
+
+
+def test_top_k_is_exact_against_brute_force(tiny_model, tiny_sae, corpus, data):
+    acts = fv.activations(tiny_model, tiny_sae, corpus)
+    per_text_max = np.stack([acts.prompt_values(i).max(0).values.numpy() for i in range(len(corpus))])  # [texts, F]
+    for row, feature in enumerate(data.feature_ids[:30]):
+        expected = np.sort(per_text_max[:, feature])[::-1][:5]
+        expected = np.where(expected > 0, expected, -np.inf)
+        np.testing.assert_allclose(data.top_values[row], expected, rtol=1e-5)
+
+
+def test_stored_windows_equal_a_direct_recomputation(tiny_model, tiny_sae, corpus, data):
+    acts = fv.activations(tiny_model, tiny_sae, corpus)
+    checked = 0
+    for feature in data.feature_ids[:20]:
+        for example in data.page(int(feature))["top"]:
+            # find the text whose tokens contain this window with the same max at its centre
+            matches = []
+            for i, tokens in enumerate(acts.str_tokens):
+                values = acts.prompt_values(i)[:, feature].numpy()
+                for start in range(len(tokens) - len(example["tokens"]) + 1):
+                    if tokens[start : start + len(example["tokens"])] == example["tokens"]:
+                        matches.append(values[start : start + len(example["tokens"])])
+            assert any(np.allclose(m, example["acts"], atol=1e-3) for m in matches)
+            assert example["acts"][example["center"]] == pytest.approx(example["value"], abs=1e-3)
+            checked += 1
+    assert checked > 20
+
+
+def test_histogram_and_density_count_every_active_token(tiny_model, tiny_sae, corpus, data):
+    acts = fv.activations(tiny_model, tiny_sae, corpus)
+    assert data.n_tokens == acts.n_tokens
+    for row, feature in enumerate(data.feature_ids):
+        column = acts.values[:, feature].numpy()
+        assert data.active_count[row] == (column > 0).sum()
+        assert data.hist_counts[row].sum() == (column > 0).sum()
+        if (column > 0).any():
+            edges = np.linspace(0, data.hist_high[row], data.hist_counts.shape[1] + 1)
+            expected, _ = np.histogram(np.clip(column[column > 0], 0, edges[-1]), bins=edges)
+            # bins are half-open on the right in both; allow float32 rounding at the edges
+            assert np.abs(expected - data.hist_counts[row]).sum() <= 2
+            assert data.max_value[row] == pytest.approx(column.max(), rel=1e-5)
+
+
+def test_samples_are_active_contexts(data):
+    finite = np.isfinite(data.sample_values)
+    assert (data.sample_values[finite] > 0).all()
+    assert (finite.sum(1) <= np.minimum(8, data.active_count)).all()
+
+
+def test_logit_effects_and_nearest_features(tiny_model, tiny_sae, data):
+    feature = int(data.feature_ids[3])
+    logits = tiny_sae.W_dec[feature].detach() @ tiny_model.W_U.detach()
+    assert data.logit_top_ids[3].tolist() == logits.topk(10).indices.tolist()
+    assert data.logit_bottom_ids[3].tolist() == logits.topk(10, largest=False).indices.tolist()
+    unit = torch.nn.functional.normalize(tiny_sae.W_dec.detach(), dim=1)
+    cos = unit[feature] @ unit.T
+    cos[feature] = -2
+    assert data.nearest_ids[3].tolist() == cos.topk(5).indices.tolist()
+    page = data.page(feature)
+    assert page["logits_top"][0]["token"] == tiny_model.to_str_tokens(logits.topk(1).indices)[0]
+
+
+def test_subset_save_load_and_errors(tiny_model, tiny_sae, corpus, tmp_path):
+    data = dashboard_data(tiny_model, tiny_sae, corpus[:10], features=[4, 2], progress=False)
+    assert data.feature_ids.tolist() == [4, 2]
+    loaded = DashboardData.load(data.save(tmp_path / "dash"))
+    assert loaded.page(2) == data.page(2)
+    with pytest.raises(KeyError, match="not in this dashboard data"):
+        data.page(7)
+    with pytest.raises(IndexError, match=r"0\.\.95"):
+        dashboard_data(tiny_model, tiny_sae, corpus, features=[96], progress=False)
+    with pytest.raises(ValueError, match="corpus is empty"):
+        dashboard_data(tiny_model, tiny_sae, [], progress=False)
+    with pytest.raises(FileNotFoundError, match="saved dashboard"):
+        DashboardData.load(tmp_path / "nothing")
+    text_file = tmp_path / "corpus.txt"
+    text_file.write_text("\n\n".join(corpus[:6]))
+    from_file = dashboard_data(tiny_model, tiny_sae, text_file, features=[4], progress=False)
+    assert from_file.n_tokens == fv.activations(tiny_model, tiny_sae, corpus[:6]).n_tokens
