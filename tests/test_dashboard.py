@@ -97,3 +97,42 @@ def test_subset_save_load_and_errors(tiny_model, tiny_sae, corpus, tmp_path):
     text_file.write_text("\n\n".join(corpus[:6]))
     from_file = dashboard_data(tiny_model, tiny_sae, text_file, features=[4], progress=False)
     assert from_file.n_tokens == fv.activations(tiny_model, tiny_sae, corpus[:6]).n_tokens
+
+
+def test_dashboard_widget_navigates_searches_and_links(tiny_model, tiny_sae, corpus, data):
+    import traitlets
+
+    dash = fv.Dashboard(data, feature=int(data.feature_ids[2]))
+    assert dash.page == data.page(int(data.feature_ids[2]))
+    dash.feature = int(data.feature_ids[5])
+    assert dash.page["feature"] == int(data.feature_ids[5])
+    with pytest.raises(traitlets.TraitError, match="not in this dashboard data"):
+        dash.feature = 10_000
+
+    word = data.page(int(data.feature_ids[0]))["top"][0]["tokens"][-1].strip()
+    dash.search = word.upper()
+    assert dash.search_results and all(word.lower() in r["token"].lower() for r in dash.search_results)
+    values = [r["value"] for r in dash.search_results]
+    assert values == sorted(values, reverse=True)
+
+    acts = fv.activations(tiny_model, tiny_sae, corpus[:3])
+    heatmap = fv.Heatmap(acts, top_k=5)
+    link = fv.link(heatmap, dash)
+    heatmap.selected_feature = heatmap.feature_ids[1]
+    assert dash.feature == heatmap.feature_ids[1] and dash.page["feature"] == heatmap.feature_ids[1]
+    dash.feature = int(data.feature_ids[7])
+    assert heatmap.selected_feature == int(data.feature_ids[7])
+    heatmap.selected_feature = -1  # "none" leaves the dashboard where it is
+    assert dash.feature == int(data.feature_ids[7])
+    link.unlink()
+    heatmap.selected_feature = heatmap.feature_ids[0]
+    assert dash.feature == int(data.feature_ids[7])
+
+
+def test_dashboard_builds_from_model_and_corpus(tiny_model, tiny_sae, corpus):
+    dash = fv.Dashboard(tiny_model, tiny_sae, corpus[:8], feature=3, features=[3, 9], progress=False)
+    assert dash.feature_ids == [3, 9] and dash.page["feature"] == 3
+    with pytest.raises(TypeError, match="needs a source and a corpus"):
+        fv.Dashboard(tiny_model)
+    with pytest.raises(KeyError):
+        fv.Dashboard(dash.data, feature=4)

@@ -1,0 +1,81 @@
+"""One-feature dashboard: histogram, top and interval contexts, logit effects, density, nearest features.
+
+The widget is thin: a DashboardData (built once by one streaming pass) answers every page; moving to another
+feature (from the browser, from Python, or from a linked heatmap) sends that feature's page.
+"""
+
+from __future__ import annotations
+
+import anywidget
+import numpy as np
+import traitlets as t
+
+from ..analysis.dashboard import DashboardData, dashboard_data
+from .heatmap import STATIC
+
+MAX_SEARCH_RESULTS = 50
+
+
+class Dashboard(anywidget.AnyWidget):
+    _esm = STATIC / "dashboard.js"
+
+    feature = t.Int(0).tag(sync=True)                 # two-way: the feature shown
+    page = t.Dict().tag(sync=True)                    # DashboardData.page(feature): plain JSON
+    feature_ids = t.List(t.Int()).tag(sync=True)      # the features this dashboard can show, in order
+    search = t.Unicode("").tag(sync=True)             # two-way: a token to look for in top contexts
+    search_results = t.List(t.Dict()).tag(sync=True)  # [{feature, value, token}] best first
+    title = t.Unicode("").tag(sync=True)
+
+    def __init__(self, model_or_data, source=None, corpus=None, feature: int | None = None, *, features=None,
+                 title: str | None = None, **build_options):
+        """Dashboard(model, source, corpus, feature=...) builds the data in one pass over corpus;
+        Dashboard(data, feature=...) reuses a DashboardData (e.g. DashboardData.load(path))."""
+        if isinstance(model_or_data, DashboardData):
+            data = model_or_data
+        else:
+            if source is None or corpus is None:
+                raise TypeError("Dashboard(model, source, corpus, feature=...) needs a source and a corpus, "
+                                "or pass a DashboardData as the first argument")
+            data = dashboard_data(model_or_data, source, corpus, features=features, **build_options)
+        self.data = data
+        first = int(data.feature_ids[0]) if feature is None else feature
+        data.row(first)  # a clear KeyError now rather than a blank widget
+        kind = {"sae": "SAE latent", "neurons": "neuron"}.get(data.source_kind, "feature")
+        super().__init__(feature_ids=data.feature_ids.astype(int).tolist(), feature=first, page=data.page(first),
+                         title=title if title is not None else f"{kind} at {data.hook_name}")
+
+    @t.validate("feature")
+    def _check_feature(self, proposal):
+        try:
+            self.data.row(proposal["value"])
+        except KeyError as error:
+            raise t.TraitError(error.args[0]) from None
+        return proposal["value"]
+
+    @t.observe("feature")
+    def _show(self, change):
+        self.page = self.data.page(change["new"])
+
+    @t.observe("search")
+    def _search(self, change):
+        self.search_results = search_top_contexts(self.data, change["new"])
+
+
+def search_top_contexts(data: DashboardData, query: str, limit: int = MAX_SEARCH_RESULTS) -> list[dict]:
+    """Features whose top contexts contain a token matching `query` (case-insensitive, ignoring surrounding
+    whitespace), ranked by that token's activation."""
+    query = query.strip().lower()
+    if not query:
+        return []
+    matching = np.array([query in s.strip().lower() for s in data.token_strings.values()], dtype=bool)
+    ids = np.array(list(data.token_strings.keys()))[matching]
+    if not len(ids):
+        return []
+    hits = np.isin(data.top_tokens, ids) & (data.top_acts > 0)           # [F, k, W]
+    best = np.where(hits, data.top_acts, -np.inf).reshape(len(data.feature_ids), -1)
+    flat = best.argmax(1)
+    value = best[np.arange(len(best)), flat]
+    rows = [r for r in np.argsort(-value, kind="stable")[:limit] if np.isfinite(value[r])]
+    tokens = data.top_tokens.reshape(len(data.feature_ids), -1)
+    return [{"feature": int(data.feature_ids[r]), "value": float(value[r]),
+             "token": data.token_strings[int(tokens[r, flat[r]])]} for r in rows]

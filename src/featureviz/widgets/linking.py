@@ -1,0 +1,62 @@
+"""Link widgets so that selecting a feature in one shows it in the others (heatmap -> dashboard, ...)."""
+
+from __future__ import annotations
+
+import logging
+
+import traitlets as t
+
+log = logging.getLogger("featureviz")
+
+# The trait that holds "the feature the user is looking at" in each widget.
+SELECTION_TRAITS = ("selected_feature", "feature")
+
+
+class Link:
+    """Keeps the selected feature of several widgets in sync; `unlink()` stops it."""
+
+    def __init__(self, widgets):
+        self.widgets = list(widgets)
+        self._busy = False
+        self._handlers = []
+        for widget in self.widgets:
+            name = _selection_trait(widget)
+            handler = self._make_handler(widget)
+            widget.observe(handler, names=name)
+            self._handlers.append((widget, handler, name))
+
+    def _make_handler(self, source):
+        def propagate(change):
+            if self._busy or change["new"] is None or change["new"] < 0:
+                return
+            self._busy = True  # the guard stops A -> B -> A cycles
+            try:
+                for widget in self.widgets:
+                    if widget is not source:
+                        try:
+                            setattr(widget, _selection_trait(widget), change["new"])
+                        except t.TraitError as error:  # e.g. a dashboard built for other features
+                            log.warning("featureviz.link: %s", error)
+            finally:
+                self._busy = False
+
+        return propagate
+
+    def unlink(self) -> None:
+        for widget, handler, name in self._handlers:
+            widget.unobserve(handler, names=name)
+        self._handlers = []
+
+
+def link(*widgets) -> Link:
+    """fv.link(heatmap, dashboard, ...): clicking a feature in any of them selects it in all."""
+    if len(widgets) < 2:
+        raise ValueError("link needs at least two widgets")
+    return Link(widgets)
+
+
+def _selection_trait(widget) -> str:
+    for name in SELECTION_TRAITS:
+        if widget.has_trait(name):
+            return name
+    raise TypeError(f"{type(widget).__name__} has no feature selection to link (no {' or '.join(SELECTION_TRAITS)} trait)")
