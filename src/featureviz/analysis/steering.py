@@ -1,0 +1,158 @@
+"""Steer, clamp or ablate one feature (SAE latent or MLP neuron) over a sweep of values, all in ONE batch.
+
+Row s of the batch runs with value values[s]: one batched generate costs about one generate, not S of them.
+Modes:
+- "clamp": set the feature's activation to v. For an SAE latent the hook output is
+  decode(acts with a_f = v) + (x - decode(acts)), so the SAE's error term is kept and every other feature
+  is untouched; for a neuron, hook_post[..., n] = v.
+- "add": add v x the feature's decoder direction to the hook (a steering vector); for a neuron, add v to it.
+- "ablate": clamp to 0 (the sweep collapses to the single value 0).
+Positions: "all" (every position but BOS), "prompt" (prompt positions only), "generated" (new tokens only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..sources import FeatureSource, SAESource
+from .activations import as_source
+
+MODES = ("clamp", "add", "ablate")
+POSITIONS = ("all", "prompt", "generated")
+
+
+@dataclass
+class SteeringResult:
+    prompt: str
+    feature: int
+    mode: str
+    positions: str
+    values: np.ndarray            # [S]
+    texts: list[str]              # the generated continuation per value
+    new_tokens: list[list[str]]   # its tokens per value
+    baseline_text: str            # the unhooked continuation
+    baseline_tokens: list[str]
+    next_token_ids: np.ndarray    # [U] tokens shown in the next-token chart (union of each value's top tokens)
+    next_token_strings: list[str]
+    next_token_probs: np.ndarray  # [S, U] their probabilities at the last prompt position
+    baseline_probs: np.ndarray    # [U] the same without the hook
+    kl: np.ndarray                # [S] KL(steered || unhooked) of the full next-token distribution
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame({"value": self.values, "kl": self.kl, "text": self.texts})
+
+
+class SteeringHook:
+    """A TransformerLens hook that applies one value per batch row at the chosen positions.
+
+    With the KV cache the first call sees the whole prompt and later calls one new token each, which is how
+    "prompt" and "generated" positions are told apart.
+    """
+
+    def __init__(self, source: FeatureSource, feature: int, mode: str, values: torch.Tensor, positions: str):
+        self.source, self.feature, self.mode, self.positions = source, feature, mode, positions
+        self.values = values
+        self.calls = 0
+
+    def __call__(self, acts: torch.Tensor, hook) -> torch.Tensor:
+        is_prompt = self.calls == 0
+        self.calls += 1
+        if (self.positions == "prompt" and not is_prompt) or (self.positions == "generated" and is_prompt):
+            return acts
+        mask = torch.ones(acts.shape[1], dtype=torch.bool, device=acts.device)
+        if is_prompt:
+            mask[0] = False  # never touch BOS: its residual is an outlier every model relies on
+        # values: [S] (one per row) or [S, P] (per prompt position, for exactness tests)
+        value = self.values.to(acts.dtype)
+        value = value[:, None] if value.ndim == 1 else value[:, : acts.shape[1]]
+        steered = self._apply(acts, value)
+        return torch.where(mask.view(1, -1, 1), steered, acts)
+
+    def _apply(self, acts, value):
+        if isinstance(self.source, SAESource):
+            sae = self.source.sae
+            if self.mode == "add":
+                return acts + value[..., None] * self.source.decoder_directions()[self.feature].to(acts.dtype)
+            latents = sae.encode(acts)
+            error = acts - sae.decode(latents)
+            latents = latents.clone()
+            latents[..., self.feature] = value.expand_as(latents[..., self.feature])
+            return sae.decode(latents) + error
+        out = acts.clone()  # neurons: the hook is blocks.L.mlp.hook_post itself
+        if self.mode == "add":
+            out[..., self.feature] += value
+        else:
+            out[..., self.feature] = value.expand_as(out[..., self.feature])
+        return out
+
+
+def steer(model, source, prompt: str, feature: int, values, *, mode: str = "add", positions: str = "all",
+          max_new_tokens: int = 32, do_sample: bool = False, temperature: float = 1.0, seed: int = 0,
+          top_tokens: int = 5) -> SteeringResult:
+    """Generate from `prompt` once per value in `values`, all rows in one batched generate."""
+    source = as_source(source, model)
+    feature = source.check_feature(feature)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if positions not in POSITIONS:
+        raise ValueError(f"positions must be one of {POSITIONS}, got {positions!r}")
+    if not isinstance(prompt, str) or not prompt:
+        raise ValueError("prompt must be a non-empty string")
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+    values = np.zeros(1) if mode == "ablate" else np.asarray(values, dtype=np.float64).reshape(-1)
+    if values.size == 0 or not np.isfinite(values).all():
+        raise ValueError("values must be a non-empty sequence of finite numbers")
+
+    tokens = model.to_tokens(prompt)                            # [1, P], BOS first
+    if tokens.shape[1] + max_new_tokens > model.cfg.n_ctx:
+        raise ValueError(f"prompt ({tokens.shape[1]} tokens) + max_new_tokens ({max_new_tokens}) exceeds the "
+                         f"model's context of {model.cfg.n_ctx}")
+    batch = tokens.expand(len(values) + 1, -1)                  # last row: unhooked baseline (value ignored)
+    row_values = torch.tensor(np.append(values, np.nan), dtype=torch.float32)
+
+    def hook_for_rows():
+        steering = SteeringHook(source, feature, mode, row_values[:-1], positions)
+
+        def apply(acts, hook=None):  # the baseline row passes through untouched
+            return torch.cat([steering(acts[:-1], hook), acts[-1:]], 0)
+
+        return apply
+
+    with torch.inference_mode():
+        with model.hooks(fwd_hooks=[(source.hook_name, hook_for_rows())]):
+            logits = model(batch)[:, -1].float()
+        torch.manual_seed(seed)
+        with model.hooks(fwd_hooks=[(source.hook_name, hook_for_rows())]):
+            generated = model.generate(batch, max_new_tokens=max_new_tokens, do_sample=do_sample,
+                                       temperature=temperature, stop_at_eos=True, verbose=False,
+                                       use_past_kv_cache=True)
+    new = generated[:, tokens.shape[1]:]
+    texts, new_tokens = zip(*[_decode(model, row) for row in new])
+
+    log_probs = logits.log_softmax(-1)
+    probs = log_probs.exp()
+    kl = (probs[:-1] * (log_probs[:-1] - log_probs[-1:])).sum(-1).clamp(min=0)
+    shown = torch.unique(torch.cat([probs[:-1].topk(top_tokens, -1).indices.flatten(),
+                                    probs[-1].topk(top_tokens).indices]), sorted=False)
+    shown = shown[probs[:, shown].max(0).values.argsort(descending=True)]
+    return SteeringResult(
+        prompt=prompt, feature=feature, mode=mode, positions=positions, values=values,
+        texts=list(texts[:-1]), new_tokens=list(new_tokens[:-1]), baseline_text=texts[-1], baseline_tokens=new_tokens[-1],
+        next_token_ids=shown.numpy(), next_token_strings=list(model.to_str_tokens(shown)),
+        next_token_probs=probs[:-1, shown].numpy(), baseline_probs=probs[-1, shown].numpy(), kl=kl.numpy(),
+    )
+
+
+def _decode(model, row: torch.Tensor) -> tuple[str, list[str]]:
+    """Text and tokens of one generated row, cut at the first end-of-sequence token."""
+    eos = model.tokenizer.eos_token_id
+    ids = row.tolist()
+    if eos is not None and eos in ids:
+        ids = ids[: ids.index(eos)]
+    return model.tokenizer.decode(ids), list(model.to_str_tokens(torch.tensor(ids, dtype=torch.long))) if ids else []

@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+import torch
+
+import featureviz as fv
+from featureviz.analysis.steering import SteeringHook, steer
+from featureviz.sources import NeuronSource, SAESource
+from factories import make_sae
+
+PROMPT = "The weather today is"
+
+
+def test_clamping_each_position_to_its_own_value_is_exact(tiny_model, tiny_sae):
+    """The SAE error term is kept, so writing back the latent's own activation changes nothing at all."""
+    source = SAESource(tiny_sae)
+    tokens = tiny_model.to_tokens(PROMPT)
+    _, cache = tiny_model.run_with_cache(tokens)
+    own = tiny_sae.encode(cache[source.hook_name])[..., 7]                  # [1, P]
+    hook = SteeringHook(source, 7, "clamp", own, "all")
+    with torch.no_grad():
+        plain = tiny_model(tokens)
+        hooked = tiny_model.run_with_hooks(tokens, fwd_hooks=[(source.hook_name, hook)])
+    torch.testing.assert_close(hooked, plain, atol=1e-5, rtol=1e-5)
+
+
+def test_clamping_changes_only_that_latent(tiny_model, tiny_sae):
+    source = SAESource(tiny_sae)
+    tokens = tiny_model.to_tokens(PROMPT)
+    _, cache = tiny_model.run_with_cache(tokens, names_filter=source.hook_name)
+    x = cache[source.hook_name]
+    steered = SteeringHook(source, 7, "clamp", torch.tensor([3.0]), "all")(x, None)
+    before, after = tiny_sae.encode(x), tiny_sae.encode(steered)
+    assert torch.allclose(x[:, 0], steered[:, 0])  # BOS untouched
+    delta = steered[:, 1:] - x[:, 1:]
+    expected = (3.0 - before[:, 1:, 7:8]) * tiny_sae.W_dec[7]
+    torch.testing.assert_close(delta, expected, atol=1e-5, rtol=1e-4)
+    assert after.shape == before.shape
+
+
+def test_adding_zero_changes_nothing(tiny_model, tiny_sae):
+    result = steer(tiny_model, tiny_sae, PROMPT, 7, [0.0, 0.0], max_new_tokens=6)
+    assert result.texts == [result.baseline_text] * 2
+    assert np.allclose(result.kl, 0, atol=1e-6)
+    np.testing.assert_allclose(result.next_token_probs[0], result.baseline_probs, atol=1e-6)
+
+
+def test_batched_sweep_equals_one_value_at_a_time(tiny_model, tiny_sae):
+    values = [-4.0, 0.0, 2.0, 8.0]
+    batched = steer(tiny_model, tiny_sae, PROMPT, 5, values, mode="clamp", max_new_tokens=8)
+    for value, text in zip(values, batched.texts):
+        alone = steer(tiny_model, tiny_sae, PROMPT, 5, [value], mode="clamp", max_new_tokens=8)
+        assert alone.texts == [text]
+
+
+def test_large_add_raises_the_directions_top_logit_tokens(tokenizer):
+    """At the last residual (RMS norm, so the limit is exact) a big push along d makes d @ W_U's top token likely."""
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+    torch.manual_seed(1)
+    cfg = HookedTransformerConfig(n_layers=1, d_model=32, n_ctx=32, d_head=8, n_heads=4, d_mlp=64,
+                                  d_vocab=len(tokenizer), act_fn="gelu", normalization_type="RMS")
+    model = HookedTransformer(cfg, tokenizer=tokenizer).eval()
+    sae = make_sae(hook_name="blocks.0.hook_resid_post")
+    top_token = int((sae.W_dec[3].detach() @ model.W_U.detach()).argmax())
+    result = steer(model, sae, PROMPT, 3, [0.0, 50.0, 500.0], max_new_tokens=2)
+    column = list(result.next_token_ids).index(top_token)
+    probs = result.next_token_probs[:, column]
+    assert probs[1] > 10 * probs[0] and probs[2] > 10 * probs[0]
+    assert result.next_token_probs[1].argmax() == column == result.next_token_probs[2].argmax()
+    assert result.kl[1] > result.kl[0] + 0.1
+
+
+def test_neuron_clamp_and_positions(tiny_model):
+    neurons = NeuronSource(tiny_model, 0)
+    result = steer(tiny_model, neurons, PROMPT, 11, [0.0, 30.0], mode="clamp", positions="generated", max_new_tokens=5)
+    # generated-only steering leaves the prompt's next-token distribution alone
+    assert np.allclose(result.kl, 0, atol=1e-6)
+    prompt_only = steer(tiny_model, neurons, PROMPT, 11, [30.0], mode="clamp", positions="prompt", max_new_tokens=5)
+    assert prompt_only.kl[0] > 0
+    ablated = steer(tiny_model, neurons, PROMPT, 11, None, mode="ablate", max_new_tokens=3)
+    assert ablated.values.tolist() == [0.0]
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"mode": "boost"}, ValueError, "mode must be"),
+    ({"positions": "middle"}, ValueError, "positions must be"),
+    ({"values": []}, ValueError, "non-empty"),
+    ({"values": [float("nan")]}, ValueError, "finite"),
+    ({"max_new_tokens": 0}, ValueError, "max_new_tokens"),
+    ({"max_new_tokens": 500}, ValueError, "context"),
+    ({"feature": 96}, IndexError, r"0\.\.95"),
+    ({"prompt": ""}, ValueError, "prompt"),
+])
+def test_bad_steering_arguments(tiny_model, tiny_sae, kwargs, error, match):
+    args = {"prompt": PROMPT, "feature": 1, "values": [1.0], **kwargs}
+    with pytest.raises(error, match=match):
+        steer(tiny_model, tiny_sae, args.pop("prompt"), args.pop("feature"), args.pop("values"), **args)
