@@ -95,3 +95,28 @@ def test_bad_steering_arguments(tiny_model, tiny_sae, kwargs, error, match):
     args = {"prompt": PROMPT, "feature": 1, "values": [1.0], **kwargs}
     with pytest.raises(error, match=match):
         steer(tiny_model, tiny_sae, args.pop("prompt"), args.pop("feature"), args.pop("values"), **args)
+
+
+def test_interpolation_widget_sweeps_and_extends(tiny_model, tiny_sae):
+    from featureviz.widgets.arrays import decode_matrix
+
+    widget = fv.Interpolation(tiny_model, tiny_sae, PROMPT, 5, values=(-4.0, 4.0), steps=5, max_new_tokens=4)
+    assert widget.values == [-4.0, -2.0, 0.0, 2.0, 4.0]
+    assert widget.values[widget.index] == 0.0 and widget.texts[widget.index] == widget.baseline_text
+    probs = decode_matrix(widget.next_token_probs)
+    assert probs.shape == (5, len(widget.next_token_strings))
+    widget.extend = "high"
+    assert widget.values[-1] == 8.0 and len(widget.values) == 7 and widget.extend == "" and not widget.busy
+    assert widget.values[widget.index] == 6.0
+    direct = steer(tiny_model, tiny_sae, PROMPT, 5, [8.0], max_new_tokens=4)
+    assert widget.texts[-1] == direct.texts[0]
+
+
+def test_interpolation_failure_shows_in_the_widget(tiny_model, tiny_sae, monkeypatch, caplog):
+    widget = fv.Interpolation(tiny_model, tiny_sae, PROMPT, 5, values=[0.0, 1.0], max_new_tokens=2)
+    import featureviz.widgets.interpolation as module
+
+    monkeypatch.setattr(module, "steer", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("out of memory")))
+    widget.extend = "low"
+    assert "out of memory" in widget.error and not widget.busy and widget.values == [0.0, 1.0]
+    assert "computing more values failed" in caplog.text

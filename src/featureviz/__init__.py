@@ -3,18 +3,20 @@
 from .analysis.activations import ActivationResult, activations, top_activating
 from .analysis.contrast import contrast
 from .analysis.dashboard import DashboardData, dashboard_data
+from .analysis.steering import SteeringResult, steer
 from .datasets import emotion_prompts
 from .loading import HubUnavailableError, load, load_default
 from .sources import FeatureSource, NeuronSource, SAESource
 from .widgets.contrast import ContrastView
 from .widgets.dashboard import Dashboard
 from .widgets.heatmap import Heatmap
+from .widgets.interpolation import Interpolation
 from .widgets.linking import link
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ActivationResult", "ContrastView", "Dashboard", "DashboardData", "FeatureSource", "Heatmap",
-    "HubUnavailableError", "NeuronSource", "SAESource",
-    "activations", "contrast", "dashboard_data", "emotion_prompts", "link", "load", "load_default", "top_activating",
+    "HubUnavailableError", "Interpolation", "NeuronSource", "SAESource", "SteeringResult",
+    "activations", "contrast", "dashboard_data", "emotion_prompts", "link", "load", "load_default", "steer", "top_activating",
 ]
