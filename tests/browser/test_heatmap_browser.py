@@ -67,7 +67,7 @@ def test_heatmap_draws(nb):
 
     # Sample the centre of every visible cell: a real heatmap has several distinct colours.
     points = [
-        [nb.cell_point(r, c)["x"], nb.cell_point(r, c)["y"]]
+        [g["firstOffset"] + (c + 0.5) * g["cellW"], g["headerH"] + (r + 0.5) * g["cellH"]]
         for r in range(len(tokens))
         for c in range(len(g["visible"]))
     ]
