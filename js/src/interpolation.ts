@@ -1,6 +1,19 @@
-// Placeholder until the interpolation view lands (being written).
-function render({ el }: { el: HTMLElement }): () => void {
-  el.textContent = "interpolation";
-  return () => {};
+// anywidget entry point for featureviz.Interpolation: steer one feature over a
+// precomputed sweep of values and scrub through the generated text and the
+// next-token probabilities. The slider needs no kernel round trip.
+// Bundled to src/featureviz/static/interpolation.js by build.mjs.
+
+import { createInterpolationView } from "./lib/interpolation-view";
+import type { AnyModel } from "./lib/model";
+
+export interface RenderProps {
+  model: AnyModel;
+  el: HTMLElement;
 }
+
+function render({ model, el }: RenderProps): () => void {
+  const view = createInterpolationView(model, el);
+  return () => view.destroy();
+}
+
 export default { render };

@@ -89,3 +89,45 @@ export function readTheme(el: HTMLElement | null): Theme {
 }
 
 export { toCss };
+
+/**
+ * Call fn whenever the notebook theme may have changed: JupyterLab switches
+ * themes through attributes on <body>, VS Code through its class, and the OS
+ * colour scheme through prefers-color-scheme. Returns a disposer. Never throws.
+ */
+export function watchTheme(fn: () => void): () => void {
+  const run = () => {
+    try {
+      fn();
+    } catch {
+      /* a theme refresh must never break the view */
+    }
+  };
+  let observer: MutationObserver | null = null;
+  try {
+    if (typeof MutationObserver === "function" && typeof document !== "undefined" && document.body) {
+      observer = new MutationObserver(run);
+      observer.observe(document.body, {
+        attributes: true,
+        attributeFilter: ["data-jp-theme-light", "data-jp-theme-name", "class"],
+      });
+    }
+  } catch {
+    observer = null;
+  }
+  let media: MediaQueryList | null = null;
+  try {
+    media = typeof matchMedia === "function" ? matchMedia("(prefers-color-scheme: dark)") : null;
+    media?.addEventListener?.("change", run);
+  } catch {
+    media = null;
+  }
+  return () => {
+    observer?.disconnect();
+    try {
+      media?.removeEventListener?.("change", run);
+    } catch {
+      /* ignore */
+    }
+  };
+}

@@ -1,0 +1,235 @@
+// Reading and validating the Interpolation traits (featureviz.Interpolation),
+// plus the pure helpers of the view: the token diff against the unsteered
+// continuation, the header sentence and value lookups. Everything read from
+// the model is untrusted `unknown`; nothing here throws on malformed input,
+// inconsistencies become warnings and the view shows what it can.
+
+import { decodeMatrix } from "./binary";
+import { numArray, strArray, type AnyModel } from "./model";
+import { cleanLabel, visibleWhitespace } from "./tokens";
+
+/** Most next-token lines the chart draws (next_token_strings is sorted by max probability). */
+export const MAX_LINES = 8;
+
+export interface InterpolationData {
+  prompt: string;
+  feature: number;
+  mode: string;
+  positions: string;
+  /** [S] steering values (ascending); NaN where an entry was not a number. */
+  values: number[];
+  /** [S] generated continuation per value. */
+  texts: string[];
+  /** [S] its tokens per value. */
+  newTokens: string[][];
+  baselineText: string;
+  baselineTokens: string[];
+  /** [U] tokens in the next-token chart. */
+  tokenStrings: string[];
+  /** [S][U] next-token probabilities (NaN where unavailable). */
+  probs: number[][];
+  /** Whether probs came from a valid next_token_probs matrix. */
+  hasProbs: boolean;
+  /** [U] unsteered next-token probabilities (NaN where unavailable). */
+  baselineProbs: number[];
+  /** [S] KL(steered || unsteered) of the next-token distribution (NaN where unavailable). */
+  kl: number[];
+  /** Non-fatal inconsistencies, shown as a small note. */
+  warnings: string[];
+}
+
+function safeGet(model: AnyModel, name: string): unknown {
+  try {
+    return model.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+function listLength(v: unknown): number {
+  if (Array.isArray(v)) return v.length;
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return (v as unknown as ArrayLike<unknown>).length;
+  return 0;
+}
+
+function asString(v: unknown): string {
+  return typeof v === "string" ? v : v == null ? "" : String(v);
+}
+
+/** Read every data trait. Never throws. */
+export function readInterpolation(model: AnyModel): InterpolationData {
+  const warnings: string[] = [];
+  const get = (k: string) => safeGet(model, k);
+
+  const rawValues = get("values");
+  if (rawValues != null && !Array.isArray(rawValues) && listLength(rawValues) === 0) {
+    warnings.push("values is not a list");
+  }
+  const S = listLength(rawValues);
+  const values = numArray(rawValues, S, "values", warnings, () => NaN).map((v) => (Number.isFinite(v) ? v : NaN));
+  if (values.some((v) => Number.isNaN(v))) warnings.push("values has entries that are not finite numbers");
+  for (let s = 1; s < S; s++) {
+    if (values[s] < values[s - 1]) {
+      warnings.push("values are not in ascending order");
+      break;
+    }
+  }
+
+  const texts = strArray(get("texts"), S, "texts", warnings);
+  const rawTokens = get("new_tokens");
+  const tokenRows = Array.isArray(rawTokens) ? rawTokens : [];
+  if (rawTokens != null && !Array.isArray(rawTokens)) warnings.push("new_tokens is not a list");
+  else if (tokenRows.length !== S) warnings.push(`new_tokens has ${tokenRows.length} entries, expected ${S}`);
+  let badRow = false;
+  const newTokens: string[][] = [];
+  for (let s = 0; s < S; s++) {
+    const row = tokenRows[s];
+    if (row !== undefined && listLength(row) === 0 && !Array.isArray(row)) badRow = true;
+    const ignore: string[] = [];
+    newTokens.push(strArray(row, listLength(row), "new_tokens row", ignore));
+  }
+  if (badRow) warnings.push("new_tokens has rows that are not lists");
+
+  const rawBaseTokens = get("baseline_tokens");
+  const baselineTokens = strArray(rawBaseTokens, listLength(rawBaseTokens), "baseline_tokens", warnings);
+
+  const rawStrings = get("next_token_strings");
+  const U = listLength(rawStrings);
+  const tokenStrings = strArray(rawStrings, U, "next_token_strings", warnings);
+
+  const probs: number[][] = [];
+  for (let s = 0; s < S; s++) probs.push(new Array<number>(U).fill(NaN));
+  let hasProbs = false;
+  const decoded = decodeMatrix(get("next_token_probs"));
+  if (!decoded.ok) {
+    if (S > 0 && U > 0) warnings.push(`next-token probabilities unavailable: ${decoded.error}`);
+  } else {
+    const m = decoded.matrix;
+    if (m.nRows !== S || m.nCols !== U) {
+      warnings.push(`next_token_probs has shape ${m.nRows}×${m.nCols}, expected ${S}×${U}`);
+    }
+    const rows = Math.min(m.nRows, S);
+    const cols = Math.min(m.nCols, U);
+    for (let s = 0; s < rows; s++) {
+      for (let u = 0; u < cols; u++) {
+        const p = m.get(s, u);
+        probs[s][u] = Number.isFinite(p) ? p : NaN;
+      }
+    }
+    hasProbs = rows > 0 && cols > 0;
+  }
+
+  const baselineProbs = numArray(get("baseline_probs"), U, "baseline_probs", warnings, () => NaN);
+  const kl = numArray(get("kl"), S, "kl", warnings, () => NaN);
+
+  const feature = get("feature");
+  return {
+    prompt: asString(get("prompt")),
+    feature: typeof feature === "number" ? feature : NaN,
+    mode: asString(get("mode")),
+    positions: asString(get("positions")),
+    values,
+    texts,
+    newTokens,
+    baselineText: asString(get("baseline_text")),
+    baselineTokens,
+    tokenStrings,
+    probs,
+    hasProbs,
+    baselineProbs,
+    kl,
+    warnings,
+  };
+}
+
+/** The index trait as a valid index into values (0 when there are none). */
+export function clampIndex(raw: unknown, count: number): number {
+  if (count <= 0) return 0;
+  const n = typeof raw === "number" && Number.isFinite(raw) ? Math.round(raw) : 0;
+  return n < 0 ? 0 : n >= count ? count - 1 : n;
+}
+
+/** Index of the finite value nearest to v (-1 when there is none). */
+export function nearestIndex(values: number[], v: number): number {
+  let best = -1;
+  let bestDist = Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const d = Math.abs(values[i] - v);
+    if (d < bestDist) {
+      bestDist = d;
+      best = i;
+    }
+  }
+  return best;
+}
+
+export interface TokenDiff {
+  /** Position of the first token that differs from the baseline (tokens.length if none does). */
+  firstDiff: number;
+  /** Per token: true from the first difference on (the continuation has diverged). */
+  diverged: boolean[];
+  /** True when the steered continuation is a strict prefix of the baseline (it stopped earlier). */
+  endsEarly: boolean;
+}
+
+/**
+ * Position-wise comparison with the baseline continuation. Once one token
+ * differs everything after it is diverged too: later tokens are conditioned on
+ * a different prefix, so an accidental match there means nothing.
+ */
+export function diffTokens(tokens: readonly string[], baseline: readonly string[]): TokenDiff {
+  let firstDiff = tokens.length;
+  for (let i = 0; i < tokens.length; i++) {
+    if (i >= baseline.length || tokens[i] !== baseline[i]) {
+      firstDiff = i;
+      break;
+    }
+  }
+  const diverged = tokens.map((_, i) => i >= firstDiff);
+  return { firstDiff, diverged, endsEarly: firstDiff === tokens.length && tokens.length < baseline.length };
+}
+
+const POSITION_TEXT: Record<string, string> = {
+  all: "all positions",
+  prompt: "prompt positions",
+  generated: "generated positions",
+};
+
+/** Header sentence, e.g. "add feature 1234 × value at all positions". */
+export function describeSteering(mode: string, feature: number, positions: string): string {
+  const f = Number.isFinite(feature) ? String(feature) : "?";
+  const at = POSITION_TEXT[positions] ?? (positions ? `${cleanLabel(positions, 24)} positions` : "all positions");
+  switch (mode) {
+    case "add":
+      return `add feature ${f} × value at ${at}`;
+    case "clamp":
+      return `clamp feature ${f} to value at ${at}`;
+    case "ablate":
+      return `ablate feature ${f} (set to 0) at ${at}`;
+    default:
+      return `${mode ? cleanLabel(mode, 24) : "steer"} feature ${f} at ${at}`;
+  }
+}
+
+/**
+ * Text that flows like prose: spaces stay spaces, newlines show as '↵' and
+ * still break the line, control / invisible characters are made visible.
+ */
+export function flowText(s: string, limit = 4096): string {
+  if (!s.includes("\n")) return visibleWhitespace(s, limit, true);
+  return s
+    .split("\n")
+    .map((part) => visibleWhitespace(part, limit, true))
+    .join("↵\n");
+}
+
+/** A probability as a short percentage ("12.3%", "0.04%", "<0.01%"). */
+export function formatProb(p: number): string {
+  if (!Number.isFinite(p)) return "–";
+  const pct = p * 100;
+  if (pct === 0) return "0%";
+  if (pct < 0.01) return "<0.01%";
+  if (pct < 1) return `${pct.toFixed(2)}%`;
+  if (pct < 99.95) return `${pct.toFixed(1)}%`;
+  return "100%";
+}

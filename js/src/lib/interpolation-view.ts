@@ -1,0 +1,527 @@
+// The interpolation view: steer one feature over a precomputed sweep of
+// values and scrub through them. Every value's continuation, next-token
+// probabilities and KL are already in the model, so the slider and the play
+// button work without a kernel (static HTML export included); only the
+// "more" buttons ask Python for values beyond the range (trait `extend`).
+//
+// All untrusted text (prompt, tokens, error) goes through textContent or
+// setAttribute; nothing here parses markup.
+
+import { ACCENT_DARK, ACCENT_LIGHT, mix, toCss } from "./colour";
+import { h } from "./dom";
+import { formatValue } from "./format";
+import { createChart } from "./interpolation-chart";
+import {
+  clampIndex,
+  describeSteering,
+  diffTokens,
+  flowText,
+  readInterpolation,
+  type InterpolationData,
+} from "./interpolation-data";
+import type { AnyModel, Handler } from "./model";
+import { BASE_CSS } from "./styles";
+import { readTheme, watchTheme } from "./theme";
+import { cleanLabel, tokenTooltip } from "./tokens";
+
+/** Milliseconds per step while playing. */
+export const PLAY_STEP_MS = 300;
+/** After this long without any answer to an `extend` request, give the buttons back. */
+export const EXTEND_TIMEOUT_MS = 20000;
+const PROMPT_HEADER_MAX = 60;
+const ERROR_MAX = 2000;
+
+export const INTERPOLATION_CSS = `
+.fv-interpolation { min-width: 360px; }
+.fv-interp-desc { font-weight: 600; }
+.fv-interp-prompt-head { color: var(--fv-fg2); max-width: 48ch; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.fv-interp-status { display: none; align-items: center; gap: 5px; color: var(--fv-fg2); }
+.fv-interp-status.fv-show { display: inline-flex; }
+.fv-spinner {
+  display: none; width: 10px; height: 10px; border-radius: 50%;
+  border: 2px solid var(--fv-border); border-top-color: var(--fv-interp-accent, #06c);
+  animation: fv-spin 0.8s linear infinite;
+}
+.fv-interpolation[data-state="busy"] .fv-spinner { display: inline-block; }
+@keyframes fv-spin { to { transform: rotate(360deg); } }
+@media (prefers-reduced-motion: reduce) { .fv-spinner { animation-duration: 3s; } }
+.fv-error {
+  padding: 4px 8px; border: 1px solid var(--fv-interp-error, #c62828); border-bottom: none;
+  color: var(--fv-interp-error, #c62828); background: var(--fv-interp-error-bg, rgba(198,40,40,0.08));
+  white-space: pre-wrap; overflow-wrap: anywhere;
+}
+.fv-error:empty { display: none; }
+.fv-interp-body {
+  display: flex; flex-direction: column; gap: 10px; padding: 8px 10px;
+  border: 1px solid var(--fv-border); background: var(--fv-bg);
+}
+.fv-interp-controls { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 8px; }
+.fv-interpolation button {
+  font: inherit; color: var(--fv-fg); background: var(--fv-panel); border: 1px solid var(--fv-border);
+  border-radius: 3px; padding: 0 8px; height: 22px; cursor: pointer; white-space: nowrap;
+}
+.fv-interpolation button:hover:not(:disabled) { border-color: var(--fv-interp-accent, #06c); }
+.fv-interpolation button:focus-visible { outline: 2px solid var(--fv-interp-accent, #06c); outline-offset: 1px; }
+.fv-interpolation button:disabled { opacity: 0.45; cursor: default; }
+.fv-play { min-width: 64px; }
+.fv-slider-wrap { display: flex; align-items: center; gap: 6px; flex: 1 1 260px; min-width: 200px; }
+.fv-slider { flex: 1 1 auto; min-width: 120px; margin: 0; accent-color: var(--fv-interp-accent, #06c); }
+.fv-interp-min, .fv-interp-max { color: var(--fv-fg2); font-family: var(--fv-code); font-size: 11px; font-variant-numeric: tabular-nums; }
+.fv-interp-readout { display: flex; align-items: baseline; gap: 12px; font-variant-numeric: tabular-nums; }
+.fv-interp-value { font-weight: 600; min-width: 7.5em; }
+.fv-interp-value-num { font-family: var(--fv-code); }
+.fv-interp-kl { color: var(--fv-fg2); }
+.fv-interp-kl-num { font-family: var(--fv-code); color: var(--fv-fg); }
+.fv-interp-texts { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 6px 10px; align-items: baseline; }
+.fv-interp-label { color: var(--fv-fg2); font-size: 11px; text-align: right; white-space: nowrap; }
+.fv-generated, .fv-baseline {
+  white-space: pre-wrap; overflow-wrap: anywhere; font-size: 13px; line-height: 1.55; max-width: 80ch;
+}
+.fv-baseline { color: var(--fv-fg2); font-size: 12px; }
+.fv-prompt { color: var(--fv-fg2); }
+.fv-token { border-radius: 2px; }
+.fv-token:hover { outline: 1px solid var(--fv-border); }
+.fv-token.fv-diff { background: var(--fv-interp-diff-bg, rgba(214,62,10,0.2)); }
+.fv-token.fv-diff-first { box-shadow: inset 2px 0 0 var(--fv-interp-accent, #d63e0a); }
+.fv-base-token.fv-base-diff { text-decoration: underline dotted; text-underline-offset: 3px; }
+.fv-interp-end { color: var(--fv-fg2); font-size: 11px; font-style: italic; white-space: normal; }
+.fv-interp-empty-text { color: var(--fv-fg2); font-style: italic; }
+.fv-interp-chart { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 6px 14px; }
+.fv-chart-title { color: var(--fv-fg2); font-size: 11px; margin-bottom: 2px; }
+.fv-chart-svg { display: block; max-width: 100%; height: auto; overflow: visible; }
+.fv-chart-hit { cursor: crosshair; }
+.fv-axis { stroke: var(--fv-border); stroke-width: 1; shape-rendering: crispEdges; }
+.fv-grid { stroke: var(--fv-interp-grid, rgba(127,127,127,0.2)); stroke-width: 1; shape-rendering: crispEdges; }
+.fv-zero { stroke: var(--fv-interp-grid, rgba(127,127,127,0.2)); stroke-dasharray: 3 3; }
+.fv-tick { fill: var(--fv-fg2); font-size: 10px; font-family: var(--fv-font); }
+.fv-cursor { stroke: var(--fv-interp-accent, #06c); stroke-width: 1.5; }
+.fv-line { fill: none; stroke-width: 1.8; stroke-linejoin: round; stroke-linecap: round; }
+.fv-series { transition: opacity 0.1s; }
+.fv-chart-svg.fv-hl-on .fv-series { opacity: 0.2; }
+.fv-chart-svg.fv-hl-on .fv-series.fv-hl { opacity: 1; }
+.fv-chart-svg.fv-hl-on .fv-series.fv-hl .fv-line { stroke-width: 2.6; }
+.fv-base-dot { fill: var(--fv-bg); stroke-width: 1.5; }
+.fv-cur-dot { stroke: var(--fv-bg); stroke-width: 1; }
+.fv-chart-side { display: flex; flex-direction: column; gap: 4px; padding-top: 14px; }
+.fv-chart-legend { display: flex; flex-direction: column; gap: 2px; font-size: 11px; min-width: 150px; }
+.fv-chart-item { display: flex; align-items: center; gap: 6px; padding: 0 3px; border-radius: 2px; }
+.fv-chart-item.fv-hl { background: var(--fv-panel); }
+.fv-chart-swatch { flex: none; width: 14px; height: 3px; border-radius: 1px; }
+.fv-chart-token { font-family: var(--fv-code); white-space: pre; }
+.fv-chart-prob { margin-left: auto; padding-left: 10px; font-family: var(--fv-code); color: var(--fv-fg2); font-variant-numeric: tabular-nums; }
+.fv-chart-more, .fv-chart-empty { color: var(--fv-fg2); font-size: 11px; }
+.fv-chart-more:empty { display: none; }
+`;
+
+export interface InterpolationView {
+  root: HTMLElement;
+  /** Re-read everything from the model and redraw (normally done on change events). */
+  flush(): void;
+  destroy(): void;
+}
+
+type State = "ready" | "busy" | "error" | "empty";
+
+function clear(node: HTMLElement): void {
+  while (node.firstChild) node.removeChild(node.firstChild);
+}
+
+export function createInterpolationView(model: AnyModel, el: HTMLElement): InterpolationView {
+  // ---- DOM -------------------------------------------------------------
+  const style = h("style", { text: BASE_CSS + INTERPOLATION_CSS });
+  const desc = h("span", { className: "fv-interp-desc" });
+  const promptHead = h("span", { className: "fv-interp-prompt-head" });
+  const statusText = h("span", { className: "fv-interp-status-text" });
+  const status = h("span", { className: "fv-interp-status", attrs: { role: "status", "aria-live": "polite" } }, [
+    h("span", { className: "fv-spinner", attrs: { "aria-hidden": "true" } }),
+    statusText,
+  ]);
+  const note = h("div", { className: "fv-note" });
+  const toolbar = h("div", { className: "fv-toolbar" }, [desc, promptHead, status, note]);
+  const errorBox = h("div", { className: "fv-error", attrs: { role: "alert" } });
+  const message = h("div", { className: "fv-message" });
+
+  const play = h("button", { className: "fv-play", text: "▶ play", attrs: { type: "button", "aria-pressed": "false" } });
+  const extendLow = h("button", {
+    className: "fv-extend-low",
+    text: "◀ more",
+    title: "compute values below the range (needs the Python kernel)",
+    attrs: { type: "button" },
+  });
+  const extendHigh = h("button", {
+    className: "fv-extend-high",
+    text: "more ▶",
+    title: "compute values above the range (needs the Python kernel)",
+    attrs: { type: "button" },
+  });
+  const slider = h("input", { className: "fv-slider", attrs: { type: "range", min: "0", max: "0", step: "1", "aria-label": "steering value" } });
+  const minLabel = h("span", { className: "fv-interp-min" });
+  const maxLabel = h("span", { className: "fv-interp-max" });
+  const sliderWrap = h("div", { className: "fv-slider-wrap" }, [extendLow, minLabel, slider, maxLabel, extendHigh]);
+  const controls = h("div", { className: "fv-interp-controls" }, [play, sliderWrap]);
+
+  const valueNum = h("span", { className: "fv-interp-value-num" });
+  const valueEl = h("span", { className: "fv-interp-value" }, [h("span", { text: "value = " }), valueNum]);
+  const klNum = h("span", { className: "fv-interp-kl-num" });
+  const klEl = h("span", {
+    className: "fv-interp-kl",
+    title: "KL(steered ‖ unsteered) of the next-token distribution after the prompt",
+  }, [h("span", { text: "KL from unsteered: " }), klNum]);
+  const readout = h("div", { className: "fv-interp-readout" }, [valueEl, klEl]);
+
+  const generated = h("div", { className: "fv-generated", attrs: { "aria-live": "off" } });
+  const baseline = h("div", { className: "fv-baseline" });
+  const steeredLabel = h("div", { className: "fv-interp-label", text: "steered" });
+  const texts = h("div", { className: "fv-interp-texts" }, [
+    steeredLabel,
+    generated,
+    h("div", { className: "fv-interp-label", text: "unsteered" }),
+    baseline,
+  ]);
+
+  let selectFromUser: (i: number) => void = () => {};
+  const chart = createChart((i) => selectFromUser(i));
+  const body = h("div", { className: "fv-interp-body" }, [controls, readout, texts, chart.el]);
+  const root = h("div", { className: "fv-root fv-interpolation" }, [style, toolbar, errorBox, message, body]);
+  el.appendChild(root);
+
+  // ---- State -----------------------------------------------------------
+  let data: InterpolationData | null = null;
+  let index = -1;
+  let playTimer: ReturnType<typeof setTimeout> | null = null;
+  let pendingExtend = "";
+  let extendTimer: ReturnType<typeof setTimeout> | null = null;
+  let extendNote = "";
+
+  const get = (k: string): unknown => {
+    try {
+      return model.get(k);
+    } catch {
+      return undefined;
+    }
+  };
+  const count = () => (data ? data.values.length : 0);
+
+  function applyTheme(): void {
+    const theme = readTheme(root);
+    const accent = theme.dark ? ACCENT_DARK : ACCENT_LIGHT;
+    const diff = mix(theme.background, accent, theme.dark ? 0.42 : 0.26);
+    root.style.setProperty("--fv-interp-accent", toCss(accent));
+    root.style.setProperty("--fv-interp-diff-bg", toCss(diff));
+    root.style.setProperty("--fv-interp-grid", toCss(mix(theme.background, theme.text, theme.dark ? 0.18 : 0.1)));
+    const err = theme.dark ? ([255, 120, 120] as const) : ([198, 40, 40] as const);
+    root.style.setProperty("--fv-interp-error", `rgb(${err[0]},${err[1]},${err[2]})`);
+    root.style.setProperty("--fv-interp-error-bg", `rgba(${err[0]},${err[1]},${err[2]},${theme.dark ? 0.14 : 0.07})`);
+    root.dataset.theme = theme.dark ? "dark" : "light";
+  }
+
+  // ---- Rendering -------------------------------------------------------
+  function tokenSpan(token: string, className: string, title: string): HTMLSpanElement {
+    const span = h("span", { className, text: token === "" ? "∅" : flowText(token), title });
+    return span;
+  }
+
+  function renderTexts(i: number): void {
+    clear(generated);
+    clear(baseline);
+    const d = data;
+    if (!d || i < 0 || i >= d.values.length) return;
+    if (d.prompt) generated.appendChild(h("span", { className: "fv-prompt", text: flowText(d.prompt, 20000) }));
+    const tokens = d.newTokens[i] ?? [];
+    const base = d.baselineTokens;
+    const diff = diffTokens(tokens, base);
+    if (tokens.length === 0 && d.texts[i]) {
+      // No tokens (malformed trait): show the text; diff it as a whole.
+      const differs = d.texts[i] !== d.baselineText;
+      generated.appendChild(tokenSpan(d.texts[i], differs ? "fv-token fv-diff fv-diff-first" : "fv-token", ""));
+    }
+    tokens.forEach((t, k) => {
+      let cls = "fv-token";
+      let title = `token ${k}: ${tokenTooltip(t)}`;
+      if (diff.diverged[k]) {
+        cls += k === diff.firstDiff ? " fv-diff fv-diff-first" : " fv-diff";
+        title += k < base.length ? `\nunsteered: ${tokenTooltip(base[k])}` : "\nunsteered: (ended)";
+      }
+      const span = tokenSpan(t, cls, title);
+      span.dataset.pos = String(k);
+      generated.appendChild(span);
+    });
+    if (tokens.length === 0 && !d.texts[i]) {
+      generated.appendChild(h("span", { className: "fv-interp-empty-text", text: " (no tokens generated)" }));
+    }
+    if (diff.endsEarly) {
+      generated.appendChild(h("span", { className: "fv-interp-end", text: " ∎ ends here; the unsteered text goes on" }));
+    }
+    generated.dataset.firstDiff = diff.firstDiff < tokens.length ? String(diff.firstDiff) : "";
+
+    baseline.appendChild(h("span", { className: "fv-prompt", text: "…" }));
+    if (base.length === 0 && d.baselineText) {
+      baseline.appendChild(tokenSpan(d.baselineText, "fv-base-token", ""));
+    }
+    base.forEach((t, k) => {
+      const diverged = tokens.length > 0 && k >= diff.firstDiff;
+      baseline.appendChild(tokenSpan(t, diverged ? "fv-base-token fv-base-diff" : "fv-base-token", `token ${k}: ${tokenTooltip(t)}`));
+    });
+    if (base.length === 0 && !d.baselineText) {
+      baseline.appendChild(h("span", { className: "fv-interp-empty-text", text: " (no tokens generated)" }));
+    }
+  }
+
+  /** Show value i everywhere (text, readout, chart, attributes). */
+  function renderIndex(i: number): void {
+    const d = data;
+    const S = count();
+    if (!d || S === 0) {
+      index = -1;
+      root.dataset.index = "";
+      root.dataset.value = "";
+      return;
+    }
+    index = clampIndex(i, S);
+    const v = d.values[index];
+    if (slider.value !== String(index)) slider.value = String(index);
+    const shown = formatValue(v);
+    valueNum.textContent = shown;
+    slider.setAttribute("aria-valuetext", `value ${shown}`);
+    const kl = d.kl[index];
+    klNum.textContent = Number.isFinite(kl) ? `${formatValue(kl)} nats` : "–";
+    root.dataset.index = String(index);
+    root.dataset.value = Number.isFinite(v) ? String(v) : "";
+    renderTexts(index);
+    chart.setIndex(index);
+    updatePlay();
+  }
+
+  function renderData(): void {
+    stopPlay();
+    data = readInterpolation(model);
+    const d = data;
+    desc.textContent = describeSteering(d.mode, d.feature, d.positions);
+    promptHead.textContent = d.prompt ? `“${cleanLabel(d.prompt, PROMPT_HEADER_MAX)}”` : "";
+    promptHead.title = d.prompt ? cleanLabel(d.prompt, 2000) : "";
+    const S = d.values.length;
+    slider.max = String(Math.max(0, S - 1));
+    slider.disabled = S <= 1;
+    minLabel.textContent = S > 0 ? formatValue(d.values[0]) : "";
+    maxLabel.textContent = S > 0 ? formatValue(d.values[S - 1]) : "";
+    const ablate = d.mode === "ablate";
+    extendLow.style.display = ablate ? "none" : "";
+    extendHigh.style.display = ablate ? "none" : "";
+    note.textContent = d.warnings.length ? `Note: ${d.warnings.join("; ")}.` : "";
+    chart.build(S > 0 ? d : null);
+    if (S === 0) {
+      body.style.display = "none";
+      message.style.display = "";
+      message.textContent = "No steering values to show.";
+    } else {
+      body.style.display = "";
+      message.style.display = "none";
+      message.textContent = "";
+    }
+    renderIndex(clampIndex(get("index"), S));
+    renderStatus();
+  }
+
+  function renderStatus(): void {
+    const busy = get("busy") === true;
+    const rawError = get("error");
+    const error = typeof rawError === "string" ? rawError : rawError == null ? "" : String(rawError);
+    errorBox.textContent = error.length > ERROR_MAX ? error.slice(0, ERROR_MAX) + "…" : error;
+    let text = "";
+    if (busy) text = "computing more values…";
+    else if (pendingExtend) text = `asking Python for ${pendingExtend === "low" ? "lower" : "higher"} values…`;
+    else if (extendNote) text = extendNote;
+    statusText.textContent = text;
+    status.classList.toggle("fv-show", text !== "");
+    const waiting = busy || pendingExtend !== "";
+    extendLow.disabled = waiting || !data || count() === 0;
+    extendHigh.disabled = waiting || !data || count() === 0;
+    root.setAttribute("aria-busy", busy ? "true" : "false");
+    let state: State = "ready";
+    if (busy) state = "busy";
+    else if (error) state = "error";
+    else if (count() === 0) state = "empty";
+    root.dataset.state = state;
+  }
+
+  // ---- Selection and playback -----------------------------------------
+  function select(i: number): void {
+    const S = count();
+    if (S === 0) return;
+    const next = clampIndex(i, S);
+    if (next !== index) renderIndex(next);
+    if (get("index") !== next) {
+      model.set("index", next);
+      model.save_changes();
+    }
+  }
+  selectFromUser = (i: number) => {
+    stopPlay();
+    safely(() => select(i));
+  };
+
+  function updatePlay(): void {
+    const playing = playTimer !== null;
+    play.textContent = playing ? "⏸ pause" : "▶ play";
+    play.setAttribute("aria-pressed", playing ? "true" : "false");
+    play.disabled = count() <= 1;
+    root.dataset.playing = playing ? "true" : "false";
+  }
+
+  function stopPlay(): void {
+    if (playTimer !== null) clearTimeout(playTimer);
+    playTimer = null;
+    updatePlay();
+  }
+
+  function step(): void {
+    playTimer = null;
+    const S = count();
+    if (S <= 1) return updatePlay();
+    const next = index + 1;
+    if (next >= S) return updatePlay();
+    // Keep the timer "on" while selecting so the button reads pause.
+    const last = next >= S - 1;
+    if (!last) playTimer = setTimeout(() => safely(step), PLAY_STEP_MS);
+    select(next);
+    updatePlay(); // stops at the last value
+  }
+
+  function startPlay(): void {
+    const S = count();
+    if (S <= 1 || playTimer !== null) return;
+    if (index >= S - 1) select(0); // at the end: play again from the start
+    playTimer = setTimeout(() => safely(step), PLAY_STEP_MS);
+    updatePlay();
+  }
+
+  // ---- Extend ----------------------------------------------------------
+  function clearExtendTimer(): void {
+    if (extendTimer !== null) clearTimeout(extendTimer);
+    extendTimer = null;
+  }
+
+  function requestExtend(direction: "low" | "high"): void {
+    if (!data || count() === 0 || get("busy") === true || pendingExtend) return;
+    stopPlay();
+    extendNote = "";
+    // The same value again would not reach Python (no change): reset it first.
+    if (get("extend") === direction) {
+      model.set("extend", "");
+      model.save_changes();
+    }
+    model.set("extend", direction);
+    model.save_changes();
+    pendingExtend = direction;
+    clearExtendTimer();
+    extendTimer = setTimeout(() => {
+      extendTimer = null;
+      if (!pendingExtend || get("busy") === true) return;
+      pendingExtend = "";
+      extendNote = "no answer from Python: more values need a running kernel";
+      safely(renderStatus);
+    }, EXTEND_TIMEOUT_MS);
+    renderStatus();
+  }
+
+  // ---- Safety ----------------------------------------------------------
+  /** Never let a rendering bug escape into the notebook: show it instead. */
+  function safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      try {
+        stopPlay();
+        message.style.display = "";
+        message.textContent = `Cannot show interpolation: ${e instanceof Error ? e.message : String(e)}`;
+        root.dataset.state = "error";
+      } catch {
+        /* nothing more to do */
+      }
+    }
+  }
+
+  // ---- Model listeners -------------------------------------------------
+  const listeners: Array<[string, Handler]> = [];
+  const listen = (trait: string, fn: () => void) => {
+    const cb: Handler = () => safely(fn);
+    model.on(`change:${trait}`, cb);
+    listeners.push([`change:${trait}`, cb]);
+  };
+  for (const t of [
+    "values",
+    "texts",
+    "new_tokens",
+    "baseline_text",
+    "baseline_tokens",
+    "next_token_strings",
+    "next_token_probs",
+    "baseline_probs",
+    "kl",
+    "prompt",
+    "mode",
+    "positions",
+    "feature",
+  ]) {
+    listen(t, renderData);
+  }
+  listen("index", () => {
+    const i = clampIndex(get("index"), count());
+    if (i !== index) renderIndex(i);
+  });
+  listen("busy", () => {
+    if (get("busy") === true) {
+      clearExtendTimer(); // Python answered
+      extendNote = "";
+    }
+    renderStatus();
+  });
+  listen("error", renderStatus);
+  listen("extend", () => {
+    if (get("extend") === "" || get("extend") == null) {
+      pendingExtend = "";
+      clearExtendTimer();
+    }
+    renderStatus();
+  });
+
+  // ---- Interaction -----------------------------------------------------
+  const onSlider = () =>
+    safely(() => {
+      stopPlay();
+      const i = Number(slider.value);
+      if (Number.isFinite(i)) select(i);
+    });
+  const onPlay = () => safely(() => (playTimer !== null ? stopPlay() : startPlay()));
+  const onLow = () => safely(() => requestExtend("low"));
+  const onHigh = () => safely(() => requestExtend("high"));
+  slider.addEventListener("input", onSlider);
+  slider.addEventListener("change", onSlider);
+  play.addEventListener("click", onPlay);
+  extendLow.addEventListener("click", onLow);
+  extendHigh.addEventListener("click", onHigh);
+
+  const unwatchTheme = watchTheme(() => safely(applyTheme));
+  safely(applyTheme);
+  safely(renderData);
+
+  return {
+    root,
+    flush() {
+      safely(renderData);
+    },
+    destroy() {
+      stopPlay();
+      clearExtendTimer();
+      for (const [evt, cb] of listeners) model.off(evt, cb);
+      slider.removeEventListener("input", onSlider);
+      slider.removeEventListener("change", onSlider);
+      play.removeEventListener("click", onPlay);
+      extendLow.removeEventListener("click", onLow);
+      extendHigh.removeEventListener("click", onHigh);
+      unwatchTheme();
+      chart.destroy();
+      root.remove();
+    },
+  };
+}
