@@ -5,6 +5,7 @@ from .analysis.contrast import contrast
 from .analysis.dashboard import DashboardData, dashboard_data
 from .analysis.steering import SteeringResult, steer
 from .datasets import emotion_prompts
+from .export import export_html
 from .loading import HubUnavailableError, load, load_default
 from .sources import FeatureSource, NeuronSource, SAESource
 from .widgets.contrast import ContrastView
@@ -18,5 +19,5 @@ __version__ = "0.1.0"
 __all__ = [
     "ActivationResult", "ContrastView", "Dashboard", "DashboardData", "FeatureSource", "Heatmap",
     "HubUnavailableError", "Interpolation", "NeuronSource", "SAESource", "SteeringResult",
-    "activations", "contrast", "dashboard_data", "emotion_prompts", "link", "load", "load_default", "steer", "top_activating",
+    "activations", "contrast", "dashboard_data", "emotion_prompts", "export_html", "link", "load", "load_default", "steer", "top_activating",
 ]

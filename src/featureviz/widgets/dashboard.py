@@ -44,6 +44,16 @@ class Dashboard(anywidget.AnyWidget):
         super().__init__(feature_ids=data.feature_ids.astype(int).tolist(), feature=first, page=data.page(first),
                          title=title if title is not None else f"{kind} at {data.hook_name}")
 
+    def _export_responses(self, max_pages: int = 60) -> dict:
+        """Pages an offline export can show: the current feature, its nearest, then features around it."""
+        ids = self.feature_ids
+        at = ids.index(self.feature)
+        known = set(ids)
+        nearest = [n["feature"] for n in self.page.get("nearest", []) if n["feature"] in known]
+        around = [ids[i] for i in sorted(range(len(ids)), key=lambda i: abs(i - at))]
+        chosen = list(dict.fromkeys([self.feature, *nearest, *around]))[:max_pages]
+        return {"feature": {str(f): {"page": self.data.page(f)} for f in chosen}}
+
     @t.validate("feature")
     def _check_feature(self, proposal):
         try:

@@ -1,0 +1,146 @@
+// Runtime of a featureviz HTML export: mounts each saved widget with a local, kernel-free model.
+// The page holds one JSON block: {bundles: {id: esm source}, widgets: [{bundle, state, buffers, responses}],
+// link_selection}. Everything a view can do without Python keeps working; a trait change Python would
+// have answered is answered from `responses` (precomputed at export time), e.g. dashboard pages.
+
+type Handler = (...args: unknown[]) => void;
+type State = Record<string, unknown>;
+
+interface SavedWidget {
+  bundle: string;
+  state: State;
+  buffers: { path: (string | number)[]; data: string }[];
+  responses: Record<string, Record<string, State>>;
+}
+
+interface ExportData {
+  bundles: Record<string, string>;
+  widgets: SavedWidget[];
+  link_selection: boolean;
+}
+
+const SELECTION_TRAITS = ["selected_feature", "feature"];
+
+function base64ToDataView(data: string): DataView {
+  const binary = atob(data);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return new DataView(bytes.buffer);
+}
+
+/** Put decoded buffers back where ipywidgets took them out of the state. */
+export function restoreBuffers(state: State, buffers: SavedWidget["buffers"]): State {
+  for (const { path, data } of buffers) {
+    let target: any = state;
+    for (const key of path.slice(0, -1)) target = target[key];
+    target[path[path.length - 1]] = base64ToDataView(data);
+  }
+  return state;
+}
+
+export class LocalModel {
+  private listeners = new Map<string, Set<Handler>>();
+  private pending = new Set<string>();
+  onSave: ((changed: string[]) => void) | null = null;
+
+  constructor(private state: State, private responses: SavedWidget["responses"]) {}
+
+  get(name: string): unknown {
+    return this.state[name];
+  }
+
+  set(name: string, value: unknown): void {
+    this.state[name] = value;
+    this.pending.add(name);
+    this.emit(`change:${name}`, value);
+  }
+
+  /** Where a kernel would answer, answer from the precomputed responses. */
+  save_changes(): void {
+    const changed = [...this.pending];
+    this.pending.clear();
+    for (const name of changed) {
+      const answer = this.responses[name]?.[String(this.state[name])];
+      if (answer) for (const [key, value] of Object.entries(answer)) this.set(key, value);
+    }
+    this.pending.clear();
+    this.onSave?.(changed);
+  }
+
+  on(event: string, cb: Handler): void {
+    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
+    this.listeners.get(event)!.add(cb);
+  }
+
+  off(event?: string | null, cb?: Handler | null): void {
+    if (!event) this.listeners.clear();
+    else if (!cb) this.listeners.delete(event);
+    else this.listeners.get(event)?.delete(cb);
+  }
+
+  send(): void {}
+
+  private emit(event: string, value: unknown): void {
+    for (const cb of this.listeners.get(event) ?? []) cb(value);
+    for (const cb of this.listeners.get("change") ?? []) cb(value);
+  }
+}
+
+async function mount(data: ExportData, root: HTMLElement): Promise<void> {
+  const modules = new Map<string, Promise<any>>();
+  const load = (id: string) => {
+    if (!modules.has(id)) {
+      const url = URL.createObjectURL(new Blob([data.bundles[id]], { type: "text/javascript" }));
+      modules.set(id, import(/* @vite-ignore */ url));
+    }
+    return modules.get(id)!;
+  };
+  const models: LocalModel[] = [];
+  for (const saved of data.widgets) {
+    const el = document.createElement("div");
+    el.className = "fv-export-widget";
+    root.appendChild(el);
+    const model = new LocalModel(restoreBuffers(saved.state, saved.buffers), saved.responses ?? {});
+    models.push(model);
+    try {
+      const module = (await load(saved.bundle)).default;
+      await module.render({ model, el });
+    } catch (error) {
+      el.textContent = `featureviz: this widget could not be shown (${String(error)})`;
+    }
+  }
+  if (data.link_selection) linkSelections(models);
+}
+
+/** Selecting a feature in one widget selects it in the others, as fv.link does in Python. */
+function linkSelections(models: LocalModel[]): void {
+  let busy = false;
+  for (const model of models) {
+    model.onSave = (changed) => {
+      const trait = SELECTION_TRAITS.find((name) => changed.includes(name));
+      if (busy || !trait) return;
+      const value = model.get(trait);
+      if (typeof value !== "number" || value < 0) return;
+      busy = true;
+      try {
+        for (const other of models) {
+          if (other === model) continue;
+          const target = SELECTION_TRAITS.find((name) => other.get(name) !== undefined);
+          if (!target) continue;
+          const known = (other as any).responses?.[target];
+          if (target === "feature" && known && !(String(value) in known)) continue; // page not exported
+          other.set(target, value);
+          other.save_changes();
+        }
+      } finally {
+        busy = false;
+      }
+    };
+  }
+}
+
+const script = document.getElementById("featureviz-data");
+const root = document.getElementById("featureviz-root");
+if (script && root) {
+  mount(JSON.parse(script.textContent ?? "{}"), root).then(() => root.setAttribute("data-mounted", "true"));
+}
