@@ -1,6 +1,7 @@
 """featureviz: two-way Jupyter widgets for mechanistic interpretability."""
 
 from .analysis.activations import ActivationResult, activations, top_activating
+from .analysis.checkpoints import CheckpointFrames, checkpoint_frames, sae_checkpoints
 from .analysis.contrast import contrast
 from .analysis.dashboard import DashboardData, dashboard_data
 from .analysis.steering import SteeringResult, steer
@@ -9,6 +10,7 @@ from .export import export_html
 from .loading import HubUnavailableError, load, load_default
 from .sources import FeatureSource, NeuronSource, SAESource
 from .widgets.contrast import ContrastView
+from .widgets.scrubber import CheckpointScrubber
 from .widgets.dashboard import Dashboard
 from .widgets.heatmap import Heatmap
 from .widgets.interpolation import Interpolation
@@ -17,7 +19,7 @@ from .widgets.linking import link
 __version__ = "0.1.0"
 
 __all__ = [
-    "ActivationResult", "ContrastView", "Dashboard", "DashboardData", "FeatureSource", "Heatmap",
+    "ActivationResult", "CheckpointFrames", "CheckpointScrubber", "ContrastView", "Dashboard", "DashboardData", "FeatureSource", "Heatmap",
     "HubUnavailableError", "Interpolation", "NeuronSource", "SAESource", "SteeringResult",
-    "activations", "contrast", "dashboard_data", "emotion_prompts", "export_html", "link", "load", "load_default", "steer", "top_activating",
+    "activations", "checkpoint_frames", "contrast", "dashboard_data", "emotion_prompts", "export_html", "link", "load", "load_default", "sae_checkpoints", "steer", "top_activating",
 ]

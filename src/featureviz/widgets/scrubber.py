@@ -1,0 +1,60 @@
+"""Checkpoint scrubber: play through checkpoints and watch features form. All frames travel once, as binary,
+so switching checkpoints happens in the browser without a kernel round trip."""
+
+from __future__ import annotations
+
+import anywidget
+import numpy as np
+import traitlets as t
+
+from ..analysis.checkpoints import CheckpointFrames, checkpoint_frames
+from .arrays import encode_matrix
+from .heatmap import STATIC
+
+
+class CheckpointScrubber(anywidget.AnyWidget):
+    _esm = STATIC / "scrubber.js"
+
+    labels = t.List(t.Unicode()).tag(sync=True)           # [C]
+    x_values = t.List(t.Float()).tag(sync=True)           # [C]
+    x_label = t.Unicode("").tag(sync=True)
+    tokens = t.List(t.Unicode()).tag(sync=True)           # [T] all prompts' tokens, one after another
+    prompt_lengths = t.List(t.Int()).tag(sync=True)
+    feature_ids = t.List(t.Int()).tag(sync=True)          # [F] reference features (columns)
+    frames = t.Dict().tag(sync=True)                      # matrix [C * T, F]: frame c is rows c*T:(c+1)*T
+    match_cosine = t.Dict().tag(sync=True)                # matrix [C, F]
+    metrics = t.Dict().tag(sync=True)                     # {name: [C values]}
+    vmin = t.Float(0.0).tag(sync=True)
+    vmax = t.Float(1.0).tag(sync=True)
+    title = t.Unicode("").tag(sync=True)
+    index = t.Int(0).tag(sync=True)                       # two-way: the checkpoint shown
+    selected_feature = t.Int(-1).tag(sync=True)           # two-way: its trajectory is plotted
+
+    def __init__(self, frames_or_series, prompts=None, *, features=None, top_k: int = 32, title: str = "", **kwargs):
+        """CheckpointScrubber(frames) from checkpoint_frames(...), or CheckpointScrubber(series, prompts)."""
+        frames = (frames_or_series if isinstance(frames_or_series, CheckpointFrames)
+                  else checkpoint_frames(frames_or_series, prompts, features, top_k=top_k))
+        self.data = frames
+        n_checkpoints, n_tokens, n_features = frames.frames.shape
+        numeric = frames.metrics.select_dtypes("number").drop(columns=["x"], errors="ignore")
+        super().__init__(
+            labels=list(frames.labels), x_values=frames.x_values.astype(float).tolist(), x_label=frames.x_label,
+            tokens=[tok for prompt in frames.str_tokens for tok in prompt],
+            prompt_lengths=[len(p) for p in frames.str_tokens], feature_ids=frames.feature_ids.astype(int).tolist(),
+            frames=encode_matrix(frames.frames.reshape(n_checkpoints * n_tokens, n_features)),
+            match_cosine=encode_matrix(frames.match_cosine),
+            metrics={name: numeric[name].astype(float).tolist() for name in numeric},
+            vmin=min(float(frames.frames.min()), 0.0), vmax=max(float(frames.frames.max()), 1e-6),
+            title=title, index=n_checkpoints - 1, selected_feature=int(frames.feature_ids[0]), **kwargs)
+
+    @t.validate("index")
+    def _check_index(self, proposal):
+        if not 0 <= proposal["value"] < len(self.labels or [0]):
+            raise t.TraitError(f"index={proposal['value']} is out of range: 0..{len(self.labels) - 1}")
+        return proposal["value"]
+
+    @t.validate("selected_feature")
+    def _check_selected(self, proposal):
+        if proposal["value"] != -1 and proposal["value"] not in (self.feature_ids or [proposal["value"]]):
+            raise t.TraitError(f"selected_feature={proposal['value']} is not one of this scrubber's features")
+        return proposal["value"]
