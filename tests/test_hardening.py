@@ -1,0 +1,89 @@
+"""Bad input gets one clear exception naming the argument; odd but valid input never crashes."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ipywidgets.widgets.widget import _remove_buffers
+
+import featureviz as fv
+from featureviz.analysis.dashboard import dashboard_data
+from factories import make_sae
+
+NASTY = [
+    "<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>", '"><svg onload=alert(3)>',
+    "tab\there\x00null\x1bescape\r\n", "emoji 😀🎉👩‍👩‍👧", "مرحبا بالعالم RTL ‮reversed", "x" * 10_000,
+]
+
+
+def bad_inputs(model, sae):
+    acts = fv.activations(model, sae, ["a fine prompt", "another one"])
+    return [
+        (fv.activations, (model, sae, []), ValueError, "prompts is empty"),
+        (fv.activations, (model, sae, [""]), ValueError, "empty string"),
+        (fv.activations, (model, sae, [3]), TypeError, r"prompts\[0\] must be a string"),
+        (fv.activations, (model, "sae", ["x"]), TypeError, "source must be"),
+        (fv.activations, (model, make_sae(hook_name="blocks.9.hook_resid_pre"), ["x"]), ValueError, "does not exist"),
+        (fv.activations, (model, make_sae(d_in=8), ["x"]), ValueError, "d_in=8"),
+        (fv.top_activating, (model, sae, -1, ["x"]), IndexError, r"feature=-1 is out of range: valid features are 0\.\.95"),
+        (fv.top_activating, (model, sae, 1, ["x"], 0), ValueError, "k must be"),
+        (fv.NeuronSource, (model, 5), ValueError, r"layer=5 is out of range"),
+        (fv.Heatmap, (acts,), None, None),
+        (fv.Heatmap, (acts, 0), ValueError, "top_k"),
+        (fv.Heatmap, ("acts",), TypeError, "activations"),
+        (fv.contrast, ({"a": acts},), ValueError, "at least two groups"),
+        (fv.contrast, (acts,), ValueError, "named groups"),
+        (fv.contrast, ({"a": acts, "b": "x"},), TypeError, r"groups\['b'\]"),
+        (fv.steer, (model, sae, "hi", 1, [1.0]), None, None),
+        (fv.steer, (model, sae, "hi", 100, [1.0]), IndexError, "out of range"),
+        (fv.steer, (model, sae, "hi", 1, [np.inf]), ValueError, "finite"),
+        (dashboard_data, (model, sae, ["x y"], [1000]), IndexError, "out of range"),
+        (dashboard_data, (model, sae, 12345), TypeError, None),
+        (fv.load, ("no/such/model/anywhere",), ValueError, "neither a local directory"),
+        (fv.export_html, ([], "x.html"), ValueError, "nothing to export"),
+        (fv.emotion_prompts, (0,), ValueError, "per_group"),
+    ]
+
+
+def test_bad_input_matrix(tiny_model, tiny_sae, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for function, args, error, match in bad_inputs(tiny_model, tiny_sae):
+        if error is None:  # the valid twin of the bad calls: must work
+            function(*args)
+            continue
+        with pytest.raises(error, match=match) as info:
+            function(*args)
+        assert "\n" not in str(info.value), f"{function.__name__}: one sentence, please"
+
+
+def test_nan_activations_are_reported(tiny_model):
+    sae = make_sae()
+    with torch.no_grad():
+        sae.W_enc[0, 4] = float("nan")
+    with pytest.raises(FloatingPointError, match="NaN/inf"):
+        fv.activations(tiny_model, sae, ["some words here"])
+
+
+def test_nasty_prompts_are_just_text(tiny_model, tiny_sae):
+    with pytest.warns(UserWarning, match="truncated"):
+        acts = fv.activations(tiny_model, tiny_sae, NASTY)
+    heatmap = fv.Heatmap(acts, top_k=5)
+    state, _, _ = _remove_buffers(heatmap.get_state())
+    json.dumps(state)
+    assert any("<img" in "".join(tokens) for tokens in acts.str_tokens)  # kept verbatim, as data
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prompts=st.lists(st.text(min_size=1, max_size=60), min_size=1, max_size=4),
+       top_k=st.integers(1, 40), by=st.sampled_from(["max", "mean", "count"]))
+def test_fuzz_prompts_and_arguments(tiny_model, tiny_sae, prompts, top_k, by):
+    acts = fv.activations(tiny_model, tiny_sae, prompts)
+    assert acts.n_tokens == sum(len(t) for t in acts.token_ids) == acts.offsets[-1]
+    assert torch.isfinite(acts.values).all()
+    top = acts.top_features(top_k, by=by)
+    assert len(top) == min(top_k, acts.n_features) and top.index.is_unique
+    heatmap = fv.Heatmap(acts, top_k=top_k, sort_by=by)
+    assert len(heatmap.tokens) == acts.n_tokens
