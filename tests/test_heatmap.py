@@ -37,7 +37,7 @@ def acts(tiny_model, tiny_sae):
 
 def test_heatmap_traits_carry_the_chosen_columns(acts):
     h = fv.Heatmap(acts, top_k=7)
-    assert len(h.feature_ids) <= 7 + int(acts.always_on().sum())
+    assert len(h.feature_ids) == 7
     np.testing.assert_array_equal(decode_matrix(h.matrix), acts.values[:, h.feature_ids].numpy())
     assert h.tokens == [tok for prompt in acts.str_tokens for tok in prompt]
     assert h.prompt_lengths == [len(s) for s in acts.str_tokens]
@@ -73,6 +73,8 @@ def test_always_on_features_are_flagged_not_silently_dropped(tiny_model):
     h = fv.Heatmap(acts, top_k=2, sort_by="count")
     assert 0 in h.feature_ids and h.always_on[h.feature_ids.index(0)]
     assert not any(flag for f, flag in zip(h.feature_ids, h.always_on) if f != 0)
+    hidden = fv.Heatmap(acts, top_k=2, sort_by="count", hide_always_on=True)
+    assert 0 not in hidden.feature_ids and len(hidden.feature_ids) == 2
 
 
 def test_state_crosses_the_wire_as_binary(acts):

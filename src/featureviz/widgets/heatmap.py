@@ -46,7 +46,8 @@ class Heatmap(anywidget.AnyWidget):
         self._n_features = acts.n_features
         stats = acts.feature_stats()
         always_on = stats["frac_active"].to_numpy() >= always_on_fraction
-        columns = _choose_columns(acts, stats, always_on, top_k, features, "max" if sort_by == "index" else sort_by)
+        columns = _choose_columns(acts, stats, always_on, top_k, features, "max" if sort_by == "index" else sort_by,
+                                  hide_always_on)
         values = acts.values[:, columns]
         chosen = stats.iloc[columns]
         super().__init__(
@@ -74,9 +75,9 @@ class Heatmap(anywidget.AnyWidget):
         return value
 
 
-def _choose_columns(acts, stats, always_on, top_k, features, by) -> np.ndarray:
-    """Explicit features, or the top_k content features plus any always-on ones among the overall top_k
-    (so the "hide always-on" toggle has something to hide)."""
+def _choose_columns(acts, stats, always_on, top_k, features, by, hide_always_on) -> np.ndarray:
+    """Explicit features, or the top_k features by `by` (the top_k content features when always-on ones
+    are hidden, so hiding never leaves fewer than top_k columns)."""
     if features is not None:
         columns = np.array([check_feature_index(f, acts.n_features, "features") for f in features], dtype=int)
         if len(columns) == 0:
@@ -85,7 +86,6 @@ def _choose_columns(acts, stats, always_on, top_k, features, by) -> np.ndarray:
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
     ranked = acts.top_features(acts.n_features, by=by).index.to_numpy()
-    content = ranked[~always_on[ranked]][:top_k]
-    noisy = [f for f in ranked[:top_k] if always_on[f]]
-    columns = np.concatenate([content, np.array(noisy, dtype=int)])
-    return columns[np.argsort(-stats[by].to_numpy()[columns], kind="stable")]
+    if hide_always_on:
+        ranked = ranked[~always_on[ranked]]
+    return ranked[:top_k]
