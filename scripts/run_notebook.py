@@ -15,18 +15,19 @@ from nbclient import NotebookClient
 
 
 def execute(source: Path, target: Path, timeout: int = 900) -> nbformat.NotebookNode:
-    """Run every cell in a fresh kernel (cwd = the notebook's folder) and save the result with widget state."""
+    """Run every cell in a fresh kernel and save the result with widget state. The kernel works in the
+    target's folder, so files a tutorial writes (e.g. saved dashboard data) land beside its output."""
     nb = nbformat.read(source, as_version=4)
+    target.parent.mkdir(parents=True, exist_ok=True)
     env_before = os.environ.get("HF_HUB_OFFLINE")
     os.environ["HF_HUB_OFFLINE"] = "1"  # the kernel inherits it: tutorials never reach a hub here
     try:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
-                                resources={"metadata": {"path": str(Path(source).resolve().parent)}})
+                                resources={"metadata": {"path": str(target.resolve().parent)}})
         client.execute()
     finally:
         if env_before is None:
             os.environ.pop("HF_HUB_OFFLINE", None)
-    target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, target)
     return nb
 
