@@ -1,6 +1,19 @@
-// Placeholder until the scrubber view lands (being written).
-function render({ el }: { el: HTMLElement }): () => void {
-  el.textContent = "checkpoint scrubber";
-  return () => {};
+// anywidget entry point for featureviz.CheckpointScrubber: play through
+// training checkpoints and watch features form. Bundled to
+// src/featureviz/static/scrubber.js by build.mjs. DOM hooks: see
+// lib/scrubber-view.ts.
+
+import type { AnyModel } from "./lib/model";
+import { createScrubberView } from "./lib/scrubber-view";
+
+export interface RenderProps {
+  model: AnyModel;
+  el: HTMLElement;
 }
+
+function render({ model, el }: RenderProps): () => void {
+  const view = createScrubberView(model, el);
+  return () => view.destroy();
+}
+
 export default { render };

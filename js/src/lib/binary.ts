@@ -112,6 +112,9 @@ class DenseMatrix implements Matrix {
   get nnz(): number {
     return this.data.length;
   }
+  get values(): Float32Array {
+    return this.data;
+  }
   get(row: number, col: number): number {
     if (row < 0 || col < 0 || row >= this.nRows || col >= this.nCols) return 0;
     return this.data[row * this.nCols + col];
@@ -160,6 +163,11 @@ class CsrMatrix implements Matrix {
     if (row < 0 || row >= this.nRows) return;
     for (let k = this.indptr[row]; k < this.indptr[row + 1]; k++) fn(this.indices[k], this.data[k]);
   }
+}
+
+/** The row-major float32 values of a dense matrix (no copy); null for CSR. */
+export function denseValues(m: Matrix): Float32Array | null {
+  return m instanceof DenseMatrix ? m.values : null;
 }
 
 function isCount(v: unknown): v is number {

@@ -52,6 +52,11 @@ export interface PaintParams {
   /** Gutter sub-areas (x offsets): group-name column width and strip width (0 when no groups). */
   groupNameSize: number;
   groupStripSize: number;
+  /**
+   * Optional strip along the top of the column header (tokenAxis "rows" only):
+   * `size` px tall, one swatch per column (css() returns null for none).
+   */
+  colStrip?: { size: number; css(col: number): string | null };
 }
 
 const LABEL_FONT_PX = 11;
@@ -192,8 +197,17 @@ export function paint(ctx: CanvasRenderingContext2D, p: PaintParams): { rows: [n
   ctx.beginPath();
   ctx.rect(gutterW, 0, Math.max(0, W - gutterW), headerH);
   ctx.clip();
-  const bandH = p.tokenAxis === "cols" ? p.groupNameSize + p.groupStripSize : 0;
+  const strip = p.tokenAxis === "rows" ? p.colStrip : undefined;
+  const bandH = p.tokenAxis === "cols" ? p.groupNameSize + p.groupStripSize : strip ? strip.size : 0;
   if (p.tokenAxis === "cols") paintGroupBands(ctx, p, cols, "cols", gutterW, W);
+  if (strip && strip.size > 0) {
+    for (let c = cols.start; c < cols.end; c++) {
+      const css = strip.css(c);
+      if (!css) continue;
+      ctx.fillStyle = css;
+      ctx.fillRect(columnX(l, vp, c), 0, cellW - 1, strip.size - 2);
+    }
+  }
   ctx.font = `${HEADER_FONT_PX}px ${p.tokenAxis === "cols" ? theme.fontCode : theme.fontUi}`;
   ctx.textBaseline = "middle";
   ctx.textAlign = "left";
