@@ -43,7 +43,8 @@ class CheckpointScrubber(anywidget.AnyWidget):
             prompt_lengths=[len(p) for p in frames.str_tokens], feature_ids=frames.feature_ids.astype(int).tolist(),
             frames=encode_matrix(frames.frames.reshape(n_checkpoints * n_tokens, n_features)),
             match_cosine=encode_matrix(frames.match_cosine),
-            metrics={name: numeric[name].astype(float).tolist() for name in numeric},
+            # NaN is not JSON: a metric missing at a checkpoint travels as null (a gap in the curve)
+            metrics={name: [None if np.isnan(v) else v for v in numeric[name].astype(float)] for name in numeric},
             vmin=min(float(frames.frames.min()), 0.0), vmax=max(float(frames.frames.max()), 1e-6),
             title=title, index=n_checkpoints - 1, selected_feature=int(frames.feature_ids[0]), **kwargs)
 
