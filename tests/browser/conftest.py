@@ -25,6 +25,7 @@ import pytest
 
 CHROMIUM = os.environ.get("FEATUREVIZ_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 KERNEL_DISPLAY_NAME = "Python 3 (ipykernel)"
 SERVER_START_TIMEOUT = 90  # s
 KERNEL_READY_TIMEOUT = 90_000  # ms
@@ -286,6 +287,25 @@ class NotebookSession:
         )
         return "\n".join(cell.locator(".jp-OutputArea-output").all_inner_texts())
 
+    def add_cell(self, source: str) -> int:
+        """Append a code cell holding `source` to the notebook; return its index."""
+        index = self.page.evaluate(
+            """src => {
+                const shared = window.jupyterapp.shell.currentWidget.content.model.sharedModel;
+                const n = shared.cells.length;
+                shared.insertCell(n, {cell_type: 'code', source: src});
+                return n;
+            }""",
+            source,
+        )
+        self.cell(index).wait_for(state="attached")
+        return index
+
+    def run_code(self, source: str, timeout: float = DEFAULT_TIMEOUT) -> tuple[int, str]:
+        """Append a code cell holding `source`, run it, return (its index, its text output)."""
+        index = self.add_cell(source)
+        return index, self.run_cell(index, timeout=timeout)
+
     def output_value(self, text: str, key: str) -> str:
         m = re.search(rf"^{key}=(.*)$", text, re.M)
         assert m, f"no {key}= line in cell output:\n{text}"
@@ -300,8 +320,9 @@ class NotebookSession:
     def canvas(self):
         return self.heatmap.locator("canvas.fv-heatmap-canvas")
 
-    def geometry(self) -> dict:
-        return self.heatmap.evaluate(
+    def geometry(self, heatmap=None) -> dict:
+        """Grid geometry of a heatmap (a `.fv-heatmap` locator; default: the setup cell's)."""
+        return (heatmap or self.heatmap).evaluate(
             """el => ({
                 cellW: +el.dataset.cellWidth, cellH: +el.dataset.cellHeight,
                 gutterW: +el.dataset.gutterWidth, headerH: +el.dataset.headerHeight,
@@ -312,9 +333,9 @@ class NotebookSession:
             })"""
         )
 
-    def cell_point(self, row: int, visible_col: int) -> dict:
+    def cell_point(self, row: int, visible_col: int, heatmap=None) -> dict:
         """Centre of a grid cell in canvas-relative CSS pixels (the data attributes are canvas coordinates)."""
-        g = self.geometry()
+        g = self.geometry(heatmap)
         return {
             "x": g["firstOffset"] + visible_col * g["cellW"] + g["cellW"] / 2,
             "y": g["headerH"] + row * g["cellH"] + g["cellH"] / 2,
@@ -356,9 +377,14 @@ def _wait_kernel_ready(page) -> None:
     raise AssertionError(f"kernel {KERNEL_DISPLAY_NAME!r} not ready in {KERNEL_READY_TIMEOUT / 1000} s")
 
 
-@pytest.fixture(scope="module", params=list(FRONTENDS))
+@pytest.fixture(scope="session", params=list(FRONTENDS))
 def nb(request, browser_context, tmp_path_factory) -> NotebookSession:
-    """The test notebook open in JupyterLab / Notebook 7 with the heatmap cell run."""
+    """The test notebook open in JupyterLab / Notebook 7 with the heatmap cell run.
+
+    Session-scoped: every browser test module shares one server, page and kernel per frontend (the model
+    loads once per frontend). pytest groups the tests by frontend and keeps file order within a module.
+    Modules that add cells (`run_code`) must not rebind the setup cell's names (`h`, `acts`, ...).
+    A test can run in one frontend only with `@pytest.mark.parametrize("nb", ["lab"], indirect=True)`."""
     frontend = request.param
     server = start_server(frontend, tmp_path_factory.mktemp(f"jupyter-{frontend}"))
     page = None
@@ -400,6 +426,21 @@ def _no_page_errors(request):
     yield
     if "nb" in request.fixturenames:
         request.getfixturevalue("nb").check_page_errors()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(artifacts_dir) -> Path | None:
+    """Where the README pictures go: $FEATUREVIZ_SCREENSHOTS (e.g. docs/images, relative to the repository
+    root) when set; otherwise None, and tests write their pictures to artifacts_dir only, so ordinary runs
+    never rewrite the committed images."""
+    target = os.environ.get("FEATUREVIZ_SCREENSHOTS", "").strip()
+    if not target:
+        return None
+    path = Path(target)
+    if not path.is_absolute():
+        path = REPO_ROOT / path
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -61,7 +61,7 @@ export const CONTRAST_CSS = `
 }
 .fv-contrast-bar { position: absolute; left: 0; top: 0; bottom: 0; border-radius: 2px; }
 .fv-contrast-bar.fv-neg { background: none !important; border: 1px dashed currentColor; }
-.fv-contrast-mean { min-width: 3.4em; text-align: right; font-family: var(--fv-code); font-size: 11px; }
+.fv-contrast-mean { min-width: 5.2em; text-align: right; font-family: var(--fv-code); font-size: 11px; }
 .fv-contrast-mark { min-width: 1.9em; font-weight: 700; letter-spacing: -1px; }
 .fv-contrast-effect { min-width: 3.6em; text-align: right; color: var(--fv-fg2); font-size: 10px; font-family: var(--fv-code); }
 .fv-contrast-legend {
