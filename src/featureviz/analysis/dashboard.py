@@ -261,7 +261,8 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
     for batch, hook_acts, lengths in hook_activations_batches(model, contexts, source.hook_name, source.stop_at_layer,
                                                               batch_tokens, progress=False):
         with torch.inference_mode():
-            feats = source.encode(hook_acts)[..., cols].float()                # [B, S, F]
+            feats = source.encode(hook_acts).float()
+            feats = feats if features is None else feats[..., cols]            # [B, S, F]
         lengths = torch.tensor(lengths)
         tokens = torch.nn.utils.rnn.pad_sequence([contexts[i] for i in batch], batch_first=True, padding_value=0)
         valid = torch.arange(feats.shape[1])[None, :] < lengths[:, None]
@@ -282,12 +283,10 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
         bar.update(int(valid.sum()))
     bar.close()
 
-    directions = source.decoder_directions().float()[cols]
     logit_top, logit_bottom = _logit_effects(model, source, cols, n_logits)
     nearest_ids, nearest_cos = _nearest(source.decoder_directions().float(), cols, n_nearest)
     used_ids = set(torch.cat([top["tokens"].flatten(), sample["tokens"].flatten(),
                               logit_top[1].flatten().int(), logit_bottom[1].flatten().int()]).unique().tolist()) - {-1}
-    del directions
     return DashboardData(
         feature_ids=feature_ids, n_tokens=n_tokens, active_count=active.numpy(),
         max_value=top["value"][:, 0].clamp(min=0).numpy(),
