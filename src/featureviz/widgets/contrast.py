@@ -9,11 +9,11 @@ import pandas as pd
 import traitlets as t
 
 from .arrays import encode_matrix
-from .heatmap import STATIC
+from .bundles import bundle
 
 
 class ContrastView(anywidget.AnyWidget):
-    _esm = STATIC / "contrast.js"
+    _esm = bundle("contrast")
 
     groups = t.List(t.Unicode()).tag(sync=True)
     feature_ids = t.List(t.Int()).tag(sync=True)

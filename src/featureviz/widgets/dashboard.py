@@ -11,13 +11,13 @@ import numpy as np
 import traitlets as t
 
 from ..analysis.dashboard import DashboardData, dashboard_data
-from .heatmap import STATIC
+from .bundles import bundle
 
 MAX_SEARCH_RESULTS = 50
 
 
 class Dashboard(anywidget.AnyWidget):
-    _esm = STATIC / "dashboard.js"
+    _esm = bundle("dashboard")
 
     feature = t.Int(0).tag(sync=True)                 # two-way: the feature shown
     page = t.Dict().tag(sync=True)                    # DashboardData.page(feature): plain JSON

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import anywidget
 import numpy as np
 import traitlets as t
@@ -11,13 +9,13 @@ import traitlets as t
 from ..analysis.activations import ALWAYS_ON_FRACTION, ActivationResult
 from ..sources import check_feature_index
 from .arrays import encode_matrix
+from .bundles import bundle
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
 SORT_KEYS = ("index", "max", "mean", "count")
 
 
 class Heatmap(anywidget.AnyWidget):
-    _esm = STATIC / "heatmap.js"
+    _esm = bundle("heatmap")
 
     matrix = t.Dict().tag(sync=True)
     tokens = t.List(t.Unicode()).tag(sync=True)

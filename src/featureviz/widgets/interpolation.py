@@ -12,13 +12,13 @@ import traitlets as t
 
 from ..analysis.steering import MODES, POSITIONS, SteeringResult, steer
 from .arrays import encode_matrix
-from .heatmap import STATIC
+from .bundles import bundle
 
 log = logging.getLogger("featureviz")
 
 
 class Interpolation(anywidget.AnyWidget):
-    _esm = STATIC / "interpolation.js"
+    _esm = bundle("interpolation")
 
     prompt = t.Unicode("").tag(sync=True)
     feature = t.Int(0).tag(sync=True)

@@ -9,11 +9,11 @@ import traitlets as t
 
 from ..analysis.checkpoints import CheckpointFrames, checkpoint_frames
 from .arrays import encode_matrix
-from .heatmap import STATIC
+from .bundles import bundle
 
 
 class CheckpointScrubber(anywidget.AnyWidget):
-    _esm = STATIC / "scrubber.js"
+    _esm = bundle("scrubber")
 
     labels = t.List(t.Unicode()).tag(sync=True)           # [C]
     x_values = t.List(t.Float()).tag(sync=True)           # [C]
