@@ -13,11 +13,12 @@ ASSETS = Path(tr.__file__).resolve().parent.parent / "assets"
 HOOK = "blocks.1.hook_resid_pre"
 
 
-def _tiny_cache(tiny_model, directory, n_contexts=24, ctx_len=17, seed=0):
+def _tiny_cache(tiny_model, directory, n_contexts=24, ctx_len=17, seed=0, max_norm=None):
     gen = torch.Generator().manual_seed(seed)
     tokens = torch.randint(3, 1000, (n_contexts, ctx_len), generator=gen)
     tokens[:, 0] = 1  # BOS
-    return tr.ActivationCache(directory, tokens, HOOK, model=tiny_model, contexts_per_shard=10, log=lambda s: None)
+    return tr.ActivationCache(directory, tokens, HOOK, model=tiny_model, contexts_per_shard=10, max_norm=max_norm,
+                              log=lambda s: None)
 
 
 def _tiny_cfg(**kw):
@@ -38,6 +39,21 @@ def test_cache_shards_and_batches_are_deterministic(tiny_model, tmp_path):
     first = [next(stream) for _ in range(12)]  # crosses an epoch boundary
     resumed = cache.batches(50, start_token=5 * 50, seed=1)
     for b in first[5:]:
+        torch.testing.assert_close(next(resumed), b)
+
+
+def test_cache_drops_tokens_over_max_norm(tiny_model, tmp_path):
+    full = _tiny_cache(tiny_model, tmp_path / "full").all_acts().float()
+    norms = full.norm(dim=-1)
+    ordered = norms.sort().values
+    limit = ((ordered[len(ordered) // 2] + ordered[len(ordered) // 2 + 1]) / 2).item()  # between two tokens
+    cache = _tiny_cache(tiny_model, tmp_path / "filtered", max_norm=limit)
+    kept = cache.all_acts()
+    assert len(kept) == int((norms <= limit).sum()) and kept.float().norm(dim=-1).max() <= limit + 0.1
+    stream = cache.batches(40, seed=2)
+    batches = [next(stream) for _ in range(8)]  # shards of unequal sizes, across an epoch boundary
+    resumed = cache.batches(40, start_token=3 * 40, seed=2)
+    for b in batches[3:]:
         torch.testing.assert_close(next(resumed), b)
 
 
@@ -70,8 +86,12 @@ def test_train_export_resume_and_evaluate(tiny_model, tmp_path):
     assert 0 <= metrics["dead_fraction"] <= 1 and np.isfinite(metrics["ce_recovered"])
     assert metrics["ce_clean"] <= metrics["ce_zero"] + 1  # random model: just sane, finite values
     # the cached activations give the same reconstruction metrics as a fresh forward pass
-    cached = tr.evaluate_sae(final, tiny_model, cache.tokens, acts=cache.all_acts(), ce_contexts=0)
+    cached = tr.evaluate_sae(final, tiny_model, cache.tokens, acts=cache.all_acts(), ce_contexts=8)
     assert cached["explained_variance"] == pytest.approx(metrics["explained_variance"], abs=2e-3)
+    assert cached["ce_recovered"] == pytest.approx(metrics["ce_recovered"], abs=1e-4)
+    # excluded positions are left clean: with every token excluded, the spliced model is the clean model
+    none_kept = tr.evaluate_sae(final, tiny_model, cache.tokens[:4], max_norm=-1.0)
+    assert none_kept["ce_sae"] == pytest.approx(none_kept["ce_clean"], abs=1e-5)
 
 
 # --- the shipped default SAE ---------------------------------------------------------------------------------
@@ -111,7 +131,7 @@ def test_card_metrics_match_the_weights(embedded):
     card = json.loads((ASSETS / "default_sae_metrics.json").read_text())
     expected = card["final"]["test_slice"]
     tokens = np.load(ASSETS / "heldout_tokens.npy")[: card["test_slice_contexts"]]
-    got = tr.evaluate_sae(source.sae, model, torch.from_numpy(tokens.astype(np.int64)))
+    got = tr.evaluate_sae(source.sae, model, torch.from_numpy(tokens.astype(np.int64)), max_norm=card["max_norm"])
     for key in ("explained_variance", "mean_l0", "ce_recovered"):
         assert got[key] == pytest.approx(expected[key], abs=0.01), key
     assert card["final"]["heldout"]["mean_l0"] <= 64

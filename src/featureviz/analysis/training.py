@@ -46,6 +46,13 @@ def resid_pre(model, tokens: torch.Tensor, hook_name: str) -> torch.Tensor:
     return model(tokens, stop_at_layer=hook_layer(hook_name))
 
 
+def keep_mask(acts: torch.Tensor, max_norm: float | None) -> torch.Tensor:
+    """Rows of [tokens, d] activations to keep: norm <= max_norm (all rows when max_norm is None)."""
+    if max_norm is None:
+        return torch.ones(acts.shape[0], dtype=torch.bool, device=acts.device)
+    return acts.float().norm(dim=-1) <= max_norm
+
+
 def _save_atomic(path: Path, array: np.ndarray) -> None:
     tmp = path.with_name(path.name + ".tmp.npy")
     np.save(tmp, array)
@@ -56,17 +63,21 @@ class ActivationCache:
     """Hook activations of fixed token contexts, computed shard by shard on first use and kept on disk.
 
     tokens: [n_contexts, ctx_len] token ids with BOS at position 0; position 0 is dropped from the cache.
+    max_norm: also drop tokens whose activation norm exceeds this (attention-sink tokens with massive
+    activations, like BOS; in SmolLM2 e.g. <|endoftext|>), so shards hold a varying number of rows.
     The model is only needed for shards not yet on disk.
     """
 
     def __init__(self, directory, tokens: torch.Tensor, hook_name: str, model=None,
-                 contexts_per_shard: int = 512, batch_size: int = 16, log: Callable[[str], None] = print):
+                 contexts_per_shard: int = 512, batch_size: int = 16, max_norm: float | None = None,
+                 log: Callable[[str], None] = print):
         self.dir = Path(directory)
         self.tokens = torch.as_tensor(np.asarray(tokens)).long()
         self.hook_name = hook_name
         self.model = model
         self.contexts_per_shard = contexts_per_shard
         self.batch_size = batch_size
+        self.max_norm = max_norm
         self.log = log
         hook_layer(hook_name)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -76,12 +87,13 @@ class ActivationCache:
         return math.ceil(len(self.tokens) / self.contexts_per_shard)
 
     def shard_tokens(self, i: int) -> int:
-        start = i * self.contexts_per_shard
-        n = min(self.contexts_per_shard, len(self.tokens) - start)
-        return n * (self.tokens.shape[1] - 1)
+        """Rows of shard i (computing it first if needed)."""
+        self._ensure(i)
+        return np.load(self.path(i), mmap_mode="r").shape[0]
 
     @property
     def n_tokens(self) -> int:
+        """Tokens before norm filtering: n_contexts x (ctx_len - 1)."""
         return len(self.tokens) * (self.tokens.shape[1] - 1)
 
     def path(self, i: int) -> Path:
@@ -92,21 +104,27 @@ class ActivationCache:
 
     def load(self, i: int) -> torch.Tensor:
         """Shard i as a float16 [tokens, d_in] tensor, computing and saving it first if needed."""
+        self._ensure(i)
+        return torch.from_numpy(np.load(self.path(i)))
+
+    def _ensure(self, i: int) -> None:
         path = self.path(i)
-        if not path.exists():
-            if self.model is None:
-                raise FileNotFoundError(f"{path} is not cached and no model was given to compute it")
-            start = time.time()
-            ctx = self.tokens[i * self.contexts_per_shard:(i + 1) * self.contexts_per_shard]
-            parts = []
-            for b in range(0, len(ctx), self.batch_size):
-                acts = resid_pre(self.model, ctx[b:b + self.batch_size], self.hook_name)[:, 1:]
-                parts.append(acts.reshape(-1, acts.shape[-1]).to(torch.float16).numpy())
-            _save_atomic(path, np.concatenate(parts))
-            dt = time.time() - start
-            self.log(f"cached shard {i + 1}/{self.n_shards}: {self.shard_tokens(i):,} tokens in {dt:.0f} s "
-                     f"({self.shard_tokens(i) / dt:,.0f} tok/s)")
-        return torch.from_numpy(np.load(path))
+        if path.exists():
+            return
+        if self.model is None:
+            raise FileNotFoundError(f"{path} is not cached and no model was given to compute it")
+        start = time.time()
+        ctx = self.tokens[i * self.contexts_per_shard:(i + 1) * self.contexts_per_shard]
+        parts = []
+        for b in range(0, len(ctx), self.batch_size):
+            acts = resid_pre(self.model, ctx[b:b + self.batch_size], self.hook_name)[:, 1:]
+            acts = acts.reshape(-1, acts.shape[-1])
+            parts.append(acts[keep_mask(acts, self.max_norm)].to(torch.float16).numpy())
+        rows = np.concatenate(parts)
+        _save_atomic(path, rows)
+        n, dt = ctx.shape[0] * (ctx.shape[1] - 1), time.time() - start
+        self.log(f"cached shard {i + 1}/{self.n_shards}: {n:,} tokens in {dt:.0f} s ({n / dt:,.0f} tok/s), "
+                 f"{n - len(rows)} over max_norm dropped")
 
     def cache_all(self) -> None:
         for i in range(self.n_shards):
@@ -123,15 +141,17 @@ class ActivationCache:
         the batch at a given token offset is always the same and a resumed run sees exactly the data it would
         have seen. Contexts are assumed to be shuffled across shards already.
         """
-        sizes = [self.shard_tokens(i) for i in range(self.n_shards)]
-        ends = np.cumsum(sizes)
-        epoch, offset = divmod(start_token, int(ends[-1]))
-        shard = int(np.searchsorted(ends, offset, side="right"))
-        within = offset - (int(ends[shard - 1]) if shard else 0)
+        epoch, shard, within = 0, 0, start_token
+        while within >= (size := self.shard_tokens(shard)):  # shards before the start are cached already
+            within -= size
+            shard += 1
+            if shard == self.n_shards:
+                shard, epoch = 0, epoch + 1
         rest = None
         while True:
             gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch * 10_007 + shard)
-            acts = self.load(shard)[torch.randperm(sizes[shard], generator=gen)][within:]
+            acts = self.load(shard)
+            acts = acts[torch.randperm(len(acts), generator=gen)][within:]
             within = 0
             if rest is not None:
                 acts = torch.cat([rest, acts])
@@ -241,9 +261,16 @@ def train_sae(cache: ActivationCache, cfg: TrainConfig, run_dir, export_dir=None
     else:
         # sae-lens's "expected_average_only_in": scale inputs so their mean norm is sqrt(d_in). Estimated
         # here from the first shard instead of by the trainer, which would consume batches from the stream.
-        mean_norm = cache.load(0).float().norm(dim=-1).mean().item()
-        trainer.activation_scaler.scaling_factor = math.sqrt(cfg.d_in) / mean_norm
-        log(f"activation mean norm {mean_norm:.1f}, scaling factor {trainer.activation_scaler.scaling_factor:.4f}")
+        first = cache.load(0).float()
+        mean_norm = first.norm(dim=-1).mean().item()
+        scale = math.sqrt(cfg.d_in) / mean_norm
+        trainer.activation_scaler.scaling_factor = scale
+        # b_dec starts at the data mean (Gao et al. use the geometric median; sae-lens 6 leaves it at 0):
+        # the residual has a large mean (~half its energy here) that Adam would take most of the run to learn.
+        with torch.no_grad():
+            sae.b_dec.copy_(first.mean(0) * scale)
+        log(f"activation mean norm {mean_norm:.1f}, scaling factor {scale:.4f}, "
+            f"mean share of energy {(first.mean(0).pow(2).sum() / first.pow(2).sum(-1).mean()).item():.2f}")
 
     def save_state():
         tmp = run_dir / "state.partial"
@@ -266,10 +293,14 @@ def train_sae(cache: ActivationCache, cfg: TrainConfig, run_dir, export_dir=None
     batches = cache.batches(cfg.batch_size, start_token=trainer.n_training_samples, seed=cfg.seed)
     last_save = t0 = time.time()
     tokens0 = trainer.n_training_samples
+    step_time = 0.0  # time in optimiser steps only (the rest is reading or computing activation shards)
     with open(run_dir / "log.jsonl", "a") as log_file:
         while trainer.n_training_samples < cfg.total_tokens:
             trainer.maybe_reset_sparsity()
-            out = trainer.step(next(batches))
+            batch = next(batches)
+            start = time.time()
+            out = trainer.step(batch)
+            step_time += time.time() - start
             trainer.n_training_steps += 1
             n = trainer.n_training_samples
             if trainer.n_training_steps % log_every == 0:
@@ -283,7 +314,8 @@ def train_sae(cache: ActivationCache, cfg: TrainConfig, run_dir, export_dir=None
                            "l0": (out.feature_acts > 0).float().sum(-1).mean().item(),
                            "dead": int(trainer.dead_neurons.sum()),
                            "lr": trainer.optimizer.param_groups[0]["lr"],
-                           "tok_per_s": (n - tokens0) / (time.time() - t0)}
+                           "tok_per_s": (n - tokens0) / (time.time() - t0),
+                           "train_tok_per_s": (n - tokens0) / step_time}
                 log_file.write(json.dumps(row) + "\n")
                 log_file.flush()
                 log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
@@ -310,68 +342,76 @@ def train_sae(cache: ActivationCache, cfg: TrainConfig, run_dir, export_dir=None
 
 @torch.no_grad()
 def evaluate_sae(sae, model, tokens: torch.Tensor, *, acts: torch.Tensor | None = None, ce_contexts: int | None = None,
-                 batch_size: int = 16) -> dict:
-    """Quality of an SAE on held-out contexts, position 0 (BOS) excluded everywhere.
+                 max_norm: float | None = None, batch_size: int = 16) -> dict:
+    """Quality of an SAE on held-out contexts. Position 0 (BOS) and tokens whose activation norm exceeds
+    `max_norm` (attention sinks) are excluded everywhere; the model is never changed at those positions.
 
-    tokens: [n, ctx_len] with BOS at position 0. acts: optional precomputed [n*(ctx_len-1), d_in] activations
-    of the same tokens (e.g. an ActivationCache) for the reconstruction metrics.
+    tokens: [n, ctx_len] with BOS at position 0. acts: optional precomputed activations of the same tokens
+    (e.g. an ActivationCache's rows) for the reconstruction metrics; otherwise they are computed from tokens.
     Returns explained_variance (1 - FVU, pooled over tokens), mean_l0, dead_fraction (latents never active on
-    these tokens), and on the first `ce_contexts` contexts (all by default) the next-token CE loss of the
-    clean model, with the reconstruction spliced in at positions >= 1, and with those positions zero-ablated,
-    and ce_recovered = (ce_zero - ce_sae) / (ce_zero - ce_clean).
+    these tokens), and on the first `ce_contexts` contexts (all when acts is None and ce_contexts is None) the
+    next-token CE loss of the clean model, with the reconstruction spliced in, and with the same positions
+    zero-ablated, and ce_recovered = (ce_zero - ce_sae) / (ce_zero - ce_clean).
     """
     hook_name = sae.cfg.metadata.hook_name
     layer = hook_layer(hook_name)
     tokens = torch.as_tensor(np.asarray(tokens)).long()
     sae = sae.float().eval()
-    d_sae = sae.cfg.d_sae
-    sq_err = 0.0
+    if ce_contexts is None:
+        ce_contexts = 0 if acts is not None else len(tokens)
+    stats = {"sq_err": 0.0, "sum_sq": 0.0, "n": 0, "l0": 0.0}
     sum_x = torch.zeros(sae.cfg.d_in, dtype=torch.float64)
-    sum_sq = 0.0
-    n = 0
-    l0_sum = 0.0
-    fired = torch.zeros(d_sae, dtype=torch.bool)
-    ce = {"clean": 0.0, "sae": 0.0, "zero": 0.0}
-    n_ce = len(tokens) if ce_contexts is None else min(ce_contexts, len(tokens))
-    ce_count = 0
-    per_ctx = tokens.shape[1] - 1
-    for b in range(0, len(tokens), batch_size):
-        tok = tokens[b:b + batch_size]
-        need_ce = b < n_ce
-        if acts is not None and not need_ce:
-            x = acts[b * per_ctx:(b + len(tok)) * per_ctx].float()
-            resid = None
-        else:
-            resid = resid_pre(model, tok, hook_name)
-            x = resid[:, 1:].reshape(-1, resid.shape[-1])
+    fired = torch.zeros(sae.cfg.d_sae, dtype=torch.bool)
+
+    def reconstruct(x, accumulate=True):
         feats = sae.encode(x)
         x_hat = sae.decode(feats)
-        sq_err += (x - x_hat).double().pow(2).sum().item()
-        sum_x += x.double().sum(0)
-        sum_sq += x.double().pow(2).sum().item()
-        n += len(x)
-        l0_sum += (feats > 0).sum().item()
-        fired |= (feats > 0).any(0)
-        if need_ce:
-            keep = min(len(tok), n_ce - b)
-            x_hat = x_hat.reshape(len(tok), per_ctx, -1)[:keep]
-            tok, resid = tok[:keep], resid[:keep]
-            spliced = resid.clone()
-            spliced[:, 1:] = x_hat
-            zeroed = resid.clone()
-            zeroed[:, 1:] = 0
+        if not accumulate:
+            return x_hat
+        stats["sq_err"] += (x - x_hat).double().pow(2).sum().item()
+        stats["sum_sq"] += x.double().pow(2).sum().item()
+        stats["n"] += len(x)
+        stats["l0"] += (feats > 0).sum().item()
+        sum_x.add_(x.double().sum(0))
+        fired.logical_or_(((feats > 0).any(0)))
+        return x_hat
+
+    if acts is not None:
+        for b in range(0, len(acts), 4096):
+            x = acts[b:b + 4096].float()
+            reconstruct(x[keep_mask(x, max_norm)])
+    ce = {"clean": 0.0, "sae": 0.0, "zero": 0.0}
+    ce_count = 0
+    n_forward = len(tokens) if acts is None else min(ce_contexts, len(tokens))
+    for b in range(0, n_forward, batch_size):
+        tok = tokens[b:min(b + batch_size, n_forward)]
+        resid = resid_pre(model, tok, hook_name)
+        x = resid[:, 1:].reshape(-1, resid.shape[-1])
+        keep = keep_mask(x, max_norm)
+        # with acts given the reconstruction metrics come from acts, and this pass is for CE only
+        x_hat = reconstruct(x[keep], accumulate=acts is None)
+        if b < ce_contexts:
+            n_ce = min(len(tok), ce_contexts - b)
+            mask = torch.zeros(resid.shape[:2], dtype=torch.bool)
+            mask[:, 1:] = keep.reshape(len(tok), -1)
+            spliced, zeroed = resid.clone(), resid.clone()
+            spliced[mask] = x_hat
+            zeroed[mask] = 0
             for name, r in (("clean", resid), ("sae", spliced), ("zero", zeroed)):
-                logits = model(r, start_at_layer=layer, tokens=tok)
+                logits = model(r[:n_ce], start_at_layer=layer, tokens=tok[:n_ce])
                 # predictions from positions 1.. (position 0 is BOS and is never spliced)
                 logp = logits[:, 1:-1].log_softmax(-1)
-                ce[name] += -logp.gather(-1, tok[:, 2:, None]).sum().item()
-            ce_count += tok[:, 2:].numel()
-    total_var = sum_sq - (sum_x.pow(2).sum().item() / n)
-    result = {"n_tokens": n, "explained_variance": 1 - sq_err / total_var, "mean_l0": l0_sum / n,
-              "dead_fraction": 1 - fired.float().mean().item(), "n_ce_tokens": ce_count}
+                ce[name] += -logp.gather(-1, tok[:n_ce, 2:, None]).sum().item()
+            ce_count += tok[:n_ce, 2:].numel()
+    n = stats["n"] or float("nan")  # no token kept: nan metrics
+    total_var = stats["sum_sq"] - sum_x.pow(2).sum().item() / n
+    result = {"n_tokens": stats["n"], "explained_variance": 1 - stats["sq_err"] / total_var,
+              "mean_l0": stats["l0"] / n,
+              "dead_fraction": 1 - fired.float().mean().item(), "n_ce_tokens": ce_count, "max_norm": max_norm}
     if ce_count:
         result.update({f"ce_{k}": v / ce_count for k, v in ce.items()})
-        result["ce_recovered"] = (result["ce_zero"] - result["ce_sae"]) / (result["ce_zero"] - result["ce_clean"])
+        denom = result["ce_zero"] - result["ce_clean"]
+        result["ce_recovered"] = (result["ce_zero"] - result["ce_sae"]) / denom if denom else float("nan")
     return result
 
 
