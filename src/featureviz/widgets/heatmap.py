@@ -86,4 +86,4 @@ def _choose_columns(acts, stats, always_on, top_k, features, by, hide_always_on)
     ranked = acts.top_features(acts.n_features, by=by).index.to_numpy()
     if hide_always_on:
         ranked = ranked[~always_on[ranked]]
-    return ranked[:top_k]
+    return ranked[:top_k].copy()  # a writable array: torch refuses to index with read-only numpy views
