@@ -21,3 +21,12 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   for (const c of children) el.appendChild(c);
   return el;
 }
+
+/** The canvas's 2D context, or null where there is none (or it throws). */
+export function context2d(canvas: HTMLCanvasElement): CanvasRenderingContext2D | null {
+  try {
+    return canvas.getContext("2d");
+  } catch {
+    return null;
+  }
+}

@@ -3,7 +3,7 @@
 
 import { createLegend, makeScale, type ColourScale } from "./colour";
 import { checkboxControl, selectControl } from "./controls";
-import { h } from "./dom";
+import { context2d, h } from "./dom";
 import { formatValue } from "./format";
 import { contentSize, hitTest, scrollToShow, type Hit, type Layout, type Viewport } from "./layout";
 import { featureName, readData, readOptions, type AnyModel, type Handler, type HeatmapData, type HeatmapOptions } from "./model";
@@ -73,12 +73,7 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
   const tooltip = createTooltip(root);
   el.appendChild(root);
 
-  let ctx: CanvasRenderingContext2D | null = null;
-  try {
-    ctx = canvas.getContext("2d");
-  } catch {
-    ctx = null;
-  }
+  const ctx = context2d(canvas);
 
   // ---- State -----------------------------------------------------------
   let data: HeatmapData | null = null;

@@ -20,6 +20,7 @@ import {
   type InterpolationData,
 } from "./interpolation-data";
 import type { AnyModel, Handler } from "./model";
+import { createPlayer } from "./player";
 import { BASE_CSS } from "./styles";
 import { readTheme, watchTheme } from "./theme";
 import { cleanLabel, tokenTooltip } from "./tokens";
@@ -188,7 +189,6 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
   // ---- State -----------------------------------------------------------
   let data: InterpolationData | null = null;
   let index = -1;
-  let playTimer: ReturnType<typeof setTimeout> | null = null;
   let pendingExtend = "";
   let extendTimer: ReturnType<typeof setTimeout> | null = null;
   let extendNote = "";
@@ -201,6 +201,15 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     }
   };
   const count = () => (data ? data.values.length : 0);
+  const player = createPlayer({
+    button: play,
+    root,
+    intervalMs: PLAY_STEP_MS,
+    count,
+    index: () => index,
+    go: (i) => select(i),
+    guard: safely,
+  });
 
   function applyTheme(): void {
     const theme = readTheme(root);
@@ -289,11 +298,11 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     root.dataset.value = Number.isFinite(v) ? String(v) : "";
     renderTexts(index);
     chart.setIndex(index);
-    updatePlay();
+    player.update();
   }
 
   function renderData(): void {
-    stopPlay();
+    player.stop();
     data = readInterpolation(model);
     const d = data;
     desc.textContent = describeSteering(d.mode, d.feature, d.positions);
@@ -356,44 +365,9 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     }
   }
   selectFromUser = (i: number) => {
-    stopPlay();
+    player.stop();
     safely(() => select(i));
   };
-
-  function updatePlay(): void {
-    const playing = playTimer !== null;
-    play.textContent = playing ? "⏸ pause" : "▶ play";
-    play.setAttribute("aria-pressed", playing ? "true" : "false");
-    play.disabled = count() <= 1;
-    root.dataset.playing = playing ? "true" : "false";
-  }
-
-  function stopPlay(): void {
-    if (playTimer !== null) clearTimeout(playTimer);
-    playTimer = null;
-    updatePlay();
-  }
-
-  function step(): void {
-    playTimer = null;
-    const S = count();
-    if (S <= 1) return updatePlay();
-    const next = index + 1;
-    if (next >= S) return updatePlay();
-    // Keep the timer "on" while selecting so the button reads pause.
-    const last = next >= S - 1;
-    if (!last) playTimer = setTimeout(() => safely(step), PLAY_STEP_MS);
-    select(next);
-    updatePlay(); // stops at the last value
-  }
-
-  function startPlay(): void {
-    const S = count();
-    if (S <= 1 || playTimer !== null) return;
-    if (index >= S - 1) select(0); // at the end: play again from the start
-    playTimer = setTimeout(() => safely(step), PLAY_STEP_MS);
-    updatePlay();
-  }
 
   // ---- Extend ----------------------------------------------------------
   function clearExtendTimer(): void {
@@ -403,7 +377,7 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
 
   function requestExtend(direction: "low" | "high"): void {
     if (!data || count() === 0 || get("busy") === true || pendingExtend) return;
-    stopPlay();
+    player.stop();
     extendNote = "";
     // The same value again would not reach Python (no change): reset it first.
     if (get("extend") === direction) {
@@ -431,7 +405,7 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
       fn();
     } catch (e) {
       try {
-        stopPlay();
+        player.stop();
         message.style.display = "";
         message.textContent = `Cannot show interpolation: ${e instanceof Error ? e.message : String(e)}`;
         root.dataset.state = "error";
@@ -488,11 +462,11 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
   // ---- Interaction -----------------------------------------------------
   const onSlider = () =>
     safely(() => {
-      stopPlay();
+      player.stop();
       const i = Number(slider.value);
       if (Number.isFinite(i)) select(i);
     });
-  const onPlay = () => safely(() => (playTimer !== null ? stopPlay() : startPlay()));
+  const onPlay = () => safely(player.toggle);
   const onLow = () => safely(() => requestExtend("low"));
   const onHigh = () => safely(() => requestExtend("high"));
   slider.addEventListener("input", onSlider);
@@ -511,7 +485,7 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
       safely(renderData);
     },
     destroy() {
-      stopPlay();
+      player.stop();
       clearExtendTimer();
       for (const [evt, cb] of listeners) model.off(evt, cb);
       slider.removeEventListener("input", onSlider);

@@ -18,12 +18,13 @@
 // Strings reach the page through textContent / fillText only.
 
 import { createLegend, makeScale, mix, toCss, type ColourScale, type RGB } from "./colour";
-import { h } from "./dom";
+import { context2d, h } from "./dom";
 import { formatValue } from "./format";
 import { CELL_H, CELL_W } from "./heatmap-view"; // constants only (tree-shaken)
 import { contentSize, hitTest, scrollToShow, type Hit, type Layout, type Viewport } from "./layout";
 import type { AnyModel, Handler } from "./model";
 import { groupColour, paint } from "./paint";
+import { createPlayer } from "./player";
 import { createMiniChart, type MiniChart } from "./scrubber-chart";
 import { clampIndex, frameValue, frameView, readScrubber, type ScrubberData } from "./scrubber-data";
 import { BASE_CSS } from "./styles";
@@ -139,7 +140,7 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
   const scroller = h("div", { className: "fv-scroll" }, [spacer]);
 
   const pick = (i: number) => safely(() => {
-    stopPlay();
+    player.stop();
     select(i);
   });
   const metricsBody = h("div", { className: "fv-panel-body" });
@@ -155,12 +156,7 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
   const tooltip = createTooltip(root);
   el.appendChild(root);
 
-  let ctx: CanvasRenderingContext2D | null = null;
-  try {
-    ctx = canvas.getContext("2d");
-  } catch {
-    ctx = null;
-  }
+  const ctx = context2d(canvas);
 
   // ---- State -----------------------------------------------------------
   let data: ScrubberData | null = null;
@@ -178,7 +174,6 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
   let vp: Viewport = { scrollLeft: 0, scrollTop: 0, width: 0, height: 0 };
   let hover: { row: number; col: number } | null = null;
   let showingGrid = false;
-  let playTimer: ReturnType<typeof setTimeout> | null = null;
   let dataDirty = true;
   let themeDirty = false;
   let pendingScroll = true;
@@ -192,6 +187,15 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     }
   };
   const count = () => (data ? data.nCheckpoints : 0);
+  const player = createPlayer({
+    button: play,
+    root,
+    intervalMs: PLAY_STEP_MS,
+    count,
+    index: () => index,
+    go: (i) => select(i),
+    guard: safely,
+  });
 
   // ---- Scheduling ------------------------------------------------------
   let frame: number | null = null;
@@ -227,7 +231,7 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
 
   function rebuildData(): void {
     dataDirty = false;
-    stopPlay();
+    player.stop();
     hover = null;
     tooltip.hide();
     const res = readScrubber(model);
@@ -367,7 +371,7 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     for (const m of metricCharts) m.setIndex(index);
     trajAct.setIndex(index);
     trajCos.setIndex(index);
-    updatePlay();
+    player.update();
   }
 
   // ---- Drawing ---------------------------------------------------------
@@ -466,38 +470,6 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
       model.set("index", next);
       model.save_changes();
     }
-  }
-
-  function updatePlay(): void {
-    const playing = playTimer !== null;
-    play.textContent = playing ? "⏸ pause" : "▶ play";
-    play.setAttribute("aria-pressed", playing ? "true" : "false");
-    play.disabled = count() <= 1;
-    root.dataset.playing = playing ? "true" : "false";
-  }
-
-  function stopPlay(): void {
-    if (playTimer !== null) clearTimeout(playTimer);
-    playTimer = null;
-    updatePlay();
-  }
-
-  function step(): void {
-    playTimer = null;
-    const C = count();
-    const next = index + 1;
-    if (C <= 1 || next >= C) return updatePlay();
-    if (next < C - 1) playTimer = setTimeout(() => safely(step), PLAY_STEP_MS);
-    select(next);
-    updatePlay(); // reads "play" again after the last checkpoint
-  }
-
-  function startPlay(): void {
-    const C = count();
-    if (C <= 1 || playTimer !== null) return;
-    if (index >= C - 1) select(0); // at the end: play again from the first checkpoint
-    playTimer = setTimeout(() => safely(step), PLAY_STEP_MS);
-    updatePlay();
   }
 
   // ---- Tooltip ---------------------------------------------------------
@@ -610,11 +582,11 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
   };
   const onSlider = () =>
     safely(() => {
-      stopPlay();
+      player.stop();
       const i = Number(slider.value);
       if (Number.isFinite(i)) select(i);
     });
-  const onPlay = () => safely(() => (playTimer !== null ? stopPlay() : startPlay()));
+  const onPlay = () => safely(player.toggle);
 
   canvas.addEventListener("mousemove", onMove);
   canvas.addEventListener("mouseleave", onLeave);
@@ -631,8 +603,7 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
       fn();
     } catch (e) {
       try {
-        if (playTimer !== null) clearTimeout(playTimer);
-        playTimer = null;
+        player.stop();
         message.style.display = "";
         message.textContent = `Cannot show checkpoints: ${e instanceof Error ? e.message : String(e)}`;
         root.dataset.state = "error";
@@ -706,7 +677,7 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     destroy() {
       if (frame !== null) caf(frame);
       frame = null;
-      stopPlay();
+      player.stop();
       for (const [evt, cb] of listeners) model.off(evt, cb);
       canvas.removeEventListener("mousemove", onMove);
       canvas.removeEventListener("mouseleave", onLeave);
