@@ -130,29 +130,11 @@ export function readData(model: AnyModel): ReadResult {
   }
 
   // Prompts: lengths must be non-negative integers summing to nRows.
-  const plRaw = arrayOf(get("prompt_lengths"));
-  let promptLengths: number[] = [];
-  if (plRaw && plRaw.every((x) => typeof x === "number" && Number.isInteger(x) && x >= 0)) {
-    promptLengths = plRaw as number[];
-  }
-  const total = promptLengths.reduce((a, b) => a + b, 0);
-  if (total !== nRows) {
-    if (plRaw && plRaw.length > 0) {
-      warnings.push(`prompt_lengths sum to ${total}, expected ${nRows}; treating all rows as one prompt`);
-    }
-    promptLengths = nRows > 0 ? [nRows] : [];
-  }
-  const rowPrompt = new Int32Array(nRows);
-  const rowPos = new Int32Array(nRows);
-  const promptStarts: number[] = [];
-  let r = 0;
-  promptLengths.forEach((len, p) => {
-    promptStarts.push(r);
-    for (let i = 0; i < len; i++, r++) {
-      rowPrompt[r] = p;
-      rowPos[r] = i;
-    }
-  });
+  const { promptLengths, rowPrompt, rowPos, promptStarts } = promptLayout(
+    arrayOf(get("prompt_lengths")),
+    nRows,
+    warnings,
+  );
 
   const pgRaw = arrayOf(get("prompt_groups"));
   const promptGroups: string[] = promptLengths.map((_, p) => {
@@ -242,4 +224,39 @@ export function readOptions(model: AnyModel): HeatmapOptions {
 export function featureName(d: HeatmapData, c: number): string {
   const label = d.featureLabels[c];
   return label ? label : `#${d.featureIds[c]}`;
+}
+
+export interface PromptLayout {
+  promptLengths: number[];
+  promptStarts: number[];
+  /** Prompt index of each row and position of the row within its prompt. */
+  rowPrompt: Int32Array;
+  rowPos: Int32Array;
+}
+
+/** Rows grouped into prompts from untrusted `prompt_lengths`; lengths that do not sum to nRows mean one prompt. */
+export function promptLayout(raw: unknown[] | null, nRows: number, warnings: string[]): PromptLayout {
+  let promptLengths: number[] = [];
+  if (raw && raw.every((x) => typeof x === "number" && Number.isInteger(x) && x >= 0)) {
+    promptLengths = raw as number[];
+  }
+  const total = promptLengths.reduce((a, b) => a + b, 0);
+  if (total !== nRows) {
+    if (raw && raw.length > 0) {
+      warnings.push(`prompt_lengths sum to ${total}, expected ${nRows}; treating all rows as one prompt`);
+    }
+    promptLengths = nRows > 0 ? [nRows] : [];
+  }
+  const rowPrompt = new Int32Array(nRows);
+  const rowPos = new Int32Array(nRows);
+  const promptStarts: number[] = [];
+  let r = 0;
+  promptLengths.forEach((len, p) => {
+    promptStarts.push(r);
+    for (let i = 0; i < len; i++, r++) {
+      rowPrompt[r] = p;
+      rowPos[r] = i;
+    }
+  });
+  return { promptLengths, promptStarts, rowPrompt, rowPos };
 }

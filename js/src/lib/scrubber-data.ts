@@ -8,7 +8,7 @@
 // Nothing here throws: readScrubber returns {ok: false, error} instead.
 
 import { decodeMatrix, denseValues, type Matrix } from "./binary";
-import { numArray, strArray, type AnyModel } from "./model";
+import { numArray, promptLayout, strArray, type AnyModel } from "./model";
 
 /** Above this many values (C*T*F) CSR frames are read in place, not expanded. */
 export const MAX_DENSE_VALUES = 1 << 25; // 32 Mi values = 128 MiB of float32
@@ -122,24 +122,7 @@ function readUnsafe(model: AnyModel): ScrubberRead {
   const xLabel = xIsIndex ? "checkpoint" : typeof xl === "string" && xl ? xl : "x";
 
   // Prompts.
-  let promptLengths: number[] = [];
-  if (plRaw && plRaw.every((v) => Number.isInteger(v) && (v as number) >= 0)) promptLengths = plRaw as number[];
-  const total = promptLengths.reduce((a, b) => a + b, 0);
-  if (total !== nTokens) {
-    if (plRaw && plRaw.length) warnings.push(`prompt_lengths sum to ${total}, expected ${nTokens}; one prompt assumed`);
-    promptLengths = nTokens > 0 ? [nTokens] : [];
-  }
-  const rowPrompt = new Int32Array(nTokens);
-  const rowPos = new Int32Array(nTokens);
-  const promptStarts: number[] = [];
-  let r = 0;
-  promptLengths.forEach((len, p) => {
-    promptStarts.push(r);
-    for (let i = 0; i < len; i++, r++) {
-      rowPrompt[r] = p;
-      rowPos[r] = i;
-    }
-  });
+  const { promptLengths, rowPrompt, rowPos, promptStarts } = promptLayout(plRaw, nTokens, warnings);
 
   // Frames: dense values once, plus per-(checkpoint, feature) max / mean.
   const total3 = nCheckpoints * nTokens * nFeatures;
