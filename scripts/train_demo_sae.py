@@ -287,6 +287,7 @@ def train_config(cfg: dict, n_train_tokens: int) -> tr.TrainConfig:
         lr=cfg["lr"], seed=cfg["seed"], model_name="SmolLM2-135M-Instruct", context_size=CTX,
         export_at=tr.log_spaced(total, 8, first=16 * cfg["batch_size"], last=0.6),
         dataset=cfg["hf_dataset"] or "featureviz offline corpus (see MODEL_CARD.md)",
+        metadata={"max_input_norm": MAX_NORM},  # featureviz's SAESource leaves sink tokens unencoded
     )
 
 

@@ -124,3 +124,23 @@ def test_sae_source_wraps_bare_sae(tiny_model, tiny_sae):
     source = SAESource(tiny_sae)
     assert source.layer == 1 and source.stop_at_layer == 2 and source.n_features == 96
     assert source.decoder_directions().shape == (96, 32)
+
+
+def test_sae_source_leaves_tokens_over_max_input_norm_unencoded(tiny_model, tiny_sae):
+    hook = tiny_sae.cfg.metadata.hook_name
+    _, cache = tiny_model.run_with_cache("a few ordinary words here", names_filter=hook)
+    x = cache[hook][0, 1:]
+    norms = x.norm(dim=-1)
+    limit = float(norms.median())
+    plain, capped = SAESource(tiny_sae).encode(x), SAESource(tiny_sae, max_input_norm=limit).encode(x)
+    over = norms > limit
+    assert over.any() and (~over).any()
+    assert (capped[over] == 0).all() and plain[over].abs().sum() > 0
+    torch.testing.assert_close(capped[~over], plain[~over])
+    # the limit travels in the SAE's config metadata (as on featureviz's shipped SAEs)
+    tiny_sae.cfg.metadata.max_input_norm = limit
+    try:
+        assert SAESource(tiny_sae).max_input_norm == limit
+    finally:
+        del tiny_sae.cfg.metadata.max_input_norm
+    assert SAESource(tiny_sae).max_input_norm is None

@@ -82,21 +82,38 @@ class FeatureSource(ABC):
 
 
 class SAESource(FeatureSource):
-    """The latents of any sae-lens SAE."""
+    """The latents of any sae-lens SAE.
+
+    max_input_norm: tokens whose hook activation norm exceeds it get all-zero latents. Attention sinks (BOS,
+    `<|endoftext|>`, chat markers) can have residual norms 100x the rest; an SAE trained without them encodes
+    them as noise. Defaults to the SAE's `cfg.metadata.max_input_norm` (set on featureviz's shipped SAEs), else off.
+    """
 
     kind = "sae"
 
-    def __init__(self, sae):
+    def __init__(self, sae, max_input_norm: float | None = None):
         self.sae = sae
         self.hook_name = sae.cfg.metadata.hook_name
         self.n_features = int(sae.cfg.d_sae)
+        if max_input_norm is None:
+            max_input_norm = getattr(sae.cfg.metadata, "max_input_norm", None)
+        self.max_input_norm = None if max_input_norm is None else float(max_input_norm)
 
     @property
     def d_in(self) -> int:
         return int(self.sae.cfg.d_in)
 
     def encode(self, hook_acts: torch.Tensor) -> torch.Tensor:
-        return self.sae.encode(hook_acts.to(self.sae.dtype))
+        acts = self.sae.encode(hook_acts.to(self.sae.dtype))
+        if self.max_input_norm is None:
+            return acts
+        return acts.masked_fill(~self.kept_tokens(hook_acts).unsqueeze(-1), 0.0)
+
+    def kept_tokens(self, hook_acts: torch.Tensor) -> torch.Tensor:
+        """[...] bool: the tokens this SAE encodes (norm within max_input_norm)."""
+        if self.max_input_norm is None:
+            return torch.ones(hook_acts.shape[:-1], dtype=torch.bool, device=hook_acts.device)
+        return hook_acts.float().norm(dim=-1) <= self.max_input_norm
 
     def decoder_directions(self) -> torch.Tensor:
         return self.sae.W_dec.detach()

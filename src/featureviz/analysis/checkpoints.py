@@ -198,6 +198,7 @@ def _metrics(source: FeatureSource, x: torch.Tensor, acts: torch.Tensor) -> dict
     """Per-checkpoint numbers on the prompt set: L0, explained variance (SAEs), latents never active."""
     out = {"l0": float((acts > 0).sum(1).float().mean()), "inactive_fraction": float(((acts > 0).sum(0) == 0).float().mean())}
     if isinstance(source, SAESource):
+        x = x[source.kept_tokens(x)]  # tokens the SAE does not encode would swamp the variance
         with torch.inference_mode():
             x_hat = source.sae.decode(source.encode(x)).float()
         x = x.float()
