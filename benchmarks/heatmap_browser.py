@@ -4,6 +4,8 @@ Chromium), and the size of the binary matrix payload against json.dumps of the s
     .venv/bin/python benchmarks/heatmap_browser.py [--frontend lab|notebook] [--repeats 5] [--density 0.05]
 
 Reuses the server / browser recipe of tests/browser/conftest.py. Not a timed test: prints numbers only.
+The Heatmap picks the smallest encoding (src/featureviz/widgets/arrays.py): CSR (exact) when sparse, else
+uint8 codes with a per-column scale ("dense_u8", within scale / 2); float32_bytes is the exact dense size.
 Numbers: first paint = el.dataset.firstPaintMs (render() start -> first canvas paint, in the page);
 end to end = Ctrl+Enter -> data-state "ready" (kernel builds the widget, comm transfer, render).
 """
@@ -48,6 +50,7 @@ as_json = len(json.dumps(acts.values[:, h0.feature_ids].tolist()).encode())
 print("SHAPE=%dx%d" % tuple(h0.matrix["shape"]))
 print("FORMAT=" + h0.matrix["format"])
 print("BINARY_BYTES=%d" % binary)
+print("FLOAT32_BYTES=%d" % (4 * h0.matrix["shape"][0] * h0.matrix["shape"][1]))
 print("JSON_BYTES=%d" % as_json)"""
 SHOW = "h = fv.Heatmap(acts, top_k=N_FEATURES)\nh"
 
@@ -78,7 +81,7 @@ def main() -> int:
                 page.wait_for_function("() => !!window.jupyterapp", timeout=60_000)
                 recipe._wait_kernel_ready(page)
                 out = nb.run_cell(0, timeout=recipe.FIRST_CELL_TIMEOUT)
-                info = {k: nb.output_value(out, k) for k in ("SHAPE", "FORMAT", "BINARY_BYTES", "JSON_BYTES")}
+                info = {k: nb.output_value(out, k) for k in ("SHAPE", "FORMAT", "BINARY_BYTES", "FLOAT32_BYTES", "JSON_BYTES")}
                 heatmap = nb.cell(1).locator(".fv-heatmap")
                 paints, e2e = [], []
                 for _ in range(args.repeats):
@@ -105,7 +108,9 @@ def main() -> int:
         "end_to_end_ms": {"median": round(statistics.median(e2e)), "all": [round(x) for x in e2e]},
         "binary_bytes": binary,
         "json_bytes": as_json,
+        "float32_bytes": int(info["FLOAT32_BYTES"]),
         "json_over_binary": round(as_json / binary, 2),
+        "binary_over_json": round(binary / as_json, 4),
     }
     print(json.dumps(result, indent=2))
     return 0

@@ -33,3 +33,20 @@ class PlantedSource(FeatureSource):
 
     def decoder_directions(self):
         return torch.eye(3, 32)
+
+
+def synthetic_acts(n_prompts, per_prompt, n_features, density, seed=0):
+    """Random activations (a `density` fraction non-zero, values in [0, 5)) with tokens " p{prompt}t{pos}"."""
+    import numpy as np
+
+    from featureviz.analysis.activations import ActivationResult
+
+    g = torch.Generator().manual_seed(seed)
+    values = torch.rand(n_prompts * per_prompt, n_features, generator=g)
+    values = torch.where(torch.rand(values.shape, generator=g) < density, values * 5, torch.zeros(()))
+    return ActivationResult(
+        prompts=[f"prompt {p}" for p in range(n_prompts)],
+        str_tokens=[[f" p{p}t{i}" for i in range(per_prompt)] for p in range(n_prompts)],
+        token_ids=[torch.arange(per_prompt) for _ in range(n_prompts)],
+        values=values, offsets=np.arange(n_prompts + 1) * per_prompt, hook_name="synthetic", source_kind="sae",
+    )

@@ -1,4 +1,7 @@
 import json
+import resource
+import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,8 +10,8 @@ import traitlets
 from ipywidgets.widgets.widget import _remove_buffers
 
 import featureviz as fv
-from factories import PlantedSource
-from featureviz.widgets.arrays import decode_matrix, encode_matrix, payload_bytes
+from factories import PlantedSource, synthetic_acts
+from featureviz.widgets.arrays import decode_matrix, encode_matrix, payload_bytes, quantisation_grid
 
 
 def test_sparse_matrix_goes_as_csr_and_round_trips():
@@ -29,6 +32,116 @@ def test_dense_matrix_goes_dense_and_round_trips():
         encode_matrix(np.zeros(3))
 
 
+def assert_within_half_step(payload, values):
+    """decode_matrix(payload) equals values exactly, or within scale / 2 per column for dense_u8."""
+    decoded = decode_matrix(payload)
+    if payload["format"] != "dense_u8":
+        np.testing.assert_array_equal(decoded, values)
+        return
+    scale = np.frombuffer(payload["scale"], dtype="<f4").astype(np.float64)
+    err = np.abs(decoded.astype(np.float64) - values)
+    # scale / 2, plus the float32 rounding of the decoded value itself (~1e-5 of a step here).
+    assert (err <= scale / 2 + np.abs(values) * 2.0**-24).all(), (err / np.where(scale > 0, scale, 1)).max()
+    assert (decoded[values == 0] == 0).all(), "zeros must stay exactly zero"
+
+
+def test_quantised_dense_round_trip_is_within_half_a_step():
+    rng = np.random.default_rng(2)
+    n_rows, n_cols = 400, 6
+    values = np.stack([
+        rng.random(n_rows) * 7.3 * (rng.random(n_rows) < 0.6),  # SAE-like: non-negative, 60% active
+        rng.normal(size=n_rows) * 0.2 - 0.05,                  # signed (GELU/SiLU neurons)
+        1000 + rng.random(n_rows),                              # far from zero
+        np.full(n_rows, -2.5),                                  # constant
+        np.zeros(n_rows),                                       # never fires
+        rng.random(n_rows) * 1e-6,                              # tiny
+    ], axis=1).astype(np.float32)
+    payload = encode_matrix(values, quantise=True)
+    assert payload["format"] == "dense_u8"
+    assert payload_bytes(payload) == n_rows * n_cols + 8 * n_cols
+    assert_within_half_step(payload, values)
+    scale = np.frombuffer(payload["scale"], dtype="<f4")
+    span = values.max(0).astype(np.float64) - values.min(0)
+    assert (scale[[0, 1, 5]] <= span[[0, 1, 5]] / 255 * (1 + 1e-6)).all()  # finer than 256 colours per column
+    np.testing.assert_array_equal(decode_matrix(payload)[:, 3], -2.5)  # a constant column is exact
+    # The bound is tight: some cell errs by almost half a step.
+    err = np.abs(decode_matrix(payload)[:, 0].astype(np.float64) - values[:, 0])
+    assert err.max() > 0.4 * scale[0]
+
+
+def test_quantisation_is_opt_in_and_only_when_smaller():
+    rng = np.random.default_rng(3)
+    dense = rng.random((64, 32)).astype(np.float32)
+    assert encode_matrix(dense)["format"] == "dense"  # exact unless asked (q-values, probabilities)
+    assert encode_matrix(dense, quantise=True)["format"] == "dense_u8"
+    sparse = dense * (rng.random(dense.shape) < 0.05)
+    assert encode_matrix(sparse, quantise=True)["format"] == "csr"  # CSR stays exact and smaller
+    with_nan = dense.copy()
+    with_nan[3, 4] = np.nan
+    payload = encode_matrix(with_nan, quantise=True)
+    assert payload["format"] == "dense"
+    np.testing.assert_array_equal(decode_matrix(payload), with_nan)
+    empty = encode_matrix(np.zeros((0, 4), np.float32), quantise=True)
+    assert decode_matrix(empty).shape == (0, 4)
+    scale, zero = quantisation_grid(np.array([0, -1, 3], np.float32), np.array([0, 1, 3], np.float32))
+    assert scale.dtype == zero.dtype == np.float32
+    assert zero[0] == 0 and scale[0] == 0  # an all-zero column
+    assert zero[1] in (127, 128)  # [-1, 1]: zero near the middle code
+    assert zero[2] == -(2**22)  # a constant column: exact, with |zero| kept an exact float32 integer
+
+
+def test_dense_heatmap_payload_is_under_a_tenth_of_json():
+    """The issue's case: 2,048 tokens x 512 features, 60% active."""
+    acts = synthetic_acts(16, 128, 512, 0.6)
+    h = fv.Heatmap(acts, top_k=512)
+    values = acts.values[:, h.feature_ids].numpy()
+    as_json = len(json.dumps(values.tolist()).encode())
+    assert h.matrix["format"] == "dense_u8"
+    assert payload_bytes(h.matrix) <= 0.10 * as_json, (payload_bytes(h.matrix), as_json)
+    assert_within_half_step(h.matrix, values)
+
+
+def _peak_rss_reset() -> bool:
+    """Reset the kernel's peak-RSS mark (Linux); False where that is unavailable."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _status_bytes(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key):
+            return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+
+def test_ten_thousand_tokens_build_a_bounded_heatmap():
+    acts = synthetic_acts(100, 100, 1024, 0.3)
+    block = acts.values.numel() * 4  # 41 MB of float32 activations
+    for kwargs, n_cols in ((dict(top_k=20), 20), (dict(top_k=1000), 1000)):
+        reset = _peak_rss_reset()
+        before = _status_bytes("VmRSS") if reset else 0
+        tracemalloc.start()
+        h = fv.Heatmap(acts, **kwargs)
+        _, numpy_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        grown = _status_bytes("VmHWM") - before if reset else None
+        payload = payload_bytes(h.matrix)
+        print(f"10,000 tokens, {n_cols} columns: {h.matrix['format']} payload {payload:,} B "
+              f"(float32 would be {4 * 10_000 * n_cols:,}); numpy peak {numpy_peak / 2**20:.1f} MiB; "
+              f"peak RSS +{(grown or 0) / 2**20:.0f} MiB (activations block {block / 2**20:.0f} MiB); "
+              f"ru_maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+        assert h.matrix["format"] == "dense_u8"
+        assert payload == 10_000 * n_cols + 8 * n_cols  # one byte per cell
+        assert numpy_peak < 10_000 * n_cols + 12 * 2**20  # the codes + one 8 MiB float64 block
+        if grown is not None:
+            # Dominated by feature_stats over ALL features ((v > 0).sum(0) makes an int64 copy), not the widget.
+            assert grown < 4 * block
+        del h
+
+
 @pytest.fixture
 def acts(tiny_model, tiny_sae):
     return fv.activations(tiny_model, tiny_sae, {"happy": ["What a lovely day", "I am glad"],
@@ -38,7 +151,7 @@ def acts(tiny_model, tiny_sae):
 def test_heatmap_traits_carry_the_chosen_columns(acts):
     h = fv.Heatmap(acts, top_k=7)
     assert len(h.feature_ids) == 7
-    np.testing.assert_array_equal(decode_matrix(h.matrix), acts.values[:, h.feature_ids].numpy())
+    assert_within_half_step(h.matrix, acts.values[:, h.feature_ids].numpy())
     assert h.tokens == [tok for prompt in acts.str_tokens for tok in prompt]
     assert h.prompt_lengths == [len(s) for s in acts.str_tokens]
     assert h.prompt_groups == ["happy", "happy", "angry"]

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { decodeMatrix, readFloat32, toBytes } from "../src/lib/binary";
 import { csrTrait, denseTrait, f32, i32 } from "./helpers";
+import { u8Trait } from "./quantised";
 
 const rows = [
   [0, 1.5, 0],
@@ -105,6 +106,12 @@ describe("decodeMatrix", () => {
     ["csr decreasing then ok end", { shape: [3, 2], format: "csr", data: f32([1, 2]), indices: i32([0, 1]), indptr: i32([0, 2, 0, 2]) }],
     ["csr column out of range", { shape: [1, 2], format: "csr", data: f32([1]), indices: i32([2]), indptr: i32([0, 1]) }],
     ["csr negative column", { shape: [1, 2], format: "csr", data: f32([1]), indices: i32([-1]), indptr: i32([0, 1]) }],
+    ["u8 codes too short", { shape: [2, 2], format: "dense_u8", data: new Uint8Array(3), scale: f32([1, 1]), zero: f32([0, 0]) }],
+    ["u8 missing scale", { shape: [1, 2], format: "dense_u8", data: new Uint8Array(2), zero: f32([0, 0]) }],
+    ["u8 scale per row not column", { shape: [1, 2], format: "dense_u8", data: new Uint8Array(2), scale: f32([1]), zero: f32([0]) }],
+    ["u8 negative scale", { shape: [1, 1], format: "dense_u8", data: new Uint8Array(1), scale: f32([-1]), zero: f32([0]) }],
+    ["u8 NaN scale", { shape: [1, 1], format: "dense_u8", data: new Uint8Array(1), scale: f32([NaN]), zero: f32([0]) }],
+    ["u8 fractional zero", { shape: [1, 1], format: "dense_u8", data: new Uint8Array(1), scale: f32([1]), zero: f32([0.5]) }],
     ["csr truncated int32 bytes", { shape: [1, 2], format: "csr", data: f32([1]), indices: new Uint8Array(3), indptr: i32([0, 1]) }],
   ];
 
@@ -122,6 +129,61 @@ describe("decodeMatrix", () => {
     const view = new DataView(buf);
     structuredClone(buf, { transfer: [buf] });
     expect(() => decodeMatrix({ shape: [1, 2], format: "dense", data: view })).not.toThrow();
+  });
+
+  it("decodes dense_u8 as (code - zero) * scale per column", () => {
+    const res = decodeMatrix({
+      shape: [2, 3],
+      format: "dense_u8",
+      data: new Uint8Array([0, 10, 255, 5, 12, 3]),
+      scale: f32([0.5, 0.25, 2]),
+      zero: f32([0, 10, -1]),
+    });
+    expect(res.ok).toBe(true);
+    if (!res.ok) return;
+    expect(res.matrix.format).toBe("dense_u8");
+    expect(res.matrix.nnz).toBe(6);
+    expect(dense(res)).toEqual([
+      [0, 0, 512],
+      [2.5, 0.5, 8],
+    ]);
+    expect([0, 1, 2, 3].map((c) => res.matrix.step(c))).toEqual([0.5, 0.25, 2, 0]);
+    const seen: number[] = [];
+    res.matrix.forEachInRow(1, (_c, v) => seen.push(v));
+    expect(seen).toEqual([2.5, 0.5, 8]);
+    expect(res.matrix.get(2, 0)).toBe(0); // out of range
+    // Exact formats have step 0.
+    const exact = decodeMatrix(denseTrait(rows));
+    expect(exact.ok && exact.matrix.step(0)).toBe(0);
+  });
+
+  it("dense_u8 values are within scale / 2 of the originals; zeros stay zero", () => {
+    // Mixed columns: sparse non-negative (SAE-like), signed (neurons), offset, constant, all zero.
+    const nR = 300;
+    const nC = 5;
+    const value = (r: number, c: number): number => {
+      const x = Math.sin(r * 12.9898 + c * 78.233) * 43758.5453;
+      const u = x - Math.floor(x); // deterministic noise in [0, 1)
+      return [u < 0.4 ? 0 : u * 7.3, (u - 0.3) * 0.9, 1000 + u, -2.5, 0][c];
+    };
+    const { trait, scale } = u8Trait(nR, nC, value);
+    const res = decodeMatrix(trait);
+    expect(res.ok).toBe(true);
+    if (!res.ok) return;
+    let worst = 0;
+    for (let r = 0; r < nR; r++) {
+      for (let c = 0; c < nC; c++) {
+        const x = Math.fround(value(r, c));
+        const err = Math.abs(res.matrix.get(r, c) - x);
+        expect(err).toBeLessThanOrEqual(scale[c] / 2 + 1e-12);
+        if (x === 0) expect(res.matrix.get(r, c)).toBe(0);
+        if (scale[c] > 0) worst = Math.max(worst, err / scale[c]);
+        expect(res.matrix.step(c)).toBe(scale[c]);
+      }
+    }
+    expect(worst).toBeGreaterThan(0.3); // the bound is tight, not vacuous
+    expect(scale[0]).toBeLessThanOrEqual(7.3 / 255 + 1e-6); // step <= column range / 255
+    expect(scale[4]).toBe(0);
   });
 
   it("readFloat32 reads little-endian", () => {

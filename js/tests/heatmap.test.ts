@@ -3,7 +3,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import widget from "../src/heatmap";
+import { formatValue } from "../src/lib/format";
+import { MAX_SCROLL_EXTENT, toContentScroll, toScrollerScroll } from "../src/lib/layout";
 import { FakeModel, denseTrait, stubCanvas, tick, type CtxCall } from "./helpers";
+import { u8Payload } from "./quantised";
 
 const XSS = "<img src=x onerror=alert(1)>";
 // 6 tokens (2 prompts) x 3 features.
@@ -304,6 +307,165 @@ describe("heatmap render()", () => {
     // Only the visible window is drawn (fallback viewport 800 x 480).
     expect(rects).toBeLessThan(5000);
     expect(root.dataset.visibleColumns!.split(",").length).toBeLessThan(60);
+  });
+});
+
+// Huge heatmaps: the view paints only the visible window into a viewport-sized
+// canvas, and the scroll spacer is capped (MAX_SCROLL_EXTENT) with scaled
+// scrolling past the browsers' element-size limits, so hover/click stay exact.
+const PLAIN_GUTTER = 120; // no groups
+// Chromium: a canvas side above 32,767 px or over 268M pixels fails silently.
+const MAX_CANVAS_SIDE = 32_767;
+const MAX_CANVAS_PIXELS = 268_435_456;
+
+/** A dense_u8 matrix whose value at (r, c) is code(r, c) * scale[c]. */
+const code = (r: number, c: number) => (r * 7 + c * 3) % 256;
+
+function hugeState(nTokens: number, nFeatures: number, promptLength: number, transpose = false) {
+  const codes = new Uint8Array(nTokens * nFeatures);
+  for (let r = 0, i = 0; r < nTokens; r++) for (let c = 0; c < nFeatures; c++, i++) codes[i] = code(r, c);
+  const scale = new Float32Array(nFeatures).map((_, c) => 0.5 / (1 + (c % 4)));
+  return {
+    matrix: u8Payload(nTokens, nFeatures, codes, scale, new Float32Array(nFeatures)),
+    scale,
+    tokens: new Array(nTokens).fill(" tok"),
+    prompt_lengths: new Array(nTokens / promptLength).fill(promptLength),
+    prompt_groups: [],
+    feature_ids: Array.from({ length: nFeatures }, (_, i) => i),
+    feature_labels: new Array(nFeatures).fill(""),
+    column_stats: {
+      max: new Array(nFeatures).fill(1),
+      mean: new Array(nFeatures).fill(0.5),
+      count: new Array(nFeatures).fill(nTokens),
+    },
+    always_on: new Array(nFeatures).fill(false),
+    vmin: 0,
+    vmax: 127.5,
+    sort_by: "index",
+    hide_always_on: false,
+    transpose,
+    selected_feature: -1,
+    title: "",
+  };
+}
+
+function mountHuge(state: ReturnType<typeof hugeState>) {
+  const model = new FakeModel(state);
+  const t0 = performance.now();
+  cleanup = widget.render({ model, el });
+  const ms = performance.now() - t0;
+  const root = el.querySelector<HTMLElement>(".fv-heatmap")!;
+  const canvas = el.querySelector<HTMLCanvasElement>(".fv-heatmap-canvas")!;
+  const scroller = el.querySelector<HTMLElement>(".fv-scroll")!;
+  const spacer = el.querySelector<HTMLElement>(".fv-spacer")!;
+  return { model, root, canvas, scroller, spacer, ms };
+}
+
+async function scrollTo(scroller: HTMLElement, top: number, left = 0) {
+  scroller.scrollTop = top;
+  scroller.scrollLeft = left;
+  scroller.dispatchEvent(new Event("scroll"));
+  await tick();
+}
+
+function expectBoundedCanvas(canvas: HTMLCanvasElement) {
+  expect(canvas.width).toBeGreaterThan(0);
+  expect(canvas.height).toBeGreaterThan(0);
+  expect(canvas.width).toBeLessThanOrEqual(MAX_CANVAS_SIDE);
+  expect(canvas.height).toBeLessThanOrEqual(MAX_CANVAS_SIDE);
+  expect(canvas.width * canvas.height).toBeLessThanOrEqual(MAX_CANVAS_PIXELS);
+}
+
+const tooltipText = () => el.querySelector(".fv-tooltip")?.textContent ?? "";
+const fillRects = () => canvasStub.calls.filter((c) => c.name === "fillRect").length;
+
+describe("huge heatmaps", () => {
+  it("100,000 tokens x 512 features: paints a bounded window, hover is exact at the far end", async () => {
+    const state = hugeState(100_000, 512, 100);
+    const { root, canvas, scroller, spacer, ms } = mountHuge(state);
+    console.info(`100k x 512 dense_u8: first paint ${ms.toFixed(0)} ms in happy-dom`);
+    expect(root.dataset.state).toBe("ready");
+    expect(el.dataset.firstPaintMs).toBeDefined();
+    expectBoundedCanvas(canvas);
+    expect(fillRects()).toBeLessThan(5000);
+    // 1.4M px tall: under the cap, so scrolling is 1:1.
+    expect(spacer.style.height).toBe(`${HEADER + 100_000 * CH}px`);
+    canvasStub.calls.length = 0;
+    await scrollTo(scroller, HEADER + 100_000 * CH - 480, 512 * CW + PLAIN_GUTTER - 800);
+    expect(fillRects()).toBeLessThan(5000);
+    expectBoundedCanvas(canvas);
+    // Bottom-right visible cell: token 99,999 (prompt 999, position 99), feature 511.
+    mouse(canvas, "mousemove", 800 - CW / 2, 480 - CH / 2);
+    const text = tooltipText();
+    expect(text).toContain("999");
+    expect(text).toContain("99 of 100");
+    expect(text).toContain("#511");
+    const v = code(99_999, 511) * state.scale[511];
+    expect(text).toContain(`value${formatValue(v)} ± ${formatValue(state.scale[511] / 2)}`);
+  });
+
+  it("10,000 tokens x 2,000 features: click selects the right feature after scrolling right", async () => {
+    const { model, root, canvas, scroller } = mountHuge(hugeState(10_000, 2_000, 50));
+    expectBoundedCanvas(canvas);
+    await scrollTo(scroller, 0, 1_500 * CW);
+    expect(root.dataset.visibleColumns!.split(",")[0]).toBe("1500");
+    mouse(canvas, "click", PLAIN_GUTTER + 3 * CW + 2, 10); // header of the 4th visible column
+    expect(model.get("selected_feature")).toBe(1503);
+    await tick();
+    expect(root.dataset.selectedLane).toBe("1503");
+  });
+
+  it("3,000,000 tokens: the spacer is capped and scrolling is scaled, every row reachable", async () => {
+    const n = 3_000_000;
+    const { canvas, scroller, spacer } = mountHuge(hugeState(n, 2, 100));
+    const contentH = HEADER + n * CH; // 42M px: beyond every browser's element-size limit
+    expect(spacer.style.height).toBe(`${MAX_SCROLL_EXTENT}px`);
+    expectBoundedCanvas(canvas);
+    // Bottom: the last token.
+    await scrollTo(scroller, MAX_SCROLL_EXTENT - 480);
+    mouse(canvas, "mousemove", PLAIN_GUTTER + CW / 2, 480 - CH / 2);
+    expect(tooltipText()).toContain("29999"); // prompt 29,999
+    expect(tooltipText()).toContain("99 of 100");
+    // Middle: proportional.
+    const mid = Math.round((MAX_SCROLL_EXTENT - 480) / 2);
+    await scrollTo(scroller, mid);
+    const top = toContentScroll(mid, contentH, MAX_SCROLL_EXTENT, 480);
+    const row = Math.floor(top / CH);
+    mouse(canvas, "mousemove", PLAIN_GUTTER + CW + CW / 2, HEADER + 1);
+    expect(tooltipText()).toContain(`${Math.floor(row / 100)}`);
+    expect(tooltipText()).toContain(`${row % 100} of 100`);
+    expect(tooltipText()).toContain(formatValue(code(row, 1) * 0.25));
+    expect(fillRects()).toBeLessThan(20_000);
+  });
+
+  it("3,000,000 tokens transposed: the horizontal spacer is capped too", async () => {
+    const { canvas, scroller, spacer, root } = mountHuge(hugeState(3_000_000, 2, 100, true));
+    expect(spacer.style.width).toBe(`${MAX_SCROLL_EXTENT}px`);
+    expectBoundedCanvas(canvas);
+    await scrollTo(scroller, 0, MAX_SCROLL_EXTENT - 800);
+    const gutter = Number(root.dataset.gutterWidth);
+    const header = Number(root.dataset.headerHeight);
+    mouse(canvas, "mousemove", 800 - CW / 2, header + CH / 2);
+    expect(tooltipText()).toContain("99 of 100");
+    expect(tooltipText()).toContain("#0");
+    expect(gutter).toBeGreaterThan(0);
+  });
+});
+
+describe("scaled scroll mapping", () => {
+  it("is the identity under the cap and maps ends to ends above it", () => {
+    expect(toContentScroll(1234, 5000, 5000, 400)).toBe(1234);
+    expect(toScrollerScroll(1234, 5000, 5000, 400)).toBe(1234);
+    const content = 42_000_056;
+    expect(toContentScroll(0, content, MAX_SCROLL_EXTENT, 480)).toBe(0);
+    expect(toContentScroll(MAX_SCROLL_EXTENT - 480, content, MAX_SCROLL_EXTENT, 480)).toBe(content - 480);
+    expect(toScrollerScroll(content - 480, content, MAX_SCROLL_EXTENT, 480)).toBe(MAX_SCROLL_EXTENT - 480);
+    // Round trip within one scaled step.
+    const k = (content - 480) / (MAX_SCROLL_EXTENT - 480);
+    for (const c of [1, 777, 1_000_000, 30_000_000]) {
+      const back = toContentScroll(toScrollerScroll(c, content, MAX_SCROLL_EXTENT, 480), content, MAX_SCROLL_EXTENT, 480);
+      expect(Math.abs(back - c)).toBeLessThanOrEqual(k);
+    }
   });
 });
 

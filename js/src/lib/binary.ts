@@ -1,4 +1,9 @@
-// Decoding of the `matrix` trait: {shape, format, data, indices?, indptr?}.
+// Decoding of the `matrix` trait: {shape, format, data, indices?, indptr?, scale?, zero?}.
+//
+// Formats (src/featureviz/widgets/arrays.py writes them): "dense" (row-major
+// float32), "csr" (float32 data, int32 indices and indptr) and "dense_u8"
+// (one uint8 code per cell; per column a float32 scale and a float32 integer
+// zero: value = (code - zero) * scale, within scale / 2 of the original).
 //
 // Buffers may arrive as DataView (anywidget, nested in a dict), ArrayBuffer,
 // any TypedArray (restored widget state) or, for convenience, a plain number
@@ -6,7 +11,7 @@
 // returns {ok: false, error} with a readable message instead.
 
 export interface Matrix {
-  readonly format: "dense" | "csr";
+  readonly format: "dense" | "csr" | "dense_u8";
   readonly nRows: number;
   readonly nCols: number;
   /** Number of stored values (dense: nRows * nCols). */
@@ -15,6 +20,8 @@ export interface Matrix {
   get(row: number, col: number): number;
   /** Calls fn for each stored value of a row (dense: every column). */
   forEachInRow(row: number, fn: (col: number, value: number) => void): void;
+  /** Quantisation step of a column: values are within step / 2 of the originals (0: exact). */
+  step(col: number): number;
 }
 
 export type DecodeResult =
@@ -124,6 +131,36 @@ class DenseMatrix implements Matrix {
     const base = row * this.nCols;
     for (let c = 0; c < this.nCols; c++) fn(c, this.data[base + c]);
   }
+  step(): number {
+    return 0;
+  }
+}
+
+/** uint8 codes with a per-column affine grid; decoded on read (1 byte per cell in memory). */
+class QuantisedMatrix implements Matrix {
+  readonly format = "dense_u8" as const;
+  constructor(
+    readonly nRows: number,
+    readonly nCols: number,
+    private readonly codes: Uint8Array,
+    private readonly scale: Float32Array,
+    private readonly zero: Float32Array,
+  ) {}
+  get nnz(): number {
+    return this.codes.length;
+  }
+  get(row: number, col: number): number {
+    if (row < 0 || col < 0 || row >= this.nRows || col >= this.nCols) return 0;
+    return (this.codes[row * this.nCols + col] - this.zero[col]) * this.scale[col];
+  }
+  forEachInRow(row: number, fn: (col: number, value: number) => void): void {
+    if (row < 0 || row >= this.nRows) return;
+    const base = row * this.nCols;
+    for (let c = 0; c < this.nCols; c++) fn(c, (this.codes[base + c] - this.zero[c]) * this.scale[c]);
+  }
+  step(col: number): number {
+    return col >= 0 && col < this.nCols ? this.scale[col] : 0;
+  }
 }
 
 class CsrMatrix implements Matrix {
@@ -163,6 +200,9 @@ class CsrMatrix implements Matrix {
     if (row < 0 || row >= this.nRows) return;
     for (let k = this.indptr[row]; k < this.indptr[row + 1]; k++) fn(this.indices[k], this.data[k]);
   }
+  step(): number {
+    return 0;
+  }
 }
 
 /** The row-major float32 values of a dense matrix (no copy); null for CSR. */
@@ -196,6 +236,7 @@ function decodeUnsafe(raw: unknown): DecodeResult {
   const nRows = shape[0];
   const nCols = shape[1];
   const format = m.format ?? "dense";
+  if (format === "dense_u8") return decodeQuantised(m, nRows, nCols);
   const data = readFloat32(m.data, "matrix.data");
   if (!data.ok) return data;
 
@@ -243,5 +284,33 @@ function decodeUnsafe(raw: unknown): DecodeResult {
     return { ok: true, matrix: new CsrMatrix(nRows, nCols, data.values, ind, ptr, sorted) };
   }
 
-  return { ok: false, error: `matrix.format must be "dense" or "csr", got ${JSON.stringify(String(format)).slice(0, 40)}` };
+  return { ok: false, error: `matrix.format must be "dense", "csr" or "dense_u8", got ${JSON.stringify(String(format)).slice(0, 40)}` };
+}
+
+function decodeQuantised(m: Record<string, unknown>, nRows: number, nCols: number): DecodeResult {
+  let codes: Uint8Array | null;
+  if (Array.isArray(m.data)) {
+    codes = Uint8Array.from(m.data, (v) => (typeof v === "number" ? v : 0));
+  } else {
+    codes = toBytes(m.data);
+  }
+  if (!codes) return { ok: false, error: "matrix.data is missing or is not a binary buffer" };
+  if (codes.length !== nRows * nCols) {
+    return { ok: false, error: `matrix.data has ${codes.length} codes but shape ${nRows}×${nCols} needs ${nRows * nCols}` };
+  }
+  const scale = readFloat32(m.scale, "matrix.scale");
+  if (!scale.ok) return scale;
+  const zero = readFloat32(m.zero, "matrix.zero");
+  if (!zero.ok) return zero;
+  for (const [name, v] of [["scale", scale.values], ["zero", zero.values]] as const) {
+    if (v.length !== nCols) return { ok: false, error: `matrix.${name} has ${v.length} entries, expected n_cols = ${nCols}` };
+  }
+  for (let c = 0; c < nCols; c++) {
+    const s = scale.values[c];
+    const z = zero.values[c];
+    if (!(Number.isFinite(s) && s >= 0 && Number.isInteger(z))) {
+      return { ok: false, error: `matrix column ${c} has an invalid quantisation grid (scale ${s}, zero ${z})` };
+    }
+  }
+  return { ok: true, matrix: new QuantisedMatrix(nRows, nCols, codes, scale.values, zero.values) };
 }

@@ -5,7 +5,17 @@ import { createLegend, makeScale, type ColourScale } from "./colour";
 import { checkboxControl, selectControl } from "./controls";
 import { context2d, h } from "./dom";
 import { formatValue } from "./format";
-import { contentSize, hitTest, scrollToShow, type Hit, type Layout, type Viewport } from "./layout";
+import {
+  contentSize,
+  hitTest,
+  scrollToShow,
+  spacerExtent,
+  toContentScroll,
+  toScrollerScroll,
+  type Hit,
+  type Layout,
+  type Viewport,
+} from "./layout";
 import { featureName, readData, readOptions, type AnyModel, type Handler, type HeatmapData, type HeatmapOptions } from "./model";
 import { columnOrder } from "./order";
 import { paint } from "./paint";
@@ -84,7 +94,7 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
   let order: number[] = []; // matrix column indices, in drawn order
   let laneOf = new Int32Array(0); // matrix column -> index in order (-1 hidden)
   let colOfFeature = new Map<number, number>();
-  let tokenLabels: string[] = [];
+  let tokenLabels: Array<string | undefined> = []; // filled lazily: only drawn rows need a label
   let layout: Layout = { cellW: CELL_W, cellH: CELL_H, gutterW: 0, headerH: 0, nRows: 0, nCols: 0 };
   let vp: Viewport = { scrollLeft: 0, scrollTop: 0, width: 0, height: 0 };
   let hover: { row: number; col: number } | null = null;
@@ -142,7 +152,7 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
       if (res.ok) {
         data = res.data;
         error = "";
-        tokenLabels = data.tokens.map((t) => tokenLabel(t));
+        tokenLabels = new Array(data.nRows);
         colOfFeature = new Map();
         data.featureIds.forEach((id, c) => {
           if (!colOfFeature.has(id)) colOfFeature.set(id, c);
@@ -223,9 +233,17 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
     scroller.style.display = showingGrid ? "" : "none";
     root.dataset.state = !data ? "error" : showingGrid ? "ready" : "empty";
     if (!showingGrid) tooltip.hide();
+    // Only the viewport is painted (the canvas is sticky); the spacer gives the
+    // scrollbars their extent, capped so huge matrices stay scrollable.
     const size = contentSize(layout);
-    spacer.style.width = `${size.width}px`;
-    spacer.style.height = `${size.height}px`;
+    spacer.style.width = `${spacerExtent(size.width)}px`;
+    spacer.style.height = `${spacerExtent(size.height)}px`;
+  }
+
+  function labelOfToken(t: number): string {
+    let label = tokenLabels[t];
+    if (label === undefined && data) label = tokenLabels[t] = tokenLabel(data.tokens[t]);
+    return label ?? "";
   }
 
   function selectedLane(): number {
@@ -241,16 +259,23 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
     const width = Math.max(0, Math.min(size.width, cw > 0 ? cw : FALLBACK_VIEW_W));
     const height = Math.max(0, Math.min(size.height, ch > 0 ? ch : MAX_VIEW_H));
 
+    // Scroller offsets <-> content offsets (different only past MAX_SCROLL_EXTENT).
+    const spacerW = spacerExtent(size.width);
+    const spacerH = spacerExtent(size.height);
+    const contentLeft = () => toContentScroll(scroller.scrollLeft || 0, size.width, spacerW, width);
+    const contentTop = () => toContentScroll(scroller.scrollTop || 0, size.height, spacerH, height);
     const lane = selectedLane();
     if (pendingScroll && lane >= 0) {
       if (opts.transpose) {
-        scroller.scrollTop = scrollToShow(lane, layout.cellH, scroller.scrollTop, height, layout.headerH, layout.nRows);
+        const top = scrollToShow(lane, layout.cellH, contentTop(), height, layout.headerH, layout.nRows);
+        if (top !== contentTop()) scroller.scrollTop = toScrollerScroll(top, size.height, spacerH, height);
       } else {
-        scroller.scrollLeft = scrollToShow(lane, layout.cellW, scroller.scrollLeft, width, layout.gutterW, layout.nCols);
+        const left = scrollToShow(lane, layout.cellW, contentLeft(), width, layout.gutterW, layout.nCols);
+        if (left !== contentLeft()) scroller.scrollLeft = toScrollerScroll(left, size.width, spacerW, width);
       }
     }
     pendingScroll = false;
-    vp = { scrollLeft: scroller.scrollLeft || 0, scrollTop: scroller.scrollTop || 0, width, height };
+    vp = { scrollLeft: contentLeft(), scrollTop: contentTop(), width, height };
 
     const dpr = typeof window !== "undefined" && window.devicePixelRatio > 0 ? window.devicePixelRatio : 1;
     const pw = Math.round(width * dpr);
@@ -286,8 +311,8 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
         scale: sc,
         tokenAxis: t ? "cols" : "rows",
         value: t ? (r, c) => m.get(c, order[r]) : (r, c) => m.get(r, order[c]),
-        rowLabel: t ? (r) => gutterFeature(order[r]) : (r) => tokenLabels[r],
-        colLabel: t ? (c) => tokenLabels[c] : (c) => headerLabel(order[c]),
+        rowLabel: t ? (r) => gutterFeature(order[r]) : labelOfToken,
+        colLabel: t ? labelOfToken : (c) => headerLabel(order[c]),
         bands,
         selected: lane,
         hover,
@@ -371,7 +396,10 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
     if (hit.region === "cell") {
       const tok = t ? hit.col : hit.row;
       const col = order[t ? hit.row : hit.col];
-      return [...tokenRows(tok), ...featureRows(col), ["value", formatValue(data.matrix.get(tok, col))]];
+      // Quantised matrices (dense_u8) are exact to half a step: say so.
+      const halfStep = data.matrix.step(col) / 2;
+      const value = formatValue(data.matrix.get(tok, col));
+      return [...tokenRows(tok), ...featureRows(col), ["value", halfStep > 0 ? `${value} ± ${formatValue(halfStep)}` : value]];
     }
     const lane = featureLaneOf(hit);
     if (lane >= 0) {

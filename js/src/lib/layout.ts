@@ -97,3 +97,35 @@ export function scrollToShow(
 function clampInt(v: number, lo: number, hi: number): number {
   return v < lo ? lo : v > hi ? hi : v;
 }
+
+/**
+ * Largest extent (px) a scroll spacer may take along one axis. Browsers cap
+ * element sizes and clip silently beyond (Firefox ~17.9M px, Chromium
+ * ~33.5M px): past this, the spacer stays at the cap and scrolling is scaled
+ * (see toContentScroll), so every row stays reachable.
+ */
+export const MAX_SCROLL_EXTENT = 8_000_000;
+
+/** Size of the scroll spacer for a content extent. */
+export function spacerExtent(content: number, max = MAX_SCROLL_EXTENT): number {
+  return Math.max(0, Math.min(content, max));
+}
+
+/**
+ * Content offset shown at a scroller offset along one axis: the identity while
+ * the spacer holds the whole content, else proportional (both ends map to both ends).
+ */
+export function toContentScroll(scroll: number, content: number, spacer: number, view: number): number {
+  if (content <= spacer) return scroll;
+  const range = spacer - view;
+  if (range <= 0) return 0;
+  return Math.round(clampInt(scroll / range, 0, 1) * Math.max(0, content - view));
+}
+
+/** The scroller offset that shows a content offset (inverse of toContentScroll). */
+export function toScrollerScroll(contentScroll: number, content: number, spacer: number, view: number): number {
+  if (content <= spacer) return contentScroll;
+  const range = content - view;
+  if (range <= 0) return 0;
+  return Math.round(clampInt(contentScroll / range, 0, 1) * Math.max(0, spacer - view));
+}

@@ -49,7 +49,7 @@ class Heatmap(anywidget.AnyWidget):
         values = acts.values[:, columns]
         chosen = stats.iloc[columns]
         super().__init__(
-            matrix=encode_matrix(values),
+            matrix=encode_matrix(values, quantise=True),  # drawn as colours: 8 bits per cell suffice
             tokens=[tok for prompt in acts.str_tokens for tok in prompt],
             prompt_lengths=np.diff(acts.offsets).astype(int).tolist(),
             prompt_groups=list(acts.groups) or [""] * len(acts.prompts),
