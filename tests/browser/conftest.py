@@ -34,6 +34,13 @@ DEFAULT_TIMEOUT = 30_000  # ms, every other Playwright wait
 # Notebook 7.6 logs this harmless page error; every other page error fails the test.
 IGNORED_PAGE_ERRORS = re.compile(r"schema", re.I)
 
+# Canvas colours at canvas-relative CSS pixel points (device pixels handled), as [r, g, b, a].
+CANVAS_PIXELS_JS = """([canvas, points]) => {
+    const ctx = canvas.getContext('2d');
+    const sx = canvas.width / canvas.clientWidth, sy = canvas.height / canvas.clientHeight;
+    return points.map(([x, y]) => Array.from(ctx.getImageData(Math.floor(x * sx), Math.floor(y * sy), 1, 1).data));
+}"""
+
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -119,12 +126,14 @@ class JupyterServer:
     proc: subprocess.Popen
     log_path: Path
     runtime_dir: Path
+    data_dir: Path | None = None  # its JUPYTER_DATA_DIR: the signature store that decides notebook trust
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}?token={self.token}"
 
-    def notebook_url(self) -> str:
-        return self.url(FRONTENDS[self.frontend][1].format(nb=self.notebook))
+    def notebook_url(self, name: str | None = None) -> str:
+        """URL of a notebook under the server root (default: the test notebook)."""
+        return self.url(FRONTENDS[self.frontend][1].format(nb=name or self.notebook))
 
     def api(self, path: str, method: str = "GET", timeout: float = 5) -> bytes:
         req = urllib.request.Request(self.url(path), method=method)
@@ -208,7 +217,8 @@ def start_server(frontend: str, tmp: Path) -> JupyterServer:
     log = open(log_path, "wb")
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
-    server = JupyterServer(frontend, f"http://127.0.0.1:{port}", token, root, nb_name, proc, log_path, dirs["runtime"])
+    server = JupyterServer(frontend, f"http://127.0.0.1:{port}", token, root, nb_name, proc, log_path, dirs["runtime"],
+                           dirs["data"])
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while True:
         if proc.poll() is not None:
@@ -341,6 +351,16 @@ class NotebookSession:
             "y": g["headerH"] + row * g["cellH"] + g["cellH"] / 2,
         }
 
+    def grid_colours(self, n_rows: int, heatmap=None) -> list[list[int]]:
+        """[r, g, b, a] at the centre of every visible grid cell (n_rows token rows) of a heatmap (a
+        `.fv-heatmap` locator, on any page; default: the setup cell's)."""
+        heatmap = heatmap or self.heatmap
+        g = self.geometry(heatmap)
+        points = [[g["firstOffset"] + (c + 0.5) * g["cellW"], g["headerH"] + (r + 0.5) * g["cellH"]]
+                  for r in range(n_rows) for c in range(len(g["visible"]))]
+        canvas = heatmap.locator("canvas.fv-heatmap-canvas").element_handle()
+        return heatmap.page.evaluate(CANVAS_PIXELS_JS, [canvas, points])
+
     def set_theme(self, name: str) -> None:
         self.page.evaluate("name => window.jupyterapp.commands.execute('apputils:change-theme', {theme: name})", name)
         self.page.wait_for_function(
@@ -377,6 +397,25 @@ def _wait_kernel_ready(page) -> None:
     raise AssertionError(f"kernel {KERNEL_DISPLAY_NAME!r} not ready in {KERNEL_READY_TIMEOUT / 1000} s")
 
 
+def open_notebook_page(browser_context, server: JupyterServer, name: str | None = None,
+                       page_errors: list | None = None, wait_kernel: bool = True):
+    """A new tab showing notebook `name` (default: the test notebook) of `server`, its first cell attached
+    and (wait_kernel) its kernel ready. Page errors are appended to page_errors. The caller closes the page."""
+    page = browser_context.new_page()
+    try:
+        if page_errors is not None:
+            page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+        page.goto(server.notebook_url(name), wait_until="domcontentloaded", timeout=60_000)
+        page.wait_for_function("() => !!window.jupyterapp", timeout=60_000)
+        page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+        if wait_kernel:
+            _wait_kernel_ready(page)
+    except BaseException:
+        page.close()
+        raise
+    return page
+
+
 @pytest.fixture(scope="session", params=list(FRONTENDS))
 def nb(request, browser_context, tmp_path_factory) -> NotebookSession:
     """The test notebook open in JupyterLab / Notebook 7 with the heatmap cell run.
@@ -389,13 +428,9 @@ def nb(request, browser_context, tmp_path_factory) -> NotebookSession:
     server = start_server(frontend, tmp_path_factory.mktemp(f"jupyter-{frontend}"))
     page = None
     try:
-        page = browser_context.new_page()
-        session = NotebookSession(frontend, server, page)
-        page.on("pageerror", lambda exc: session.page_errors.append(str(exc)))
-        page.goto(server.notebook_url(), wait_until="domcontentloaded", timeout=60_000)
-        page.wait_for_function("() => !!window.jupyterapp", timeout=60_000)
-        session.cell(SETUP).wait_for(timeout=60_000)
-        _wait_kernel_ready(page)
+        page_errors: list = []
+        page = open_notebook_page(browser_context, server, page_errors=page_errors)
+        session = NotebookSession(frontend, server, page, page_errors)
 
         t0 = time.monotonic()
         out = session.run_cell(SETUP, timeout=FIRST_CELL_TIMEOUT)
@@ -418,6 +453,20 @@ def nb(request, browser_context, tmp_path_factory) -> NotebookSession:
                 page.close()
         finally:
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def open_notebook(browser_context):
+    """Opens another notebook under a frontend's server root in a new tab:
+    ``open_notebook(server, name, wait_kernel=True)`` -> a NotebookSession on that page (no cell run;
+    its `heatmap` is the first cell's). The caller closes ``session.page`` and calls check_page_errors()."""
+
+    def _open(server: JupyterServer, name: str, wait_kernel: bool = True) -> NotebookSession:
+        errors: list = []
+        page = open_notebook_page(browser_context, server, name, page_errors=errors, wait_kernel=wait_kernel)
+        return NotebookSession(server.frontend, server, page, errors)
+
+    return _open
 
 
 @pytest.fixture(autouse=True)
