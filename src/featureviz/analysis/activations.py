@@ -73,7 +73,7 @@ class ActivationResult:
     def feature_stats(self) -> pd.DataFrame:
         """Per feature: max, mean over tokens, number and fraction of tokens where it is active (> 0)."""
         v = self.values
-        active = (v > 0).sum(0)
+        active = (v > 0).sum(0, dtype=torch.int32)  # int64 default doubles the peak on big sets
         n = max(v.shape[0], 1)
         return pd.DataFrame(
             {
