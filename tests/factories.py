@@ -5,6 +5,14 @@ import torch
 from featureviz.sources import FeatureSource
 
 
+# Untrusted text for hardening tests (Python, export and browser): markup payloads, control characters, emoji,
+# right-to-left text with a U+202E override, and a 10,000-character word.
+NASTY = [
+    "<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>", '"><svg onload=alert(3)>',
+    "tab\there\x00null\x1bescape\r\n", "emoji 😀🎉👩‍👩‍👧", "مرحبا بالعالم RTL ‮reversed", "x" * 10_000,
+]
+
+
 def make_sae(d_in=32, d_sae=96, hook_name="blocks.1.hook_resid_pre", seed=0):
     from sae_lens import StandardSAE, StandardSAEConfig
     from sae_lens.saes.sae import SAEMetadata

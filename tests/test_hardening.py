@@ -11,12 +11,8 @@ from ipywidgets.widgets.widget import _remove_buffers
 
 import featureviz as fv
 from featureviz.analysis.dashboard import dashboard_data
-from factories import make_sae
+from factories import NASTY, make_sae
 
-NASTY = [
-    "<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>", '"><svg onload=alert(3)>',
-    "tab\there\x00null\x1bescape\r\n", "emoji 😀🎉👩‍👩‍👧", "مرحبا بالعالم RTL ‮reversed", "x" * 10_000,
-]
 
 
 def bad_inputs(model, sae):

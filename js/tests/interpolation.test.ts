@@ -151,6 +151,7 @@ describe("rendering", () => {
     expect(slider.min).toBe("0");
     expect(slider.max).toBe("4");
     expect(slider.value).toBe("2");
+    expect(slider.dataset.lmSuppressShortcuts).toBe("true"); // arrow keys reach the slider in Jupyter
     expect(q(root, ".fv-interp-min").textContent).toBe("-4");
     expect(q(root, ".fv-interp-max").textContent).toBe("4");
     expect(q(root, ".fv-interp-value-num").textContent).toBe("0");

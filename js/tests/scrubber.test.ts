@@ -102,6 +102,8 @@ describe("scrubber render()", () => {
     expect(slider.max).toBe("2");
     expect(slider.value).toBe("2");
     expect(play.textContent).toContain("play");
+    // Jupyter's arrow-key shortcuts must not steal the keys from a focused slider.
+    expect(slider.dataset.lmSuppressShortcuts).toBe("true");
     expect(el.querySelector(".fv-title")?.textContent).toBe("Features forming");
     expect(el.querySelector(".fv-scrub-label")?.textContent).toContain("4.00M tokens");
     const ticks = Array.from(el.querySelectorAll(".fv-tick-label")).map((t) => t.textContent);

@@ -30,3 +30,16 @@ export function context2d(canvas: HTMLCanvasElement): CanvasRenderingContext2D |
     return null;
   }
 }
+
+/**
+ * The range input of a scrub / play control (min 0; max and value set by the view). JupyterLab and
+ * Notebook 7 bind the arrow keys to notebook commands (Left / Right: headings, Up / Down: cells) wherever
+ * the focus is outside a text field, so a focused slider would never see them; Lumino skips its shortcuts
+ * for elements marked `data-lm-suppress-shortcuts`, which leaves the keys to the slider.
+ */
+export function rangeSlider(label: string): HTMLInputElement {
+  return h("input", {
+    className: "fv-slider",
+    attrs: { type: "range", min: "0", max: "0", step: "1", "aria-label": label, "data-lm-suppress-shortcuts": "true" },
+  });
+}

@@ -8,7 +8,7 @@
 // setAttribute; nothing here parses markup.
 
 import { ACCENT_DARK, ACCENT_LIGHT, mix, toCss } from "./colour";
-import { h } from "./dom";
+import { h, rangeSlider } from "./dom";
 import { formatValue } from "./format";
 import { createChart } from "./interpolation-chart";
 import {
@@ -155,7 +155,7 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     title: "compute values above the range (needs the Python kernel)",
     attrs: { type: "button" },
   });
-  const slider = h("input", { className: "fv-slider", attrs: { type: "range", min: "0", max: "0", step: "1", "aria-label": "steering value" } });
+  const slider = rangeSlider("steering value");
   const minLabel = h("span", { className: "fv-interp-min" });
   const maxLabel = h("span", { className: "fv-interp-max" });
   const sliderWrap = h("div", { className: "fv-slider-wrap" }, [extendLow, minLabel, slider, maxLabel, extendHigh]);

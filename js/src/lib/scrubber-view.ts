@@ -18,7 +18,7 @@
 // Strings reach the page through textContent / fillText only.
 
 import { createLegend, makeScale, mix, toCss, type ColourScale, type RGB } from "./colour";
-import { context2d, h } from "./dom";
+import { context2d, h, rangeSlider } from "./dom";
 import { formatValue } from "./format";
 import { CELL_H, CELL_W } from "./heatmap-view"; // constants only (tree-shaken)
 import { contentSize, hitTest, scrollToShow, type Hit, type Layout, type Viewport } from "./layout";
@@ -130,7 +130,7 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
   const toolbar = h("div", { className: "fv-toolbar" }, [title, label, legend.el, stripKey, info, note]);
 
   const play = h("button", { className: "fv-play", text: "▶ play", attrs: { type: "button", "aria-pressed": "false" } });
-  const slider = h("input", { className: "fv-slider", attrs: { type: "range", min: "0", max: "0", step: "1", "aria-label": "checkpoint" } });
+  const slider = rangeSlider("checkpoint");
   const ticks = h("div", { className: "fv-ticks" });
   const controls = h("div", { className: "fv-scrub-controls" }, [play, h("div", { className: "fv-slider-box" }, [slider, ticks])]);
 
