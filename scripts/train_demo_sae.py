@@ -322,7 +322,7 @@ def evaluate_all(model, run_dir: Path, heldout: np.ndarray, heldout_cache: tr.Ac
 
 def write_metrics(done: dict, corpus: dict, assets: Path) -> None:
     keys = sorted(done, key=lambda k: done[k]["training_tokens"])
-    final = next((done[k] for k in keys if k.startswith("default_sae/")), None)
+    final = next((done[k] for k in keys if k.endswith("/default_sae")), None)
     (assets / "default_sae_metrics.json").write_text(json.dumps(
         {"hook_name": HOOK, "max_norm": MAX_NORM, "test_slice_contexts": TEST_SLICE, "ce_contexts": CE_CONTEXTS,
          "corpus": corpus,
