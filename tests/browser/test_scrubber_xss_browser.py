@@ -23,6 +23,7 @@ import json
 import pytest
 
 from factories import NASTY
+from test_widgets_browser import _picture
 
 pytestmark = pytest.mark.browser
 
@@ -222,7 +223,7 @@ def test_scrubber_slider_changes_frame_and_kernel(nb):
     hashes[last] = moved["after"]["hash"]
 
 
-def test_scrubber_index_from_python_moves_the_view(nb):
+def test_scrubber_index_from_python_moves_the_view(nb, artifacts_dir, screenshot_dir):
     root = _scrubber(nb)
     labels = _State.get(nb, "labels")
     hashes = _State.get(nb, "hashes")
@@ -238,6 +239,7 @@ def test_scrubber_index_from_python_moves_the_view(nb):
     if target in hashes:
         assert after == hashes[target], "the same checkpoint drew a different frame"
     assert root.get_attribute("data-state") == "ready"
+    _picture(nb, root, "scrubber", artifacts_dir, screenshot_dir)  # the README's picture (lab)
 
 
 # ---- issue 10.1: untrusted text in every widget ------------------------------------------------------------
