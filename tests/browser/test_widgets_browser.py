@@ -64,8 +64,10 @@ PRINT_CONTRAST_CELL = 'print("CV_SELECTED=%d" % cv.selected_feature)'
 
 # h is the setup cell's heatmap (read only): its strongest feature.
 INTERP_CELL = """\
+# sweep well past the feature's own scale (SAE latents reach tens, neurons a few units)
+_scale = max(6.0, 4 * float(acts.values[:, h.feature_ids[0]].max()))
 interp = fv.Interpolation(model, source, "Today I went to the market and", feature=h.feature_ids[0],
-                          values=(-6, 6), steps=5, max_new_tokens=6)
+                          values=(-_scale, _scale), steps=5, max_new_tokens=6)
 print("INTERP_TEXTS=" + json.dumps(interp.texts))
 print("INTERP_INDEX=%d" % interp.index)
 interp"""
