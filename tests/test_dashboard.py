@@ -14,13 +14,26 @@ def corpus():
     return [" ".join(rng.choice(WORDS, size=rng.integers(3, 12))) for _ in range(40)]
 
 
+@pytest.fixture(params=["sae", "neurons"])
+def source(request, tiny_model, tiny_sae):
+    """SAE latents and plain MLP neurons (GELU: negative values too) go through the same dashboard."""
+    return tiny_sae if request.param == "sae" else fv.NeuronSource(tiny_model, 0)
+
+
 @pytest.fixture
-def data(tiny_model, tiny_sae, corpus):
-    return dashboard_data(tiny_model, tiny_sae, corpus, k=5, n_samples=8, n_bins=16, batch_tokens=96, progress=False)
+def directions(source, tiny_model, tiny_sae):
+    """Each feature's write direction into the residual stream, read off the weights directly."""
+    weights = tiny_sae.W_dec if source is tiny_sae else tiny_model.blocks[0].mlp.W_out
+    return weights.detach()
 
 
-def test_top_k_is_exact_against_brute_force(tiny_model, tiny_sae, corpus, data):
-    acts = fv.activations(tiny_model, tiny_sae, corpus)
+@pytest.fixture
+def data(tiny_model, source, corpus):
+    return dashboard_data(tiny_model, source, corpus, k=5, n_samples=8, n_bins=16, batch_tokens=96, progress=False)
+
+
+def test_top_k_is_exact_against_brute_force(tiny_model, source, corpus, data):
+    acts = fv.activations(tiny_model, source, corpus)
     per_text_max = np.stack([acts.prompt_values(i).max(0).values.numpy() for i in range(len(corpus))])  # [texts, F]
     for row, feature in enumerate(data.feature_ids[:30]):
         expected = np.sort(per_text_max[:, feature])[::-1][:5]
@@ -28,8 +41,8 @@ def test_top_k_is_exact_against_brute_force(tiny_model, tiny_sae, corpus, data):
         np.testing.assert_allclose(data.top_values[row], expected, rtol=1e-5)
 
 
-def test_stored_windows_equal_a_direct_recomputation(tiny_model, tiny_sae, corpus, data):
-    acts = fv.activations(tiny_model, tiny_sae, corpus)
+def test_stored_windows_equal_a_direct_recomputation(tiny_model, source, corpus, data):
+    acts = fv.activations(tiny_model, source, corpus)
     checked = 0
     for feature in data.feature_ids[:20]:
         for example in data.page(int(feature))["top"]:
@@ -46,8 +59,8 @@ def test_stored_windows_equal_a_direct_recomputation(tiny_model, tiny_sae, corpu
     assert checked > 20
 
 
-def test_histogram_and_density_count_every_active_token(tiny_model, tiny_sae, corpus, data):
-    acts = fv.activations(tiny_model, tiny_sae, corpus)
+def test_histogram_and_density_count_every_active_token(tiny_model, source, corpus, data):
+    acts = fv.activations(tiny_model, source, corpus)
     assert data.n_tokens == acts.n_tokens
     for row, feature in enumerate(data.feature_ids):
         column = acts.values[:, feature].numpy()
@@ -67,12 +80,12 @@ def test_samples_are_active_contexts(data):
     assert (finite.sum(1) <= np.minimum(8, data.active_count)).all()
 
 
-def test_logit_effects_and_nearest_features(tiny_model, tiny_sae, data):
+def test_logit_effects_and_nearest_features(tiny_model, directions, data):
     feature = int(data.feature_ids[3])
-    logits = tiny_sae.W_dec[feature].detach() @ tiny_model.W_U.detach()
+    logits = directions[feature] @ tiny_model.W_U.detach()
     assert data.logit_top_ids[3].tolist() == logits.topk(10).indices.tolist()
     assert data.logit_bottom_ids[3].tolist() == logits.topk(10, largest=False).indices.tolist()
-    unit = torch.nn.functional.normalize(tiny_sae.W_dec.detach(), dim=1)
+    unit = torch.nn.functional.normalize(directions, dim=1)
     cos = unit[feature] @ unit.T
     cos[feature] = -2
     assert data.nearest_ids[3].tolist() == cos.topk(5).indices.tolist()
@@ -99,7 +112,7 @@ def test_subset_save_load_and_errors(tiny_model, tiny_sae, corpus, tmp_path):
     assert from_file.n_tokens == fv.activations(tiny_model, tiny_sae, corpus[:6]).n_tokens
 
 
-def test_dashboard_widget_navigates_searches_and_links(tiny_model, tiny_sae, corpus, data):
+def test_dashboard_widget_navigates_searches_and_links(tiny_model, source, corpus, data):
     import traitlets
 
     dash = fv.Dashboard(data, feature=int(data.feature_ids[2]))
@@ -115,7 +128,7 @@ def test_dashboard_widget_navigates_searches_and_links(tiny_model, tiny_sae, cor
     values = [r["value"] for r in dash.search_results]
     assert values == sorted(values, reverse=True)
 
-    acts = fv.activations(tiny_model, tiny_sae, corpus[:3])
+    acts = fv.activations(tiny_model, source, corpus[:3])
     heatmap = fv.Heatmap(acts, top_k=5)
     link = fv.link(heatmap, dash)
     heatmap.selected_feature = heatmap.feature_ids[1]
