@@ -135,10 +135,6 @@ def build_corpus(model, n_tokens: int, context_size: int, seed: int = 0) -> tupl
 # -- measurements ---------------------------------------------------------------------------------------------
 
 
-def default_batch_tokens(n_features: int) -> int:
-    return int(max(256, min(8192, 2**26 // max(n_features, 1))))  # as dashboard_data chooses it
-
-
 def reference_pass(model, source, contexts, batch_tokens) -> int:
     from featureviz.analysis.activations import hook_activations_batches
 
@@ -237,6 +233,8 @@ def measure_ratio(args, fv, model, source) -> None:
     tokens, desc = build_corpus(model, args.tokens, args.context_size)
     contexts = list(tokens)
     features = list(range(args.features)) if args.features else None
+    from featureviz.analysis.dashboard import default_batch_tokens  # the batching dashboard_data uses
+
     batch_tokens = default_batch_tokens(source.n_features)
     print(f"\n== build time vs one forward pass: {tokens.shape[0]} contexts x {tokens.shape[1]} = "
           f"{tokens.shape[0] * (tokens.shape[1] - 1):,} tokens (BOS excluded), batch_tokens {batch_tokens} ==")

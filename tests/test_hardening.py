@@ -14,7 +14,6 @@ from featureviz.analysis.dashboard import dashboard_data
 from factories import NASTY, make_sae
 
 
-
 def bad_inputs(model, sae):
     acts = fv.activations(model, sae, ["a fine prompt", "another one"])
     return [

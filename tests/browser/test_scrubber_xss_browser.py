@@ -23,7 +23,7 @@ import json
 import pytest
 
 from factories import NASTY
-from test_widgets_browser import _picture
+from test_widgets_browser import _picture, _wait_state
 
 pytestmark = pytest.mark.browser
 
@@ -102,11 +102,6 @@ class _State:
     @classmethod
     def put(cls, nb, name: str, value) -> None:
         cls.by_frontend.setdefault(nb.frontend, {})[name] = value
-
-
-def _wait_state(nb, root, state: str = "ready", timeout: float = KERNEL_TIMEOUT) -> None:
-    nb.page.wait_for_function("([el, s]) => el.dataset.state === s", arg=[root.element_handle(), state],
-                              timeout=timeout)
 
 
 def _hash(nb, root) -> str:

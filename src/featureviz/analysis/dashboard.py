@@ -226,6 +226,11 @@ def _windows(feats, tokens, lengths, rows, positions, feature_cols, before, afte
     return ids, acts
 
 
+def default_batch_tokens(n_features: int) -> int:
+    """Tokens per forward batch: one batch's activations are [tokens, n_features], kept at ~64M floats."""
+    return int(max(256, min(8192, 2**26 // max(n_features, 1))))
+
+
 def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_samples: int = 40, n_bins: int = 40,
                    n_logits: int = 10, n_nearest: int = 5, context_size: int = 128, max_texts: int | None = None,
                    batch_tokens: int | None = None, seed: int = 0, progress: bool = True) -> DashboardData:
@@ -244,8 +249,7 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
     n_feat, width = len(feature_ids), WINDOW_BEFORE + WINDOW_AFTER + 1
     cols = torch.as_tensor(feature_ids)
     gen = torch.Generator().manual_seed(seed)
-    # Activations of one batch are [tokens, n_features]: cap the batch so that block stays ~64M floats.
-    batch_tokens = batch_tokens or int(max(256, min(8192, 2**26 // max(source.n_features, 1))))
+    batch_tokens = batch_tokens or default_batch_tokens(source.n_features)
 
     def empty(slots):
         return {"score": torch.full((n_feat, slots), -torch.inf), "value": torch.full((n_feat, slots), -torch.inf),
