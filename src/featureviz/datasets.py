@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .validation import positive_int
+
 _DATA = Path(__file__).parent / "data"
 
 
@@ -12,7 +14,6 @@ def emotion_prompts(per_group: int | None = None) -> dict[str, list[str]]:
     """{"happy": [...], "angry": [...], "baseline": [...]} (33 each); per_group=7 gives the small set."""
     groups = {k: v for k, v in json.loads((_DATA / "emotion_prompts.json").read_text()).items() if not k.startswith("_")}
     if per_group is not None:
-        if isinstance(per_group, bool) or not isinstance(per_group, int) or per_group < 1:
-            raise ValueError(f"per_group must be a positive integer, got {per_group!r}")
+        per_group = positive_int(per_group, "per_group")
         groups = {k: v[:per_group] for k, v in groups.items()}
     return groups

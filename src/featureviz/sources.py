@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 
 import torch
 
+from .validation import integer
+
 _BLOCK = re.compile(r"^blocks\.(\d+)\.")
 # Hooks whose activations live in the residual stream's basis (width d_model).
 _RESIDUAL_HOOKS = ("hook_resid_pre", "hook_resid_mid", "hook_resid_post", "hook_attn_out", "hook_mlp_out", "hook_embed")
@@ -126,7 +128,8 @@ class NeuronSource(FeatureSource):
 
     def __init__(self, model, layer: int):
         n_layers = model.cfg.n_layers
-        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < n_layers:
+        layer = integer(layer, "layer")
+        if not 0 <= layer < n_layers:
             raise ValueError(f"layer={layer!r} is out of range: {model.cfg.model_name} has layers 0..{n_layers - 1}")
         if model.cfg.d_mlp is None:
             raise ValueError(f"{model.cfg.model_name} has no MLP layers (attention-only model)")

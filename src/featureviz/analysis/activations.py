@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
+from transformer_lens import HookedTransformer
 
 from ..sources import FeatureSource, SAESource, check_feature_index
+from ..validation import fraction, positive_int, text
 
 ALWAYS_ON_FRACTION = 0.9  # a feature active on at least this fraction of tokens is "always on"
 
@@ -95,12 +97,11 @@ class ActivationResult:
         """
         if by not in ("max", "mean", "count"):
             raise ValueError(f"by must be 'max', 'mean' or 'count', got {by!r}")
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+        k = positive_int(k, "k")
         stats = self.feature_stats()
         if exclude_always_on is not False:
-            fraction = ALWAYS_ON_FRACTION if exclude_always_on is True else float(exclude_always_on)
-            stats = stats[stats["frac_active"] < fraction]
+            limit = ALWAYS_ON_FRACTION if exclude_always_on is True else fraction(exclude_always_on, "exclude_always_on")
+            stats = stats[stats["frac_active"] < limit]
         # Ties (e.g. many features at 0) break by the other statistics, then by index, so the order is stable.
         order = {"max": ["max", "mean"], "mean": ["mean", "max"], "count": ["count", "mean"]}[by]
         return stats.sort_values(order, ascending=False, kind="stable").head(k)
@@ -119,6 +120,7 @@ def normalise_prompts(prompts) -> tuple[list[str], list[str]]:
     elif isinstance(prompts, Mapping):
         if not prompts:
             raise ValueError("prompts is an empty dict: give at least one group of prompts")
+        check_group_names(prompts)
         pairs = []
         for name, items in prompts.items():
             if isinstance(items, str) or not isinstance(items, Iterable):
@@ -136,15 +138,24 @@ def normalise_prompts(prompts) -> tuple[list[str], list[str]]:
     if not prompts:
         raise ValueError("prompts is empty: give at least one prompt")
     for i, p in enumerate(prompts):
-        if not isinstance(p, str):
-            raise TypeError(f"prompts[{i}] must be a string, got {type(p).__name__}")
-        if not p:
-            raise ValueError(f"prompts[{i}] is an empty string")
+        text(p, f"prompts[{i}]")
     return prompts, groups
+
+
+def check_group_names(groups: Mapping) -> None:
+    """Group names become strings (widget labels, table rows): refuse names that would merge, like 1 and "1"."""
+    seen: dict[str, object] = {}
+    for name in groups:
+        if str(name) in seen:
+            raise ValueError(f"group names {seen[str(name)]!r} and {name!r} are ambiguous: both read {str(name)!r}")
+        seen[str(name)] = name
 
 
 def as_source(source, model) -> FeatureSource:
     """A FeatureSource from a FeatureSource or a bare sae-lens SAE, checked against the model."""
+    if not isinstance(model, HookedTransformer):
+        raise TypeError(f"model must be a TransformerLens HookedTransformer (e.g. from featureviz.load_default()), "
+                        f"got {type(model).__name__}")
     if not isinstance(source, FeatureSource):
         from sae_lens import SAE
 
@@ -239,8 +250,7 @@ def top_activating(model, source, feature, corpus, k: int = 10, *, batch_tokens:
     source = as_source(source, model)
     feature = source.check_feature(feature)
     texts, _ = normalise_prompts(corpus)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    k = positive_int(k, "k")
     ids = tokenize(model, texts)
     best: list[tuple[float, int, torch.Tensor]] = []  # (max activation, text index, per-token activations)
     show = progress if progress is not None else len(texts) > 32

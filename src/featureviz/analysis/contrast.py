@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .activations import ALWAYS_ON_FRACTION, ActivationResult
+from .activations import ALWAYS_ON_FRACTION, ActivationResult, check_group_names
 
 AGGREGATES = ("max", "mean")
 TESTS = ("mannwhitney", "welch")
@@ -43,6 +43,7 @@ def split_groups(groups) -> dict[str, ActivationResult]:
         return {name: groups.subset([i for i, g in enumerate(groups.groups) if g == name]) for name in names}
     if not isinstance(groups, Mapping):
         raise TypeError(f"groups must be a dict of name -> activation result, got {type(groups).__name__}")
+    check_group_names(groups)
     for name, acts in groups.items():
         if not isinstance(acts, ActivationResult):
             raise TypeError(f"groups[{name!r}] must be an activation result, got {type(acts).__name__}")
@@ -68,6 +69,8 @@ def contrast(groups, baseline=None, *, aggregate: str = "max", test: str = "mann
     if not 0 < always_on_fraction <= 1:
         raise ValueError(f"always_on_fraction must be in (0, 1], got {always_on_fraction}")
     groups = split_groups(groups)
+    if baseline is not None and not isinstance(baseline, (str, ActivationResult)):
+        raise TypeError(f"baseline must be the name of a group or an activation result, got {type(baseline).__name__}")
     if isinstance(baseline, str):
         if baseline not in groups:
             raise ValueError(f"baseline={baseline!r} is not one of the groups {list(groups)}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from safetensors.numpy import load_file, save_file
 from tqdm.auto import tqdm
 
 from ..sources import FeatureSource, check_feature_index
+from ..validation import integer, positive_int, text
 from .activations import as_source, hook_activations_batches
 
 WINDOW_BEFORE, WINDOW_AFTER = 10, 4
@@ -156,8 +158,8 @@ def corpus_token_lists(model, corpus, context_size: int = 128, max_texts: int | 
     texts = _corpus_texts(corpus, max_texts)
     bos = model.tokenizer.bos_token_id if model.tokenizer.bos_token_id is not None else model.tokenizer.eos_token_id
     contexts = []
-    for text in texts:
-        ids = model.to_tokens(text, prepend_bos=False, truncate=False)[0]
+    for passage in texts:
+        ids = model.to_tokens(passage, prepend_bos=False, truncate=False)[0]
         for start in range(0, len(ids), context_size - 1):
             contexts.append(torch.cat([torch.tensor([bos]), ids[start : start + context_size - 1]]))
     if not contexts:
@@ -170,10 +172,11 @@ def _corpus_texts(corpus, max_texts):
         path = Path(corpus).expanduser()
         if path.exists():
             corpus = [path]
-        elif isinstance(corpus, str) and "/" in corpus and " " not in corpus:
+        elif isinstance(corpus, str) and _looks_like_dataset_name(corpus):
             return _hf_dataset_texts(corpus, max_texts)
         else:
-            raise FileNotFoundError(f"corpus={str(corpus)!r} is neither a file, a list of texts, nor a dataset name")
+            raise FileNotFoundError(f"corpus={str(corpus)!r} is not an existing file (nor a list of texts or a "
+                                    "hub dataset name like 'owner/name')")
     corpus = list(corpus)
     if not corpus:
         raise ValueError("corpus is empty")
@@ -183,10 +186,20 @@ def _corpus_texts(corpus, max_texts):
             texts += [p.strip() for p in item.read_text(errors="replace").split("\n\n") if p.strip()]
         elif isinstance(item, str):
             if item.strip():
-                texts.append(item)
+                texts.append(text(item, f"corpus text {len(texts)}"))
         else:
             raise TypeError(f"corpus items must be strings or paths, got {type(item).__name__}")
     return texts[:max_texts] if max_texts else texts
+
+
+_DATASET_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_TEXT_SUFFIXES = {".txt", ".text", ".md", ".json", ".jsonl", ".csv", ".tsv"}
+
+
+def _looks_like_dataset_name(name: str) -> bool:
+    """'owner/name' and not a path: a mistyped local file must not turn into a hub download."""
+    path = Path(name).expanduser()
+    return bool(_DATASET_NAME.match(name)) and path.suffix.lower() not in _TEXT_SUFFIXES and not path.parent.exists()
 
 
 def _hf_dataset_texts(name: str, max_texts: int | None):
@@ -240,9 +253,9 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
                    else np.array([check_feature_index(f, source.n_features, "features") for f in features], dtype=int))
     if len(feature_ids) == 0:
         raise ValueError("features is empty: give at least one feature, or None for all")
-    for name, value in (("k", k), ("n_samples", n_samples), ("n_bins", n_bins)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    k, n_samples, n_bins, n_logits, n_nearest = (positive_int(v, name) for v, name in (
+        (k, "k"), (n_samples, "n_samples"), (n_bins, "n_bins"), (n_logits, "n_logits"), (n_nearest, "n_nearest")))
+    context_size = integer(context_size, "context_size", minimum=2)
     if n_bins % 2:
         raise ValueError(f"n_bins must be even (bins merge in pairs as the range doubles), got {n_bins}")
     contexts = corpus_token_lists(model, corpus, context_size, max_texts)

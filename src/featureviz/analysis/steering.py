@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..sources import FeatureSource, SAESource
+from ..validation import float32_values, positive_int, text
 from .activations import as_source
 
 MODES = ("clamp", "add", "ablate")
@@ -103,11 +104,10 @@ def steer(model, source, prompt: str, feature: int, values, *, mode: str = "add"
         raise ValueError(f"positions must be one of {POSITIONS}, got {positions!r}")
     if not isinstance(prompt, str) or not prompt:
         raise ValueError("prompt must be a non-empty string")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
-    values = np.zeros(1) if mode == "ablate" else np.asarray(values, dtype=np.float64).reshape(-1)
-    if values.size == 0 or not np.isfinite(values).all():
-        raise ValueError("values must be a non-empty sequence of finite numbers")
+    text(prompt, "prompt")
+    max_new_tokens = positive_int(max_new_tokens, "max_new_tokens")
+    top_tokens = positive_int(top_tokens, "top_tokens")
+    values = np.zeros(1) if mode == "ablate" else float32_values(values)
 
     tokens = model.to_tokens(prompt)                            # [1, P], BOS first
     if tokens.shape[1] + max_new_tokens > model.cfg.n_ctx:

@@ -8,8 +8,12 @@ import numpy as np
 import pandas as pd
 import traitlets as t
 
+from ..validation import positive_int
 from .arrays import encode_matrix
 from .bundles import bundle
+
+
+TABLE_COLUMNS = ("group", "feature", "mean", "rank_biserial", "q_value")
 
 
 class ContrastView(anywidget.AnyWidget):
@@ -30,10 +34,12 @@ class ContrastView(anywidget.AnyWidget):
 
     def __init__(self, table: pd.DataFrame, top_n: int = 10, *, alpha: float | None = None, title: str = "", **kwargs):
         """table: the DataFrame from fv.contrast. Shows the top_n features of each group (by effect)."""
-        if not isinstance(table, pd.DataFrame) or not {"group", "feature", "rank_biserial", "q_value"} <= set(table):
-            raise TypeError("table must be the DataFrame returned by featureviz.contrast(...)")
-        if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
-            raise ValueError(f"top_n must be a positive integer, got {top_n!r}")
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(f"table must be the DataFrame returned by featureviz.contrast(...), got {type(table).__name__}")
+        missing = [c for c in TABLE_COLUMNS if c not in table]
+        if missing:
+            raise TypeError(f"table lacks the column(s) {missing}: pass the DataFrame returned by featureviz.contrast(...)")
+        top_n = positive_int(top_n, "top_n")
         if table.empty:
             raise ValueError("the contrast table is empty: no feature was tested (all inactive or always-on)")
         groups = list(dict.fromkeys(table["group"]))

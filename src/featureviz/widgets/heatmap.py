@@ -8,6 +8,7 @@ import traitlets as t
 
 from ..analysis.activations import ALWAYS_ON_FRACTION, ActivationResult
 from ..sources import check_feature_index
+from ..validation import positive_int
 from .arrays import encode_matrix
 from .bundles import bundle
 
@@ -81,8 +82,7 @@ def _choose_columns(acts, stats, always_on, top_k, features, by, hide_always_on)
         if len(columns) == 0:
             raise ValueError("features is empty: give at least one feature index, or None for the top_k")
         return columns
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+    top_k = positive_int(top_k, "top_k")
     ranked = acts.top_features(acts.n_features, by=by).index.to_numpy()
     if hide_always_on:
         ranked = ranked[~always_on[ranked]]

@@ -5,12 +5,14 @@ asking for values past the computed range is the only thing that goes back to th
 from __future__ import annotations
 
 import logging
+import numbers
 
 import anywidget
 import numpy as np
 import traitlets as t
 
 from ..analysis.steering import MODES, POSITIONS, SteeringResult, steer
+from ..validation import positive_int
 from .arrays import encode_matrix
 from .bundles import bundle
 
@@ -41,8 +43,7 @@ class Interpolation(anywidget.AnyWidget):
     def __init__(self, model, source, prompt: str, feature: int, values=(-10.0, 10.0), steps: int = 21, *,
                  max_new_tokens: int = 24, mode: str = "add", positions: str = "all", **steer_options):
         """values: (start, end) swept in `steps` evenly spaced values, or an explicit sequence of values."""
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"steps must be a positive integer, got {steps!r}")
+        steps = positive_int(steps, "steps")
         sweep = np.linspace(values[0], values[1], steps) if _is_range(values) else np.asarray(values, dtype=float)
         self._model, self._source = model, source
         self._options = dict(max_new_tokens=max_new_tokens, mode=mode, positions=positions, **steer_options)
@@ -85,4 +86,5 @@ class Interpolation(anywidget.AnyWidget):
 
 
 def _is_range(values) -> bool:
-    return isinstance(values, tuple) and len(values) == 2 and all(isinstance(v, (int, float)) for v in values)
+    return (isinstance(values, tuple) and len(values) == 2
+            and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values))
