@@ -3,6 +3,8 @@
 // link_selection}. Everything a view can do without Python keeps working; a trait change Python would
 // have answered is answered from `responses` (precomputed at export time), e.g. dashboard pages.
 
+import { KERNEL_FREE } from "./lib/model";
+
 type Handler = (...args: unknown[]) => void;
 type State = Record<string, unknown>;
 
@@ -43,7 +45,9 @@ export class LocalModel {
   private pending = new Set<string>();
   onSave: ((changed: string[]) => void) | null = null;
 
-  constructor(private state: State, private responses: SavedWidget["responses"]) {}
+  constructor(private state: State, private responses: SavedWidget["responses"]) {
+    this.state[KERNEL_FREE] = true; // the views disable what only a kernel could answer
+  }
 
   get(name: string): unknown {
     return this.state[name];
@@ -127,8 +131,7 @@ function linkSelections(models: LocalModel[]): void {
           if (other === model) continue;
           const target = SELECTION_TRAITS.find((name) => other.get(name) !== undefined);
           if (!target) continue;
-          const known = (other as any).responses?.[target];
-          if (target === "feature" && known && !(String(value) in known)) continue; // page not exported
+          // Set even without a precomputed answer: the view then says plainly that this file lacks it.
           other.set(target, value);
           other.save_changes();
         }

@@ -4,6 +4,7 @@ import {
   formatEffect,
   marksLegend,
   rowOrder,
+  groupMark,
   significanceMark,
   testLegend,
 } from "../src/lib/contrast-data";
@@ -86,6 +87,14 @@ describe("significance marks", () => {
     expect(significanceMark(NaN, a)).toBe("");
   });
 
+  it("marks a group only where the feature is higher in it", () => {
+    expect(groupMark(0.0001, 0.7, 0.05)).toBe("***");
+    expect(groupMark(0.0001, -0.7, 0.05)).toBe("");
+    expect(groupMark(0.0001, 0, 0.05)).toBe("");
+    expect(groupMark(0.0001, NaN, 0.05)).toBe("");
+    expect(groupMark(0.2, 0.7, 0.05)).toBe("");
+  });
+
   it("follows alpha and never marks a q that is not significant at alpha", () => {
     expect(significanceMark(0.08, 0.1)).toBe("*");
     expect(significanceMark(0.1, 0.1)).toBe("");
@@ -138,10 +147,11 @@ describe("contrast render()", () => {
     const cells = (id: number) => [...rowOf(root, id).querySelectorAll<HTMLElement>(".fv-contrast-group-cell")];
     const text = (c: HTMLElement, cls: string) => c.querySelector(`.${cls}`)!.textContent;
     expect(cells(40).map((c) => text(c, "fv-contrast-mean"))).toEqual(["1.23", "0"]);
-    expect(cells(10).map((c) => text(c, "fv-contrast-mark"))).toEqual(["***", "***"]);
-    expect(cells(20).map((c) => text(c, "fv-contrast-mark"))).toEqual(["**", "**"]);
+    // Marks only in the group the feature is higher in (positive effect), never in both (issue 23).
+    expect(cells(10).map((c) => text(c, "fv-contrast-mark"))).toEqual(["***", ""]);
+    expect(cells(20).map((c) => text(c, "fv-contrast-mark"))).toEqual(["", "**"]);
     expect(cells(30).map((c) => text(c, "fv-contrast-mark"))).toEqual(["", ""]);
-    expect(cells(40).map((c) => c.dataset.mark)).toEqual(["*", "*"]);
+    expect(cells(40).map((c) => c.dataset.mark)).toEqual(["*", ""]);
     expect(cells(10).map((c) => text(c, "fv-contrast-effect"))).toEqual(["r +0.80", "r -0.80"]);
 
     // Bars share one scale across groups: the largest mean fills the track.
@@ -170,7 +180,7 @@ describe("contrast render()", () => {
     const { root } = mount(state);
     expect(root.dataset.state).toBe("ready");
     expect(rowOf(root, 40).querySelector(".fv-contrast-mean")!.textContent).toBe("1.23");
-    expect(rowOf(root, 20).querySelector(".fv-contrast-mark")!.textContent).toBe("**");
+    expect(rowOf(root, 20).querySelectorAll(".fv-contrast-mark")[1].textContent).toBe("**"); // angry: higher
   });
 
   it("sorts by sort_group on load and when a header is clicked", () => {

@@ -12,6 +12,7 @@ import {
   readSearchResults,
 } from "../src/lib/dashboard-data";
 import { PAGE_TIMEOUT_MS } from "../src/lib/dashboard-view";
+import { LocalModel } from "../src/export_runtime";
 import { FakeModel } from "./helpers";
 
 const XSS = "<img src=x onerror=alert(1)>";
@@ -401,5 +402,36 @@ describe("dashboard view", () => {
     expect(q(root, ".fv-dash-pos").textContent).toBe("10,000 / 20,000");
     q(root, ".fv-next").click();
     expect(model.state.feature).toBe(20000);
+  });
+});
+
+describe("in an HTML export (no kernel)", () => {
+  function mountOffline(responses: Record<string, Record<string, Record<string, unknown>>> = {}) {
+    const model = new LocalModel(baseState(), responses);
+    cleanup = widget.render({ model, el });
+    return { model, root: el.querySelector<HTMLElement>(".fv-dashboard")! };
+  }
+
+  it("disables search with a tooltip that says why", () => {
+    const { root } = mountOffline();
+    const search = q<HTMLInputElement>(root, ".fv-search");
+    expect(search.disabled).toBe(true);
+    expect(search.title).toMatch(/needs a running Python kernel.*exported file/);
+  });
+
+  it("shows exported pages and says plainly when a page is not in the file, never asking for a kernel", () => {
+    vi.useFakeTimers();
+    const { model, root } = mountOffline({ feature: { "12": { page: makePage(12) } } });
+    model.set("feature", 12); // a linked click on an exported feature
+    model.save_changes();
+    expect(root.dataset.state).toBe("ready");
+    expect(root.dataset.feature).toBe("12");
+    model.set("feature", 40); // left out of the file
+    model.save_changes();
+    expect(root.dataset.state).toBe("error");
+    expect(q(root, ".fv-dash-status").textContent).toContain("#40 is not in this exported file");
+    vi.advanceTimersByTime(PAGE_TIMEOUT_MS + 10);
+    expect(root.textContent).not.toMatch(/kernel running/);
+    expect(root.dataset.feature).toBe("12"); // the page shown says which feature it is
   });
 });

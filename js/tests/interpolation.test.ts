@@ -11,6 +11,7 @@ import {
 } from "../src/lib/interpolation-data";
 import { niceCeil } from "../src/lib/interpolation-chart";
 import { EXTEND_TIMEOUT_MS, PLAY_STEP_MS } from "../src/lib/interpolation-view";
+import { LocalModel } from "../src/export_runtime";
 import { FakeModel, csrTrait, denseTrait, f32 } from "./helpers";
 
 const XSS = "<img src=x onerror=alert(1)>";
@@ -521,5 +522,84 @@ describe("robustness", () => {
     expect(d.probs[4][0]).toBeCloseTo(0.9);
     expect(d.hasProbs).toBe(true);
     expect(d.warnings).toEqual([]);
+  });
+});
+
+describe("inputs that change (issue 23: never one feature's steering under another's number)", () => {
+  const NEW_TEXTS = VALUES.map((v) => ` new ${v}`);
+  const steered = (): Record<string, unknown> => ({
+    ...baseState(),
+    computed_for: { prompt: "Once upon a time", feature: 1234, mode: "add", positions: "all" },
+  });
+
+  /** What Python sends after re-steering feature 42 (one message: computed_for comes with the texts). */
+  function pythonResult(model: FakeModel, feature: number): void {
+    Object.assign(model.state, {
+      texts: NEW_TEXTS,
+      new_tokens: NEW_TEXTS.map((t) => [t]),
+      computed_for: { prompt: "Once upon a time", feature, mode: "add", positions: "all" },
+    });
+    for (const t of ["texts", "new_tokens", "computed_for"]) model.emit(`change:${t}`);
+  }
+
+  it("a linked feature change shows 'computing', keeps naming the steered feature, then shows the new result", () => {
+    const { model, root } = mount(steered());
+    model.remoteSet("feature", 42); // fv.link: the heatmap selected feature 42, Python is steering it
+    expect(q(root, ".fv-interp-desc").textContent).toBe("add feature 1234 × value at all positions");
+    expect(tokenTexts(root)).toEqual(TOKENS[2]); // still feature 1234's texts, under feature 1234's name
+    expect(root.dataset.state).toBe("busy");
+    expect(root.classList.contains("fv-stale")).toBe(true);
+    expect(root.getAttribute("aria-busy")).toBe("true");
+    expect(root.dataset.feature).toBe("1234");
+    expect(root.dataset.requested).toBe("42");
+    expect(q(root, ".fv-interp-status").textContent).toContain("feature 42");
+    expect(q<HTMLButtonElement>(root, ".fv-extend-high").disabled).toBe(true);
+    model.remoteSet("busy", true);
+    pythonResult(model, 42);
+    model.remoteSet("busy", false);
+    expect(q(root, ".fv-interp-desc").textContent).toBe("add feature 42 × value at all positions");
+    expect(tokenTexts(root)).toEqual([NEW_TEXTS[2]]);
+    expect(root.dataset.state).toBe("ready");
+    expect(root.classList.contains("fv-stale")).toBe(false);
+    expect(root.dataset.feature).toBe("42");
+  });
+
+  it("a prompt or mode change is stale too until its result arrives", () => {
+    const { model, root } = mount(steered());
+    model.remoteSet("prompt", "Another prompt");
+    expect(q(root, ".fv-interp-prompt-head").textContent).toBe("“Once upon a time”");
+    expect(q(root, ".fv-interp-status").textContent).toContain("the new prompt");
+    model.remoteSet("prompt", "Once upon a time");
+    model.remoteSet("mode", "clamp");
+    expect(q(root, ".fv-interp-desc").textContent).toBe("add feature 1234 × value at all positions");
+    expect(root.dataset.state).toBe("busy");
+  });
+
+  it("states saved before computed_for existed still show", () => {
+    const { model, root } = mount(baseState()); // no computed_for
+    model.remoteSet("feature", 42); // nothing to compare with: shown as it comes
+    expect(root.dataset.state).toBe("ready");
+    expect(q(root, ".fv-interp-desc").textContent).toBe("add feature 42 × value at all positions");
+  });
+
+  it("in an export (no kernel) a new feature says plainly it needs a kernel, with no stale texts", () => {
+    const model = new LocalModel(steered(), {});
+    cleanup = widget.render({ model, el });
+    const root = el.querySelector<HTMLElement>(".fv-interpolation")!;
+    for (const b of [".fv-extend-low", ".fv-extend-high"]) {
+      expect(q<HTMLButtonElement>(root, b).disabled).toBe(true);
+      expect(q<HTMLButtonElement>(root, b).title).toMatch(/needs a running Python kernel.*exported file/);
+    }
+    expect(root.dataset.state).toBe("ready");
+    model.set("feature", 42); // the export's link: a heatmap column was clicked
+    model.save_changes();
+    expect(root.dataset.state).toBe("unavailable");
+    expect(q(root, ".fv-interp-body").style.display).toBe("none");
+    expect(q(root, ".fv-message").textContent).toMatch(/^Steering feature 42 needs a running Python kernel/);
+    expect(q(root, ".fv-message").textContent).toContain("only the steering of feature 1234");
+    expect(root.textContent).not.toMatch(/is the kernel running/);
+    model.set("feature", 1234); // back to the exported feature: its steering shows again
+    expect(root.dataset.state).toBe("ready");
+    expect(tokenTexts(root)).toEqual(TOKENS[2]);
   });
 });

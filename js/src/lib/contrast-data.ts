@@ -154,6 +154,15 @@ export function significanceMark(q: number, alpha: number): string {
   return "*";
 }
 
+/**
+ * The mark of one group's cell: its significance mark only where the feature is higher in the group than
+ * in the rest (positive rank-biserial effect). A two-sided test is significant for both sides of a
+ * two-group contrast; the mark belongs to the side the feature is higher in, never to both.
+ */
+export function groupMark(q: number, effect: number, alpha: number): string {
+  return typeof effect === "number" && effect > 0 ? significanceMark(q, alpha) : "";
+}
+
 /** The legend's list of marks for a given alpha, e.g. "*** q < 0.001 · ** q < 0.01 · * q < 0.05". */
 export function marksLegend(alpha: number): string {
   const parts = [`*** q < ${formatValue(Math.min(0.001, alpha))}`];
@@ -168,7 +177,7 @@ export function testLegend(test: string, aggregate: string): string {
   const agg = aggregate === "max" || aggregate === "mean" ? `per-prompt ${aggregate}` : "per-prompt aggregates";
   return (
     `Each group vs the rest: ${name} on ${agg} (prompts, not tokens), ` +
-    `Benjamini-Hochberg corrected (q). Bars: token mean activation (shared scale); ` +
+    `Benjamini-Hochberg corrected (q); marks only where the group is higher than the rest. Bars: token mean activation (shared scale); ` +
     `r: rank-biserial effect (−1…1).`
   );
 }

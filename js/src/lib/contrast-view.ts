@@ -15,6 +15,7 @@ import {
   readContrast,
   readContrastOptions,
   rowOrder,
+  groupMark,
   significanceMark,
   testLegend,
   type ContrastData,
@@ -181,7 +182,7 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
       bar.style.width = `${(frac * BAR_WIDTH_PX).toFixed(1)}px`;
       bar.style.background = colour;
       bar.style.color = colour;
-      const mark = significanceMark(q, d.alpha);
+      const mark = groupMark(q, effect, d.alpha);
       const cell = h("div", { className: "fv-contrast-cell" }, [
         h("span", { className: "fv-contrast-track" }, [bar]),
         h("span", { className: "fv-contrast-mean", text: Number.isNaN(mean) ? "–" : formatValue(mean) }),
@@ -365,12 +366,16 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
     const out: TooltipRow[] = [["feature", `#${id}${label ? ` ${cleanLabel(label, 200)}` : ""}`]];
     if (Number.isInteger(k) && k >= 0 && k < d.nGroups) {
       const q = d.qValues.get(r, k);
-      const mark = significanceMark(q, d.alpha);
+      const effect = d.effects.get(r, k);
+      const mark = groupMark(q, effect, d.alpha);
+      const verdict = mark
+        ? "significantly higher"
+        : significanceMark(q, d.alpha) ? "significantly lower: marked in the group it is higher in" : "not significant";
       out.push(
         ["group", cleanLabel(d.groups[k], 200)],
         ["mean", formatValue(d.means.get(r, k))],
-        ["effect", `${formatEffect(d.effects.get(r, k))} (rank-biserial vs rest)`],
-        ["q", `${formatQ(q)}${mark ? ` ${mark}` : ""} (${mark ? "significant" : "not significant"} at α = ${formatValue(d.alpha)})`],
+        ["effect", `${formatEffect(effect)} (rank-biserial vs rest)`],
+        ["q", `${formatQ(q)}${mark ? ` ${mark}` : ""} (${verdict} at α = ${formatValue(d.alpha)})`],
       );
     } else {
       out.push(["", "click to select"]);

@@ -41,7 +41,7 @@ import {
 } from "./dashboard-parts";
 import { h } from "./dom";
 import { formatValue } from "./format";
-import type { AnyModel, Handler } from "./model";
+import { isKernelFree, type AnyModel, type Handler } from "./model";
 import { BASE_CSS } from "./styles";
 import { readTheme, type Theme } from "./theme";
 import { cleanLabel, tokenLabel } from "./tokens";
@@ -193,6 +193,12 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     attrs: { type: "search", placeholder: "search tokens…", "aria-label": "find features whose top contexts contain a token", spellcheck: "false" },
   });
   const searchWrap = h("span", { className: "fv-dash-search" }, [search]);
+  // In an HTML export no Python answers: search is off and says why; only exported pages can be shown.
+  const kernelFree = isKernelFree(model);
+  if (kernelFree) {
+    search.disabled = true;
+    search.title = searchWrap.title = "search needs a running Python kernel (this is an exported file)";
+  }
   const status = h("span", { className: "fv-dash-status", attrs: { role: "status", "aria-live": "polite" } });
   const note = h("div", { className: "fv-note" });
   const header = h("div", { className: "fv-toolbar fv-dash-header" }, [title, idLabel, nav, pos, status, searchWrap, note]);
@@ -277,20 +283,23 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     if (pageRead.kind === "error") return "error";
     if (pageRead.kind === "empty") return "empty";
     if (page && page.feature === null) return "error";
-    if (page && requested !== null && page.feature !== requested) return timedOut ? "error" : "loading";
+    if (page && requested !== null && page.feature !== requested) return timedOut || kernelFree ? "error" : "loading";
     return "ready";
   }
 
   function renderState(): void {
     const s = state();
     // Wait (with a timeout) only while a page for another feature is shown.
-    if (s === "loading" && pageTimer === null && !timedOut) startPageTimer();
+    if (s === "loading" && pageTimer === null && !timedOut && !kernelFree) startPageTimer();
     if (s !== "loading") stopPageTimer();
     root.dataset.state = s;
     root.dataset.feature = page && page.feature !== null ? String(page.feature) : "";
     root.dataset.requested = requested === null ? "" : String(requested);
     root.setAttribute("aria-busy", String(s === "loading"));
     if (s === "loading") status.textContent = `loading #${requested}…`;
+    else if (s === "error" && kernelFree && page && page.feature !== requested) {
+      status.textContent = `⚠ #${requested} is not in this exported file (its page was left out); showing #${page.feature}`;
+    }
     else if (s === "error" && timedOut) status.textContent = `⚠ no page for #${requested} yet (is the kernel running?)`;
     else if (s === "error" && pageRead.kind === "page") status.textContent = "⚠ the page names no feature";
     else status.textContent = "";

@@ -11,11 +11,19 @@ import { cleanLabel, visibleWhitespace } from "./tokens";
 /** Most next-token lines the chart draws (next_token_strings is sorted by max probability). */
 export const MAX_LINES = 8;
 
-export interface InterpolationData {
+/** What a steering result is for: the four inputs that change it. */
+export interface SteeringInputs {
   prompt: string;
   feature: number;
   mode: string;
   positions: string;
+}
+
+export interface InterpolationData extends SteeringInputs {
+  /** The inputs now asked for; they differ from the shown result's while Python re-steers (stale). */
+  requested: SteeringInputs;
+  /** The shown texts, probabilities and KL belong to other inputs than `requested`. */
+  stale: boolean;
   /** [S] steering values (ascending); NaN where an entry was not a number. */
   values: number[];
   /** [S] generated continuation per value. */
@@ -122,12 +130,15 @@ export function readInterpolation(model: AnyModel): InterpolationData {
   const baselineProbs = numArray(get("baseline_probs"), U, "baseline_probs", warnings, () => NaN);
   const kl = numArray(get("kl"), S, "kl", warnings, () => NaN);
 
-  const feature = get("feature");
+  const requested = readInputs(get);
+  // computed_for names the inputs the results were steered with (absent in states saved before it existed).
+  const rawComputed = get("computed_for");
+  const hasComputed = !!rawComputed && typeof rawComputed === "object" && !Array.isArray(rawComputed);
+  const shown = hasComputed ? readInputs((k) => (rawComputed as Record<string, unknown>)[k]) : requested;
   return {
-    prompt: asString(get("prompt")),
-    feature: typeof feature === "number" ? feature : NaN,
-    mode: asString(get("mode")),
-    positions: asString(get("positions")),
+    ...shown,
+    requested,
+    stale: staleInputs(shown, requested).length > 0,
     values,
     texts,
     newTokens,
@@ -140,6 +151,31 @@ export function readInterpolation(model: AnyModel): InterpolationData {
     kl,
     warnings,
   };
+}
+
+function readInputs(get: (k: string) => unknown): SteeringInputs {
+  const feature = get("feature");
+  return {
+    prompt: asString(get("prompt")),
+    feature: typeof feature === "number" ? feature : NaN,
+    mode: asString(get("mode")),
+    positions: asString(get("positions")),
+  };
+}
+
+/** Names of the inputs that differ between a shown result and the requested one. */
+export function staleInputs(shown: SteeringInputs, requested: SteeringInputs): (keyof SteeringInputs)[] {
+  const keys: (keyof SteeringInputs)[] = ["feature", "prompt", "mode", "positions"];
+  return keys.filter((k) => !Object.is(shown[k], requested[k]));
+}
+
+/** What the view says while the shown result is not the requested one ("feature 42", "the new prompt"). */
+export function describeRequest(shown: SteeringInputs, requested: SteeringInputs): string {
+  const changed = staleInputs(shown, requested);
+  if (changed.includes("feature")) return `feature ${Number.isFinite(requested.feature) ? requested.feature : "?"}`;
+  if (changed.includes("prompt")) return "the new prompt";
+  if (changed.includes("mode")) return `mode “${cleanLabel(requested.mode, 24)}”`;
+  return `positions “${cleanLabel(requested.positions, 24)}”`;
 }
 
 /** The index trait as a valid index into values (0 when there are none). */

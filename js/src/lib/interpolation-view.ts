@@ -13,13 +13,14 @@ import { formatValue } from "./format";
 import { createChart } from "./interpolation-chart";
 import {
   clampIndex,
+  describeRequest,
   describeSteering,
   diffTokens,
   flowText,
   readInterpolation,
   type InterpolationData,
 } from "./interpolation-data";
-import type { AnyModel, Handler } from "./model";
+import { isKernelFree, type AnyModel, type Handler } from "./model";
 import { createPlayer } from "./player";
 import { BASE_CSS } from "./styles";
 import { readTheme, watchTheme } from "./theme";
@@ -44,6 +45,7 @@ export const INTERPOLATION_CSS = `
   animation: fv-spin 0.8s linear infinite;
 }
 .fv-interpolation[data-state="busy"] .fv-spinner { display: inline-block; }
+.fv-interpolation.fv-stale .fv-interp-body { opacity: 0.45; }
 @keyframes fv-spin { to { transform: rotate(360deg); } }
 @media (prefers-reduced-motion: reduce) { .fv-spinner { animation-duration: 3s; } }
 .fv-error {
@@ -121,7 +123,8 @@ export interface InterpolationView {
   destroy(): void;
 }
 
-type State = "ready" | "busy" | "error" | "empty";
+/** "unavailable": an export (no kernel) was asked for inputs it holds no result for. */
+type State = "ready" | "busy" | "error" | "empty" | "unavailable";
 
 function clear(node: HTMLElement): void {
   while (node.firstChild) node.removeChild(node.firstChild);
@@ -155,6 +158,11 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     title: "compute values above the range (needs the Python kernel)",
     attrs: { type: "button" },
   });
+  // In an HTML export no Python answers: the "more" buttons are off and say why.
+  const kernelFree = isKernelFree(model);
+  if (kernelFree) {
+    for (const b of [extendLow, extendHigh]) b.title = "computing more values needs a running Python kernel (this is an exported file)";
+  }
   const slider = rangeSlider("steering value");
   const minLabel = h("span", { className: "fv-interp-min" });
   const maxLabel = h("span", { className: "fv-interp-max" });
@@ -317,11 +325,21 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     extendLow.style.display = ablate ? "none" : "";
     extendHigh.style.display = ablate ? "none" : "";
     note.textContent = d.warnings.length ? `Note: ${d.warnings.join("; ")}.` : "";
+    // Stale (the inputs changed, e.g. a linked heatmap chose another feature): the header keeps naming what
+    // the texts were steered with; live, they are dimmed until Python's new result arrives; in an export
+    // nothing will arrive, so they give way to a plain sentence.
+    const unavailable = d.stale && kernelFree;
+    root.classList.toggle("fv-stale", d.stale && !kernelFree);
+    root.dataset.feature = Number.isFinite(d.feature) ? String(d.feature) : "";
+    root.dataset.requested = Number.isFinite(d.requested.feature) ? String(d.requested.feature) : "";
     chart.build(S > 0 ? d : null);
-    if (S === 0) {
+    if (S === 0 || unavailable) {
       body.style.display = "none";
       message.style.display = "";
-      message.textContent = "No steering values to show.";
+      message.textContent = unavailable
+        ? `Steering ${describeRequest(d, d.requested)} needs a running Python kernel: this exported file holds ` +
+          `only the steering of feature ${d.feature} shown here before.`
+        : "No steering values to show.";
     } else {
       body.style.display = "";
       message.style.display = "none";
@@ -336,18 +354,22 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     const rawError = get("error");
     const error = typeof rawError === "string" ? rawError : rawError == null ? "" : String(rawError);
     errorBox.textContent = error.length > ERROR_MAX ? error.slice(0, ERROR_MAX) + "…" : error;
+    const stale = !!data && data.stale;
     let text = "";
-    if (busy) text = "computing more values…";
+    if (stale && !kernelFree) text = `computing the steering of ${describeRequest(data!, data!.requested)}…`;
+    else if (busy) text = "computing more values…";
     else if (pendingExtend) text = `asking Python for ${pendingExtend === "low" ? "lower" : "higher"} values…`;
     else if (extendNote) text = extendNote;
     statusText.textContent = text;
     status.classList.toggle("fv-show", text !== "");
-    const waiting = busy || pendingExtend !== "";
+    const waiting = busy || stale || kernelFree || pendingExtend !== "";
     extendLow.disabled = waiting || !data || count() === 0;
     extendHigh.disabled = waiting || !data || count() === 0;
-    root.setAttribute("aria-busy", busy ? "true" : "false");
+    const computing = busy || (stale && !kernelFree);
+    root.setAttribute("aria-busy", computing ? "true" : "false");
     let state: State = "ready";
-    if (busy) state = "busy";
+    if (stale && kernelFree) state = "unavailable";
+    else if (computing) state = "busy";
     else if (error) state = "error";
     else if (count() === 0) state = "empty";
     root.dataset.state = state;
@@ -436,6 +458,7 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     "mode",
     "positions",
     "feature",
+    "computed_for",
   ]) {
     listen(t, renderData);
   }

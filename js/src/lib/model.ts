@@ -15,6 +15,18 @@ export interface AnyModel {
   off(event?: string | null, cb?: Handler | null): void;
 }
 
+/** Set to true by the HTML export's runtime (js/src/export_runtime.ts): no Python answers this model, so the
+ * views disable what needs a kernel (and say so) instead of waiting for an answer that never comes. */
+export const KERNEL_FREE = "_kernel_free";
+
+export function isKernelFree(model: AnyModel): boolean {
+  try {
+    return model.get(KERNEL_FREE) === true;
+  } catch {
+    return false;
+  }
+}
+
 export interface HeatmapData {
   matrix: Matrix;
   nRows: number;

@@ -59,6 +59,13 @@ class ContrastView(anywidget.AnyWidget):
             raise t.TraitError(f"sort_group must be one of {self.groups} or '', got {proposal['value']!r}")
         return proposal["value"]
 
+    @t.validate("alpha")
+    def _check_alpha(self, proposal):
+        # the view marks q < alpha: an alpha outside (0, 1] would mark nothing or everything
+        if not 0 < proposal["value"] <= 1:
+            raise t.TraitError(f"alpha must be in (0, 1], got {proposal['value']}")
+        return proposal["value"]
+
     @t.validate("selected_feature")
     def _check_selected(self, proposal):
         if proposal["value"] < -1:

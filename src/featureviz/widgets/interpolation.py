@@ -1,6 +1,8 @@
 """Interpolation slider: steer one feature over a sweep of values and watch the text and next-token
-probabilities change. Every value is computed up front in one batch, so moving the slider is instant;
-asking for values past the computed range is the only thing that goes back to the kernel."""
+probabilities change. Every value is computed up front in one batch, so moving the slider is instant.
+Going back to the kernel: asking for values past the computed range, and changing an input (feature, prompt,
+mode, positions, values; e.g. a linked heatmap selecting another feature), which re-steers while the view
+says so: the texts shown always belong to `computed_for`, never to a feature they were not steered with."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ import anywidget
 import numpy as np
 import traitlets as t
 
+from ..analysis.activations import as_source
 from ..analysis.steering import MODES, POSITIONS, SteeringResult, steer
-from ..validation import positive_int
+from ..validation import float32_values, positive_int, text
 from .arrays import encode_matrix
 from .bundles import bundle
 
@@ -22,11 +25,15 @@ log = logging.getLogger("featureviz")
 class Interpolation(anywidget.AnyWidget):
     _esm = bundle("interpolation")
 
+    # Inputs (two-way): changing any of them, from Python, the browser or fv.link, re-steers; a value that
+    # cannot be steered is refused by validation and the old state stays.
     prompt = t.Unicode("").tag(sync=True)
     feature = t.Int(0).tag(sync=True)
-    mode = t.Unicode("add").tag(sync=True)
-    positions = t.Unicode("all").tag(sync=True)
-    values = t.List(t.Float()).tag(sync=True)                 # [S] ascending
+    mode = t.Enum(MODES, default_value="add").tag(sync=True)
+    positions = t.Enum(POSITIONS, default_value="all").tag(sync=True)
+    values = t.List(t.Float()).tag(sync=True)                 # [S] ascending; setting it sweeps those values
+    # Outputs: the steering result for `computed_for`.
+    computed_for = t.Dict().tag(sync=True)                    # {prompt, feature, mode, positions} of the texts
     texts = t.List(t.Unicode()).tag(sync=True)                # continuation per value
     new_tokens = t.List(t.List(t.Unicode())).tag(sync=True)   # its tokens per value
     baseline_text = t.Unicode("").tag(sync=True)
@@ -45,23 +52,97 @@ class Interpolation(anywidget.AnyWidget):
         """values: (start, end) swept in `steps` evenly spaced values, or an explicit sequence of values."""
         steps = positive_int(steps, "steps")
         sweep = np.linspace(values[0], values[1], steps) if _is_range(values) else np.asarray(values, dtype=float)
-        self._model, self._source = model, source
-        self._options = dict(max_new_tokens=max_new_tokens, mode=mode, positions=positions, **steer_options)
-        result = steer(model, source, prompt, feature, np.unique(sweep), **self._options)
-        super().__init__(prompt=prompt, feature=result.feature, mode=mode, positions=positions)
+        self._model, self._source = model, as_source(source, model)
+        self._options = dict(max_new_tokens=max_new_tokens, **steer_options)
+        self._sweep = np.unique(float32_values(sweep))  # what "add"/"clamp" sweep ("ablate" has the one value 0)
+        self._showing = True  # traits set by the widget itself, not inputs: no recompute
+        result = steer(model, self._source, prompt, feature, self._sweep, mode=mode, positions=positions,
+                       **self._options)
+        super().__init__()
         self._show(result, keep_value=0.0)
 
     def _show(self, result: SteeringResult, keep_value: float) -> None:
-        with self.hold_sync():
-            self.values = result.values.astype(float).tolist()
-            self.texts, self.new_tokens = result.texts, result.new_tokens
-            self.baseline_text, self.baseline_tokens = result.baseline_text, result.baseline_tokens
-            self.next_token_strings = result.next_token_strings
-            self.next_token_probs = encode_matrix(result.next_token_probs)
-            self.baseline_probs = result.baseline_probs.astype(float).tolist()
-            self.kl = result.kl.astype(float).tolist()
-            self.index = int(np.abs(result.values - keep_value).argmin())
-        self.result = result
+        self._showing = True
+        try:
+            with self.hold_sync():
+                self.prompt, self.feature, self.mode, self.positions = (result.prompt, result.feature, result.mode,
+                                                                        result.positions)
+                self.values = result.values.astype(float).tolist()
+                self.texts, self.new_tokens = result.texts, result.new_tokens
+                self.baseline_text, self.baseline_tokens = result.baseline_text, result.baseline_tokens
+                self.next_token_strings = result.next_token_strings
+                self.next_token_probs = encode_matrix(result.next_token_probs)
+                self.baseline_probs = result.baseline_probs.astype(float).tolist()
+                self.kl = result.kl.astype(float).tolist()
+                self.index = int(np.abs(result.values - keep_value).argmin())
+                self.computed_for = {"prompt": result.prompt, "feature": result.feature, "mode": result.mode,
+                                     "positions": result.positions}
+            self.result = result
+        finally:
+            self._showing = False
+
+    # ---- validation: refuse what cannot be steered, keeping the old state ----------------------------------
+    @t.validate("feature")
+    def _check_feature(self, proposal):
+        try:
+            return self._source.check_feature(proposal["value"])
+        except (TypeError, IndexError) as error:
+            raise t.TraitError(str(error)) from None
+
+    @t.validate("prompt")
+    def _check_prompt(self, proposal):
+        prompt = proposal["value"]
+        try:
+            text(prompt, "prompt")
+        except (TypeError, ValueError) as error:
+            raise t.TraitError(str(error)) from None
+        n_tokens = self._model.to_tokens(prompt).shape[1]
+        limit = self._model.cfg.n_ctx - self._options["max_new_tokens"]
+        if n_tokens > limit:
+            raise t.TraitError(f"prompt has {n_tokens} tokens: at most {limit} fit before the "
+                               f"{self._options['max_new_tokens']} new tokens in the model's context")
+        return prompt
+
+    @t.validate("values")
+    def _check_values(self, proposal):
+        try:
+            return float32_values(proposal["value"]).tolist()
+        except (TypeError, ValueError) as error:
+            raise t.TraitError(str(error)) from None
+
+    @t.validate("index")
+    def _check_index(self, proposal):
+        index, n = proposal["value"], len(self.values)
+        if not 0 <= index < max(n, 1):
+            raise t.TraitError(f"index={index} is out of range: 0..{n - 1} (one per steering value)")
+        return index
+
+    # ---- recomputation --------------------------------------------------------------------------------------
+    @t.observe("prompt", "feature", "mode", "positions", "values")
+    def _inputs_changed(self, change):
+        if self._showing:
+            return
+        if change["name"] == "values":
+            self._sweep = np.unique(change["new"])
+        keep = self.result.values[min(self.index, len(self.result.values) - 1)]
+        self._recompute(self._sweep, keep_value=keep)
+
+    def _recompute(self, sweep: np.ndarray, keep_value: float, what: str = "re-steering") -> None:
+        """Steer the current inputs (busy meanwhile, so the view says so). On failure the inputs go back to what
+        the texts show, `error` says why, and a TraitError tells the caller (fv.link logs it)."""
+        self.busy, self.error = True, ""
+        try:
+            result = steer(self._model, self._source, self.prompt, self.feature, sweep, mode=self.mode,
+                           positions=self.positions, **self._options)
+        except Exception as error:  # noqa: BLE001 - reported in the widget and raised, not swallowed
+            log.exception("featureviz.Interpolation: %s failed", what)
+            self._show(self.result, keep_value=keep_value)  # inputs back in line with the texts
+            self.error = f"{type(error).__name__}: {error}"
+            raise t.TraitError(f"steering failed, the widget keeps its previous result: {error}") from error
+        else:
+            self._show(result, keep_value=keep_value)
+        finally:
+            self.busy = False
 
     @t.observe("extend")
     def _extend(self, change):
@@ -69,20 +150,19 @@ class Interpolation(anywidget.AnyWidget):
         if direction not in ("low", "high"):
             return
         values = np.asarray(self.values)
-        current = values[self.index]
         step = np.diff(values).mean() if len(values) > 1 else 1.0
         count = max(len(values) // 2, 1)
         more = (values[0] - step * np.arange(count, 0, -1) if direction == "low"
                 else values[-1] + step * np.arange(1, count + 1))
-        self.busy, self.error = True, ""
+        sweep = np.union1d(values, more)
         try:  # a failure shows in the widget and the log; the kernel and the widget keep working
-            result = steer(self._model, self._source, self.prompt, self.feature, np.union1d(values, more), **self._options)
-            self._show(result, keep_value=more[0] if direction == "high" else more[-1])
-        except Exception as error:  # noqa: BLE001 - reported, not swallowed
-            log.exception("featureviz.Interpolation: computing more values failed")
-            self.error = f"{type(error).__name__}: {error}"
+            self._recompute(sweep, keep_value=more[0] if direction == "high" else more[-1],
+                            what="computing more values")
+            self._sweep = sweep
+        except t.TraitError:
+            pass  # already logged and shown in `error`
         finally:
-            self.busy, self.extend = False, ""
+            self.extend = ""
 
 
 def _is_range(values) -> bool:
