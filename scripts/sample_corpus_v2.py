@@ -7,7 +7,7 @@ Why sampled text: nothing may be downloaded here, and the offline Debian texts (
 fortunes) are not the prose, dialogue, reviews and messages the tutorials probe. The instruct model writes
 them in the first person, with the whole emotional range and many neutral pieces, at temperature 1.
 
-Recipe (seeded, resumable): shard i of a split draws its 512 requests from random.Random(f"{split}:{seed}:{i}")
+Recipe (seeded, resumable): shard i of a split draws its 128 requests from random.Random(f"{split}:{seed}:{i}")
 over FORMS x MOODS x TOPICS (train) or the held-out lists (heldout: topics and forms the training never sees,
 grouped into the categories prose / dialogue / reviews, each reported separately). Generation is batched with
 the KV cache (transformers `generate`, eager attention, left padding). Texts are deduplicated across all shards
@@ -100,7 +100,7 @@ HELDOUT = {
 }
 HELDOUT_MOODS = ["very happy", "thrilled", "angry", "livid", "neutral", "calm", "disappointed", "moved"]
 
-SHARD_DOCS = 512
+SHARD_DOCS = 128  # ~20k tokens: a killed run loses little
 
 
 def log(msg: str) -> None:
@@ -178,7 +178,7 @@ def generate_shard(model, tok, split: str, seed: int, shard: int, seen: set[str]
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--split", choices=["train", "heldout"], default="train")
-    p.add_argument("--shards", type=int, default=40, help="shards wanted in this split (~60k tokens each)")
+    p.add_argument("--shards", type=int, default=160, help="shards wanted in this split (~20k tokens each)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-new", type=int, default=192)

@@ -1,7 +1,11 @@
-"""Train the default SAE shipped with featureviz: corpus -> activation cache -> sae-lens training -> export -> eval.
+"""Train the SAEs shipped with featureviz: corpus -> activation cache -> sae-lens training -> export -> eval.
 
     python scripts/train_demo_sae.py                 # start, or resume from whatever is on disk
     setsid nohup nice -n 10 python scripts/train_demo_sae.py > pipeline.log 2>&1 &   # hours on 2 cores
+    # v2 (issue 16): the sampled corpus of scripts/sample_corpus_v2.py, two hooks, staged outside the package
+    python scripts/train_demo_sae.py --corpus v2 --assets data/sae_v2 --name default_sae --checkpoints 8
+    python scripts/train_demo_sae.py --corpus v2 --assets data/sae_v2 --name sae_blocks8 --checkpoints 0 \
+        --hook blocks.8.hook_resid_pre
 
 Every stage is resumable and skipped when done, so after a kill run the same command again. The run's
 settings are frozen in <run dir>/run.json on first start; later invocations reuse them (pass --run to start
@@ -41,14 +45,15 @@ if "featureviz" not in sys.modules:
 from featureviz.analysis import training as tr  # noqa: E402
 from featureviz.loading import cache_dir, embedded_model_dir, load_default  # noqa: E402
 
-HOOK = "blocks.15.hook_resid_pre"
+HOOK = "blocks.15.hook_resid_pre"  # the tutorial SAE's hook (MODEL_CARD.md argues the choice)
 CTX = 128  # BOS + 127 text tokens; BOS (position 0) is never cached
 BOS, DOC_SEP = 1, 0  # <|im_start|> (what TransformerLens prepends), <|endoftext|> between documents
 ASSETS = tr.ASSETS
 # Attention-sink tokens (BOS, <|endoftext|>, some first tokens) have residual norms ~15,000-27,000 at this hook
 # against a median ~155 (99th percentile ~200): they are excluded from training and metrics, like position 0.
 MAX_NORM = 2000.0
-SMALL_CAPS = {"bible_kjv": 0.25}  # at most this share of the training contexts
+# at most this share of the training contexts: archaic KJV English (v1), the v1 text in the v2 corpus
+SMALL_CAPS = {"v1": {"bible_kjv": 0.25}, "v2": {"fortunes": 0.1}}
 HELDOUT_EVAL = 1600  # held-out contexts evaluated: 203,200 tokens (>= 200k for the dead-latent count)
 HELDOUT_PERCENT = 5  # documents whose md5 % 100 < this are held out (never trained on)
 TEST_SLICE = 16  # held-out contexts the unit test re-evaluates (and the CE loss of intermediate checkpoints)
@@ -185,6 +190,22 @@ def external_docs(args) -> dict[str, list[str]]:
     return sources
 
 
+CORPUS_V2 = Path(__file__).resolve().parents[1] / "data" / "corpus_v2"
+
+
+def v2_docs(split: str, root: Path = CORPUS_V2) -> dict[str, list[str]]:
+    """Documents of scripts/sample_corpus_v2.py by category: "train" for the training split, else
+    prose / dialogue / reviews of the held-out split (kinds of text the training never sees)."""
+    out: dict[str, list[str]] = {}
+    for path in sorted(root.glob(f"{split}-*.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            for row in map(json.loads, f):
+                out.setdefault(row["category"], []).append(row["text"])
+    if not out:
+        raise FileNotFoundError(f"no {split} shards in {root}: run scripts/sample_corpus_v2.py --split {split}")
+    return out
+
+
 def is_heldout(doc: str) -> bool:
     return int(hashlib.md5(doc.encode()).hexdigest(), 16) % 100 < HELDOUT_PERCENT
 
@@ -207,7 +228,16 @@ def build_contexts(run_dir: Path, cfg: dict) -> dict:
 
     tok = AutoTokenizer.from_pretrained(embedded_model_dir())
     budget = cfg["corpus_tokens"] // (CTX - 1)  # training contexts
-    if cfg["hf_dataset"] or cfg["text_files"]:
+    heldout_only: dict[str, list[str]] = {}  # sources evaluated, never trained on
+    if cfg["corpus"] == "v2" and not (cfg["hf_dataset"] or cfg["text_files"]):
+        # ordinary modern English sampled from the model, plus a small share of the v1 text where installed
+        root = Path(cfg["corpus_dir"])
+        small = {"model_generated_v2": v2_docs("train", root)["train"]}
+        if Path("/usr/share/games/fortunes").exists():
+            small["fortunes"] = fortunes_docs()
+        large = {}
+        heldout_only = {f"heldout_{k}": v for k, v in v2_docs("heldout", root).items()}
+    elif cfg["hf_dataset"] or cfg["text_files"]:
         sources = external_docs(argparse.Namespace(**cfg))
         small, large = {}, sources
     else:
@@ -222,26 +252,35 @@ def build_contexts(run_dir: Path, cfg: dict) -> dict:
         held[name] = pack(tok, [d for d in docs if is_heldout(d)])
         log(f"{name}: {len(docs):,} docs, {train[name].size:,} train / {held[name].size:,} held-out tokens available")
     rng = np.random.default_rng(cfg["seed"])
-    for name, share in SMALL_CAPS.items():  # archaic KJV English would otherwise be half of the corpus
+    for name, share in SMALL_CAPS[cfg["corpus"]].items():
         if name in train:
             n = min(len(train[name]), int(share * budget))
             train[name] = train[name][rng.permutation(len(train[name]))[:n]]
     left = budget - sum(len(train[n]) for n in small)
     weights = {"wordnet_glosses": 0.4, "gcide": 0.6} if small else {}
     for name in large:
-        share = weights.get(name, 1 / len(large))
+        share = weights.get(name, 1 / len(large))  # noqa: B023
         n = min(len(train[name]), int(left * share)) if small else min(len(train[name]), budget // len(large))
         train[name] = train[name][rng.permutation(len(train[name]))[:n]]
     scale = budget / sum(len(v) for v in train.values())
     if scale < 1:  # the small sources alone exceed the budget: take the same share of each
         for name in train:
             train[name] = train[name][rng.permutation(len(train[name]))[: int(len(train[name]) * scale)]]
+    for name, docs in heldout_only.items():
+        held[name] = pack(tok, docs)
+        log(f"{name}: {len(docs):,} docs, {held[name].size:,} held-out tokens")
     total = sum(len(v) for v in train.values())
     # held-out mix follows the training mix; where a source has too few held-out documents, the largest
     # sources make up the difference
     want = {name: min(len(held[name]), round(cfg["heldout_contexts"] * len(train[name]) / total)) for name in train}
+    if heldout_only:  # v2: equal parts of the training kind and of each held-out kind
+        part = cfg["heldout_contexts"] // (len(heldout_only) + 1)
+        want = {name: min(len(held[name]), round(part * len(train[name]) / total)) for name in train}
+        want.update({name: min(len(held[name]), part) for name in heldout_only})
     for name in sorted(held, key=lambda n: -len(held[n])):
         want[name] += min(len(held[name]) - want[name], cfg["heldout_contexts"] - sum(want.values()))
+    for name in heldout_only:
+        train[name] = train["model_generated_v2"][:0]
     heldout = []
     for name in train:
         heldout.append(held[name][rng.permutation(len(held[name]))[:want[name]]])
@@ -283,22 +322,26 @@ def train_config(cfg: dict, n_train_tokens: int) -> tr.TrainConfig:
     total = cfg["train_tokens"] or 3 * n_train_tokens
     total -= total % cfg["batch_size"]
     return tr.TrainConfig(
-        hook_name=HOOK, d_in=576, d_sae=cfg["d_sae"], k=cfg["k"], total_tokens=total, batch_size=cfg["batch_size"],
+        hook_name=cfg["hook"], d_in=576, d_sae=cfg["d_sae"], k=cfg["k"], total_tokens=total, batch_size=cfg["batch_size"],
         lr=cfg["lr"], seed=cfg["seed"], model_name="SmolLM2-135M-Instruct", context_size=CTX,
-        export_at=tr.log_spaced(total, 8, first=16 * cfg["batch_size"], last=0.6),
+        export_at=tr.log_spaced(total, cfg["checkpoints"], first=16 * cfg["batch_size"], last=0.6)
+        if cfg["checkpoints"] else (),
         dataset=cfg["hf_dataset"] or "featureviz offline corpus (see MODEL_CARD.md)",
         metadata={"max_input_norm": MAX_NORM},  # featureviz's SAESource leaves sink tokens unencoded
     )
 
 
-def evaluate_all(model, run_dir: Path, heldout: np.ndarray, heldout_cache: tr.ActivationCache, assets: Path) -> dict:
+def evaluate_all(model, run_dir: Path, heldout: np.ndarray, heldout_cache: tr.ActivationCache, assets: Path,
+                 name: str = "default_sae", categories: dict[str, np.ndarray] | None = None) -> dict:
+    """Metrics of every checkpoint and the final SAE on the held-out contexts; for the final SAE also per
+    held-out category (categories: name -> context indices), each with its own CE contexts."""
     from sae_lens import SAE
 
     done_path = run_dir / "metrics.json"
     done = json.loads(done_path.read_text()) if done_path.exists() else {}
-    series = tr.load_checkpoint_series(assets / "default_sae_checkpoints")
-    series.append((json.loads((assets / "default_sae" / "cfg.json").read_text())["metadata"]["n_training_tokens"],
-                   assets / "default_sae"))
+    series = tr.load_checkpoint_series(assets / f"{name}_checkpoints")
+    series.append((json.loads((assets / name / "cfg.json").read_text())["metadata"]["n_training_tokens"],
+                   assets / name))
     acts = heldout_cache.all_acts()
     tokens = torch.from_numpy(heldout.astype(np.int64))
     for n_tokens, path in series:
@@ -307,9 +350,13 @@ def evaluate_all(model, run_dir: Path, heldout: np.ndarray, heldout_cache: tr.Ac
             continue
         start = time.time()
         sae = SAE.load_from_disk(path)
-        final = path.name == "default_sae"
+        final = path.name == name
         full = tr.evaluate_sae(sae, model, tokens, acts=acts, ce_contexts=CE_CONTEXTS if final else 0,
                                max_norm=MAX_NORM)
+        if final and categories:
+            full["per_category"] = {
+                cat: tr.evaluate_sae(sae, model, tokens[idx], ce_contexts=min(CE_CONTEXTS // 2, len(idx)),
+                                     max_norm=MAX_NORM) for cat, idx in categories.items() if len(idx)}
         test_slice = tr.evaluate_sae(sae, model, tokens[:TEST_SLICE], max_norm=MAX_NORM)
         if not final:  # CE on the test slice only: each CE context costs two full forward passes
             full.update({k: v for k, v in test_slice.items() if k.startswith("ce_") or k == "n_ce_tokens"})
@@ -320,11 +367,11 @@ def evaluate_all(model, run_dir: Path, heldout: np.ndarray, heldout_cache: tr.Ac
     return done
 
 
-def write_metrics(done: dict, corpus: dict, assets: Path) -> None:
+def write_metrics(done: dict, corpus: dict, assets: Path, name: str = "default_sae", hook: str = HOOK) -> None:
     keys = sorted(done, key=lambda k: done[k]["training_tokens"])
-    final = next((done[k] for k in keys if k.endswith("/default_sae")), None)
-    (assets / "default_sae_metrics.json").write_text(json.dumps(
-        {"hook_name": HOOK, "max_norm": MAX_NORM, "test_slice_contexts": TEST_SLICE, "ce_contexts": CE_CONTEXTS,
+    final = next((done[k] for k in keys if k.endswith(f"/{name}")), None)
+    (assets / f"{name}_metrics.json").write_text(json.dumps(
+        {"hook_name": hook, "max_norm": MAX_NORM, "test_slice_contexts": TEST_SLICE, "ce_contexts": CE_CONTEXTS,
          "corpus": corpus,
          "checkpoints": {k: done[k] for k in keys}, "final": final}, indent=1))
     rows = ["| checkpoint | training tokens | 1-FVU | mean L0 | dead latents | CE clean | CE spliced | CE zero-abl. "
@@ -334,18 +381,25 @@ def write_metrics(done: dict, corpus: dict, assets: Path) -> None:
         rows.append(f"| {k} | {done[k]['training_tokens']:,} | {m['explained_variance']:.3f} | {m['mean_l0']:.1f} "
                     f"| {m['dead_fraction']:.1%} | {m['ce_clean']:.3f} | {m['ce_sae']:.3f} | {m['ce_zero']:.3f} "
                     f"| {m['ce_recovered']:.1%} |")
+    for cat, m in (final or {}).get("heldout", {}).get("per_category", {}).items():
+        rows.append(f"| final on {cat} | | {m['explained_variance']:.3f} | {m['mean_l0']:.1f} "
+                    f"| {m['dead_fraction']:.1%} | {m['ce_clean']:.3f} | {m['ce_sae']:.3f} | {m['ce_zero']:.3f} "
+                    f"| {m['ce_recovered']:.1%} |")
     card = assets / "MODEL_CARD.md"
     text = card.read_text() if card.exists() else ""
-    start, end = "<!-- metrics:start -->", "<!-- metrics:end -->"
+    start, end = f"<!-- {name} metrics:start -->", f"<!-- {name} metrics:end -->"
+    if name == "default_sae" and start not in text:  # the v1 card's markers
+        start, end = "<!-- metrics:start -->", "<!-- metrics:end -->"
     if start in text and end in text:
         head, rest = text.split(start, 1)
         note = (f"\n\n1-FVU, L0 and dead latents over all {done[keys[-1]]['heldout']['n_tokens']:,} held-out tokens "
-                f"kept (norm <= {MAX_NORM:,.0f}); CE over {CE_CONTEXTS} held-out contexts for `default_sae`, over the "
+                f"kept (norm <= {MAX_NORM:,.0f}); CE over {CE_CONTEXTS} held-out contexts for `{name}`, over the "
                 f"{TEST_SLICE}-context test slice for the checkpoints.")
         card.write_text(head + start + "\n" + "\n".join(rows) + note + "\n" + end + rest.split(end, 1)[1])
 
 
-def emotion_check(model, assets: Path, heldout: np.ndarray, n_contexts: int = 400, top: int = 5) -> dict:
+def emotion_check(model, assets: Path, heldout: np.ndarray, n_contexts: int = 400, top: int = 5,
+                  name: str = "default_sae", hook: str = HOOK, prompts_path: Path | None = None) -> dict:
     """Issue 4's emotion coverage: features separating happy / angry / neutral prompts (per-prompt max,
     Mann-Whitney, Benjamini-Hochberg q < 0.01), each with its top held-out contexts to read."""
     from sae_lens import SAE
@@ -354,8 +408,8 @@ def emotion_check(model, assets: Path, heldout: np.ndarray, n_contexts: int = 40
     from featureviz.analysis.contrast import contrast
     from featureviz.sources import SAESource
 
-    sae = SAE.load_from_disk(assets / "default_sae")
-    prompts = json.loads((assets / "emotion_prompts.json").read_text())
+    sae = SAE.load_from_disk(assets / name)
+    prompts = json.loads((prompts_path or ASSETS / "emotion_prompts.json").read_text())
     groups = {"happy": prompts["happy"], "angry": prompts["angry"], "neutral": prompts["baseline"]}
     result = activations(model, SAESource(sae), groups, progress=False)
     baseline = result.subset([i for i, g in enumerate(result.groups) if g == "neutral"])
@@ -367,7 +421,7 @@ def emotion_check(model, assets: Path, heldout: np.ndarray, n_contexts: int = 40
     tokens = torch.from_numpy(heldout[:n_contexts].astype(np.int64))
     best = {f: [] for f in features}
     for b in range(0, len(tokens), 16):
-        resid = tr.resid_pre(model, tokens[b:b + 16], HOOK)
+        resid = tr.resid_pre(model, tokens[b:b + 16], hook)
         feats = sae.encode(resid)[:, :, features]
         feats[:, 0] = 0
         feats[resid.norm(dim=-1) > MAX_NORM] = 0
@@ -387,14 +441,21 @@ def emotion_check(model, assets: Path, heldout: np.ndarray, n_contexts: int = 40
            "significant": {g: t[["feature", "rank_biserial", "p_value", "q_value"]].to_dict("records")
                            for g, t in found.items()},
            "top_heldout_contexts": contexts}
-    (assets / "default_sae_emotion.json").write_text(json.dumps(out, indent=1, default=float))
+    (assets / f"{name}_emotion.json").write_text(json.dumps(out, indent=1, default=float))
     log(f"emotion: {', '.join(f'{g}: {len(t)} significant features' for g, t in found.items())}")
     return out
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run", default="smollm2-l15-topk48-2560", help="run name (folder under the cache dir)")
+    p.add_argument("--run", default="", help="run name (folder under the cache dir; default from the settings)")
+    p.add_argument("--corpus", choices=["v1", "v2"], default="v1",
+                   help="v1: Debian texts + a little sampled text; v2: data/corpus_v2 (scripts/sample_corpus_v2.py)")
+    p.add_argument("--corpus-dir", default=str(CORPUS_V2), help="where the v2 corpus shards are")
+    p.add_argument("--hook", default=HOOK, help="a blocks.L.hook_resid_pre hook")
+    p.add_argument("--name", default="default_sae", help="asset name: <name>/, <name>_checkpoints/, <name>_*.json")
+    p.add_argument("--checkpoints", type=int, default=8, help="intermediate checkpoints to export (0: final only)")
+    p.add_argument("--emotion-prompts", default=str(ASSETS / "emotion_prompts.json"))
     p.add_argument("--tokens", type=int, default=1_000_000, help="training tokens to cache (position 0 excluded)")
     p.add_argument("--corpus-tokens", type=int, default=2_000_000,
                    help="training tokens in the corpus; the first --tokens of its shuffled contexts are used")
@@ -418,15 +479,18 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     deadline = time.time() + args.hours * 3600 if args.hours else None
 
+    if not args.run:
+        args.run = (f"smollm2-l{tr.hook_layer(args.hook)}-topk{args.k}-{args.d_sae}"
+                    + ("" if args.corpus == "v1" else f"-{args.corpus}"))
     run_dir = cache_dir() / "sae_training" / args.run
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = run_dir / "run.json"
     keys = ["tokens", "corpus_tokens", "train_tokens", "gen_tokens", "heldout_contexts", "d_sae", "k", "batch_size",
-            "lr", "seed",
-            "hf_dataset", "text_column", "text_files"]
+            "lr", "seed", "hf_dataset", "text_column", "text_files", "corpus", "corpus_dir", "hook",
+            "checkpoints"]
     cfg = {k: getattr(args, k) for k in keys}
-    if cfg_path.exists():
-        saved = json.loads(cfg_path.read_text())
+    if cfg_path.exists():  # runs started before v2 have no corpus/hook/checkpoints keys: the v1 values
+        saved = {"corpus": "v1", "corpus_dir": "", "hook": HOOK, "checkpoints": 8, **json.loads(cfg_path.read_text())}
         if saved != cfg:
             log(f"resuming run {args.run} with its saved settings {saved} (command-line settings ignored)")
         cfg = saved
@@ -442,16 +506,22 @@ def main(argv=None) -> None:
     # the shards already cached (shard i = contexts i*512 .. i*512+511) stay valid
     train_tokens = data["train"][: cfg["tokens"] // (CTX - 1)]
     heldout = data["heldout"][:HELDOUT_EVAL]
+    held_src = data["heldout_source"][:HELDOUT_EVAL]
+    names = [str(n) for n in data["source_names"]]
+    categories = {n: np.flatnonzero(held_src == i) for i, n in enumerate(names)} if cfg["corpus"] == "v2" else None
     assets = Path(args.assets)
     assets.mkdir(parents=True, exist_ok=True)
     if not (assets / "heldout_tokens.npy").exists():
         np.save(assets / "heldout_tokens.npy", heldout)
+        if categories:  # which held-out kind each context is (names in corpus.json's source order)
+            np.save(assets / "heldout_source.npy", held_src)
     used = used_corpus(corpus, data, len(train_tokens), len(heldout))
     (assets / "corpus.json").write_text(json.dumps(used, indent=1))
 
     model, _ = load_default(source="neurons")
-    cache = tr.ActivationCache(run_dir / "shards", train_tokens, HOOK, model=model, max_norm=MAX_NORM, log=log)
-    heldout_cache = tr.ActivationCache(run_dir / "heldout_shards", heldout, HOOK, model=model, max_norm=MAX_NORM,
+    hook, name = cfg["hook"], args.name
+    cache = tr.ActivationCache(run_dir / "shards", train_tokens, hook, model=model, max_norm=MAX_NORM, log=log)
+    heldout_cache = tr.ActivationCache(run_dir / "heldout_shards", heldout, hook, model=model, max_norm=MAX_NORM,
                                        log=log)
     tcfg = train_config(cfg, cache.n_tokens)
     log(f"{cache.n_cached()}/{cache.n_shards} shards cached; training {tcfg.total_tokens:,} tokens in "
@@ -460,20 +530,20 @@ def main(argv=None) -> None:
         cache.cache_all()
         return
     # Shards are computed lazily as training reaches them, so checkpoints appear while the cache grows.
-    final_dir = assets / "default_sae"
+    final_dir = assets / name
     if not (final_dir / "cfg.json").exists():
-        tr.train_sae(cache, tcfg, run_dir, export_dir=assets / "default_sae_checkpoints", final_dir=final_dir,
+        tr.train_sae(cache, tcfg, run_dir, export_dir=assets / f"{name}_checkpoints", final_dir=final_dir,
                      deadline=deadline, log=log)
         if not (final_dir / "cfg.json").exists():
             return  # stopped at the deadline
     if args.stop_after == "train":
         return
     heldout_cache.cache_all()
-    done = evaluate_all(model, run_dir, heldout, heldout_cache, assets)
-    write_metrics(done, used, assets)
+    done = evaluate_all(model, run_dir, heldout, heldout_cache, assets, name, categories)
+    write_metrics(done, used, assets, name, hook)
     if args.stop_after == "eval":
         return
-    emotion_check(model, assets, heldout)
+    emotion_check(model, assets, heldout, name=name, hook=hook, prompts_path=Path(args.emotion_prompts))
     log("done")
 
 
