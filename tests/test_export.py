@@ -53,3 +53,73 @@ def test_export_rejects_non_widgets(tmp_path):
         fv.export_html(["not a widget"], tmp_path / "x.html")
     with pytest.raises(ValueError, match="nothing to export"):
         fv.export_html([], tmp_path / "x.html")
+
+
+# ---- issue 23: exports whose links work (item 5) and writes that lose nothing (item 9) --------------------
+
+def _pages(data, widget_index):
+    return data["widgets"][widget_index]["responses"]["feature"]
+
+
+def test_linked_export_has_the_page_of_every_feature_a_click_can_select(tiny_model, tiny_sae, tmp_path, recwarn):
+    acts = fv.activations(tiny_model, tiny_sae, {"happy": ["What a lovely day", "So glad"], "angry": ["Awful!", "No"]})
+    heatmap = fv.Heatmap(acts, features=[0, 95, 50, 71])  # far from the dashboard's feature 0: not "nearby"
+    contrast = fv.ContrastView(fv.contrast(acts), top_n=3)
+    corpus = ["the river was calm", "storm glass engine", "a tender green wolf", "seven paper laughs"]
+    dashboard = fv.Dashboard(tiny_model, tiny_sae, corpus, feature=0, progress=False)
+    page = fv.export_html([heatmap, dashboard, contrast], tmp_path / "r.html", link=True).read_text()
+    data = _data(page)
+    pages = _pages(data, 1)
+    for feature in [*heatmap.feature_ids, *contrast.feature_ids]:
+        assert pages[str(feature)]["page"] == dashboard.data.page(feature)
+    assert data["left_out"] == [] and "featureviz-note" not in page
+    assert not [w for w in recwarn if "left out" in str(w.message)]
+    # the exported dashboard can move between exactly the pages it holds
+    assert sorted(data["widgets"][1]["state"]["feature_ids"]) == sorted(int(f) for f in pages)
+
+
+def test_linked_export_over_its_page_budget_names_what_it_left_out(tiny_model, tiny_sae, tmp_path):
+    acts = fv.activations(tiny_model, tiny_sae, ["What a lovely day", "This is outrageous"])
+    heatmap = fv.Heatmap(acts, features=list(range(0, 96, 4)))
+    corpus = ["the river was calm", "storm glass engine", "a tender green wolf", "seven paper laughs"]
+    dashboard = fv.Dashboard(tiny_model, tiny_sae, corpus, feature=2, progress=False)
+    one_page = len(json.dumps(dashboard.page, separators=(",", ":")))
+    budget_mb = 6.5 * one_page / 1e6  # room for about six pages of 25 wanted
+    with pytest.warns(UserWarning, match="left out") as caught:
+        page = fv.export_html([heatmap, dashboard], tmp_path / "r.html", link=True,
+                              page_budget_mb=budget_mb).read_text()
+    data = _data(page)
+    pages = _pages(data, 1)
+    sizes = [len(json.dumps(p["page"], separators=(",", ":"))) for p in pages.values()]
+    assert sum(sizes) <= budget_mb * 1e6 and 3 <= len(pages) <= 12
+    left_out = [f for f in heatmap.feature_ids if str(f) not in pages]
+    assert data["left_out"] == left_out and len(left_out) >= 10
+    message = str(caught[0].message)
+    note = re.search(r'<p class="fv-export-note" id="featureviz-note">(.*?)</p>', page).group(1)
+    for shown in (message, note):
+        assert f"{len(left_out)} selectable feature(s)" in shown and "page_budget_mb" in shown
+        assert ", ".join(map(str, left_out[:5])) in shown
+    with pytest.raises(ValueError, match="page_budget_mb"):
+        fv.export_html([heatmap, dashboard], tmp_path / "r.html", page_budget_mb=0)
+
+
+def test_a_failed_export_leaves_the_existing_report_intact(widgets, tmp_path, monkeypatch):
+    path = fv.export_html(list(widgets), tmp_path / "report.html", title="first")
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="title .*lone surrogate"):
+        fv.export_html(list(widgets), path, title="bad \ud800 title")
+    assert path.read_bytes() == before
+
+    import featureviz.export as export
+
+    def interrupted(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export.os, "replace", interrupted)
+    with pytest.raises(OSError, match="disk full"):
+        fv.export_html(list(widgets), path, title="second")
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temporary file left behind
+    monkeypatch.undo()
+    assert "second" in fv.export_html(list(widgets), path, title="second").read_text()
+    assert oct(path.stat().st_mode & 0o777) != oct(0o600)  # readable like any file open() makes

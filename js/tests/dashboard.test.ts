@@ -429,7 +429,7 @@ describe("in an HTML export (no kernel)", () => {
     model.set("feature", 40); // left out of the file
     model.save_changes();
     expect(root.dataset.state).toBe("error");
-    expect(q(root, ".fv-dash-status").textContent).toContain("#40 is not in this exported file");
+    expect(q(root, ".fv-dash-status").textContent).toContain("#40 has no page in this exported file");
     vi.advanceTimersByTime(PAGE_TIMEOUT_MS + 10);
     expect(root.textContent).not.toMatch(/kernel running/);
     expect(root.dataset.feature).toBe("12"); // the page shown says which feature it is

@@ -2,7 +2,11 @@
 
 Everything a view does in the browser keeps working (hover, sorting, the interpolation slider, ...). Where a
 widget would ask Python (the dashboard moving to another feature), the answers are precomputed at export
-time by the widget's `_export_responses()` and replayed by a small runtime (js/src/export_runtime.ts).
+time (`Dashboard._export_pages`) and replayed by a small runtime (js/src/export_runtime.ts). What only a
+kernel can do (search, steering another feature, more values) is disabled in the file and says so.
+
+With link=True every feature a click can select (heatmap columns, contrast rows, scrubber features) gets its
+dashboard page, within a stated size budget; features left out are named in a warning and in the file.
 """
 
 from __future__ import annotations
@@ -11,9 +15,14 @@ import base64
 import hashlib
 import html
 import json
+import os
+import tempfile
+import warnings
 from pathlib import Path
 
 from ipywidgets.widgets.widget import _remove_buffers
+
+from .validation import text
 
 STATIC = Path(__file__).parent / "static"
 _IPYWIDGETS_TRAITS = {"layout", "tabbable", "tooltip"}
@@ -36,11 +45,12 @@ body {{ margin: 24px; background: var(--jp-layout-color0); color: var(--jp-ui-fo
   font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }}
 h1 {{ font-size: 18px; font-weight: 600; }}
 .fv-export-widget {{ margin: 0 0 28px 0; max-width: 1100px; }}
+.fv-export-note {{ max-width: 1100px; color: var(--jp-ui-font-color2); font-size: 13px; }}
 </style>
 </head>
 <body>
 <h1>{title}</h1>
-<div id="featureviz-root"></div>
+{note}<div id="featureviz-root"></div>
 <script type="application/json" id="featureviz-data">{data}</script>
 <script type="module">{runtime}</script>
 </body>
@@ -48,36 +58,85 @@ h1 {{ font-size: 18px; font-weight: 600; }}
 """
 
 
-def export_html(widgets, path, *, title: str = "featureviz", link: bool = False) -> Path:
-    """Write `widgets` (one or a list) to one offline HTML file; link=True links their feature selection."""
+def export_html(widgets, path, *, title: str = "featureviz", link: bool = False,
+                page_budget_mb: float = 10.0) -> Path:
+    """Write `widgets` (one or a list) to one offline HTML file; link=True links their feature selection.
+
+    page_budget_mb caps the JSON of the dashboard pages stored in the file (about 5-30 kB each): with
+    link=True the pages of every feature another widget can select come first; those that do not fit are
+    left out, named in a warning and in the file. The file is written to a temporary file beside `path` and
+    renamed, so a failed export leaves an existing report as it was.
+    """
     widgets = list(widgets) if isinstance(widgets, (list, tuple)) else [widgets]
     if not widgets:
         raise ValueError("nothing to export: pass at least one widget")
-    bundles, saved = {}, []
+    if title:
+        text(title, "title")  # a lone surrogate cannot be written: say so before anything is touched
+    if not page_budget_mb > 0:
+        raise ValueError(f"page_budget_mb must be a positive number of megabytes, got {page_budget_mb!r}")
     for widget in widgets:
         if not hasattr(widget, "_esm"):
             raise TypeError(f"export_html takes featureviz widgets, got {type(widget).__name__}")
+    # What a click in one widget can select in the others (the dashboards need those pages).
+    selectable = list(dict.fromkeys(
+        f for w in widgets if link and w.has_trait("selected_feature") for f in w.feature_ids))
+    budget = page_budget_mb * 1e6
+    bundles, saved, left_out = {}, [], []
+    for widget in widgets:
         state = widget.get_state()
         esm = state.pop("_esm")
         esm = esm if isinstance(esm, str) else Path(esm).read_text()
         bundle = hashlib.sha1(esm.encode()).hexdigest()[:12]  # a bundle shared by widgets is stored once
         bundles[bundle] = esm
         state = {k: v for k, v in state.items() if not k.startswith("_") and k not in _IPYWIDGETS_TRAITS}
+        responses = {}
+        if hasattr(widget, "_export_pages"):
+            pages, used, missing = widget._export_pages(selectable, budget)
+            budget -= used
+            left_out += [f for f in missing if f not in left_out]
+            responses = {"feature": {str(f): {"page": page} for f, page in pages.items()}}
+            # the file can show these features only: the view's ‹ › and number box stay within them
+            state["feature_ids"] = [f for f in state["feature_ids"] if f in pages]
         state, paths, buffers = _remove_buffers(state)
-        responses = widget._export_responses() if hasattr(widget, "_export_responses") else {}
         saved.append({
             "bundle": bundle,
             "state": state,
             "buffers": [{"path": p, "data": base64.b64encode(bytes(b)).decode()} for p, b in zip(paths, buffers)],
             "responses": responses,
         })
-    data = {"bundles": bundles, "widgets": saved, "link_selection": bool(link)}
+    note = ""
+    if left_out:
+        message = (f"dashboard pages of {len(left_out)} selectable feature(s) were left out of this file to keep "
+                   f"it within page_budget_mb={page_budget_mb:g}: {_shorten(left_out)}; clicking them shows "
+                   f"that their page is missing (export with a larger page_budget_mb to include them)")
+        warnings.warn(f"export_html: {message}", stacklevel=2)
+        note = f'<p class="fv-export-note" id="featureviz-note">Note: {html.escape(message)}.</p>\n'
+    data = {"bundles": bundles, "widgets": saved, "link_selection": bool(link), "left_out": left_out}
     runtime = (STATIC / "export_runtime.js").read_text()
     if "</script" in runtime.lower():
         raise RuntimeError("the export runtime bundle contains '</script': it cannot be inlined safely")
-    page = PAGE.format(title=html.escape(title), data=_json_for_script(data), runtime=runtime)
-    path = Path(path)
-    path.write_text(page, encoding="utf-8")
+    page = PAGE.format(title=html.escape(title), note=note, data=_json_for_script(data), runtime=runtime)
+    return _write_atomic(Path(path), page.encode("utf-8"))  # encoding fails (a lone surrogate) before any write
+
+
+def _shorten(features: list[int], shown: int = 30) -> str:
+    listed = ", ".join(str(f) for f in features[:shown])
+    return listed + (f" and {len(features) - shown} more" if len(features) > shown else "")
+
+
+def _write_atomic(path: Path, content: bytes) -> Path:
+    """Write beside `path` and rename over it: `path` is either its old self or complete, never truncated."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(content)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as open() would have made it (mkstemp makes 0600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -298,7 +298,7 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     root.setAttribute("aria-busy", String(s === "loading"));
     if (s === "loading") status.textContent = `loading #${requested}…`;
     else if (s === "error" && kernelFree && page && page.feature !== requested) {
-      status.textContent = `⚠ #${requested} is not in this exported file (its page was left out); showing #${page.feature}`;
+      status.textContent = `⚠ #${requested} has no page in this exported file; showing #${page.feature}`;
     }
     else if (s === "error" && timedOut) status.textContent = `⚠ no page for #${requested} yet (is the kernel running?)`;
     else if (s === "error" && pageRead.kind === "page") status.textContent = "⚠ the page names no feature";

@@ -6,6 +6,8 @@ feature (from the browser, from Python, or from a linked heatmap) sends that fea
 
 from __future__ import annotations
 
+import json
+
 import anywidget
 import numpy as np
 import traitlets as t
@@ -44,15 +46,24 @@ class Dashboard(anywidget.AnyWidget):
         super().__init__(feature_ids=data.feature_ids.astype(int).tolist(), feature=first, page=data.page(first),
                          title=title if title is not None else f"{kind} at {data.hook_name}")
 
-    def _export_responses(self, max_pages: int = 60) -> dict:
-        """Pages an offline export can show: the current feature, its nearest, then features around it."""
+    def _export_pages(self, wanted=(), budget_bytes: float = float("inf"), max_nearby: int = 60):
+        """Pages for an offline export, most needed first, while their JSON fits budget_bytes: the current
+        feature, then `wanted` (what linked widgets can select), its nearest, then up to max_nearby features
+        around it (for the ‹ › buttons). Returns ({feature: page}, JSON bytes used, wanted features left out)."""
         ids = self.feature_ids
         at = ids.index(self.feature)
         known = set(ids)
         nearest = [n["feature"] for n in self.page.get("nearest", []) if n["feature"] in known]
-        around = [ids[i] for i in sorted(range(len(ids)), key=lambda i: abs(i - at))]
-        chosen = list(dict.fromkeys([self.feature, *nearest, *around]))[:max_pages]
-        return {"feature": {str(f): {"page": self.data.page(f)} for f in chosen}}
+        around = [ids[i] for i in sorted(range(len(ids)), key=lambda i: abs(i - at))][:max_nearby]
+        wanted = [f for f in wanted if f in known]
+        pages, used = {}, 0
+        for feature in dict.fromkeys([self.feature, *wanted, *nearest, *around]):
+            page = self.data.page(feature)
+            size = len(json.dumps(page, separators=(",", ":")))
+            if pages and used + size > budget_bytes:
+                continue  # a smaller page further down may still fit
+            pages[feature], used = page, used + size
+        return pages, used, [f for f in wanted if f not in pages]
 
     @t.validate("feature")
     def _check_feature(self, proposal):
