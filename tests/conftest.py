@@ -3,9 +3,8 @@
 import os
 
 import pytest
-import torch
 
-from factories import make_sae
+from factories import make_sae, make_tiny_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -23,16 +22,7 @@ def tokenizer():
 @pytest.fixture(scope="session")
 def tiny_model(tokenizer):
     """A 2-layer random HookedTransformer with the embedded model's tokenizer."""
-    from transformer_lens import HookedTransformer, HookedTransformerConfig
-
-    torch.manual_seed(0)
-    cfg = HookedTransformerConfig(
-        n_layers=2, d_model=32, n_ctx=64, d_head=8, n_heads=4, d_mlp=64, d_vocab=len(tokenizer),
-        act_fn="gelu", normalization_type="LN", model_name="tiny-random", default_prepend_bos=True,
-    )
-    model = HookedTransformer(cfg, tokenizer=tokenizer)
-    model.eval()
-    return model
+    return make_tiny_model(tokenizer)
 
 
 @pytest.fixture

@@ -13,6 +13,19 @@ NASTY = [
 ]
 
 
+def make_tiny_model(tokenizer, device="cpu", dtype=torch.float32, seed=0):
+    """A 2-layer random HookedTransformer with the embedded model's tokenizer, on `device` in `dtype`."""
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+    torch.manual_seed(seed)
+    cfg = HookedTransformerConfig(
+        n_layers=2, d_model=32, n_ctx=64, d_head=8, n_heads=4, d_mlp=64, d_vocab=len(tokenizer),
+        act_fn="gelu", normalization_type="LN", model_name="tiny-random", default_prepend_bos=True,
+        device=str(device), dtype=dtype,
+    )
+    return HookedTransformer(cfg, tokenizer=tokenizer).eval()
+
+
 def make_sae(d_in=32, d_sae=96, hook_name="blocks.1.hook_resid_pre", seed=0):
     from sae_lens import StandardSAE, StandardSAEConfig
     from sae_lens.saes.sae import SAEMetadata
@@ -58,3 +71,18 @@ def synthetic_acts(n_prompts, per_prompt, n_features, density, seed=0):
         token_ids=[torch.arange(per_prompt) for _ in range(n_prompts)],
         values=values, offsets=np.arange(n_prompts + 1) * per_prompt, hook_name="synthetic", source_kind="sae",
     )
+
+
+class ProbeSource(FeatureSource):
+    """A custom source: linear read-outs W at a residual hook, whose decoder directions are W's rows."""
+
+    kind = "probe"
+
+    def __init__(self, W, hook_name="blocks.1.hook_resid_pre", steering="direction"):
+        self.W, self.hook_name, self.n_features, self.steering = W, hook_name, len(W), steering
+
+    def encode(self, hook_acts):
+        return hook_acts @ self.W.to(hook_acts.device, hook_acts.dtype).T
+
+    def decoder_directions(self):
+        return self.W

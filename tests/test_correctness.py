@@ -1,12 +1,25 @@
 """Cross-cutting correctness (issue 23): one validation rule for counts (numpy integers too), float32 range,
 clear errors for the small mistakes, threads sharing a model, devices and dtypes."""
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
+from torch.overrides import TorchFunctionMode
 
 import featureviz as fv
 from featureviz.analysis.dashboard import dashboard_data
 from featureviz.loading import HubUnavailableError
+from featureviz.sources import SAESource
+from factories import make_sae, make_tiny_model
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("gpu_smoke", ROOT / "scripts" / "gpu_smoke.py")
+gpu_smoke = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gpu_smoke)
 
 PROMPT = "The weather today is"
 N = np.int64
@@ -106,3 +119,85 @@ def test_exclude_always_on_outside_zero_one_is_refused(tiny_model, tiny_sae, fra
     with pytest.raises(ValueError, match=r"exclude_always_on must be in \[0, 1\]"):
         acts.top_features(5, exclude_always_on=fraction)
     assert len(acts.top_features(5, exclude_always_on=1.0)) == 5
+
+
+# -- devices and dtypes ------------------------------------------------------------------------------------------
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (
+    ["mps"] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else [])
+SRC = Path(fv.__file__).resolve().parent
+FACTORIES = {"tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "rand", "randn", "randint",
+             "linspace", "randperm"}
+PROMPTS = {"happy": ["I am so happy today", "What a joy this is", "Lovely sunny day"],
+           "angry": ["I am so angry now", "What a mess you made", "Awful, awful day"],
+           "baseline": ["The table is brown", "It is Tuesday", "Water is wet"]}
+CORPUS = [f"Text number {i} talks about {word} and other things." for i, word in
+          enumerate(["cats", "rain", "joy", "anger", "tables", "code", "music", "trains", "sleep", "bread"])]
+
+
+class DeviceAudit(TorchFunctionMode):
+    """Records where featureviz makes a tensor without saying its device (it would land on the CPU beside CUDA
+    activations) or calls .numpy() itself (which fails on a device tensor) instead of devices.to_numpy.
+    On a CPU-only machine this is what checks the device code path."""
+
+    def __init__(self):
+        super().__init__()
+        self.problems = set()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        frame = sys._getframe(1)
+        where = Path(frame.f_code.co_filename)
+        if SRC in where.parents and where.name != "devices.py":
+            name = getattr(func, "__name__", "")
+            if (name in FACTORIES and getattr(func, "__module__", None) == "torch" and "device" not in kwargs) \
+                    or name == "numpy":
+                self.problems.add(f"{where.relative_to(SRC)}:{frame.f_lineno} {name}")
+        return func(*args, **kwargs)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["float32", "bfloat16"])
+def test_public_api_runs_on_the_models_device_and_dtype(tokenizer, device, dtype):
+    """The whole public API (gpu_smoke.exercise) on a model of this device and dtype. Before: dashboard buffers,
+    steering values and checkpoint matching were made on the CPU and results converted with .numpy() on the
+    device, and a bfloat16 model fed bfloat16 activations to a float32 SAE."""
+    model = make_tiny_model(tokenizer, device, dtype)
+    sae = make_sae().to(device)
+    series = [(1000, make_sae(seed=1).to(device)), (2000, sae)]
+    with DeviceAudit() as audit:
+        results, timings = gpu_smoke.exercise(model, SAESource(sae), CORPUS, PROMPTS, series, n_features=16, steps=3,
+                                              max_new_tokens=4)
+    assert not audit.problems, "tensors made without device= or converted by hand: " + ", ".join(sorted(audit.problems))
+    data, steered = results["dashboard_data"], results["steer"]
+    assert all(isinstance(a, np.ndarray) for a in (data.top_values, data.hist_counts, steered.kl, steered.next_token_probs,
+                                                   results["checkpoint_frames"].frames))
+    assert results["activations"].values.device.type == "cpu" and np.isfinite(steered.kl).all()
+    assert set(timings) >= {"activations", "top_activating", "contrast", "dashboard_data", "steer",
+                            "checkpoint_frames", "Heatmap", "Dashboard", "Interpolation", "ContrastView",
+                            "CheckpointScrubber"}
+    if device != "cpu" and dtype == torch.float32:  # the same numbers as on the CPU
+        cpu_results, _ = gpu_smoke.exercise(make_tiny_model(tokenizer), SAESource(make_sae()), CORPUS, PROMPTS,
+                                            n_features=16, steps=3, max_new_tokens=4)
+        torch.testing.assert_close(results["activations"].values, cpu_results["activations"].values, atol=1e-4, rtol=1e-3)
+        np.testing.assert_allclose(data.top_values, cpu_results["dashboard_data"].top_values, atol=1e-4, rtol=1e-3)
+        np.testing.assert_allclose(steered.kl, cpu_results["steer"].kl, atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_neuron_source_steers_and_builds_dashboards_on_the_device(tokenizer, device):
+    model = make_tiny_model(tokenizer, device)
+    neurons = fv.NeuronSource(model, 1)
+    with DeviceAudit() as audit:
+        data = dashboard_data(model, neurons, CORPUS, features=range(8), progress=False)
+        result = fv.steer(model, neurons, PROMPTS["happy"][0], 3, [0.0, 20.0], mode="clamp", max_new_tokens=3)
+    assert not audit.problems, sorted(audit.problems)
+    assert isinstance(data.logit_top_values, np.ndarray) and result.kl[1] > 0 and result.kl[0] >= 0
+
+
+@pytest.mark.embedded
+def test_gpu_smoke_script_runs_on_this_machine(capsys):
+    """scripts/gpu_smoke.py end to end on the embedded model (CPU here, with a note; the GPU where there is one)."""
+    assert gpu_smoke.main(["--contexts", "8", "--per-group", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "all results are CPU numpy: ok" in out and "dashboard_data" in out and "tok/s" in out

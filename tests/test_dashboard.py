@@ -149,3 +149,51 @@ def test_dashboard_builds_from_model_and_corpus(tiny_model, tiny_sae, corpus):
         fv.Dashboard(tiny_model)
     with pytest.raises(KeyError):
         fv.Dashboard(dash.data, feature=4)
+
+
+def test_save_is_one_file_and_a_failed_save_keeps_the_old_data(tiny_model, tiny_sae, corpus, tmp_path, monkeypatch):
+    """Before: arrays and metadata were two files; a failure between them left new arrays beside old metadata,
+    load() accepted the pair and every page raised KeyError."""
+    import featureviz.analysis.dashboard as module
+
+    old = dashboard_data(tiny_model, tiny_sae, corpus[:4], features=[4, 2], progress=False)
+    new = dashboard_data(tiny_model, tiny_sae, corpus[4:12], features=[4, 2], progress=False)
+    path = old.save(tmp_path / "dash")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dash.safetensors"] == [path.name]
+    assert DashboardData.load(tmp_path / "dash").feature_space == old.feature_space == fv.SAESource(tiny_sae).feature_space
+
+    def crash_writing(arrays, filename, metadata=None):  # the disk fills up halfway through the arrays
+        open(filename, "wb").write(b"half a file")
+        raise OSError("No space left on device")
+
+    for failure in (lambda: monkeypatch.setattr(module, "save_file", crash_writing),
+                    lambda: monkeypatch.setattr(module.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("killed")))):
+        failure()
+        with pytest.raises(OSError):
+            new.save(tmp_path / "dash")
+        monkeypatch.undo()
+        loaded = DashboardData.load(tmp_path / "dash")
+        assert loaded.n_tokens == old.n_tokens and loaded.page(2) == old.page(2)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["dash.safetensors"]  # no debris
+
+
+def test_load_refuses_a_mismatched_pair(tiny_model, tiny_sae, corpus, tmp_path):
+    """The older two-file layout: arrays of one build beside the metadata of another are refused in one sentence."""
+    import json
+
+    from safetensors.numpy import save_file
+
+    old = dashboard_data(tiny_model, tiny_sae, ["apple apple apple"], features=[4, 2], progress=False)
+    new = dashboard_data(tiny_model, tiny_sae, corpus, features=[4, 2], progress=False)
+    folder = tmp_path / "pair"
+    folder.mkdir()
+    save_file({name: getattr(new, name) for name in ("feature_ids", "active_count", "max_value", "top_values",
+               "top_tokens", "top_acts", "sample_values", "sample_tokens", "sample_acts", "hist_counts", "hist_high",
+               "logit_top_ids", "logit_top_values", "logit_bottom_ids", "logit_bottom_values", "nearest_ids",
+               "nearest_cosine")}, str(folder / "dashboard.safetensors"))
+    meta = {"n_tokens": old.n_tokens, "hook_name": old.hook_name, "source_kind": old.source_kind, "window_before": 10,
+            "token_strings": {str(k): v for k, v in old.token_strings.items()}}
+    (folder / "dashboard.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="does not hold one consistent save") as info:
+        DashboardData.load(folder)
+    assert "\n" not in str(info.value)

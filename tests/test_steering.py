@@ -120,3 +120,42 @@ def test_interpolation_failure_shows_in_the_widget(tiny_model, tiny_sae, monkeyp
     widget.extend = "low"
     assert "out of memory" in widget.error and not widget.busy and widget.values == [0.0, 1.0]
     assert "computing more values failed" in caplog.text
+
+
+def test_custom_source_steers_along_its_own_direction(tiny_model):
+    """Before: every non-SAESource was treated as neurons, so feature 3 of a probe edited residual coordinate 3
+    (cos(delta, W[3]) was ~0)."""
+    from factories import ProbeSource
+
+    W = torch.randn(6, 32, generator=torch.Generator().manual_seed(0))
+    probe = ProbeSource(W)
+    _, cache = tiny_model.run_with_cache(tiny_model.to_tokens(PROMPT), names_filter=probe.hook_name)
+    x = cache[probe.hook_name]
+    for mode, value in (("add", 5.0), ("clamp", 2.0)):
+        delta = SteeringHook(probe, 3, mode, torch.tensor([value]), "all")(x, None) - x
+        shift = torch.full_like(x[..., :1], value) if mode == "add" else value - probe.encode(x)[..., 3:4]
+        torch.testing.assert_close(delta[:, 1:], (shift * W[3])[:, 1:], atol=1e-5, rtol=1e-4)
+        assert torch.nn.functional.cosine_similarity(delta[0, 1:], W[3], dim=-1).min() > 0.999
+    # through steer(): the same next-token distribution as adding 5 x W[3] by hand
+    result = steer(tiny_model, probe, PROMPT, 3, [5.0], max_new_tokens=2)
+
+    def by_hand(acts, hook):
+        acts = acts.clone()
+        acts[:, 1:] += 5.0 * W[3]
+        return acts
+
+    with torch.no_grad():
+        logits = tiny_model.run_with_hooks(tiny_model.to_tokens(PROMPT), fwd_hooks=[(probe.hook_name, by_hand)])[0, -1]
+    expected = logits.softmax(-1)[torch.as_tensor(result.next_token_ids)].numpy()
+    np.testing.assert_allclose(result.next_token_probs[0], expected, atol=1e-5)
+
+
+def test_source_that_cannot_steer_says_so(tiny_model):
+    """Before: a transcoder-like source (directions not in its hook's space) silently edited coordinate `feature`."""
+    from factories import ProbeSource
+
+    unknown = ProbeSource(torch.randn(6, 32), steering=None)
+    with pytest.raises(NotImplementedError, match="ProbeSource does not say how to steer"):
+        steer(tiny_model, unknown, PROMPT, 3, [5.0], max_new_tokens=2)
+    assert all(not hp.fwd_hooks for hp in tiny_model.hook_dict.values())
+    assert SAESource.steering == "direction" and NeuronSource.steering == "coordinate"

@@ -2,16 +2,21 @@
 
 A FeatureSource names the hook it reads, turns that hook's activations into feature activations, and
 knows each feature's decoder direction (what the feature writes back). Every widget takes any source.
+Its `steering` says what steer() may do with a feature; its `feature_space` says what a feature index means,
+so that widgets and comparisons refuse to mix indices of different sources.
 """
 
 from __future__ import annotations
 
+import hashlib
 import operator
 import re
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import torch
 
+from .devices import to_numpy
 from .validation import integer
 
 _BLOCK = re.compile(r"^blocks\.(\d+)\.")
@@ -19,10 +24,52 @@ _BLOCK = re.compile(r"^blocks\.(\d+)\.")
 _RESIDUAL_HOOKS = ("hook_resid_pre", "hook_resid_mid", "hook_resid_post", "hook_attn_out", "hook_mlp_out", "hook_embed")
 
 
+@dataclass(frozen=True)
+class FeatureSpace:
+    """What a feature index means. Index 12 of one space is a different feature from index 12 of another."""
+
+    hook_name: str
+    kind: str          # "sae", "neurons", or a custom source's kind
+    n_features: int
+    fingerprint: str = ""  # a hash of a few decoder rows: tells two SAEs of equal width at one hook apart
+
+    def mismatch(self, other: "FeatureSpace | None") -> str | None:
+        """None if `other` is the same space (or unknown), else what differs, in a few words."""
+        if other is None:
+            return None
+        for name in ("kind", "hook_name", "n_features"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine != theirs:
+                return f"{name} {mine!r} vs {theirs!r}"
+        if self.fingerprint and other.fingerprint and self.fingerprint != other.fingerprint:
+            return "different decoder weights (another SAE or checkpoint of the same width)"
+        return None
+
+
+def check_same_space(spaces: dict, what: str) -> None:
+    """Refuse, in one sentence, to compare features across different spaces ({label: FeatureSpace or None})."""
+    known = [(label, space) for label, space in spaces.items() if space is not None]
+    for label, space in known[1:]:
+        difference = known[0][1].mismatch(space)
+        if difference:
+            raise ValueError(f"{what}: {known[0][0]} and {label} index different features ({difference}), "
+                             "so feature i of one is not feature i of the other")
+
+
+def fingerprint(directions: torch.Tensor) -> str:
+    """A short hash of the first, middle and last decoder rows (rounded to float16, so device does not matter)."""
+    rows = directions[[0, len(directions) // 2, len(directions) - 1]] if len(directions) else directions
+    data = to_numpy(rows.to(torch.float16)).tobytes()
+    return hashlib.sha1(data).hexdigest()[:16]
+
+
 class FeatureSource(ABC):
     hook_name: str
     n_features: int
     kind: str  # "sae" or "neurons"
+    # What steer() can do with a feature at the hook (see steered()). None: steering is not defined and raises.
+    # A custom source whose decoder_directions() live in the hook's space (a probe, an SAE) sets "direction".
+    steering: str | None = None
 
     @abstractmethod
     def encode(self, hook_acts: torch.Tensor) -> torch.Tensor:
@@ -53,6 +100,39 @@ class FeatureSource(ABC):
     def stop_at_layer(self) -> int | None:
         """Run blocks up to and including the hook's block, and no further."""
         return None if self.layer is None else self.layer + 1
+
+    @property
+    def feature_space(self) -> FeatureSpace:
+        try:
+            mark = fingerprint(self.decoder_directions())
+        except (NotImplementedError, TypeError, IndexError, RuntimeError):
+            mark = ""
+        return FeatureSpace(self.hook_name, self.kind, int(self.n_features), mark)
+
+    def steered(self, acts: torch.Tensor, feature: int, mode: str, value: torch.Tensor) -> torch.Tensor:
+        """[..., d_hook] hook activations with one feature moved; `value` broadcasts against acts[..., 0].
+
+        mode "add": "direction" adds value x the feature's decoder direction, "coordinate" adds value to unit
+        `feature` of the hook. mode "clamp" sets the feature to value: for "direction" the feature's share
+        a_f d_f becomes value x d_f (everything else, the SAE's error term included, is kept).
+        """
+        if self.steering == "coordinate":
+            out = acts.clone()
+            out[..., feature] = out[..., feature] + value if mode == "add" else value.expand_as(out[..., feature])
+            return out
+        if self.steering == "direction":
+            direction = self.decoder_directions()[feature].to(acts.device, acts.dtype)
+            shift = value if mode == "add" else value - self.encode(acts)[..., feature].to(acts.dtype)
+            return acts + shift[..., None] * direction
+        self.check_steerable()
+        return acts
+
+    def check_steerable(self) -> None:
+        if self.steering not in ("direction", "coordinate"):
+            raise NotImplementedError(
+            f"{type(self).__name__} does not say how to steer its features (steering={self.steering!r}): set "
+            "steering = 'direction' if decoder_directions() live in the hook's space, or 'coordinate' if "
+            "feature i is unit i of the hook")
 
     def feature_name(self, feature: int) -> str:
         return f"{'L' if self.kind == 'sae' else 'N'}{feature}"
@@ -92,6 +172,7 @@ class SAESource(FeatureSource):
     """
 
     kind = "sae"
+    steering = "direction"
 
     def __init__(self, sae, max_input_norm: float | None = None):
         self.sae = sae
@@ -106,7 +187,7 @@ class SAESource(FeatureSource):
         return int(self.sae.cfg.d_in)
 
     def encode(self, hook_acts: torch.Tensor) -> torch.Tensor:
-        acts = self.sae.encode(hook_acts.to(self.sae.dtype))
+        acts = self.sae.encode(hook_acts.to(self.sae.device, self.sae.dtype)).to(hook_acts.device)
         if self.max_input_norm is None:
             return acts
         return acts.masked_fill(~self.kept_tokens(hook_acts).unsqueeze(-1), 0.0)
@@ -125,6 +206,7 @@ class NeuronSource(FeatureSource):
     """The post-activation neurons of one MLP layer (`blocks.L.mlp.hook_post`)."""
 
     kind = "neurons"
+    steering = "coordinate"  # the hook is blocks.L.mlp.hook_post itself: neuron i is unit i
 
     def __init__(self, model, layer: int):
         n_layers = model.cfg.n_layers

@@ -11,7 +11,8 @@ import torch
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
-from ..sources import FeatureSource, SAESource, check_feature_index
+from ..devices import cpu_tokens, device_of, model_lock, to_numpy
+from ..sources import FeatureSource, FeatureSpace, SAESource, check_feature_index
 from ..validation import fraction, positive_int, text
 
 ALWAYS_ON_FRACTION = 0.9  # a feature active on at least this fraction of tokens is "always on"
@@ -33,6 +34,7 @@ class ActivationResult:
     hook_name: str
     source_kind: str
     groups: list[str] = field(default_factory=list)  # one group name per prompt, "" when ungrouped
+    feature_space: FeatureSpace | None = None  # what the feature indices mean (None: not recorded)
 
     @property
     def n_features(self) -> int:
@@ -58,12 +60,13 @@ class ActivationResult:
             hook_name=self.hook_name,
             source_kind=self.source_kind,
             groups=[self.groups[i] for i in prompts] if self.groups else [],
+            feature_space=self.feature_space,
         )
 
     def histogram(self, feature: int, bins: int = 30) -> tuple[np.ndarray, np.ndarray]:
         """(counts, bin edges) of one feature's non-zero activations over all tokens."""
         feature = check_feature_index(feature, self.n_features)
-        column = self.values[:, feature].numpy()
+        column = to_numpy(self.values[:, feature])
         return np.histogram(column[column != 0], bins=bins)
 
     def density_histogram(self, bins: int = 30) -> tuple[np.ndarray, np.ndarray]:
@@ -79,10 +82,10 @@ class ActivationResult:
         n = max(v.shape[0], 1)
         return pd.DataFrame(
             {
-                "max": v.max(0).values.numpy() if v.shape[0] else np.zeros(v.shape[1], np.float32),
-                "mean": v.mean(0).numpy() if v.shape[0] else np.zeros(v.shape[1], np.float32),
-                "count": active.numpy(),
-                "frac_active": active.numpy() / n,
+                "max": to_numpy(v.max(0).values) if v.shape[0] else np.zeros(v.shape[1], np.float32),
+                "mean": to_numpy(v.mean(0)) if v.shape[0] else np.zeros(v.shape[1], np.float32),
+                "count": to_numpy(active),
+                "frac_active": to_numpy(active) / n,
             }
         ).rename_axis("feature")
 
@@ -167,9 +170,9 @@ def as_source(source, model) -> FeatureSource:
 
 
 def tokenize(model, prompts: list[str], max_length: int | None = None) -> list[torch.Tensor]:
-    """Token ids per prompt, BOS first, truncated to the model's context with a warning."""
+    """Token ids per prompt (CPU), BOS first, truncated to the model's context with a warning."""
     limit = max_length or model.cfg.n_ctx
-    ids = [model.to_tokens(p, prepend_bos=True, truncate=False)[0] for p in prompts]
+    ids = [cpu_tokens(model.to_tokens(p, prepend_bos=True, truncate=False)[0]) for p in prompts]
     long = [i for i, t in enumerate(ids) if len(t) > limit]
     if long:
         import warnings
@@ -198,14 +201,15 @@ def hook_activations_batches(model, token_lists: list[torch.Tensor], hook_name: 
     batches.append(current)
     pad = model.tokenizer.pad_token_id if model.tokenizer is not None and model.tokenizer.pad_token_id is not None else 0
     show = progress if progress is not None else len(batches) > 3
+    device = device_of(model)
     for batch in tqdm(batches, desc="forward", unit="batch", disable=not show):
         lengths = [len(token_lists[i]) for i in batch]
-        tokens = torch.full((len(batch), max(lengths)), pad, dtype=torch.long)
+        tokens = torch.full((len(batch), max(lengths)), pad, dtype=torch.long, device=device)
         for row, i in enumerate(batch):
-            tokens[row, : lengths[row]] = token_lists[i]
-        with torch.inference_mode():
-            _, cache = model.run_with_cache(tokens.to(model.cfg.device), names_filter=hook_name,
-                                            stop_at_layer=stop_at_layer, return_type=None)
+            tokens[row, : lengths[row]] = token_lists[i].to(device)
+        with torch.inference_mode(), model_lock(model):  # the caching hook is this call's alone
+            _, cache = model.run_with_cache(tokens, names_filter=hook_name, stop_at_layer=stop_at_layer,
+                                            return_type=None)
         yield batch, cache[hook_name], lengths
 
 
@@ -230,7 +234,7 @@ def activations(model, source, prompts, *, batch_tokens: int = 8192, progress: b
     str_tokens = [model.to_str_tokens(t[1:]) for t in ids]
     return ActivationResult(prompts=prompts, str_tokens=[list(s) for s in str_tokens], token_ids=[t[1:] for t in ids],
                             values=values, offsets=offsets, hook_name=source.hook_name, source_kind=source.kind,
-                            groups=groups)
+                            groups=groups, feature_space=source.feature_space)
 
 
 def _check_finite(values: torch.Tensor, source: FeatureSource) -> None:

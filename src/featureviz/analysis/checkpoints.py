@@ -20,7 +20,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from tqdm.auto import tqdm
 
-from ..sources import FeatureSource, NeuronSource, SAESource, check_feature_index
+from ..devices import to_numpy
+from ..sources import FeatureSource, FeatureSpace, NeuronSource, SAESource, check_feature_index
 from .activations import as_source, hook_activations_batches, normalise_prompts, tokenize
 
 
@@ -36,6 +37,7 @@ class CheckpointFrames:
     match_index: np.ndarray          # [C, F] which latent of checkpoint c stands for reference feature f
     match_cosine: np.ndarray         # [C, F] decoder cosine of that match (1 for the reference itself)
     metrics: pd.DataFrame            # one row per checkpoint
+    feature_space: FeatureSpace | None = None  # the reference checkpoint's: what feature_ids mean
 
     def frame(self, checkpoint: int) -> np.ndarray:
         return self.frames[checkpoint]
@@ -171,23 +173,23 @@ def checkpoint_frames(series, prompts, features=None, *, top_k: int = 32, x_labe
         match_index.append(index)
         match_cosine.append(cosine)
     match_index = np.stack(match_index)
-    frames = np.stack([acts[:, match_index[c]].numpy() for c, acts in enumerate(encoded)])
+    frames = np.stack([to_numpy(acts)[:, match_index[c]] for c, acts in enumerate(encoded)])
     str_tokens = [list(ref_model.to_str_tokens(t[1:])) for t in ids]
     return CheckpointFrames(labels=[r["checkpoint"] for r in rows], x_values=np.array([x for x, _, _ in series]),
                             x_label=x_label, prompts=prompts, str_tokens=str_tokens, feature_ids=feature_ids,
                             frames=frames.astype(np.float32), match_index=match_index,
                             match_cosine=np.stack(match_cosine).astype(np.float32),
-                            metrics=pd.DataFrame(rows).set_index("checkpoint"))
+                            metrics=pd.DataFrame(rows).set_index("checkpoint"), feature_space=reference.feature_space)
 
 
 def _match(ref_dirs, dirs, by_index: bool, feature_ids):
     """Latents of one checkpoint matched one-to-one to the reference features by decoder cosine."""
-    ref_unit = torch.nn.functional.normalize(ref_dirs, dim=1)
-    unit = torch.nn.functional.normalize(dirs, dim=1)
+    ref_unit = torch.nn.functional.normalize(ref_dirs.cpu(), dim=1)  # checkpoints may sit on different devices
+    unit = torch.nn.functional.normalize(dirs.cpu(), dim=1)
     if by_index:
         index = np.asarray(feature_ids)
-        return index, (ref_unit * unit[index]).sum(1).numpy()
-    cosine = (ref_unit @ unit.T).numpy()                     # [F, d_sae]
+        return index, to_numpy((ref_unit * unit[index]).sum(1))
+    cosine = to_numpy(ref_unit @ unit.T)                     # [F, d_sae]
     rows, cols = linear_sum_assignment(-cosine)              # F <= d_sae: every feature gets a distinct latent
     index = np.empty(len(ref_dirs), dtype=int)
     index[rows] = cols
@@ -200,7 +202,8 @@ def _metrics(source: FeatureSource, x: torch.Tensor, acts: torch.Tensor) -> dict
     if isinstance(source, SAESource):
         x = x[source.kept_tokens(x)]  # tokens the SAE does not encode would swamp the variance
         with torch.inference_mode():
-            x_hat = source.sae.decode(source.encode(x)).float()
+            sae = source.sae
+            x_hat = sae.decode(source.encode(x).to(sae.device, sae.dtype)).to(x.device).float()
         x = x.float()
         out["explained_variance"] = float(1 - (x - x_hat).pow(2).sum() / (x - x.mean(0)).pow(2).sum())
     return out

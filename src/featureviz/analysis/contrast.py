@@ -1,9 +1,11 @@
 """Which features separate groups of prompts (happy vs angry vs ...), with statistics that respect prompts.
 
 Tokens within a prompt are not independent, so every test runs on per-prompt aggregates (the max or mean of a
-feature over the prompt's tokens). Each group is compared with the rest of the compared groups:
-Mann-Whitney U (or Welch's t), effect sizes (rank-biserial correlation and Cohen's d), and
-Benjamini-Hochberg correction over the features tested for that group. Always-on features (active on at
+feature over the prompt's tokens). Each group is compared with the rest of the compared groups, one-sided:
+"is this feature higher in the group?" (Mann-Whitney U or Welch's t, alternative "greater"), with effect sizes
+(rank-biserial correlation and Cohen's d, signed) and Benjamini-Hochberg correction over the features tested
+for that group. A feature that is lower in a group is never significant for it (with two groups it is
+significant for the other one instead), so each group's count lists only the features that mark it. Always-on features (active on at
 least `always_on_fraction` of baseline tokens) are removed first: they fire on everything, so they can
 only add noise and multiple-comparison burden.
 """
@@ -16,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..devices import to_numpy
 from .activations import ALWAYS_ON_FRACTION, ActivationResult, check_group_names
 
 AGGREGATES = ("max", "mean")
@@ -27,7 +30,7 @@ def prompt_aggregates(acts: ActivationResult, how: str = "max") -> np.ndarray:
     if how not in AGGREGATES:
         raise ValueError(f"aggregate must be one of {AGGREGATES}, got {how!r}")
     reduce = np.maximum.reduceat if how == "max" else np.add.reduceat
-    values = acts.values.numpy()
+    values = to_numpy(acts.values)
     starts = acts.offsets[:-1]
     out = reduce(values, starts, axis=0)
     return out / np.diff(acts.offsets)[:, None] if how == "mean" else out
@@ -59,7 +62,8 @@ def contrast(groups, baseline=None, *, aggregate: str = "max", test: str = "mann
         always-on features are removed, and a named baseline group is not itself compared.
     Returns a tidy DataFrame, one row per (group, feature), sorted within each group by effect (strongest
     first): the group's and the rest's mean / max / fraction of tokens active, rank_biserial, cohens_d,
-    p_value, q_value (Benjamini-Hochberg within the group), significant (q < alpha).
+    p_value (one-sided: the group is higher), q_value (Benjamini-Hochberg within the group),
+    significant (q < alpha: significantly higher in this group than in the rest).
     df.attrs["always_on"] lists the features removed.
     """
     if test not in TESTS:
@@ -90,8 +94,8 @@ def contrast(groups, baseline=None, *, aggregate: str = "max", test: str = "mann
     frames = []
     for name in groups:
         others = [o for o in groups if o != name]
-        tokens_in = groups[name].values.numpy()[:, tested]
-        tokens_rest = np.concatenate([groups[o].values.numpy()[:, tested] for o in others])
+        tokens_in = to_numpy(groups[name].values)[:, tested]
+        tokens_rest = np.concatenate([to_numpy(groups[o].values)[:, tested] for o in others])
         prompts_in = per_prompt[name][:, tested]
         prompts_rest = np.concatenate([per_prompt[o][:, tested] for o in others])
         frames.append(_compare(name, tested, prompts_in, prompts_rest, tokens_in, tokens_rest, test, alpha))
@@ -106,13 +110,14 @@ def _compare(name, features, inside, rest, tokens_in, tokens_rest, test, alpha) 
     n_in, n_rest = len(inside), len(rest)
     if n_in < 2 or n_rest < 2:
         raise ValueError(f"group {name!r} needs at least 2 prompts on each side of the comparison")
-    mann_whitney = stats.mannwhitneyu(inside, rest, axis=0, alternative="two-sided")
+    mann_whitney = stats.mannwhitneyu(inside, rest, axis=0, alternative="greater")
     rank_biserial = 2 * mann_whitney.statistic / (n_in * n_rest) - 1
     pooled = np.sqrt(((n_in - 1) * inside.var(0, ddof=1) + (n_rest - 1) * rest.var(0, ddof=1)) / (n_in + n_rest - 2))
     diff = inside.mean(0) - rest.mean(0)
     with np.errstate(divide="ignore", invalid="ignore"):
         cohens_d = np.where(pooled > 0, diff / pooled, np.sign(diff) * np.inf)
-        p = mann_whitney.pvalue if test == "mannwhitney" else stats.ttest_ind(inside, rest, axis=0, equal_var=False).pvalue
+        p = (mann_whitney.pvalue if test == "mannwhitney"
+             else stats.ttest_ind(inside, rest, axis=0, equal_var=False, alternative="greater").pvalue)
     p = np.nan_to_num(p, nan=1.0)  # constant on both sides: no evidence of a difference
     q = stats.false_discovery_control(p, method="bh") if len(p) else p
     table = pd.DataFrame({

@@ -14,19 +14,27 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 from tqdm.auto import tqdm
 
-from ..sources import FeatureSource, check_feature_index
+from ..devices import cpu_tokens, device_of, to_numpy
+from ..sources import FeatureSource, FeatureSpace, check_feature_index
 from ..validation import integer, positive_int, text
 from .activations import as_source, hook_activations_batches
 
 WINDOW_BEFORE, WINDOW_AFTER = 10, 4
+_META_KEY = "featureviz.dashboard"
+
+
+def _dashboard_file(path) -> Path:
+    path = Path(path).expanduser()
+    return path if path.suffix == ".safetensors" else path.with_name(path.name + ".safetensors")
 
 
 @dataclass
@@ -55,6 +63,7 @@ class DashboardData:
     hook_name: str = ""
     source_kind: str = ""
     window_before: int = WINDOW_BEFORE
+    feature_space: FeatureSpace | None = None
 
     @property
     def density(self) -> np.ndarray:
@@ -119,30 +128,55 @@ class DashboardData:
     def _logits(self, ids, values) -> list[dict]:
         return [{"token": self.token_strings[int(t)], "value": float(v)} for t, v in zip(ids, values)]
 
-    # -- persistence: arrays in safetensors, the rest in json; built once, reused -----------------------------
+    # -- persistence: ONE safetensors file, arrays plus the rest as JSON in its header; built once, reused ----
 
-    def save(self, directory) -> Path:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+    def save(self, path) -> Path:
+        """Write everything to one file (".safetensors" is added if missing) and return its path. The file is
+        written beside the target and renamed over it, so a failure leaves any older file intact."""
+        path = _dashboard_file(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f.name: np.ascontiguousarray(getattr(self, f.name)) for f in fields(self)
                   if isinstance(getattr(self, f.name), np.ndarray)}
-        save_file(arrays, str(directory / "dashboard.safetensors"))
         meta = {"n_tokens": self.n_tokens, "hook_name": self.hook_name, "source_kind": self.source_kind,
-                "window_before": self.window_before, "token_strings": {str(k): v for k, v in self.token_strings.items()}}
-        tmp = directory / "dashboard.json.tmp"
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, directory / "dashboard.json")
-        return directory
+                "window_before": self.window_before, "token_strings": {str(k): v for k, v in self.token_strings.items()},
+                "feature_space": asdict(self.feature_space) if self.feature_space else None}
+        tmp = path.with_name(path.name + ".partial")
+        try:
+            save_file(arrays, str(tmp), metadata={_META_KEY: json.dumps(meta)})
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
 
     @classmethod
-    def load(cls, directory) -> "DashboardData":
-        directory = Path(directory)
-        if not (directory / "dashboard.json").exists():
-            raise FileNotFoundError(f"{directory} holds no saved dashboard data (dashboard.json is missing)")
-        meta = json.loads((directory / "dashboard.json").read_text())
-        arrays = load_file(str(directory / "dashboard.safetensors"))
+    def load(cls, path) -> "DashboardData":
+        """Read a file written by save() (or a folder of the older two-file layout, checked for consistency)."""
+        path = Path(path)
+        if (path / "dashboard.json").exists():
+            meta = json.loads((path / "dashboard.json").read_text())
+            arrays = load_file(str(path / "dashboard.safetensors"))
+        else:
+            path = _dashboard_file(path)
+            if not path.is_file():
+                raise FileNotFoundError(f"{path} holds no saved dashboard data (no such file)")
+            with safe_open(str(path), framework="numpy") as file:
+                header = (file.metadata() or {}).get(_META_KEY)
+                if header is None:
+                    raise ValueError(f"{path} is a safetensors file but not saved dashboard data (no {_META_KEY} header)")
+                meta = json.loads(header)
+                arrays = {name: file.get_tensor(name) for name in file.keys()}
         meta["token_strings"] = {int(k): v for k, v in meta["token_strings"].items()}
-        return cls(**arrays, **meta)
+        meta["feature_space"] = FeatureSpace(**meta["feature_space"]) if meta.get("feature_space") else None
+        data = cls(**arrays, **meta)
+        unknown = data.stored_token_ids() - data.token_strings.keys()
+        if unknown:
+            raise ValueError(f"{path} does not hold one consistent save: its arrays use {len(unknown)} token ids "
+                             f"its metadata does not know (e.g. {min(unknown)}); rebuild it with dashboard_data(...)")
+        return data
+
+    def stored_token_ids(self) -> set[int]:
+        ids = [self.top_tokens.ravel(), self.sample_tokens.ravel(), self.logit_top_ids.ravel(), self.logit_bottom_ids.ravel()]
+        return set(np.unique(np.concatenate(ids)).tolist()) - {-1}
 
 
 # -- the streaming pass ---------------------------------------------------------------------------------------
@@ -154,14 +188,14 @@ def corpus_token_lists(model, corpus, context_size: int = 128, max_texts: int | 
     if isinstance(corpus, torch.Tensor):
         if corpus.ndim != 2 or corpus.shape[1] < 2:
             raise ValueError(f"a token corpus must be [n_contexts, ctx_len >= 2] with BOS first, got {tuple(corpus.shape)}")
-        return list(corpus.long())
+        return list(cpu_tokens(corpus))
     texts = _corpus_texts(corpus, max_texts)
     bos = model.tokenizer.bos_token_id if model.tokenizer.bos_token_id is not None else model.tokenizer.eos_token_id
     contexts = []
     for passage in texts:
-        ids = model.to_tokens(passage, prepend_bos=False, truncate=False)[0]
+        ids = cpu_tokens(model.to_tokens(passage, prepend_bos=False, truncate=False)[0])
         for start in range(0, len(ids), context_size - 1):
-            contexts.append(torch.cat([torch.tensor([bos]), ids[start : start + context_size - 1]]))
+            contexts.append(torch.cat([cpu_tokens([bos]), ids[start : start + context_size - 1]]))
     if not contexts:
         raise ValueError("the corpus holds no text")
     return contexts
@@ -230,7 +264,7 @@ def _merge_top(buffers: dict, scores_new: torch.Tensor, new: dict, k: int) -> No
 
 def _windows(feats, tokens, lengths, rows, positions, feature_cols, before, after):
     """Token ids and activations of the window around (context row, position) for each (feature, slot)."""
-    offsets = torch.arange(-before, after + 1)
+    offsets = torch.arange(-before, after + 1, device=positions.device)
     pos = positions[..., None] + offsets                                       # [F, k, W]
     valid = (pos >= 1) & (pos < lengths[rows][..., None])
     pos_c = pos.clamp(0, feats.shape[1] - 1)
@@ -260,19 +294,21 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
         raise ValueError(f"n_bins must be even (bins merge in pairs as the range doubles), got {n_bins}")
     contexts = corpus_token_lists(model, corpus, context_size, max_texts)
     n_feat, width = len(feature_ids), WINDOW_BEFORE + WINDOW_AFTER + 1
-    cols = torch.as_tensor(feature_ids)
-    gen = torch.Generator().manual_seed(seed)
+    device = device_of(model)  # every buffer lives beside the activations; results come back as CPU numpy
+    cols = torch.as_tensor(feature_ids, device=device)
+    gen = torch.Generator().manual_seed(seed)  # on the CPU: the same sample whatever the device
     batch_tokens = batch_tokens or default_batch_tokens(source.n_features)
 
     def empty(slots):
-        return {"score": torch.full((n_feat, slots), -torch.inf), "value": torch.full((n_feat, slots), -torch.inf),
-                "tokens": torch.full((n_feat, slots, width), -1, dtype=torch.int32),
-                "acts": torch.zeros(n_feat, slots, width)}
+        return {"score": torch.full((n_feat, slots), -torch.inf, device=device),
+                "value": torch.full((n_feat, slots), -torch.inf, device=device),
+                "tokens": torch.full((n_feat, slots, width), -1, dtype=torch.int32, device=device),
+                "acts": torch.zeros(n_feat, slots, width, device=device)}
 
     top, sample = empty(k), empty(n_samples)
-    hist = torch.zeros(n_feat, n_bins, dtype=torch.long)
-    high = torch.zeros(n_feat)
-    active = torch.zeros(n_feat, dtype=torch.long)
+    hist = torch.zeros(n_feat, n_bins, dtype=torch.long, device=device)
+    high = torch.zeros(n_feat, device=device)
+    active = torch.zeros(n_feat, dtype=torch.long, device=device)
     n_tokens = 0
     bar = tqdm(total=sum(len(c) - 1 for c in contexts), desc="dashboard", unit="tok", disable=not progress)
     for batch, hook_acts, lengths in hook_activations_batches(model, contexts, source.hook_name, source.stop_at_layer,
@@ -280,9 +316,10 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
         with torch.inference_mode():
             feats = source.encode(hook_acts).float()
             feats = feats if features is None else feats[..., cols]            # [B, S, F]
-        lengths = torch.tensor(lengths)
+        lengths = torch.tensor(lengths, device=device)
         tokens = torch.nn.utils.rnn.pad_sequence([contexts[i] for i in batch], batch_first=True, padding_value=0)
-        valid = torch.arange(feats.shape[1])[None, :] < lengths[:, None]
+        tokens = tokens.to(device)
+        valid = torch.arange(feats.shape[1], device=device)[None, :] < lengths[:, None]
         valid[:, 0] = False                                                    # BOS is an outlier: never counted
         feats = feats.masked_fill(~valid[..., None], 0.0)
         n_tokens += int(valid.sum())
@@ -293,7 +330,7 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
         ctx_max, ctx_pos = feats.masked_fill(~valid[..., None], -torch.inf).max(1)        # [B, F]
         _merge_candidates(top, ctx_max.T, ctx_max.T, ctx_pos.T, feats, tokens, lengths, cols, k)
         # Uniform sample of active contexts: random keys, keep the smallest (a vectorised reservoir).
-        keys = torch.rand(ctx_max.shape, generator=gen).masked_fill(ctx_max <= 0, torch.inf)
+        keys = torch.rand(ctx_max.shape, generator=gen, device="cpu").to(device).masked_fill(ctx_max <= 0, torch.inf)
         _merge_candidates(sample, -keys.T, ctx_max.T, ctx_pos.T, feats, tokens, lengths, cols, n_samples)
 
         _update_histogram(hist, high, feats, positive)
@@ -304,17 +341,18 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
     nearest_ids, nearest_cos = _nearest(source.decoder_directions().float(), cols, n_nearest)
     used_ids = set(torch.cat([top["tokens"].flatten(), sample["tokens"].flatten(),
                               logit_top[1].flatten().int(), logit_bottom[1].flatten().int()]).unique().tolist()) - {-1}
+    n = to_numpy
     return DashboardData(
-        feature_ids=feature_ids, n_tokens=n_tokens, active_count=active.numpy(),
-        max_value=top["value"][:, 0].clamp(min=0).numpy(),
-        top_values=top["value"].numpy(), top_tokens=top["tokens"].numpy(), top_acts=top["acts"].numpy(),
-        sample_values=sample["value"].numpy(), sample_tokens=sample["tokens"].numpy(), sample_acts=sample["acts"].numpy(),
-        hist_counts=hist.numpy(), hist_high=high.numpy(),
-        logit_top_ids=logit_top[1].numpy(), logit_top_values=logit_top[0].numpy(),
-        logit_bottom_ids=logit_bottom[1].numpy(), logit_bottom_values=logit_bottom[0].numpy(),
-        nearest_ids=nearest_ids.numpy(), nearest_cosine=nearest_cos.numpy(),
+        feature_ids=feature_ids, n_tokens=n_tokens, active_count=n(active),
+        max_value=n(top["value"][:, 0].clamp(min=0)),
+        top_values=n(top["value"]), top_tokens=n(top["tokens"]), top_acts=n(top["acts"]),
+        sample_values=n(sample["value"]), sample_tokens=n(sample["tokens"]), sample_acts=n(sample["acts"]),
+        hist_counts=n(hist), hist_high=n(high),
+        logit_top_ids=n(logit_top[1]), logit_top_values=n(logit_top[0]),
+        logit_bottom_ids=n(logit_bottom[1]), logit_bottom_values=n(logit_bottom[0]),
+        nearest_ids=n(nearest_ids), nearest_cosine=n(nearest_cos),
         token_strings=_token_strings(model, sorted(used_ids)),
-        hook_name=source.hook_name, source_kind=source.kind,
+        hook_name=source.hook_name, source_kind=source.kind, feature_space=source.feature_space,
     )
 
 
@@ -325,7 +363,7 @@ def _merge_candidates(buffers, scores, values, positions, feats, tokens, lengths
     best_values = values.gather(1, rows)
     keep = torch.isfinite(best_scores) & (best_values > 0)
     best_scores = best_scores.masked_fill(~keep, -torch.inf)
-    feature_cols = torch.arange(len(cols))
+    feature_cols = torch.arange(len(cols), device=feats.device)
     ids, acts = _windows(feats, tokens, lengths, rows, positions.gather(1, rows), feature_cols,
                          WINDOW_BEFORE, WINDOW_AFTER)
     _merge_top(buffers, best_scores, {"value": best_values.masked_fill(~keep, -torch.inf), "tokens": ids, "acts": acts},
@@ -353,12 +391,14 @@ def _logit_effects(model, source: FeatureSource, cols, n: int, chunk: int = 256)
     """Top and bottom tokens of each direction through the unembedding (W_dec @ W_U, as sae_vis)."""
     directions = source.residual_directions(model)
     if directions is None:
-        empty = (torch.zeros(len(cols), 0), torch.zeros(len(cols), 0, dtype=torch.long))
+        empty = (torch.zeros(len(cols), 0, device=cols.device), torch.zeros(len(cols), 0, dtype=torch.long, device=cols.device))
         return empty, empty
+    unembed = model.W_U.float()
+    directions = directions.to(unembed.device)
     tops, bottoms = [], []
     with torch.inference_mode():
         for start in range(0, len(cols), chunk):
-            logits = directions[cols[start : start + chunk]].float() @ model.W_U.float()
+            logits = directions[cols[start : start + chunk].to(unembed.device)].float() @ unembed
             tops.append(logits.topk(n, dim=1))
             bottoms.append(logits.topk(n, dim=1, largest=False))
     return ((torch.cat([t.values for t in tops]), torch.cat([t.indices for t in tops])),
@@ -372,9 +412,9 @@ def _nearest(directions: torch.Tensor, cols, n: int, chunk: int = 512):
     ids, sims = [], []
     with torch.inference_mode():
         for start in range(0, len(cols), chunk):
-            block = cols[start : start + chunk]
+            block = cols[start : start + chunk].to(unit.device)
             cos = unit[block] @ unit.T
-            cos[torch.arange(len(block)), block] = -torch.inf
+            cos[torch.arange(len(block), device=unit.device), block] = -torch.inf
             top = cos.topk(n, dim=1)
             ids.append(top.indices)
             sims.append(top.values)
@@ -382,4 +422,4 @@ def _nearest(directions: torch.Tensor, cols, n: int, chunk: int = 512):
 
 
 def _token_strings(model, ids: list[int]) -> dict[int, str]:
-    return {i: s for i, s in zip(ids, model.to_str_tokens(torch.tensor(ids, dtype=torch.long)))} if ids else {}
+    return {i: s for i, s in zip(ids, model.to_str_tokens(cpu_tokens(ids)))} if ids else {}

@@ -2,10 +2,12 @@
 
 Row s of the batch runs with value values[s]: one batched generate costs about one generate, not S of them.
 Modes:
-- "clamp": set the feature's activation to v. For an SAE latent the hook output is
-  decode(acts with a_f = v) + (x - decode(acts)), so the SAE's error term is kept and every other feature
-  is untouched; for a neuron, hook_post[..., n] = v.
+- "clamp": set the feature's activation to v. For an SAE latent (any source with steering="direction") the
+  hook output is x + (v - a_f) d_f, i.e. decode(acts with a_f = v) + (x - decode(acts)): the SAE's error term
+  is kept and every other feature is untouched; for a neuron (steering="coordinate"), hook_post[..., n] = v.
 - "add": add v x the feature's decoder direction to the hook (a steering vector); for a neuron, add v to it.
+What a source can do is its own `steering` attribute (FeatureSource.steered); a source that does not say
+raises NotImplementedError instead of silently editing some coordinate.
 - "ablate": clamp to 0 (the sweep collapses to the single value 0).
 Positions: "all" (every position but BOS), "prompt" (prompt positions only), "generated" (new tokens only).
 """
@@ -17,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..sources import FeatureSource, SAESource
+from ..devices import device_of, model_lock, to_numpy
+from ..sources import FeatureSource, FeatureSpace
 from ..validation import float32_values, positive_int, text
 from .activations import as_source
 
@@ -41,6 +44,7 @@ class SteeringResult:
     next_token_probs: np.ndarray  # [S, U] their probabilities at the last prompt position
     baseline_probs: np.ndarray    # [U] the same without the hook
     kl: np.ndarray                # [S] KL(steered || unhooked) of the full next-token distribution
+    feature_space: FeatureSpace | None = None
 
     def to_frame(self):
         import pandas as pd
@@ -69,27 +73,10 @@ class SteeringHook:
         if is_prompt:
             mask[0] = False  # never touch BOS: its residual is an outlier every model relies on
         # values: [S] (one per row) or [S, P] (per prompt position, for exactness tests)
-        value = self.values.to(acts.dtype)
+        value = self.values.to(acts.device, acts.dtype)
         value = value[:, None] if value.ndim == 1 else value[:, : acts.shape[1]]
-        steered = self._apply(acts, value)
+        steered = self.source.steered(acts, self.feature, "add" if self.mode == "add" else "clamp", value)
         return torch.where(mask.view(1, -1, 1), steered, acts)
-
-    def _apply(self, acts, value):
-        if isinstance(self.source, SAESource):
-            sae = self.source.sae
-            if self.mode == "add":
-                return acts + value[..., None] * self.source.decoder_directions()[self.feature].to(acts.dtype)
-            latents = sae.encode(acts)
-            error = acts - sae.decode(latents)
-            latents = latents.clone()
-            latents[..., self.feature] = value.expand_as(latents[..., self.feature])
-            return sae.decode(latents) + error
-        out = acts.clone()  # neurons: the hook is blocks.L.mlp.hook_post itself
-        if self.mode == "add":
-            out[..., self.feature] += value
-        else:
-            out[..., self.feature] = value.expand_as(out[..., self.feature])
-        return out
 
 
 def steer(model, source, prompt: str, feature: int, values, *, mode: str = "add", positions: str = "all",
@@ -98,6 +85,7 @@ def steer(model, source, prompt: str, feature: int, values, *, mode: str = "add"
     """Generate from `prompt` once per value in `values`, all rows in one batched generate."""
     source = as_source(source, model)
     feature = source.check_feature(feature)
+    source.check_steerable()
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if positions not in POSITIONS:
@@ -114,7 +102,7 @@ def steer(model, source, prompt: str, feature: int, values, *, mode: str = "add"
         raise ValueError(f"prompt ({tokens.shape[1]} tokens) + max_new_tokens ({max_new_tokens}) exceeds the "
                          f"model's context of {model.cfg.n_ctx}")
     batch = tokens.expand(len(values) + 1, -1)                  # last row: unhooked baseline (value ignored)
-    row_values = torch.tensor(np.append(values, np.nan), dtype=torch.float32)
+    row_values = torch.tensor(np.append(values, np.nan), dtype=torch.float32, device=device_of(model))
 
     def hook_for_rows():
         steering = SteeringHook(source, feature, mode, row_values[:-1], positions)
@@ -124,7 +112,8 @@ def steer(model, source, prompt: str, feature: int, values, *, mode: str = "add"
 
         return apply
 
-    with torch.inference_mode():
+    # The hooks live on the shared model only inside this lock: no other call sees them or leaves its own.
+    with torch.inference_mode(), model_lock(model):
         with model.hooks(fwd_hooks=[(source.hook_name, hook_for_rows())]):
             logits = model(batch)[:, -1].float()
         torch.manual_seed(seed)
@@ -132,6 +121,9 @@ def steer(model, source, prompt: str, feature: int, values, *, mode: str = "add"
             generated = model.generate(batch, max_new_tokens=max_new_tokens, do_sample=do_sample,
                                        temperature=temperature, stop_at_eos=True, verbose=False,
                                        use_past_kv_cache=True)
+    if not torch.isfinite(logits).all():
+        raise FloatingPointError(f"steering with values up to {np.abs(values).max():g} overflowed the model's "
+                                 f"{logits.dtype} activations: use smaller values")
     new = generated[:, tokens.shape[1]:]
     texts, new_tokens = zip(*[_decode(model, row) for row in new])
 
@@ -144,8 +136,9 @@ def steer(model, source, prompt: str, feature: int, values, *, mode: str = "add"
     return SteeringResult(
         prompt=prompt, feature=feature, mode=mode, positions=positions, values=values,
         texts=list(texts[:-1]), new_tokens=list(new_tokens[:-1]), baseline_text=texts[-1], baseline_tokens=new_tokens[-1],
-        next_token_ids=shown.numpy(), next_token_strings=list(model.to_str_tokens(shown)),
-        next_token_probs=probs[:-1, shown].numpy(), baseline_probs=probs[-1, shown].numpy(), kl=kl.numpy(),
+        next_token_ids=to_numpy(shown), next_token_strings=list(model.to_str_tokens(shown)),
+        next_token_probs=to_numpy(probs[:-1, shown]), baseline_probs=to_numpy(probs[-1, shown]), kl=to_numpy(kl),
+        feature_space=source.feature_space,
     )
 
 
@@ -155,4 +148,4 @@ def _decode(model, row: torch.Tensor) -> tuple[str, list[str]]:
     ids = row.tolist()
     if eos is not None and eos in ids:
         ids = ids[: ids.index(eos)]
-    return model.tokenizer.decode(ids), list(model.to_str_tokens(torch.tensor(ids, dtype=torch.long))) if ids else []
+    return model.tokenizer.decode(ids), list(model.to_str_tokens(torch.tensor(ids, dtype=torch.long, device="cpu"))) if ids else []

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..devices import device_of, model_lock, to_numpy
+
 _RESID_PRE = re.compile(r"^blocks\.(\d+)\.hook_resid_pre$")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -43,7 +45,8 @@ def hook_layer(hook_name: str) -> int:
 @torch.no_grad()
 def resid_pre(model, tokens: torch.Tensor, hook_name: str) -> torch.Tensor:
     """[batch, pos, d_model] residual stream entering block L: the first L blocks only (stop_at_layer)."""
-    return model(tokens, stop_at_layer=hook_layer(hook_name))
+    with model_lock(model):
+        return model(tokens.to(device_of(model)), stop_at_layer=hook_layer(hook_name))
 
 
 def keep_mask(acts: torch.Tensor, max_norm: float | None) -> torch.Tensor:
@@ -119,7 +122,7 @@ class ActivationCache:
         for b in range(0, len(ctx), self.batch_size):
             acts = resid_pre(self.model, ctx[b:b + self.batch_size], self.hook_name)[:, 1:]
             acts = acts.reshape(-1, acts.shape[-1])
-            parts.append(acts[keep_mask(acts, self.max_norm)].to(torch.float16).numpy())
+            parts.append(to_numpy(acts[keep_mask(acts, self.max_norm)].to(torch.float16)))
         rows = np.concatenate(parts)
         _save_atomic(path, rows)
         n, dt = ctx.shape[0] * (ctx.shape[1] - 1), time.time() - start
@@ -186,6 +189,7 @@ class TrainConfig:
     context_size: int = 128
     dataset: str = ""
     metadata: dict = field(default_factory=dict)
+    device: str = "cpu"  # where the SAE trains (batches move there from the CPU activation cache)
 
     @property
     def total_steps(self) -> int:
@@ -210,7 +214,7 @@ def make_trainer(cfg: TrainConfig):
                            **cfg.metadata)
     sae = TopKTrainingSAE(TopKTrainingSAEConfig(
         d_in=cfg.d_in, d_sae=cfg.d_sae, k=cfg.k, aux_loss_coefficient=cfg.aux_loss_coefficient,
-        normalize_activations="expected_average_only_in", metadata=metadata))
+        normalize_activations="expected_average_only_in", metadata=metadata, device=cfg.device))
     trainer_cfg = SAETrainerConfig(
         total_training_samples=cfg.total_tokens, train_batch_size_samples=cfg.batch_size, lr=cfg.lr,
         lr_warm_up_steps=cfg.warmup_steps, lr_decay_steps=int(cfg.decay_fraction * cfg.total_steps),
@@ -309,7 +313,7 @@ def train_sae(cache: ActivationCache, cfg: TrainConfig, run_dir, export_dir=None
                     ev = 1 - (x - x_hat).pow(2).sum() / (x - x.mean(0)).pow(2).sum()
                     row = {"step": trainer.n_training_steps, "tokens": n, "time": time.time(),
                            "mse": out.losses["mse_loss"].item(),
-                           "aux": float(out.losses.get("auxiliary_reconstruction_loss", torch.tensor(0.0))),
+                           "aux": float(out.losses.get("auxiliary_reconstruction_loss", 0.0)),
                            "explained_variance": ev.item(),
                            "l0": (out.feature_acts > 0).float().sum(-1).mean().item(),
                            "dead": int(trainer.dead_neurons.sum()),
@@ -360,10 +364,12 @@ def evaluate_sae(sae, model, tokens: torch.Tensor, *, acts: torch.Tensor | None 
     if ce_contexts is None:
         ce_contexts = 0 if acts is not None else len(tokens)
     stats = {"sq_err": 0.0, "sum_sq": 0.0, "n": 0, "l0": 0.0}
-    sum_x = torch.zeros(sae.cfg.d_in, dtype=torch.float64)
-    fired = torch.zeros(sae.cfg.d_sae, dtype=torch.bool)
+    sum_x = torch.zeros(sae.cfg.d_in, dtype=torch.float64, device="cpu")
+    fired = torch.zeros(sae.cfg.d_sae, dtype=torch.bool, device=sae.device)
+    device = device_of(model)
 
     def reconstruct(x, accumulate=True):
+        x = x.to(sae.device)
         feats = sae.encode(x)
         x_hat = sae.decode(feats)
         if not accumulate:
@@ -372,7 +378,7 @@ def evaluate_sae(sae, model, tokens: torch.Tensor, *, acts: torch.Tensor | None 
         stats["sum_sq"] += x.double().pow(2).sum().item()
         stats["n"] += len(x)
         stats["l0"] += (feats > 0).sum().item()
-        sum_x.add_(x.double().sum(0))
+        sum_x.add_(x.double().sum(0).cpu())
         fired.logical_or_(((feats > 0).any(0)))
         return x_hat
 
@@ -384,21 +390,22 @@ def evaluate_sae(sae, model, tokens: torch.Tensor, *, acts: torch.Tensor | None 
     ce_count = 0
     n_forward = len(tokens) if acts is None else min(ce_contexts, len(tokens))
     for b in range(0, n_forward, batch_size):
-        tok = tokens[b:min(b + batch_size, n_forward)]
+        tok = tokens[b:min(b + batch_size, n_forward)].to(device)
         resid = resid_pre(model, tok, hook_name)
         x = resid[:, 1:].reshape(-1, resid.shape[-1])
         keep = keep_mask(x, max_norm)
         # with acts given the reconstruction metrics come from acts, and this pass is for CE only
-        x_hat = reconstruct(x[keep], accumulate=acts is None)
+        x_hat = reconstruct(x[keep], accumulate=acts is None).to(resid.device, resid.dtype)
         if b < ce_contexts:
             n_ce = min(len(tok), ce_contexts - b)
-            mask = torch.zeros(resid.shape[:2], dtype=torch.bool)
+            mask = torch.zeros(resid.shape[:2], dtype=torch.bool, device=resid.device)
             mask[:, 1:] = keep.reshape(len(tok), -1)
             spliced, zeroed = resid.clone(), resid.clone()
             spliced[mask] = x_hat
             zeroed[mask] = 0
             for name, r in (("clean", resid), ("sae", spliced), ("zero", zeroed)):
-                logits = model(r[:n_ce], start_at_layer=layer, tokens=tok[:n_ce])
+                with model_lock(model):
+                    logits = model(r[:n_ce], start_at_layer=layer, tokens=tok[:n_ce])
                 # predictions from positions 1.. (position 0 is BOS and is never spliced)
                 logp = logits[:, 1:-1].log_softmax(-1)
                 ce[name] += -logp.gather(-1, tok[:n_ce, 2:, None]).sum().item()

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..devices import to_numpy
+
 # Rows are quantised per block, so the float64 temporary stays 8 MiB whatever the matrix size.
 _BLOCK_CELLS = 1 << 20
 
@@ -27,7 +29,7 @@ def encode_matrix(values, *, quantise: bool = False) -> dict:
     matrix holding NaN or infinities). Leave it off where the values are read as numbers (q-values,
     probabilities): a quantised q of 0.049 could come back as 0.051.
     """
-    array = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
+    array = to_numpy(values) if isinstance(values, torch.Tensor) else np.asarray(values)
     if array.ndim != 2:
         raise ValueError(f"expected a 2-D matrix, got shape {array.shape}")
     array = np.ascontiguousarray(array, dtype="<f4")  # no copy when it already is
