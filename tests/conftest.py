@@ -25,6 +25,15 @@ def tiny_model(tokenizer):
     return make_tiny_model(tokenizer)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small convolutions (tests/test_vision*.py): one thread was ~20x faster than two on the busy 2-core box."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def tiny_sae():
     return make_sae()

@@ -15,11 +15,12 @@ from .widgets.dashboard import Dashboard
 from .widgets.heatmap import Heatmap
 from .widgets.interpolation import Interpolation
 from .widgets.linking import link
+from . import vision  # fv.vision.visualize, fv.vision.Gallery, ...
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ActivationResult", "CheckpointFrames", "CheckpointScrubber", "ContrastView", "Dashboard", "DashboardData", "FeatureSource", "Heatmap",
     "HubUnavailableError", "Interpolation", "NeuronSource", "SAESource", "SteeringResult",
-    "activations", "checkpoint_frames", "contrast", "dashboard_data", "emotion_prompts", "export_html", "link", "load", "load_default", "sae_checkpoints", "steer", "top_activating",
+    "activations", "checkpoint_frames", "contrast", "dashboard_data", "emotion_prompts", "export_html", "link", "load", "load_default", "sae_checkpoints", "steer", "top_activating", "vision",
 ]

@@ -126,3 +126,21 @@ def decode_matrix(payload: dict) -> np.ndarray:
 def payload_bytes(payload: dict) -> int:
     """Bytes of binary buffers in an encoded matrix (what crosses the wire besides a few JSON numbers)."""
     return sum(v.nbytes for v in payload.values() if isinstance(v, memoryview))
+
+
+def encode_images(images) -> dict:
+    """{"shape": [..., H, W, 3], "format": "rgb_u8", "data"}: RGB pixels as one uint8 buffer (no PNG, no base64).
+
+    Float images are read as [0, 1]; any leading axes (units, images, checkpoints) are kept in `shape`.
+    """
+    array = np.asarray(images)
+    if array.ndim < 3 or array.shape[-1] != 3:
+        raise ValueError(f"expected RGB images [..., height, width, 3], got shape {array.shape}")
+    if array.dtype != np.uint8:
+        array = (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
+    return {"shape": list(array.shape), "format": "rgb_u8", "data": _bytes(array)}
+
+
+def decode_images(payload: dict) -> np.ndarray:
+    """The inverse of encode_images (tests, export): uint8 [..., H, W, 3]."""
+    return np.frombuffer(payload["data"], dtype=np.uint8).reshape(payload["shape"]).copy()

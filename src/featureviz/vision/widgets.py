@@ -1,0 +1,87 @@
+"""Thin widgets over vision results: a gallery of optimised images, and a scrubber over training checkpoints.
+
+Pixels travel once as one uint8 buffer (widgets/arrays.encode_images), activations as binary float32
+matrices; switching checkpoints happens in the browser. `selected_unit` and `index` are two-way.
+"""
+
+from __future__ import annotations
+
+import anywidget
+import numpy as np
+import traitlets as t
+
+from ..widgets.arrays import encode_images, encode_matrix
+from ..widgets.bundles import bundle
+
+
+def _unit_ids(result) -> list[int]:
+    return list(result.units) if result.units is not None else list(range(len(result.unit_labels)))
+
+
+class _UnitSelection(anywidget.AnyWidget):
+    units = t.List(t.Int()).tag(sync=True)        # [U] unit ids (channel indices; positions for directions)
+    unit_labels = t.List(t.Unicode()).tag(sync=True)
+    selected_unit = t.Int(-1).tag(sync=True)      # two-way: a unit id, or -1
+    title = t.Unicode("").tag(sync=True)
+    display_size = t.Int(72).tag(sync=True)       # CSS pixels per image
+
+    @t.validate("selected_unit")
+    def _check_selected(self, proposal):
+        value = proposal["value"]
+        if value != -1 and self.units and value not in self.units:
+            raise t.TraitError(f"selected_unit={value} is not one of this widget's units {self.units[:8]}")
+        return value
+
+
+class Gallery(_UnitSelection):
+    """Units x images: Gallery(fv.vision.visualize(...)) or Gallery(fv.vision.dataset_examples(...), crops=True)."""
+
+    _esm = bundle("vision_gallery")
+
+    images = t.Dict().tag(sync=True)              # rgb_u8 [U, N, H, W, 3]
+    activations = t.Dict().tag(sync=True)         # matrix [U, N]
+
+    def __init__(self, result, *, crops: bool = False, title: str | None = None, **kwargs):
+        self.data = result
+        pixels = result.uint8(crops=True) if crops else result.uint8()
+        layer = f"{result.layer}" + (" (crops)" if crops else "")
+        super().__init__(images=encode_images(pixels), activations=encode_matrix(np.asarray(result.activations, np.float32)),
+                         units=[int(u) for u in _unit_ids(result)], unit_labels=list(result.unit_labels),
+                         title=layer if title is None else title, **kwargs)
+
+
+class VisionScrubber(_UnitSelection):
+    """Play over checkpoints: the gallery of each checkpoint and the selected unit's activation over training."""
+
+    _esm = bundle("vision_scrubber")
+
+    images = t.Dict().tag(sync=True)              # rgb_u8 [C, U, N, H, W, 3]
+    activations = t.Dict().tag(sync=True)         # matrix [C, U * N]
+    probe_mean = t.Dict().tag(sync=True)          # matrix [C, U] or {} without a probe set
+    probe_max = t.Dict().tag(sync=True)
+    weight_cosine = t.Dict().tag(sync=True)       # matrix [C, U] (NaN at the first checkpoint)
+    labels = t.List(t.Unicode()).tag(sync=True)   # [C]
+    x_values = t.List(t.Float()).tag(sync=True)   # [C]
+    x_label = t.Unicode("").tag(sync=True)
+    index = t.Int(0).tag(sync=True)               # two-way: the checkpoint shown
+
+    def __init__(self, gallery, *, title: str | None = None, **kwargs):
+        self.data = gallery
+        n_checkpoints, n_units, n_images = gallery.activations.shape
+        probe = {}
+        if gallery.probe_mean is not None:
+            probe = dict(probe_mean=encode_matrix(gallery.probe_mean), probe_max=encode_matrix(gallery.probe_max))
+        super().__init__(
+            images=encode_images(gallery.uint8()),
+            activations=encode_matrix(gallery.activations.reshape(n_checkpoints, n_units * n_images)),
+            weight_cosine=encode_matrix(gallery.weight_cosine), **probe,
+            labels=list(gallery.labels), x_values=[float(x) for x in gallery.x_values], x_label=gallery.x_label,
+            units=[int(u) for u in _unit_ids(gallery)], unit_labels=list(gallery.unit_labels),
+            title=gallery.layer if title is None else title, index=n_checkpoints - 1,
+            selected_unit=int(_unit_ids(gallery)[0]), **kwargs)
+
+    @t.validate("index")
+    def _check_index(self, proposal):
+        if not 0 <= proposal["value"] < len(self.labels or [0]):
+            raise t.TraitError(f"index={proposal['value']} is out of range: 0..{len(self.labels) - 1}")
+        return proposal["value"]
