@@ -1,0 +1,10 @@
+// anywidget entry point for featureviz.vision.Gallery (units x optimised images).
+import type { AnyModel } from "./lib/model";
+import { createGalleryView } from "./lib/vision-view";
+
+function render({ model, el }: { model: AnyModel; el: HTMLElement }): () => void {
+  const view = createGalleryView(model, el);
+  return () => view.destroy();
+}
+
+export default { render };
