@@ -28,6 +28,8 @@ def tiny_model(tokenizer):
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Small convolutions (tests/test_vision*.py): one thread was ~20x faster than two on the busy 2-core box."""
+    import torch
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
