@@ -1,4 +1,4 @@
-"""One interface over the things whose activations we visualise: SAE latents and MLP neurons.
+"""One interface over the things whose activations we visualise: SAE latents, MLP neurons, attention heads.
 
 A FeatureSource names the hook it reads, turns that hook's activations into feature activations, and
 knows each feature's decoder direction (what the feature writes back). Every widget takes any source.
@@ -66,7 +66,7 @@ def fingerprint(directions: torch.Tensor) -> str:
 class FeatureSource(ABC):
     hook_name: str
     n_features: int
-    kind: str  # "sae" or "neurons"
+    kind: str  # "sae", "neurons" or "heads"
     # What steer() can do with a feature at the hook (see steered()). None: steering is not defined and raises.
     # A custom source whose decoder_directions() live in the hook's space (a probe, an SAE) sets "direction".
     steering: str | None = None
@@ -227,6 +227,43 @@ class NeuronSource(FeatureSource):
 
     def residual_directions(self, model) -> torch.Tensor:
         return self._W_out.detach()
+
+
+class HeadSource(FeatureSource):
+    """The attention heads of one layer, one feature per head (`blocks.L.attn.hook_z` through W_O).
+
+    A head's activation at a token is the norm of what it writes to the residual stream there,
+    ||z_h @ W_O[h]||. A head writes a different direction at every token, so it has no fixed decoder
+    direction: dashboards' logit effects and steering do not apply; activations, heatmaps and circuits do.
+    """
+
+    kind = "heads"
+
+    def __init__(self, model, layer: int):
+        n_layers = model.cfg.n_layers
+        layer = integer(layer, "layer")
+        if not 0 <= layer < n_layers:
+            raise ValueError(f"layer={layer!r} is out of range: {model.cfg.model_name} has layers 0..{n_layers - 1}")
+        self.hook_name = f"blocks.{layer}.attn.hook_z"
+        self.n_features = int(model.cfg.n_heads)
+        self._W_O = model.blocks[layer].attn.W_O  # [n_heads, d_head, d_model]
+
+    def head_outputs(self, z: torch.Tensor) -> torch.Tensor:
+        """[..., n_heads, d_head] hook_z -> [..., n_heads, d_model]: what each head writes to the residual."""
+        return torch.einsum("...hd,hdm->...hm", z, self._W_O.to(z.device, z.dtype))
+
+    def encode(self, hook_acts: torch.Tensor) -> torch.Tensor:
+        return self.head_outputs(hook_acts).norm(dim=-1)
+
+    def decoder_directions(self) -> torch.Tensor:
+        raise NotImplementedError("an attention head writes a different direction at every token "
+                                  "(z_h @ W_O[h]): it has no fixed decoder direction")
+
+    def residual_directions(self, model) -> None:
+        return None
+
+    def feature_name(self, feature: int) -> str:
+        return f"H{self.layer}.{feature}"
 
 
 def check_feature_index(feature, n_features: int, name: str = "feature") -> int:
