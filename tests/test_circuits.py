@@ -36,7 +36,7 @@ def linear_target(hook_name: str, direction: torch.Tensor | None = None, latent:
     return SAESource(sae)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def planted(model):
     """Neuron PLANTED of layer 0 writes 3u and fires strongly on some tokens; the target latent reads u.
     Layer 0's heads write 5x less than at random init, so they move the neuron's input less."""

@@ -32,7 +32,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ..devices import device_of, model_lock
 from ..sources import FeatureSource, HeadSource, SAESource
+from ..validation import positive_int
 from .activations import as_source, normalise_prompts, tokenize
 
 METHODS = ("direct", "attribution", "patching")
@@ -103,6 +105,13 @@ def feature_circuit(model, target, upstream, prompts, *, downstream=None, method
     top_k: upstream nodes kept in the graph (every SAE error node is kept too) and downstream nodes per
     downstream source. baseline: "zero" or "mean". candidates: nodes exactly patched when method="patching".
     """
+    with model_lock(model):  # every pass below hooks the shared model: one call at a time
+        return _feature_circuit(model, target, upstream, prompts, downstream, method, top_k, baseline, candidates,
+                                batch_tokens, progress)
+
+
+def _feature_circuit(model, target, upstream, prompts, downstream, method, top_k, baseline, candidates, batch_tokens,
+                     progress) -> Circuit:
     target_source, feature = _check_target(model, target)
     ups = [_Part(s, model) for s in _sources(model, upstream, "upstream")]
     downs = _downstream(model, downstream)
@@ -294,8 +303,7 @@ def _check_options(method, baseline, top_k, candidates, batch_tokens) -> None:
     if baseline not in BASELINES:
         raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
     for name, value in (("top_k", top_k), ("candidates", candidates), ("batch_tokens", batch_tokens)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        positive_int(value, name)
 
 
 def hook_order(hook: str, n_layers: int) -> tuple[int, int]:
@@ -336,7 +344,12 @@ def _check_order(model, target: FeatureSource, ups: list[_Part], downs: list, me
 class _Batch:
     prompts: list[int]
     tokens: torch.Tensor  # [b, S] right-padded
-    valid: torch.Tensor   # [b, S] bool: real tokens after BOS
+    valid: torch.Tensor   # [b, S] bool: real tokens after BOS (on the model's device)
+
+    @property
+    def rows(self) -> torch.Tensor:
+        """valid, on the CPU: indexes the CPU token axis."""
+        return self.valid.cpu()
 
 
 def _batches(model, ids: list[torch.Tensor], batch_tokens: int):
@@ -351,7 +364,8 @@ def _batches(model, ids: list[torch.Tensor], batch_tokens: int):
             for row, j in enumerate(current):
                 tokens[row, : len(ids[j])] = ids[j]
             positions = torch.arange(tokens.shape[1])[None, :]
-            yield _Batch(current, tokens.to(model.cfg.device), (positions >= 1) & (positions < lengths[:, None]))
+            valid = (positions >= 1) & (positions < lengths[:, None])
+            yield _Batch(current, tokens.to(device_of(model)), valid.to(device_of(model)))
             current = []
         if i is not None:
             current.append(i)
@@ -394,7 +408,7 @@ class _Clean:
 def _clean_pass(model, batches, tgt: _Part, feature: int, ups: list[_Part], base: dict, direct: bool,
                 show: bool) -> _Clean:
     """One forward + one backward per batch: every upstream node's contribution to the target, per token."""
-    lengths = {i: int(v.sum()) for b in batches for i, v in zip(b.prompts, b.valid)}
+    lengths = {i: int(v.sum()) for b in batches for i, v in zip(b.prompts, b.rows)}
     offsets = np.concatenate([[0], np.cumsum([lengths[i] for i in range(len(lengths))])]).astype(int)
     n_tokens = int(offsets[-1])
     target = torch.zeros(n_tokens)
@@ -406,7 +420,7 @@ def _clean_pass(model, batches, tgt: _Part, feature: int, ups: list[_Part], base
         leaves, captured = {}, {}
         index = torch.full(batch.valid.shape, -1, dtype=torch.long)
         for row, i in enumerate(batch.prompts):
-            index[row, batch.valid[row]] = torch.arange(offsets[i], offsets[i + 1])
+            index[row, batch.rows[row]] = torch.arange(offsets[i], offsets[i + 1])
         token_index.append(index)
 
         def keep(acts, hook, b=b):
@@ -430,7 +444,7 @@ def _clean_pass(model, batches, tgt: _Part, feature: int, ups: list[_Part], base
             grads = _gradients(acts.sum(), captured["x"], ups, leaves, direct)
         with torch.no_grad():
             firing = (acts > 0).detach()
-            target[index[batch.valid]] = acts.detach()[batch.valid].cpu()
+            target[index[batch.rows]] = acts.detach()[batch.valid].cpu()
             for up in ups:
                 _, (values, error), _ = leaves[up.hook]
                 grad_values, grad_error = grads[up.hook]
@@ -444,7 +458,7 @@ def _clean_pass(model, batches, tgt: _Part, feature: int, ups: list[_Part], base
                 if contributions[up.hook] is None:
                     contributions[up.hook] = torch.zeros(n_tokens, per_token.shape[-1])
                     display[up.hook] = torch.zeros(per_token.shape[-1])
-                contributions[up.hook][index[batch.valid]] = per_token[batch.valid].cpu()
+                contributions[up.hook][index[batch.rows]] = per_token[batch.valid].cpu()
                 display[up.hook] += (torch.cat(shown, -1).float() * firing[..., None]).sum((0, 1)).cpu()
     return _Clean(target, contributions, display, resid, token_index, offsets)
 
@@ -519,9 +533,8 @@ def _patch_candidates(model, batches, tgt, feature, ups, chosen, base, clean, ba
                 part = features[start : start + per_run]
                 changes = _patched_runs(model, clean, b, batch, tgt, feature, up, part, base)  # [c, b, S]
                 effects[rows[start : start + per_run]] += changes.sum((1, 2)).numpy()
-                valid = batch.valid
                 for c, column in enumerate(columns[start : start + per_run]):
-                    per_token[up.hook][clean.token_index[b][valid], column] = changes[c][valid]
+                    per_token[up.hook][clean.token_index[b][batch.rows], column] = changes[c][batch.rows]
                 bar.update(len(part))
     bar.close()
     return effects, per_token
@@ -621,7 +634,7 @@ def _downstream_effects(model, batches, tgt, feature, downs, base, clean, method
 
 def _firing(clean: _Clean, b: int, batch: _Batch) -> torch.Tensor:
     index = clean.token_index[b]
-    return batch.valid & (clean.target[index.clamp(min=0)] > 0)
+    return batch.valid & (clean.target[index.clamp(min=0)] > 0).to(batch.valid.device)
 
 
 def _direct_logits(model, delta: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
