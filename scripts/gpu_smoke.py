@@ -94,7 +94,7 @@ def check_on_cpu(results: dict) -> None:
 def report(timings: dict) -> str:
     lines = [f"{'function':<20} {'seconds':>8}  throughput"]
     for name, (seconds, amount, unit) in timings.items():
-        rate = f"{amount / seconds:,.0f} {unit}/s" if amount else ""
+        rate = f"{amount / seconds:,.1f} {unit}/s" if amount else ""
         lines.append(f"{name:<20} {seconds:8.3f}  {rate}")
     return "\n".join(lines)
 
@@ -104,6 +104,8 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the GPU if there is one)")
     parser.add_argument("--contexts", type=int, default=256, help="held-out 128-token contexts for dashboard_data")
     parser.add_argument("--per-group", type=int, default=12, help="emotion prompts per group")
+    parser.add_argument("--steps", type=int, default=9, help="steering values in steer and Interpolation")
+    parser.add_argument("--new-tokens", type=int, default=16, help="tokens generated per steering value")
     args = parser.parse_args(argv)
     device, note = (args.device, args.device) if args.device else default_device()
     print(f"device: {device} ({note}); torch {torch.__version__}", flush=True)
@@ -113,7 +115,8 @@ def main(argv=None) -> int:
     print(f"load_default: {time.perf_counter() - start:.1f} s, model on {next(model.parameters()).device}", flush=True)
     corpus = torch.from_numpy(np.load(ROOT / "src" / "featureviz" / "assets" / "heldout_tokens.npy")[: args.contexts])
     series = [(x, sae.to(device)) for x, sae in fv.sae_checkpoints("default")[-3:]]
-    _, timings = exercise(model, source, corpus.long(), fv.emotion_prompts(args.per_group), series)
+    _, timings = exercise(model, source, corpus.long(), fv.emotion_prompts(args.per_group), series,
+                          steps=args.steps, max_new_tokens=args.new_tokens)
     print(report(timings))
     print("all results are CPU numpy: ok")
     return 0

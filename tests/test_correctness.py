@@ -198,6 +198,50 @@ def test_neuron_source_steers_and_builds_dashboards_on_the_device(tokenizer, dev
 @pytest.mark.embedded
 def test_gpu_smoke_script_runs_on_this_machine(capsys):
     """scripts/gpu_smoke.py end to end on the embedded model (CPU here, with a note; the GPU where there is one)."""
-    assert gpu_smoke.main(["--contexts", "8", "--per-group", "4"]) == 0
+    assert gpu_smoke.main(["--contexts", "8", "--per-group", "4", "--steps", "3", "--new-tokens", "4"]) == 0
     out = capsys.readouterr().out
     assert "all results are CPU numpy: ok" in out and "dashboard_data" in out and "tok/s" in out
+
+
+# -- threads -------------------------------------------------------------------------------------------------------
+
+
+def no_hooks_left(model) -> bool:
+    return model.context_level == 0 and all(not hp.fwd_hooks and not hp._forward_hooks for hp in model.hook_dict.values())
+
+
+def test_two_threads_sharing_a_model_get_the_single_threaded_answers(tokenizer):
+    """Before: hooks lived on the shared model, so concurrent activations differed from the single-threaded answer
+    (75-94% in the issue's run), a concurrent steer lost its steering, and a hook could stay behind."""
+    import threading
+
+    model, sae = make_tiny_model(tokenizer), make_sae()
+    texts = [f"{word} is a word that starts text number {i}" for i, word in enumerate(CORPUS)]
+    expected_acts = fv.activations(model, sae, texts, batch_tokens=64).values
+    expected = fv.steer(model, sae, PROMPT, 5, [0.0, 40.0], max_new_tokens=8)
+    assert expected.kl[1] > 0.01  # the steering does something a lost hook would undo
+    wrong, start = [], threading.Barrier(2)
+
+    def run(task):
+        start.wait()
+        for _ in range(6):
+            try:
+                task()
+            except Exception as error:  # noqa: BLE001 - collected and asserted below
+                wrong.append(repr(error))
+
+    def acts_task():
+        if not torch.equal(fv.activations(model, sae, texts, batch_tokens=64).values, expected_acts):
+            wrong.append("activations")
+
+    def steer_task():
+        got = fv.steer(model, sae, PROMPT, 5, [0.0, 40.0], max_new_tokens=8)
+        if got.texts != expected.texts or not np.allclose(got.kl, expected.kl, atol=1e-6):
+            wrong.append("steer")
+
+    threads = [threading.Thread(target=run, args=(task,)) for task in (acts_task, steer_task)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == [] and no_hooks_left(model)

@@ -34,7 +34,11 @@ class ActivationResult:
     hook_name: str
     source_kind: str
     groups: list[str] = field(default_factory=list)  # one group name per prompt, "" when ungrouped
-    feature_space: FeatureSpace | None = None  # what the feature indices mean (None: not recorded)
+    feature_space: FeatureSpace | None = None  # what the feature indices mean (from the source)
+
+    def __post_init__(self):
+        if self.feature_space is None:  # built by hand: the space its fields describe, without a fingerprint
+            self.feature_space = FeatureSpace(self.hook_name, self.source_kind, self.n_features)
 
     @property
     def n_features(self) -> int:

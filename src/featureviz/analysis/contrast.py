@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from ..devices import to_numpy
+from ..sources import check_same_space
 from .activations import ALWAYS_ON_FRACTION, ActivationResult, check_group_names
 
 AGGREGATES = ("max", "mean")
@@ -81,11 +82,14 @@ def contrast(groups, baseline=None, *, aggregate: str = "max", test: str = "mann
         baseline = groups.pop(baseline)
     if len(groups) < 2:
         raise ValueError(f"contrast needs at least two groups to compare, got {list(groups)}")
-    widths = {acts.n_features for acts in groups.values()} | ({baseline.n_features} if baseline else set())
-    if len(widths) != 1:
-        raise ValueError("all groups must come from the same feature source (their feature counts differ)")
+    spaces = {f"group {name!r}": acts.feature_space for name, acts in groups.items()}
+    if baseline is not None:
+        spaces["the baseline"] = baseline.feature_space
+    check_same_space(spaces, "contrast")
+    space = next(iter(groups.values())).feature_space
 
-    always_on = baseline.always_on(always_on_fraction) if baseline is not None else np.zeros(widths.pop(), bool)
+    always_on = (baseline.always_on(always_on_fraction) if baseline is not None
+                 else np.zeros(space.n_features, bool))
     per_prompt = {name: prompt_aggregates(acts, aggregate) for name, acts in groups.items()}
     # Label-blind filter: features that never fire on any compared prompt cannot differ, and only dilute BH.
     fires = np.concatenate(list(per_prompt.values())).max(0) > 0
@@ -101,7 +105,7 @@ def contrast(groups, baseline=None, *, aggregate: str = "max", test: str = "mann
         frames.append(_compare(name, tested, prompts_in, prompts_rest, tokens_in, tokens_rest, test, alpha))
     table = pd.concat(frames, ignore_index=True)
     table.attrs["always_on"] = np.flatnonzero(always_on).tolist()
-    table.attrs.update(aggregate=aggregate, test=test, alpha=alpha)
+    table.attrs.update(aggregate=aggregate, test=test, alpha=alpha, feature_space=space)
     return table
 
 

@@ -63,7 +63,7 @@ class DashboardData:
     hook_name: str = ""
     source_kind: str = ""
     window_before: int = WINDOW_BEFORE
-    feature_space: FeatureSpace | None = None
+    feature_space: FeatureSpace | None = None  # of the source (None: saved before spaces were recorded)
 
     @property
     def density(self) -> np.ndarray:

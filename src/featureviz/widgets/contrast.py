@@ -48,6 +48,7 @@ class ContrastView(anywidget.AnyWidget):
         wide = table.pivot(index="feature", columns="group").loc[chosen]
         matrix = {name: encode_matrix(wide[column][groups].to_numpy(np.float32))
                   for name, column in (("means", "mean"), ("effects", "rank_biserial"), ("q_values", "q_value"))}
+        self.feature_space = table.attrs.get("feature_space")  # plain attribute: fv.link compares it
         super().__init__(groups=groups, feature_ids=[int(f) for f in chosen], feature_labels=[""] * len(chosen),
                          alpha=alpha if alpha is not None else table.attrs.get("alpha", 0.05), title=title,
                          test=table.attrs.get("test", "mannwhitney"), aggregate=table.attrs.get("aggregate", "max"),

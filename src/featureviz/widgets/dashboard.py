@@ -40,6 +40,7 @@ class Dashboard(anywidget.AnyWidget):
                                 "or pass a DashboardData as the first argument")
             data = dashboard_data(model_or_data, source, corpus, features=features, **build_options)
         self.data = data
+        self.feature_space = data.feature_space  # plain attribute: fv.link compares it
         first = int(data.feature_ids[0]) if feature is None else feature
         data.row(first)  # a clear KeyError now rather than a blank widget
         kind = {"sae": "SAE latent", "neurons": "neuron"}.get(data.source_kind, "feature")

@@ -49,6 +49,7 @@ class Heatmap(anywidget.AnyWidget):
                                   hide_always_on)
         values = acts.values[:, columns]
         chosen = stats.iloc[columns]
+        self.feature_space = acts.feature_space  # plain attribute: fv.link compares it
         super().__init__(
             matrix=encode_matrix(values, quantise=True),  # drawn as colours: 8 bits per cell suffice
             tokens=[tok for prompt in acts.str_tokens for tok in prompt],

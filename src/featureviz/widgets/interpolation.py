@@ -53,6 +53,7 @@ class Interpolation(anywidget.AnyWidget):
         steps = positive_int(steps, "steps")
         sweep = np.linspace(values[0], values[1], steps) if _is_range(values) else np.asarray(values, dtype=float)
         self._model, self._source = model, as_source(source, model)
+        self.feature_space = self._source.feature_space  # plain attribute: fv.link compares it
         self._options = dict(max_new_tokens=max_new_tokens, **steer_options)
         self._sweep = np.unique(float32_values(sweep))  # what "add"/"clamp" sweep ("ablate" has the one value 0)
         self._showing = True  # traits set by the widget itself, not inputs: no recompute

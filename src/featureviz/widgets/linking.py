@@ -1,10 +1,16 @@
-"""Link widgets so that selecting a feature in one shows it in the others (heatmap -> dashboard, ...)."""
+"""Link widgets so that selecting a feature in one shows it in the others (heatmap -> dashboard, ...).
+
+Only widgets of one feature space link: each widget's plain `feature_space` attribute (not a synced trait)
+says what its feature indices mean, so SAE latent 12 never selects neuron 12, nor latent 12 of another SAE.
+"""
 
 from __future__ import annotations
 
 import logging
 
 import traitlets as t
+
+from ..sources import check_same_space
 
 log = logging.getLogger("featureviz")
 
@@ -18,12 +24,13 @@ class Link:
     def __init__(self, widgets):
         self.widgets = list(widgets)
         self._busy = False
-        self._handlers = []
-        for widget in self.widgets:
-            name = _selection_trait(widget)
-            handler = self._make_handler(widget)
+        # Every check comes before the first observer, so a refused link leaves no handler behind.
+        names = [_selection_trait(widget) for widget in self.widgets]
+        check_same_space({f"{type(w).__name__} (widget {i + 1})": getattr(w, "feature_space", None)
+                          for i, w in enumerate(self.widgets)}, "fv.link")
+        self._handlers = [(widget, self._make_handler(widget), name) for widget, name in zip(self.widgets, names)]
+        for widget, handler, name in self._handlers:
             widget.observe(handler, names=name)
-            self._handlers.append((widget, handler, name))
 
     def _make_handler(self, source):
         def propagate(change):

@@ -35,6 +35,7 @@ class CheckpointScrubber(anywidget.AnyWidget):
         frames = (frames_or_series if isinstance(frames_or_series, CheckpointFrames)
                   else checkpoint_frames(frames_or_series, prompts, features, top_k=top_k))
         self.data = frames
+        self.feature_space = frames.feature_space  # plain attribute: fv.link compares it
         n_checkpoints, n_tokens, n_features = frames.frames.shape
         numeric = frames.metrics.select_dtypes("number").drop(columns=["x"], errors="ignore")
         super().__init__(
