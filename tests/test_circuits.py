@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import traitlets as t
 
 import featureviz as fv
 from featureviz.analysis.circuits import hook_order
@@ -279,3 +280,79 @@ def test_cluster_features_groups_targets_fed_by_the_same_nodes(model):
         fv.cluster_features([1, 2])
     with pytest.raises(ValueError, match="all zero"):
         fv.cluster_features(pd.DataFrame([[0, 0], [1, 0]], index=["z", "y"]))
+
+
+# --- the widget ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def small_circuit(model, planted):
+    return fv.feature_circuit(model, planted, [HeadSource(model, 0), NeuronSource(model, 0)], PROMPTS,
+                              downstream="logits", top_k=6, progress=False)
+
+
+def test_circuit_view_graph_is_layered_json(small_circuit):
+    import json
+
+    view = fv.CircuitView(small_circuit)
+    graph = view.graph
+    json.dumps(graph, allow_nan=False)  # what the browser receives: no NaN
+    assert [c["source"] for c in graph["columns"]] == ["blocks.0.attn.hook_z", "blocks.0.mlp.hook_post",
+                                                       "blocks.1.hook_resid_pre", "logits"]
+    assert [c["role"] for c in graph["columns"]] == ["upstream", "upstream", "target", "downstream"]
+    by_id = {n["id"]: n for n in graph["nodes"]}
+    assert by_id[small_circuit.target]["role"] == "target" and by_id[small_circuit.target]["effect"] is None
+    planted_node = by_id[f"blocks.0.mlp.hook_post:{PLANTED}"]
+    assert planted_node["row"] == 0 and planted_node["effect"] > 0 and planted_node["column"] == 1
+    for col in {n["column"] for n in graph["nodes"]}:  # rows go by |effect| within a column
+        members = sorted((n for n in graph["nodes"] if n["column"] == col), key=lambda n: n["row"])
+        assert [n["row"] for n in members] == list(range(len(members)))
+        assert [abs(n["effect"] or 0) for n in members] == sorted((abs(n["effect"] or 0) for n in members), reverse=True)
+    assert len(graph["edges"]) == len(small_circuit.edges) == 6 + 6
+    assert view.title.startswith("circuit of L3 at blocks.1.hook_resid_pre")
+
+
+def test_circuit_view_links_by_hook(model, small_circuit):
+    neurons = NeuronSource(model, 0)
+    heatmap = fv.Heatmap(fv.activations(model, neurons, PROMPTS), top_k=10)
+    view = fv.CircuitView(small_circuit)
+    fv.link(view, heatmap)
+    view.selected_node = f"blocks.0.mlp.hook_post:{PLANTED}"   # what a click sends
+    assert (view.selected_source, view.selected_feature, heatmap.selected_feature) == (neurons.hook_name, PLANTED, PLANTED)
+    head = next(n for n in view.graph["nodes"] if n["kind"] == "heads")
+    view.selected_node = head["id"]                              # a head: not the heatmap's hook
+    assert view.selected_source == "blocks.0.attn.hook_z" and heatmap.selected_feature == PLANTED
+    heatmap.selected_feature = -1
+    heatmap.selected_feature = PLANTED                           # heatmap -> circuit selects the neuron's node
+    assert view.selected_node == f"blocks.0.mlp.hook_post:{PLANTED}"
+    shown = {n["feature"] for n in view.graph["nodes"] if n["kind"] == "neurons"}
+    heatmap.selected_feature = next(f for f in range(64) if f not in shown)  # not in the circuit: cleared
+    assert view.selected_node == "" and view.selected_feature == -1
+    with pytest.raises(t.TraitError, match="is not a node of this circuit"):
+        view.selected_node = "blocks.9.mlp.hook_post:1"
+
+
+def test_circuit_view_same_index_other_source_still_propagates(model, planted):
+    """Head 2 and neuron 2 share an index: moving between them must still reach the neurons' heatmap."""
+    every_node = fv.feature_circuit(model, planted, [HeadSource(model, 0), NeuronSource(model, 0)], PROMPTS,
+                                    top_k=68, progress=False)
+    heatmap = fv.Heatmap(fv.activations(model, NeuronSource(model, 0), PROMPTS), top_k=10)
+    view = fv.CircuitView(every_node)
+    head = "blocks.0.attn.hook_z:2"
+    neuron = next(n for n in view.graph["nodes"] if n["id"] == "blocks.0.mlp.hook_post:2")
+    view.selected_node = head
+    fv.link(view, heatmap)
+    view.selected_node = neuron["id"]
+    assert heatmap.selected_feature == neuron["feature"]
+
+
+def test_circuit_view_colours_by_cluster_and_exports(tmp_path, small_circuit):
+    clusters = fv.cluster_features(small_circuit)
+    view = fv.CircuitView(small_circuit, clusters)
+    assert view.color_by == "cluster"
+    assert {n["cluster"] for n in view.graph["nodes"] if n["role"] == "upstream"} <= set(clusters.values)
+    assert {n["cluster"] for n in view.graph["nodes"] if n["role"] == "upstream"} != {0}
+    path = fv.export_html(view, tmp_path / "circuit.html", link=True)
+    page = path.read_text()
+    assert "fv-circuit" in page and small_circuit.target in page
+    with pytest.raises(TypeError, match="result of featureviz.feature_circuit"):
+        fv.CircuitView(small_circuit.nodes)

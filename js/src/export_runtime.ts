@@ -13,6 +13,7 @@ interface SavedWidget {
   state: State;
   buffers: { path: (string | number)[]; data: string }[];
   responses: Record<string, Record<string, State>>;
+  hook?: string | null; // the hook of the widget's features: selections pass only between widgets of one hook
 }
 
 interface ExportData {
@@ -100,7 +101,9 @@ async function mount(data: ExportData, root: HTMLElement): Promise<void> {
     return modules.get(id)!;
   };
   const models: LocalModel[] = [];
+  const hooks: Array<string | null> = [];
   for (const saved of data.widgets) {
+    hooks.push(saved.hook ?? null);
     const el = document.createElement("div");
     el.className = "fv-export-widget";
     root.appendChild(el);
@@ -113,33 +116,52 @@ async function mount(data: ExportData, root: HTMLElement): Promise<void> {
       el.textContent = `featureviz: this widget could not be shown (${String(error)})`;
     }
   }
-  if (data.link_selection) linkSelections(models);
+  if (data.link_selection) linkSelections(models, hooks);
 }
 
-/** Selecting a feature in one widget selects it in the others, as fv.link does in Python. */
-function linkSelections(models: LocalModel[]): void {
+/** Selecting a feature in one widget selects it in the others, as fv.link does in Python: only between
+ * widgets of one hook; a circuit view (several hooks) selects the node of that hook and feature. */
+function linkSelections(models: LocalModel[], hooks: Array<string | null>): void {
   let busy = false;
-  for (const model of models) {
+  models.forEach((model, index) => {
     model.onSave = (changed) => {
       const trait = SELECTION_TRAITS.find((name) => changed.includes(name));
       if (busy || !trait) return;
       const value = model.get(trait);
       if (typeof value !== "number" || value < 0) return;
+      const circuitSource = model.get("selected_source");
+      const hook = typeof circuitSource === "string" ? circuitSource || null : hooks[index];
       busy = true;
       try {
-        for (const other of models) {
-          if (other === model) continue;
+        models.forEach((other, j) => {
+          if (other === model) return;
+          if (other.get("selected_node") !== undefined) {
+            if (hook) selectCircuitNode(other, hook, value);
+            return;
+          }
+          if (hook && hooks[j] && hook !== hooks[j]) return; // feature i of another hook is another feature
           const target = SELECTION_TRAITS.find((name) => other.get(name) !== undefined);
-          if (!target) continue;
+          if (!target) return;
           // Set even without a precomputed answer: the view then says plainly that this file lacks it.
           other.set(target, value);
           other.save_changes();
-        }
+        });
       } finally {
         busy = false;
       }
     };
-  }
+  });
+}
+
+/** In a circuit view, select the node of (hook, feature), or clear the selection if it does not show it. */
+function selectCircuitNode(model: LocalModel, hook: string, feature: number): void {
+  const graph = model.get("graph") as { nodes?: Array<{ id?: unknown }> } | undefined;
+  const id = `${hook}:${feature}`;
+  const shown = Array.isArray(graph?.nodes) && graph!.nodes.some((n) => n && n.id === id);
+  model.set("selected_node", shown ? id : "");
+  model.set("selected_source", shown ? hook : "");
+  model.set("selected_feature", shown ? feature : -1);
+  model.save_changes();
 }
 
 const script = document.getElementById("featureviz-data");

@@ -10,6 +10,7 @@ from .datasets import emotion_prompts
 from .export import export_html
 from .loading import HubUnavailableError, load, load_default
 from .sources import FeatureSource, HeadSource, NeuronSource, SAESource
+from .widgets.circuit import CircuitView
 from .widgets.contrast import ContrastView
 from .widgets.scrubber import CheckpointScrubber
 from .widgets.dashboard import Dashboard
@@ -21,7 +22,7 @@ from . import vision  # fv.vision.visualize, fv.vision.Gallery, ...
 __version__ = "0.1.0"
 
 __all__ = [
-    "ActivationResult", "CheckpointFrames", "Circuit", "CheckpointScrubber", "ContrastView", "Dashboard", "DashboardData", "FeatureSource", "HeadSource", "Heatmap",
+    "ActivationResult", "CheckpointFrames", "Circuit", "CheckpointScrubber", "CircuitView", "ContrastView", "Dashboard", "DashboardData", "FeatureSource", "HeadSource", "Heatmap",
     "HubUnavailableError", "Interpolation", "NeuronSource", "SAESource", "SteeringResult",
     "activations", "checkpoint_frames", "cluster_features", "contrast", "dashboard_data", "emotion_prompts", "export_html", "feature_circuit", "link", "load", "load_default", "sae_checkpoints", "steer", "top_activating", "vision",
 ]

@@ -103,6 +103,7 @@ def export_html(widgets, path, *, title: str = "featureviz", link: bool = False,
             "state": state,
             "buffers": [{"path": p, "data": base64.b64encode(bytes(b)).decode()} for p, b in zip(paths, buffers)],
             "responses": responses,
+            "hook": getattr(widget, "selection_hook", None),  # the runtime links selections within one hook
         })
     note = ""
     if left_out:

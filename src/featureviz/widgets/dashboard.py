@@ -47,6 +47,11 @@ class Dashboard(anywidget.AnyWidget):
         super().__init__(feature_ids=data.feature_ids.astype(int).tolist(), feature=first, page=data.page(first),
                          title=title if title is not None else f"{kind} at {data.hook_name}")
 
+    @property
+    def selection_hook(self) -> str:
+        """The hook of this dashboard's features (fv.link passes selections only between widgets of one hook)."""
+        return self.data.hook_name
+
     def _export_pages(self, wanted=(), budget_bytes: float = float("inf"), max_nearby: int = 60):
         """Pages for an offline export, most needed first, while their JSON fits budget_bytes: the current
         feature, then `wanted` (what linked widgets can select), its nearest, then up to max_nearby features

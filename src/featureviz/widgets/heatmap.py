@@ -66,6 +66,7 @@ class Heatmap(anywidget.AnyWidget):
             hide_always_on=hide_always_on,
             **kwargs,
         )
+        self.selection_hook = acts.hook_name  # fv.link passes selections only between widgets of one hook
 
     @t.validate("selected_feature")
     def _check_selected(self, proposal):

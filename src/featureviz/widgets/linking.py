@@ -14,7 +14,8 @@ from ..sources import check_same_space
 
 log = logging.getLogger("featureviz")
 
-# The trait that holds "the feature the user is looking at" in each widget.
+# The trait that holds "the feature the user is looking at" in each widget. A widget's `selection_hook` (if
+# any) names the hook of its features, so a selection passes only to widgets of the same hook.
 SELECTION_TRAITS = ("selected_feature", "feature")
 
 
@@ -37,13 +38,22 @@ class Link:
             if self._busy or change["new"] is None or change["new"] < 0:
                 return
             self._busy = True  # the guard stops A -> B -> A cycles
+            hook = getattr(source, "selection_hook", None)
             try:
                 for widget in self.widgets:
-                    if widget is not source:
-                        try:
-                            setattr(widget, _selection_trait(widget), change["new"])
-                        except t.TraitError as error:  # e.g. a dashboard built for other features
-                            log.warning("featureviz.link: %s", error)
+                    other = getattr(widget, "selection_hook", None)
+                    if widget is source:
+                        continue
+                    if hasattr(widget, "select_feature"):  # a circuit: several hooks, it picks the node
+                        if hook:
+                            widget.select_feature(hook, change["new"])
+                        continue
+                    if hook and other and hook != other:
+                        continue  # feature i of another hook is another feature
+                    try:
+                        setattr(widget, _selection_trait(widget), change["new"])
+                    except t.TraitError as error:  # e.g. a dashboard built for other features
+                        log.warning("featureviz.link: %s", error)
             finally:
                 self._busy = False
 
