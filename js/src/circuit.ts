@@ -2,7 +2,7 @@
 // Bundled to src/featureviz/static/circuit.js by build.mjs.
 
 import { createCircuitView } from "./lib/circuit-view";
-import type { AnyModel } from "./lib/model";
+import type { AnyModel } from "./lib/traits";
 
 export interface RenderProps {
   model: AnyModel;

@@ -3,7 +3,7 @@
 // Bundled to src/featureviz/static/contrast.js by build.mjs.
 
 import { createContrastView } from "./lib/contrast-view";
-import type { AnyModel } from "./lib/model";
+import type { AnyModel } from "./lib/traits";
 
 export interface RenderProps {
   model: AnyModel;

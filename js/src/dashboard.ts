@@ -4,7 +4,7 @@
 // Bundled to src/featureviz/static/dashboard.js by build.mjs.
 
 import { createDashboardView } from "./lib/dashboard-view";
-import type { AnyModel } from "./lib/model";
+import type { AnyModel } from "./lib/traits";
 
 export interface RenderProps {
   model: AnyModel;

@@ -3,7 +3,7 @@
 // link_selection}. Everything a view can do without Python keeps working; a trait change Python would
 // have answered is answered from `responses` (precomputed at export time), e.g. dashboard pages.
 
-import { KERNEL_FREE } from "./lib/model";
+import { KERNEL_FREE } from "./lib/traits";
 
 type Handler = (...args: unknown[]) => void;
 type State = Record<string, unknown>;

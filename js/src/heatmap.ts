@@ -2,7 +2,7 @@
 // Bundled to src/featureviz/static/heatmap.js by build.mjs.
 
 import { createHeatmapView } from "./lib/heatmap-view";
-import type { AnyModel } from "./lib/model";
+import type { AnyModel } from "./lib/traits";
 
 export interface RenderProps {
   model: AnyModel;

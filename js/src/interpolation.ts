@@ -4,7 +4,7 @@
 // Bundled to src/featureviz/static/interpolation.js by build.mjs.
 
 import { createInterpolationView } from "./lib/interpolation-view";
-import type { AnyModel } from "./lib/model";
+import type { AnyModel } from "./lib/traits";
 
 export interface RenderProps {
   model: AnyModel;

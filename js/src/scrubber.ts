@@ -3,7 +3,7 @@
 // src/featureviz/static/scrubber.js by build.mjs. DOM hooks: see
 // lib/scrubber-view.ts.
 
-import type { AnyModel } from "./lib/model";
+import type { AnyModel } from "./lib/traits";
 import { createScrubberView } from "./lib/scrubber-view";
 
 export interface RenderProps {

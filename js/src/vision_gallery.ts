@@ -1,5 +1,5 @@
 // anywidget entry point for featureviz.vision.Gallery (units x optimised images).
-import type { AnyModel } from "./lib/model";
+import type { AnyModel } from "./lib/traits";
 import { createGalleryView } from "./lib/vision-view";
 
 function render({ model, el }: { model: AnyModel; el: HTMLElement }): () => void {

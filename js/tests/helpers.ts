@@ -1,6 +1,6 @@
 // Test helpers: a fake anywidget model, matrix builders and a canvas stub.
 
-import type { AnyModel, Handler } from "../src/lib/model";
+import type { AnyModel, Handler } from "../src/lib/traits";
 
 export class FakeModel implements AnyModel {
   state: Record<string, unknown>;

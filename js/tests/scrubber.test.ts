@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import widget from "../src/scrubber";
 import { createScrubberView, PLAY_STEP_MS, tickIndices, type ScrubberView } from "../src/lib/scrubber-view";
 import { readScrubber } from "../src/lib/scrubber-data";
-import { nearest } from "../src/lib/scrubber-chart";
+import { nearestIndex as nearest } from "../src/lib/numbers";
 import { FakeModel, csrTrait, denseTrait, f32, stubCanvas } from "./helpers";
 
 const XSS = "<img src=x onerror=alert(1)>";

@@ -16,16 +16,15 @@ import {
   type CircuitNode,
 } from "./circuit-data";
 import { selectControl } from "./controls";
-import { h } from "./dom";
+import { h, svg } from "./dom";
 import { formatValue } from "./format";
-import type { AnyModel, Handler } from "./model";
+import type { AnyModel, Handler } from "./traits";
 import { groupColour } from "./paint";
 import { BASE_CSS } from "./styles";
 import { readTheme, watchTheme } from "./theme";
 import { cleanLabel } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
 
-const SVG = "http://www.w3.org/2000/svg";
 const LABEL_MAX = 13;
 
 export const CIRCUIT_CSS = `
@@ -58,11 +57,6 @@ interface Palette {
   dark: boolean;
 }
 
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string> = {}): SVGElementTagNameMap[K] {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
-  return el;
-}
 
 export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView {
   const style = h("style", { text: BASE_CSS + CIRCUIT_CSS });

@@ -3,7 +3,7 @@
 
 import { decodeMatrix, type Matrix } from "./binary";
 import { formatValue } from "./format";
-import { numArray, strArray, type AnyModel } from "./model";
+import { type AnyModel, numArray, safeGet, strArray } from "./traits";
 import { cleanLabel } from "./tokens";
 
 export const DEFAULT_ALPHA = 0.05;
@@ -38,13 +38,6 @@ export interface ContrastOptions {
   title: string;
 }
 
-function safeGet(model: AnyModel, name: string): unknown {
-  try {
-    return model.get(name);
-  } catch {
-    return undefined;
-  }
-}
 
 function isBlank(v: unknown): boolean {
   return v == null || (typeof v === "object" && !Array.isArray(v) && !ArrayBuffer.isView(v) && Object.keys(v as object).length === 0);

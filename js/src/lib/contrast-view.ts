@@ -21,14 +21,15 @@ import {
   type ContrastData,
   type ContrastOptions,
 } from "./contrast-data";
-import { h } from "./dom";
+import { clear, h } from "./dom";
 import { formatValue } from "./format";
-import type { AnyModel, Handler } from "./model";
+import type { AnyModel, Handler } from "./traits";
 import { groupColour } from "./paint";
 import { BASE_CSS } from "./styles";
 import { readTheme } from "./theme";
 import { cleanLabel } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
+import { setTrait } from "./traits";
 
 export const CONTRAST_CSS = `
 .fv-contrast .fv-scroll { min-width: 100%; }
@@ -120,9 +121,6 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
   }
 
   // ---- Rendering -------------------------------------------------------
-  function clear(node: HTMLElement): void {
-    while (node.firstChild) node.removeChild(node.firstChild);
-  }
 
   function showMessage(text: string, state: "error" | "empty"): void {
     message.textContent = text;
@@ -305,10 +303,6 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
   });
 
   // ---- Interaction -----------------------------------------------------
-  function setTrait(name: string, value: unknown): void {
-    model.set(name, value);
-    model.save_changes();
-  }
 
   function selectRow(tr: HTMLElement): void {
     if (!data) return;
@@ -319,7 +313,7 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
     if (model.get("selected_feature") === id) return;
     localSelection = true;
     try {
-      setTrait("selected_feature", id);
+      setTrait(model, "selected_feature", id);
     } finally {
       localSelection = false;
     }
@@ -339,7 +333,7 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
         if (!data) return;
         const k = Number(btn.getAttribute("data-group-index") ?? "-1");
         const group = Number.isInteger(k) && k >= 0 && k < data.groups.length ? data.groups[k] : "";
-        if (model.get("sort_group") !== group) setTrait("sort_group", group);
+        if (model.get("sort_group") !== group) setTrait(model, "sort_group", group);
         return;
       }
       const tr = closest(e.target, ".fv-contrast-row");

@@ -1,12 +1,9 @@
 // Toolbar controls bound to two-way model traits.
 
 import { h } from "./dom";
-import type { AnyModel } from "./model";
+import type { AnyModel } from "./traits";
+import { setTrait } from "./traits";
 
-function setTrait(model: AnyModel, name: string, value: unknown): void {
-  model.set(name, value);
-  model.save_changes();
-}
 
 export interface SelectControl {
   el: HTMLElement;

@@ -4,7 +4,8 @@
 // nothing here throws, and whatever is valid is kept.
 
 import { formatValue } from "./format";
-import type { AnyModel } from "./model";
+import type { AnyModel } from "./traits";
+import { safeGet } from "./traits";
 
 /** Caps that keep a malformed or huge page from freezing the notebook. */
 export const MAX_EXAMPLES = 100;
@@ -76,13 +77,6 @@ export interface SearchResult {
   token: string;
 }
 
-export function safeGet(model: AnyModel, name: string): unknown {
-  try {
-    return model.get(name);
-  } catch {
-    return undefined;
-  }
-}
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);

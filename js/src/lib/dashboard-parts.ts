@@ -18,13 +18,12 @@ import {
 } from "./colour";
 import type { Example, Histogram, LogitEntry, NearestEntry } from "./dashboard-data";
 import { formatCount } from "./dashboard-data";
-import { h } from "./dom";
+import { h, svg } from "./dom";
 import { formatValue } from "./format";
 import type { Theme } from "./theme";
 import { tokenLabel, tokenTooltip, truncate, visibleWhitespace } from "./tokens";
 import type { TooltipRow } from "./tooltip";
 
-const SVG_NS = "http://www.w3.org/2000/svg";
 const TOKEN_MAX_CHARS = 32;
 const LOGIT_TOKEN_MAX_CHARS = 20;
 
@@ -56,11 +55,6 @@ export function makePalette(theme: Theme, vmin: number, vmax: number): Palette {
   };
 }
 
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  return el;
-}
 
 // ---- Token contexts ------------------------------------------------------
 

@@ -20,7 +20,6 @@ import {
   readFeatureIds,
   readPage,
   readSearchResults,
-  safeGet,
   scaleMax,
   scaleMin,
   type DashboardPage,
@@ -39,9 +38,9 @@ import {
   type HistogramPart,
   type Palette,
 } from "./dashboard-parts";
-import { h } from "./dom";
+import { clear, h } from "./dom";
 import { formatValue } from "./format";
-import { isKernelFree, type AnyModel, type Handler } from "./model";
+import { type AnyModel, type Handler, isKernelFree, safeGet, setTrait } from "./traits";
 import { BASE_CSS } from "./styles";
 import { readTheme, type Theme } from "./theme";
 import { cleanLabel, tokenLabel } from "./tokens";
@@ -232,10 +231,6 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
   let searchTimer: ReturnType<typeof setTimeout> | null = null;
   let searchPending = false;
   let pendingTimer: ReturnType<typeof setTimeout> | null = null;
-
-  function clear(node: HTMLElement): void {
-    while (node.firstChild) node.removeChild(node.firstChild);
-  }
 
   function applyTheme(): void {
     theme = readTheme(root);
@@ -523,10 +518,6 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
   }
 
   // ---- Actions -------------------------------------------------------------
-  function setTrait(name: string, value: unknown): void {
-    model.set(name, value);
-    model.save_changes();
-  }
 
   /** Ask Python for another feature (ignored if it is not in feature_ids). */
   function go(id: number | null): boolean {
@@ -535,7 +526,7 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     if (id !== requested || (page && page.feature !== id)) {
       timedOut = false;
       stopPageTimer();
-      if (safeGet(model, "feature") !== id) setTrait("feature", id);
+      if (safeGet(model, "feature") !== id) setTrait(model, "feature", id);
       requested = id;
     }
     input.classList.remove("fv-invalid");
@@ -571,7 +562,7 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
           safely(renderResults);
         }, SEARCH_PENDING_MS)
       : null;
-    setTrait("search", v);
+    setTrait(model, "search", v);
     renderResults();
   }
 

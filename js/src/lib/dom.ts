@@ -43,3 +43,22 @@ export function rangeSlider(label: string): HTMLInputElement {
     attrs: { type: "range", min: "0", max: "0", step: "1", "aria-label": label, "data-lm-suppress-shortcuts": "true" },
   });
 }
+
+/** Remove every child of node. */
+export function clear(node: Element): void {
+  while (node.firstChild) node.removeChild(node.firstChild);
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** An SVG element with the given attributes and children. */
+export function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number> = {},
+  children: Node[] = [],
+): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  for (const c of children) el.appendChild(c);
+  return el;
+}

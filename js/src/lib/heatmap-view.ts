@@ -16,7 +16,8 @@ import {
   type Layout,
   type Viewport,
 } from "./layout";
-import { featureName, readData, readOptions, type AnyModel, type Handler, type HeatmapData, type HeatmapOptions } from "./model";
+import { featureName, readData, readOptions, type HeatmapData, type HeatmapOptions } from "./heatmap-data";
+import { type AnyModel, type Handler } from "./traits";
 import { columnOrder } from "./order";
 import { paint } from "./paint";
 import { BASE_CSS } from "./styles";

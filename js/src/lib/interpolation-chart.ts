@@ -4,33 +4,19 @@
 // dots at value 0, and a legend. build() runs when the data changes; the cheap
 // setIndex() runs on every slider move. Text goes through textContent only.
 
-import { h } from "./dom";
+import { clear, h, svg } from "./dom";
 import { formatValue } from "./format";
-import { formatProb, MAX_LINES, nearestIndex, type InterpolationData } from "./interpolation-data";
+import { formatProb, MAX_LINES, type InterpolationData } from "./interpolation-data";
 import { groupColour } from "./paint";
 import { toCss } from "./colour";
 import { tokenLabel, tokenTooltip } from "./tokens";
+import { nearestIndex } from "./numbers";
 
-const SVG_NS = "http://www.w3.org/2000/svg";
 
 export const CHART_WIDTH = 420;
 export const CHART_HEIGHT = 160;
 const M = { left: 42, right: 12, top: 10, bottom: 28 };
 
-function svg<K extends keyof SVGElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string | number> = {},
-  children: Node[] = [],
-): SVGElementTagNameMap[K] {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  for (const c of children) el.appendChild(c);
-  return el;
-}
-
-function clear(node: Element): void {
-  while (node.firstChild) node.removeChild(node.firstChild);
-}
 
 /** Smallest "nice" number (1, 2, 2.5, 5 × 10^k) >= x, capped at 1 (probabilities). */
 export function niceCeil(x: number): number {

@@ -5,7 +5,7 @@
 // inconsistencies become warnings and the view shows what it can.
 
 import { decodeMatrix } from "./binary";
-import { numArray, strArray, type AnyModel } from "./model";
+import { type AnyModel, numArray, safeGet, strArray } from "./traits";
 import { cleanLabel, visibleWhitespace } from "./tokens";
 
 /** Most next-token lines the chart draws (next_token_strings is sorted by max probability). */
@@ -46,13 +46,6 @@ export interface InterpolationData extends SteeringInputs {
   warnings: string[];
 }
 
-function safeGet(model: AnyModel, name: string): unknown {
-  try {
-    return model.get(name);
-  } catch {
-    return undefined;
-  }
-}
 
 function listLength(v: unknown): number {
   if (Array.isArray(v)) return v.length;
@@ -185,19 +178,7 @@ export function clampIndex(raw: unknown, count: number): number {
   return n < 0 ? 0 : n >= count ? count - 1 : n;
 }
 
-/** Index of the finite value nearest to v (-1 when there is none). */
-export function nearestIndex(values: number[], v: number): number {
-  let best = -1;
-  let bestDist = Infinity;
-  for (let i = 0; i < values.length; i++) {
-    const d = Math.abs(values[i] - v);
-    if (d < bestDist) {
-      bestDist = d;
-      best = i;
-    }
-  }
-  return best;
-}
+export { nearestIndex } from "./numbers";
 
 export interface TokenDiff {
   /** Position of the first token that differs from the baseline (tokens.length if none does). */

@@ -8,7 +8,7 @@
 // setAttribute; nothing here parses markup.
 
 import { ACCENT_DARK, ACCENT_LIGHT, mix, toCss } from "./colour";
-import { h, rangeSlider } from "./dom";
+import { clear, h, rangeSlider } from "./dom";
 import { formatValue } from "./format";
 import { createChart } from "./interpolation-chart";
 import {
@@ -20,7 +20,7 @@ import {
   readInterpolation,
   type InterpolationData,
 } from "./interpolation-data";
-import { isKernelFree, type AnyModel, type Handler } from "./model";
+import { type AnyModel, type Handler, isKernelFree, safeGet } from "./traits";
 import { createPlayer } from "./player";
 import { BASE_CSS } from "./styles";
 import { readTheme, watchTheme } from "./theme";
@@ -126,10 +126,6 @@ export interface InterpolationView {
 /** "unavailable": an export (no kernel) was asked for inputs it holds no result for. */
 type State = "ready" | "busy" | "error" | "empty" | "unavailable";
 
-function clear(node: HTMLElement): void {
-  while (node.firstChild) node.removeChild(node.firstChild);
-}
-
 export function createInterpolationView(model: AnyModel, el: HTMLElement): InterpolationView {
   // ---- DOM -------------------------------------------------------------
   const style = h("style", { text: BASE_CSS + INTERPOLATION_CSS });
@@ -201,13 +197,7 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
   let extendTimer: ReturnType<typeof setTimeout> | null = null;
   let extendNote = "";
 
-  const get = (k: string): unknown => {
-    try {
-      return model.get(k);
-    } catch {
-      return undefined;
-    }
-  };
+  const get = (k: string): unknown => safeGet(model, k);
   const count = () => (data ? data.values.length : 0);
   const player = createPlayer({
     button: play,

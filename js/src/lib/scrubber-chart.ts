@@ -5,10 +5,10 @@
 // checkpoint switch. Text goes through textContent only.
 
 import { toCss, type RGB } from "./colour";
-import { h } from "./dom";
+import { clear, h, svg } from "./dom";
 import { formatValue } from "./format";
+import { nearestIndex } from "./numbers";
 
-const SVG_NS = "http://www.w3.org/2000/svg";
 
 export const MINI_W = 200;
 export const MINI_H = 84;
@@ -37,29 +37,7 @@ export interface MiniChart {
   destroy(): void;
 }
 
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}): SVGElementTagNameMap[K] {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  return el;
-}
 
-function clear(node: Element): void {
-  while (node.firstChild) node.removeChild(node.firstChild);
-}
-
-/** Index of the x nearest to v (-1 for none). */
-export function nearest(xs: number[], v: number): number {
-  let best = -1;
-  let dist = Infinity;
-  for (let i = 0; i < xs.length; i++) {
-    const d = Math.abs(xs[i] - v);
-    if (d < dist) {
-      dist = d;
-      best = i;
-    }
-  }
-  return best;
-}
 
 /**
  * A small multiple. title is shown above the plot; className / attrs go on
@@ -221,7 +199,7 @@ export function createMiniChart(
     const rect = root.getBoundingClientRect();
     if (!(rect.width > 0)) return;
     const vx = xMin + ((((e.clientX - rect.left) / rect.width) * MINI_W - M.left) / (MINI_W - M.left - M.right)) * (xMax - xMin);
-    const i = nearest(d.x, vx);
+    const i = nearestIndex(d.x, vx);
     if (i >= 0) onPick(i);
   };
   root.addEventListener("click", onClick);

@@ -8,7 +8,8 @@
 // Nothing here throws: readScrubber returns {ok: false, error} instead.
 
 import { decodeMatrix, denseValues, type Matrix } from "./binary";
-import { numArray, promptLayout, strArray, type AnyModel } from "./model";
+import { promptLayout } from "./heatmap-data";
+import { type AnyModel, numArray, safeGet, strArray } from "./traits";
 
 /** Above this many values (C*T*F) CSR frames are read in place, not expanded. */
 export const MAX_DENSE_VALUES = 1 << 25; // 32 Mi values = 128 MiB of float32
@@ -66,13 +67,7 @@ export function readScrubber(model: AnyModel): ScrubberRead {
 }
 
 function readUnsafe(model: AnyModel): ScrubberRead {
-  const get = (k: string): unknown => {
-    try {
-      return model.get(k);
-    } catch {
-      return undefined;
-    }
-  };
+  const get = (k: string): unknown => safeGet(model, k);
   const decoded = decodeMatrix(get("frames"));
   if (!decoded.ok) return { ok: false, error: `Cannot show checkpoints: frames: ${decoded.error}.` };
   const matrix = decoded.matrix;

@@ -22,7 +22,7 @@ import { context2d, h, rangeSlider } from "./dom";
 import { formatValue } from "./format";
 import { CELL_H, CELL_W } from "./heatmap-view"; // constants only (tree-shaken)
 import { contentSize, hitTest, scrollToShow, type Hit, type Layout, type Viewport } from "./layout";
-import type { AnyModel, Handler } from "./model";
+import type { AnyModel, Handler } from "./traits";
 import { groupColour, paint } from "./paint";
 import { createPlayer } from "./player";
 import { createMiniChart, type MiniChart } from "./scrubber-chart";
@@ -31,6 +31,7 @@ import { BASE_CSS } from "./styles";
 import { readTheme, watchTheme, type Theme } from "./theme";
 import { cleanLabel, tokenLabel, tokenTooltip } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
+import { safeGet } from "./traits";
 
 /** Milliseconds per checkpoint while playing. */
 export const PLAY_STEP_MS = 600;
@@ -179,13 +180,7 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
   let pendingScroll = true;
   let sizeDirty = true;
 
-  const get = (k: string): unknown => {
-    try {
-      return model.get(k);
-    } catch {
-      return undefined;
-    }
-  };
+  const get = (k: string): unknown => safeGet(model, k);
   const count = () => (data ? data.nCheckpoints : 0);
   const player = createPlayer({
     button: play,

@@ -5,7 +5,7 @@
 // Never throws: errors come back as {ok: false, error}.
 
 import { decodeMatrix, toBytes, type Matrix } from "./binary";
-import type { AnyModel } from "./model";
+import type { AnyModel } from "./traits";
 
 export interface VisionData {
   nCheckpoints: number;

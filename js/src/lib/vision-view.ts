@@ -13,7 +13,7 @@
 
 import { context2d, h, rangeSlider } from "./dom";
 import { formatValue } from "./format";
-import type { AnyModel, Handler } from "./model";
+import type { AnyModel, Handler } from "./traits";
 import { groupColour } from "./paint";
 import { createPlayer } from "./player";
 import { createMiniChart } from "./scrubber-chart";
@@ -22,6 +22,7 @@ import { BASE_CSS } from "./styles";
 import { cleanLabel } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
 import { readVision, rgba, type VisionData } from "./vision-data";
+import { safeGet } from "./traits";
 
 export const VISION_CSS = `
 .fv-vision .fv-vgrid {
@@ -127,13 +128,7 @@ function createBase(model: AnyModel, el: HTMLElement, scrubber: boolean) {
   ]);
   const tooltip = createTooltip(root);
   const listeners: Array<[string, Handler]> = [];
-  const get = (k: string): unknown => {
-    try {
-      return model.get(k);
-    } catch {
-      return undefined;
-    }
-  };
+  const get = (k: string): unknown => safeGet(model, k);
   const state = { data: null as VisionData | null, index: 0, selected: -1 };
   const extraTooltip: { rows: (u: number) => TooltipRow[] } = { rows: () => [] };
 

@@ -1,31 +1,9 @@
-// The anywidget model interface and validation of the heatmap traits.
+// Validation of the heatmap traits.
 // Everything coming from the model is treated as untrusted `unknown`.
 
 import { decodeMatrix, type Matrix } from "./binary";
+import { arrayOf, numArray, safeGet, strArray, type AnyModel } from "./traits";
 import { computeColumnStats, isSortBy, type ColumnStats, type SortBy } from "./order";
-
-export type Handler = (...args: unknown[]) => void;
-
-/** The subset of the anywidget model API the views use. */
-export interface AnyModel {
-  get(name: string): unknown;
-  set(name: string, value: unknown): void;
-  save_changes(): void;
-  on(event: string, cb: Handler): void;
-  off(event?: string | null, cb?: Handler | null): void;
-}
-
-/** Set to true by the HTML export's runtime (js/src/export_runtime.ts): no Python answers this model, so the
- * views disable what needs a kernel (and say so) instead of waiting for an answer that never comes. */
-export const KERNEL_FREE = "_kernel_free";
-
-export function isKernelFree(model: AnyModel): boolean {
-  try {
-    return model.get(KERNEL_FREE) === true;
-  } catch {
-    return false;
-  }
-}
 
 export interface HeatmapData {
   matrix: Matrix;
@@ -63,34 +41,6 @@ export interface HeatmapOptions {
 
 export type ReadResult = { ok: true; data: HeatmapData } | { ok: false; error: string };
 
-function arrayOf(v: unknown): unknown[] | null {
-  if (Array.isArray(v)) return v;
-  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<unknown>);
-  return null;
-}
-
-export function numArray(v: unknown, n: number, name: string, warnings: string[], fill: (i: number) => number): number[] {
-  const a = arrayOf(v);
-  if (a && a.length !== n) warnings.push(`${name} has ${a.length} entries, expected ${n}`);
-  const out: number[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const x = a ? a[i] : undefined;
-    out[i] = typeof x === "number" ? x : fill(i);
-  }
-  return out;
-}
-
-export function strArray(v: unknown, n: number, name: string, warnings: string[]): string[] {
-  const a = arrayOf(v);
-  if (a && a.length !== n) warnings.push(`${name} has ${a.length} entries, expected ${n}`);
-  const out: string[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const x = a ? a[i] : undefined;
-    out[i] = typeof x === "string" ? x : x == null ? "" : String(x);
-  }
-  return out;
-}
-
 function statsFrom(v: unknown, n: number): ColumnStats | null {
   if (!v || typeof v !== "object") return null;
   const o = v as Record<string, unknown>;
@@ -117,13 +67,7 @@ export function readData(model: AnyModel): ReadResult {
   const matrix = decoded.matrix;
   const { nRows, nCols } = matrix;
   const warnings: string[] = [];
-  const get = (k: string): unknown => {
-    try {
-      return model.get(k);
-    } catch {
-      return undefined;
-    }
-  };
+  const get = (k: string): unknown => safeGet(model, k);
 
   const tokens = strArray(get("tokens"), nRows, "tokens", warnings);
   const featureIds = numArray(get("feature_ids"), nCols, "feature_ids", warnings, (i) => i);
@@ -213,13 +157,7 @@ export function readData(model: AnyModel): ReadResult {
 }
 
 export function readOptions(model: AnyModel): HeatmapOptions {
-  const get = (k: string): unknown => {
-    try {
-      return model.get(k);
-    } catch {
-      return undefined;
-    }
-  };
+  const get = (k: string): unknown => safeGet(model, k);
   const sortBy = get("sort_by");
   const sel = get("selected_feature");
   const title = get("title");

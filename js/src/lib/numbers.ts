@@ -1,0 +1,15 @@
+// Small numeric helpers shared by the charts.
+
+/** Index of the value nearest to v (-1 when there is none). */
+export function nearestIndex(values: ArrayLike<number>, v: number): number {
+  let best = -1;
+  let bestDist = Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const d = Math.abs(values[i] - v);
+    if (d < bestDist) {
+      bestDist = d;
+      best = i;
+    }
+  }
+  return best;
+}
