@@ -205,7 +205,7 @@ def test_bad_input_gets_one_clear_sentence(cnn, resnet):
     with pytest.raises(ValueError, match=r"images must be a tensor \[N, 3, H, W\].*got shape \[10, 784\]"):
         V.dataset_examples(cnn, "block2", [1], torch.rand(10, 784))
     with pytest.raises(ValueError, match=r"Sequential did not run on an image batch of shape \[1, 3, 32, 32\]"):
-        V.visualize(nn.Sequential(nn.Linear(10, 10)), "0", [0], steps=1, size=32)
+        V.visualize(nn.Sequential(nn.Linear(10, 10)).eval(), "0", [0], steps=1, size=32)
     resnet.train()
     with pytest.warns(UserWarning, match="was in training mode; featureviz.vision switched it to eval"):
         vis = V.visualize(resnet, "layer1", [2], steps=2, size=32, progress=False)
