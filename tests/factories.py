@@ -1,7 +1,12 @@
 """Small models and sources built in code, shared by the tests."""
 
-import torch
+import sys
+from pathlib import Path
 
+import torch
+from torch.overrides import TorchFunctionMode
+
+import featureviz
 from featureviz.sources import FeatureSource
 
 
@@ -86,3 +91,32 @@ class ProbeSource(FeatureSource):
 
     def decoder_directions(self):
         return self.W
+
+
+# Devices a test can run on: the CPU, and a GPU where there is one.
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (
+    ["mps"] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else [])
+SRC = Path(featureviz.__file__).resolve().parent
+FACTORIES = {"tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "rand", "randn", "randint",
+             "linspace", "randperm"}
+
+
+class DeviceAudit(TorchFunctionMode):
+    """Records where featureviz makes a tensor without saying its device (it would land on the CPU beside CUDA
+    activations) or calls .numpy() itself (which fails on a device tensor) instead of devices.to_numpy.
+    On a CPU-only machine this is what checks the device code path."""
+
+    def __init__(self):
+        super().__init__()
+        self.problems = set()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        frame = sys._getframe(1)
+        where = Path(frame.f_code.co_filename)
+        if SRC in where.parents and where.name != "devices.py":
+            name = getattr(func, "__name__", "")
+            if (name in FACTORIES and getattr(func, "__module__", None) == "torch" and "device" not in kwargs) \
+                    or name == "numpy":
+                self.problems.add(f"{where.relative_to(SRC)}:{frame.f_lineno} {name}")
+        return func(*args, **kwargs)

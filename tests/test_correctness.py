@@ -2,19 +2,17 @@
 clear errors for the small mistakes, threads sharing a model, devices and dtypes."""
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from torch.overrides import TorchFunctionMode
 
 import featureviz as fv
 from featureviz.analysis.dashboard import dashboard_data
 from featureviz.loading import HubUnavailableError
 from featureviz.sources import SAESource
-from factories import make_sae, make_tiny_model
+from factories import DEVICES, DeviceAudit, make_sae, make_tiny_model
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("gpu_smoke", ROOT / "scripts" / "gpu_smoke.py")
@@ -123,37 +121,11 @@ def test_exclude_always_on_outside_zero_one_is_refused(tiny_model, tiny_sae, fra
 
 # -- devices and dtypes ------------------------------------------------------------------------------------------
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (
-    ["mps"] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else [])
-SRC = Path(fv.__file__).resolve().parent
-FACTORIES = {"tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "rand", "randn", "randint",
-             "linspace", "randperm"}
 PROMPTS = {"happy": ["I am so happy today", "What a joy this is", "Lovely sunny day"],
            "angry": ["I am so angry now", "What a mess you made", "Awful, awful day"],
            "baseline": ["The table is brown", "It is Tuesday", "Water is wet"]}
 CORPUS = [f"Text number {i} talks about {word} and other things." for i, word in
           enumerate(["cats", "rain", "joy", "anger", "tables", "code", "music", "trains", "sleep", "bread"])]
-
-
-class DeviceAudit(TorchFunctionMode):
-    """Records where featureviz makes a tensor without saying its device (it would land on the CPU beside CUDA
-    activations) or calls .numpy() itself (which fails on a device tensor) instead of devices.to_numpy.
-    On a CPU-only machine this is what checks the device code path."""
-
-    def __init__(self):
-        super().__init__()
-        self.problems = set()
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        frame = sys._getframe(1)
-        where = Path(frame.f_code.co_filename)
-        if SRC in where.parents and where.name != "devices.py":
-            name = getattr(func, "__name__", "")
-            if (name in FACTORIES and getattr(func, "__module__", None) == "torch" and "device" not in kwargs) \
-                    or name == "numpy":
-                self.problems.add(f"{where.relative_to(SRC)}:{frame.f_lineno} {name}")
-        return func(*args, **kwargs)
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from featureviz.analysis import training as tr
+from factories import DEVICES, DeviceAudit, make_tiny_model
 
 ASSETS = Path(tr.__file__).resolve().parent.parent / "assets"
 HOOK = "blocks.1.hook_resid_pre"
@@ -22,9 +23,10 @@ def _tiny_cache(tiny_model, directory, n_contexts=24, ctx_len=17, seed=0, max_no
 
 
 def _tiny_cfg(**kw):
-    return tr.TrainConfig(hook_name=HOOK, d_in=32, d_sae=64, k=4, total_tokens=64 * 30, batch_size=64, lr=3e-3,
-                          warmup_steps=3, dead_feature_window=5, export_at=(128, 512), model_name="tiny-random",
-                          context_size=17, **kw)
+    defaults = dict(hook_name=HOOK, d_in=32, d_sae=64, k=4, total_tokens=64 * 30, batch_size=64, lr=3e-3,
+                    warmup_steps=3, dead_feature_window=5, export_at=(128, 512), model_name="tiny-random",
+                    context_size=17)
+    return tr.TrainConfig(**{**defaults, **kw})
 
 
 def test_cache_shards_and_batches_are_deterministic(tiny_model, tmp_path):
@@ -92,6 +94,23 @@ def test_train_export_resume_and_evaluate(tiny_model, tmp_path):
     # excluded positions are left clean: with every token excluded, the spliced model is the clean model
     none_kept = tr.evaluate_sae(final, tiny_model, cache.tokens[:4], max_norm=-1.0)
     assert none_kept["ce_sae"] == pytest.approx(none_kept["ce_clean"], abs=1e-5)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_training_and_evaluation_run_on_the_models_device(tokenizer, tmp_path, device):
+    """Before: the activation cache called .numpy() on device activations, and evaluate_sae accumulated into CPU
+    tensors and spliced with a CPU mask beside the model's device activations (CUDA crashed)."""
+    from sae_lens import SAE
+
+    model = make_tiny_model(tokenizer, device)
+    with DeviceAudit() as audit:
+        cache = _tiny_cache(model, tmp_path / "shards")
+        sae = tr.train_sae(cache, _tiny_cfg(device=device, total_tokens=64 * 6, export_at=()), tmp_path / "run",
+                           final_dir=tmp_path / "final", log=lambda s: None)
+        metrics = tr.evaluate_sae(SAE.load_from_disk(tmp_path / "final", device=device), model, cache.tokens[:8],
+                                  ce_contexts=4)
+    assert not audit.problems, sorted(audit.problems)
+    assert sae.W_dec.device.type == device and np.isfinite(metrics["ce_recovered"]) and metrics["n_tokens"] == 8 * 16
 
 
 # --- the shipped default SAE ---------------------------------------------------------------------------------

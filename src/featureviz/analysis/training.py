@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..devices import device_of, model_lock, to_numpy
+from ..devices import cpu_tokens, device_of, model_lock, to_numpy
 
 _RESID_PRE = re.compile(r"^blocks\.(\d+)\.hook_resid_pre$")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -75,7 +75,7 @@ class ActivationCache:
                  contexts_per_shard: int = 512, batch_size: int = 16, max_norm: float | None = None,
                  log: Callable[[str], None] = print):
         self.dir = Path(directory)
-        self.tokens = torch.as_tensor(np.asarray(tokens)).long()
+        self.tokens = cpu_tokens(np.asarray(tokens))
         self.hook_name = hook_name
         self.model = model
         self.contexts_per_shard = contexts_per_shard
@@ -154,7 +154,7 @@ class ActivationCache:
         while True:
             gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch * 10_007 + shard)
             acts = self.load(shard)
-            acts = acts[torch.randperm(len(acts), generator=gen)][within:]
+            acts = acts[torch.randperm(len(acts), generator=gen, device="cpu")][within:]
             within = 0
             if rest is not None:
                 acts = torch.cat([rest, acts])
@@ -359,7 +359,7 @@ def evaluate_sae(sae, model, tokens: torch.Tensor, *, acts: torch.Tensor | None 
     """
     hook_name = sae.cfg.metadata.hook_name
     layer = hook_layer(hook_name)
-    tokens = torch.as_tensor(np.asarray(tokens)).long()
+    tokens = cpu_tokens(np.asarray(tokens))
     sae = sae.float().eval()
     if ce_contexts is None:
         ce_contexts = 0 if acts is not None else len(tokens)
