@@ -226,8 +226,11 @@ def test_head_source_splits_the_attention_output(model):
     assert heads.n_features == 4 and heads.feature_name(2) == "H1.2" and heads.kind == "heads"
     acts = fv.activations(model, heads, PROMPTS[:2])
     assert acts.n_features == 4 and (acts.values > 0).all()
-    with pytest.raises(NotImplementedError, match="no fixed decoder direction"):
-        heads.decoder_directions()
+    assert heads.decoder_directions().shape == (4, 8 * 32) and heads.residual_directions(model) is None
+    dashboard = fv.dashboard_data(model, heads, PROMPTS, progress=False)  # top contexts and nearest heads
+    assert list(dashboard.feature_ids) == [0, 1, 2, 3]
+    with pytest.raises(NotImplementedError, match="does not say how to steer"):
+        fv.steer(model, heads, "Hello", 1, [1.0])
     with pytest.raises(ValueError, match="out of range"):
         HeadSource(model, 2)
 

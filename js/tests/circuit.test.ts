@@ -82,7 +82,7 @@ describe("graph data", () => {
     expect(read.graph.nodes).toHaveLength(6);
     expect(read.graph.edges).toHaveLength(5);
     expect(read.graph.warnings.length).toBe(4);
-    expect(read.graph.maxAbsWeight).toBe(3);
+    expect(read.graph.maxAbsWeight).toEqual(new Map([["upstream", 2.5], ["downstream logits", 3]]));
     expect(readGraph({ ...graphState(), target: "missing" })).toEqual({ ok: false, error: "the circuit has no target node" });
     expect(readGraph(null).ok).toBe(false);
   });
@@ -120,8 +120,10 @@ describe("the view", () => {
     expect(root.querySelectorAll(".fv-circuit-edge")).toHaveLength(5);
     expect(root.querySelector("img")).toBeNull();
     expect(nodeEl(root, "logits:42").textContent).toContain("<img");
-    const widths = [...root.querySelectorAll(".fv-circuit-edge")].map((e) => Number(e.getAttribute("stroke-width")));
-    expect(Math.max(...widths)).toBe(9);
+    const width = (from: string) => Number(root.querySelector(`.fv-circuit-edge[data-from="${from}"]`)!.getAttribute("stroke-width"));
+    expect(width(T)).toBe(9); // the largest logit edge and the largest upstream edge: each side has its own scale
+    expect(width("blocks.0.attn.hook_z:3")).toBe(9);
+    expect(width("blocks.1.mlp.hook_post:5")).toBe(5);
     const strokes = new Set([...root.querySelectorAll(".fv-circuit-edge")].map((e) => e.getAttribute("stroke")));
     expect(strokes.size).toBe(2); // one colour per sign
     expect(root.querySelector(".fv-title")!.textContent).toBe("circuit of L7");

@@ -233,8 +233,8 @@ class HeadSource(FeatureSource):
     """The attention heads of one layer, one feature per head (`blocks.L.attn.hook_z` through W_O).
 
     A head's activation at a token is the norm of what it writes to the residual stream there,
-    ||z_h @ W_O[h]||. A head writes a different direction at every token, so it has no fixed decoder
-    direction: dashboards' logit effects and steering do not apply; activations, heatmaps and circuits do.
+    ||z_h @ W_O[h]||. A head writes a different direction at every token, so it has no fixed residual
+    direction: logit effects and steering do not apply; activations, heatmaps, dashboards and circuits do.
     """
 
     kind = "heads"
@@ -256,8 +256,9 @@ class HeadSource(FeatureSource):
         return self.head_outputs(hook_acts).norm(dim=-1)
 
     def decoder_directions(self) -> torch.Tensor:
-        raise NotImplementedError("an attention head writes a different direction at every token "
-                                  "(z_h @ W_O[h]): it has no fixed decoder direction")
+        """[n_heads, d_head * d_model]: each head's output weights W_O[h], flattened. They compare heads
+        (nearest heads, checkpoint matching); what a head writes at a token is z_h @ W_O[h]."""
+        return self._W_O.detach().reshape(self.n_features, -1)
 
     def residual_directions(self, model) -> None:
         return None

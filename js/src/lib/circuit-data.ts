@@ -38,7 +38,9 @@ export interface CircuitGraph {
   baseline: string;
   nFiring: number;
   nPrompts: number;
-  maxAbsWeight: number;
+  /** Largest |weight| per edge group (see edgeGroup): upstream effects and each downstream source have their
+   * own units (the target's activation, a later feature's, logits), so each gets its own width scale. */
+  maxAbsWeight: Map<string, number>;
   warnings: string[];
 }
 
@@ -111,7 +113,12 @@ export function readGraph(raw: unknown): ReadGraph {
     const c = (item && typeof item === "object" ? item : {}) as Record<string, unknown>;
     columns.push({ source: str(c.source), role: str(c.role) });
   }
-  const maxAbsWeight = edges.reduce((m, e) => Math.max(m, Math.abs(e.weight)), 0);
+  const sourceOf = new Map(nodes.map((n) => [n.id, n.source]));
+  const maxAbsWeight = new Map<string, number>();
+  for (const e of edges) {
+    const group = edgeGroup(e, target, sourceOf);
+    maxAbsWeight.set(group, Math.max(maxAbsWeight.get(group) ?? 0, Math.abs(e.weight)));
+  }
   return {
     ok: true,
     graph: {
@@ -119,6 +126,11 @@ export function readGraph(raw: unknown): ReadGraph {
       nFiring: int(g.n_firing, 0), nPrompts: int(g.n_prompts, 0), maxAbsWeight, warnings,
     },
   };
+}
+
+/** Edges into the target share one width scale ("upstream"); edges out of it one per downstream source. */
+export function edgeGroup(edge: CircuitEdge, target: string, sourceOf: Map<string, string>): string {
+  return edge.to === target ? "upstream" : `downstream ${sourceOf.get(edge.to) ?? ""}`;
 }
 
 /** A column's heading: "heads L3", "neurons L14", "SAE blocks.15.hook_resid_pre", "logits". */

@@ -6,6 +6,7 @@
 import { mix, toCss, type RGB } from "./colour";
 import {
   columnTitle,
+  edgeGroup,
   edgeWidth,
   layoutGraph,
   neighbour,
@@ -196,6 +197,7 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
     const edgeLayer = svg("g");
     canvas.appendChild(edgeLayer);
     const nodeById = new Map(graph.nodes.map((n) => [n.id, n]));
+    const sourceOf = new Map(graph.nodes.map((n) => [n.id, n.source]));
     for (const edge of graph.edges) {
       const a = nodeById.get(edge.from)!;
       const b = nodeById.get(edge.to)!;
@@ -207,7 +209,7 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
       const path = svg("path", {
         class: "fv-circuit-edge",
         d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`,
-        "stroke-width": edgeWidth(edge.weight, graph.maxAbsWeight).toFixed(2),
+        "stroke-width": edgeWidth(edge.weight, graph.maxAbsWeight.get(edgeGroup(edge, graph.target, sourceOf)) ?? 0).toFixed(2),
         "data-from": edge.from,
         "data-to": edge.to,
         "data-weight": String(edge.weight),
@@ -269,7 +271,7 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
 
     while (legend.firstChild) legend.removeChild(legend.firstChild);
     legend.append(
-      h("span", { text: "edge width: |effect| on the target's activation where it fires" }),
+      h("span", { text: "edge width: |effect| where the target fires (upstream -> target; target -> each downstream source, scaled apart)" }),
       h("span", { className: "fv-circuit-swatch fv-pos" }),
       h("span", { text: "raises" }),
       h("span", { className: "fv-circuit-swatch fv-neg" }),
