@@ -120,3 +120,15 @@ class DeviceAudit(TorchFunctionMode):
                     or name == "numpy":
                 self.problems.add(f"{where.relative_to(SRC)}:{frame.f_lineno} {name}")
         return func(*args, **kwargs)
+
+
+def offline_page(browser_context):
+    """A new page that blocks every request but file:, blob: and data: URLs and records what it blocked,
+    dialogs (alert() from injected markup) and page errors: (page, requests, dialogs, errors)."""
+    page = browser_context.new_page()
+    requests, dialogs, errors = [], [], []
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "blob:", "data:"))
+               else (requests.append(route.request.url), route.abort()))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return page, requests, dialogs, errors

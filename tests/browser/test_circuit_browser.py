@@ -3,6 +3,8 @@ on an upstream neuron that opens its page in a linked dashboard of the same hook
 
 import pytest
 
+from factories import offline_page
+
 import featureviz as fv
 
 pytestmark = pytest.mark.browser
@@ -29,12 +31,7 @@ def report(tmp_path_factory, tiny_model):
 
 def test_circuit_view_offline_themes_hover_keyboard_and_link(browser_context, report, artifacts_dir):
     path, circuit, shown = report
-    page = browser_context.new_page()
-    requests, dialogs, errors = [], [], []
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "blob:", "data:"))
-               else (requests.append(route.request.url), route.abort()))
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page, requests, dialogs, errors = offline_page(browser_context)
     try:
         page.emulate_media(color_scheme="light")
         page.goto(path.as_uri())

@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from factories import offline_page
+
 import featureviz as fv
 
 pytestmark = pytest.mark.browser
@@ -31,12 +33,7 @@ def report(tmp_path_factory, tiny_model, tokenizer):
 
 def test_export_works_offline(browser_context, report, artifacts_dir):
     path, heatmap, slider = report
-    page = browser_context.new_page()
-    requests, dialogs, errors = [], [], []
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "blob:", "data:"))
-               else (requests.append(route.request.url), route.abort()))
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page, requests, dialogs, errors = offline_page(browser_context)
     try:
         page.goto(path.as_uri())
         page.wait_for_selector("#featureviz-root[data-mounted=true]", timeout=20_000)
