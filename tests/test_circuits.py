@@ -9,7 +9,7 @@ import traitlets as t
 import featureviz as fv
 from featureviz.analysis.circuits import hook_order
 from featureviz.sources import HeadSource, NeuronSource, SAESource
-from factories import make_sae
+from factories import DEVICES, DeviceAudit, make_sae, make_tiny_model
 
 PROMPTS = ["The weather today is nice and warm", "I am so happy to see you again", "Go away now", "A cat sat"]
 PLANTED = 7  # the neuron wired to the target
@@ -359,3 +359,21 @@ def test_circuit_view_colours_by_cluster_and_exports(tmp_path, small_circuit):
     assert "fv-circuit" in page and small_circuit.target in page
     with pytest.raises(TypeError, match="result of featureviz.feature_circuit"):
         fv.CircuitView(small_circuit.nodes)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_circuits_run_on_the_models_device(tokenizer, device):
+    """Every tensor the circuit code makes says its device; results come back as CPU numpy in DataFrames."""
+    model = make_tiny_model(tokenizer, device)
+    target = SAESource(make_sae(hook_name="blocks.1.hook_resid_pre", seed=6).to(device))
+    upstream = [HeadSource(model, 0), SAESource(make_sae(hook_name="blocks.0.hook_resid_mid", seed=7).to(device)),
+                NeuronSource(model, 0)]
+    later = SAESource(make_sae(hook_name="blocks.1.hook_resid_post", seed=9).to(device))
+    latent = int(fv.activations(model, target, PROMPTS).top_features(1, by="mean").index[0])
+    with DeviceAudit() as audit:
+        circuits = [fv.feature_circuit(model, (target, latent), upstream, PROMPTS, method=method, baseline=baseline,
+                                       downstream=[later, "logits"], candidates=10, progress=False)
+                    for method, baseline in (("direct", "zero"), ("attribution", "mean"), ("patching", "zero"))]
+    assert not audit.problems, sorted(audit.problems)
+    for circuit in circuits:
+        assert np.isfinite(circuit.nodes.effect.dropna()).all() and len(circuit.downstream()) == 40

@@ -32,7 +32,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ..devices import device_of, model_lock
+from ..devices import device_of, model_lock, to_numpy
 from ..sources import FeatureSource, HeadSource, SAESource
 from ..validation import positive_int
 from .activations import as_source, normalise_prompts, tokenize
@@ -155,7 +155,7 @@ def _feature_circuit(model, target, upstream, prompts, downstream, method, top_k
     return Circuit(
         target=target_id, method=method, baseline=baseline, prompts=prompts, str_tokens=str_tokens,
         nodes=nodes, edges=edges, contributions=_contributions_frame(per_token, shown, clean, str_tokens),
-        target_acts=_token_frame(clean.target.numpy(), clean, str_tokens, "activation"),
+        target_acts=_token_frame(to_numpy(clean.target), clean, str_tokens, "activation"),
         scores=scores, n_firing=n_firing,
     )
 
@@ -243,11 +243,11 @@ class _Part:
         mask = valid[:, :, None] & onehot[:, None, :]                            # [R, S, n]
         if self.is_heads:
             mask = mask[..., None]
-        base_values = base[self.hook][0] if self.hook in base else torch.zeros(())
+        base_values = base[self.hook][0] if self.hook in base else torch.zeros((), device=values.device)
         values = torch.where(mask, base_values.to(values.dtype), values)
         if error is not None:
             emask = (valid & (features == ERROR)[:, None])[..., None]
-            base_error = base[self.hook][1] if self.hook in base else torch.zeros(())
+            base_error = base[self.hook][1] if self.hook in base else torch.zeros((), device=error.device)
             error = torch.where(emask, base_error.to(error.dtype), error)
         return values, error
 
@@ -359,11 +359,11 @@ def _batches(model, ids: list[torch.Tensor], batch_tokens: int):
     current: list[int] = []
     for i in [*order, None]:
         if current and (i is None or len(ids[i]) * (len(current) + 1) > batch_tokens):
-            lengths = torch.tensor([len(ids[j]) for j in current])
-            tokens = torch.full((len(current), int(lengths.max())), pad, dtype=torch.long)
+            lengths = torch.tensor([len(ids[j]) for j in current], device="cpu")
+            tokens = torch.full((len(current), int(lengths.max())), pad, dtype=torch.long, device="cpu")
             for row, j in enumerate(current):
                 tokens[row, : len(ids[j])] = ids[j]
-            positions = torch.arange(tokens.shape[1])[None, :]
+            positions = torch.arange(tokens.shape[1], device="cpu")[None, :]
             valid = (positions >= 1) & (positions < lengths[:, None])
             yield _Batch(current, tokens.to(device_of(model)), valid.to(device_of(model)))
             current = []
@@ -411,16 +411,16 @@ def _clean_pass(model, batches, tgt: _Part, feature: int, ups: list[_Part], base
     lengths = {i: int(v.sum()) for b in batches for i, v in zip(b.prompts, b.rows)}
     offsets = np.concatenate([[0], np.cumsum([lengths[i] for i in range(len(lengths))])]).astype(int)
     n_tokens = int(offsets[-1])
-    target = torch.zeros(n_tokens)
+    target = torch.zeros(n_tokens, device="cpu")
     contributions = {u.hook: None for u in ups}
     display = {u.hook: None for u in ups}
     resid, token_index = {}, []
     layers = sorted({p.layer for p in [*ups, tgt] if p.layer is not None})
     for b, batch in enumerate(tqdm(batches, desc="attribution", unit="batch", disable=not show)):
         leaves, captured = {}, {}
-        index = torch.full(batch.valid.shape, -1, dtype=torch.long)
+        index = torch.full(batch.valid.shape, -1, dtype=torch.long, device="cpu")
         for row, i in enumerate(batch.prompts):
-            index[row, batch.rows[row]] = torch.arange(offsets[i], offsets[i + 1])
+            index[row, batch.rows[row]] = torch.arange(offsets[i], offsets[i + 1], device="cpu")
         token_index.append(index)
 
         def keep(acts, hook, b=b):
@@ -448,7 +448,7 @@ def _clean_pass(model, batches, tgt: _Part, feature: int, ups: list[_Part], base
             for up in ups:
                 _, (values, error), _ = leaves[up.hook]
                 grad_values, grad_error = grads[up.hook]
-                base_values, base_error = base.get(up.hook, (torch.zeros(()), torch.zeros(())))
+                base_values, base_error = base.get(up.hook, (torch.zeros((), device=values.device),) * 2)
                 columns = [up.per_feature(grad_values * (values - base_values.to(values.dtype)))]
                 shown = [up.display(values)]
                 if error is not None:
@@ -456,8 +456,8 @@ def _clean_pass(model, batches, tgt: _Part, feature: int, ups: list[_Part], base
                     shown.append(error.norm(dim=-1, keepdim=True))
                 per_token = torch.cat(columns, -1).float()
                 if contributions[up.hook] is None:
-                    contributions[up.hook] = torch.zeros(n_tokens, per_token.shape[-1])
-                    display[up.hook] = torch.zeros(per_token.shape[-1])
+                    contributions[up.hook] = torch.zeros(n_tokens, per_token.shape[-1], device="cpu")
+                    display[up.hook] = torch.zeros(per_token.shape[-1], device="cpu")
                 contributions[up.hook][index[batch.rows]] = per_token[batch.valid].cpu()
                 display[up.hook] += (torch.cat(shown, -1).float() * firing[..., None]).sum((0, 1)).cpu()
     return _Clean(target, contributions, display, resid, token_index, offsets)
@@ -495,7 +495,7 @@ def _scores(ups: list[_Part], clean: _Clean, n_firing: int) -> pd.DataFrame:
             "node": [_node_id(up.hook, int(f)) for f in features], "source": up.hook,
             "kind": ["error" if f == ERROR else up.source.kind for f in features], "layer": up.layer,
             "feature": features, "label": [_label(up.source, int(f)) for f in features],
-            "activation": (clean.display[up.hook] / n_firing).double().numpy(), "effect": total.double().numpy(),
+            "activation": to_numpy((clean.display[up.hook] / n_firing).double()), "effect": to_numpy(total.double()),
         }))
     return _by_magnitude(pd.concat(frames, ignore_index=True)).reset_index(drop=True)
 
@@ -524,7 +524,7 @@ def _patch_candidates(model, batches, tgt, feature, ups, chosen, base, clean, ba
     total = sum(len(batches) * len(rows) for _, rows in chunks)
     bar = tqdm(total=total, desc="patching", unit="run", disable=not show)
     for up, rows in chunks:
-        features = torch.tensor(chosen.feature.to_numpy()[rows])
+        features = torch.tensor(chosen.feature.to_numpy()[rows], device="cpu")
         columns = torch.where(features == ERROR, per_token[up.hook].shape[1] - 1, features)
         for b, batch in enumerate(batches):
             width = batch.tokens.shape[1]
@@ -532,7 +532,7 @@ def _patch_candidates(model, batches, tgt, feature, ups, chosen, base, clean, ba
             for start in range(0, len(rows), per_run):
                 part = features[start : start + per_run]
                 changes = _patched_runs(model, clean, b, batch, tgt, feature, up, part, base)  # [c, b, S]
-                effects[rows[start : start + per_run]] += changes.sum((1, 2)).numpy()
+                effects[rows[start : start + per_run]] += to_numpy(changes.sum((1, 2)))
                 for c, column in enumerate(columns[start : start + per_run]):
                     per_token[up.hook][clean.token_index[b][batch.rows], column] = changes[c][batch.rows]
                 bar.update(len(part))
@@ -543,7 +543,7 @@ def _patch_candidates(model, batches, tgt, feature, ups, chosen, base, clean, ba
 def _patched_runs(model, clean, b, batch, tgt, feature, up, features, base):
     """The target's clean minus patched activation, [candidates, prompts, S], rerun from the node's block."""
     c, n = len(features), len(batch.prompts)
-    row_features = torch.cat([torch.full((n,), -2), features.repeat_interleave(n)])  # first n rows: clean
+    row_features = torch.cat([torch.full((n,), -2, device="cpu"), features.repeat_interleave(n)])  # first n rows: clean
     valid = batch.valid.repeat(c + 1, 1)
     captured = {}
 
@@ -581,7 +581,7 @@ def _downstream_effects(model, batches, tgt, feature, downs, base, clean, method
     for b, batch in enumerate(batches):
         n = len(batch.prompts)
         copies = 1 if direct else 2  # direct reads the clean run only
-        rows = torch.cat([torch.full((n,), -2), torch.full((n,), feature)])
+        rows = torch.cat([torch.full((n,), -2, device="cpu"), torch.full((n,), feature, device="cpu")])
         valid = batch.valid.repeat(2, 1)
         captured = {}
 
@@ -618,16 +618,16 @@ def _downstream_effects(model, batches, tgt, feature, downs, base, clean, method
             totals[key] = totals.get(key, 0) + (change.detach() * batch.valid[..., None]).sum((0, 1)).cpu()
     frames = []
     for key, down in enumerate(downs):
-        effect = (totals[key] / n_firing).double().numpy()
+        effect = to_numpy((totals[key] / n_firing).double())
         top = np.argsort(-np.abs(effect), kind="stable")[:top_k]
         if down == LOGITS:
             frame = {"node": [f"{LOGITS}:{t}" for t in top], "source": LOGITS, "kind": LOGITS,
-                     "layer": model.cfg.n_layers, "label": [model.to_string(torch.tensor([int(t)])) for t in top],
+                     "layer": model.cfg.n_layers, "label": [model.to_string(torch.tensor([int(t)], device="cpu")) for t in top],
                      "activation": np.nan}
         else:
             frame = {"node": [_node_id(down.hook, int(f)) for f in top], "source": down.hook,
                      "kind": down.source.kind, "layer": down.layer, "label": [_label(down.source, int(f)) for f in top],
-                     "activation": (levels[key] / n_firing).double().numpy()[top]}
+                     "activation": to_numpy((levels[key] / n_firing).double())[top]}
         frames.append(pd.DataFrame({**frame, "role": "downstream", "feature": top, "effect": effect[top]}))
     return pd.concat(frames, ignore_index=True)
 
@@ -680,7 +680,7 @@ def _contributions_frame(per_token: dict, shown: pd.DataFrame, clean: _Clean, st
     for node in shown.itertuples():
         column = per_token[node.source]
         index = column.shape[1] - 1 if node.feature == ERROR else int(node.feature)
-        frame = _token_frame(column[:, index].numpy(), clean, str_tokens, "contribution")
+        frame = _token_frame(to_numpy(column[:, index]), clean, str_tokens, "contribution")
         frames.append(frame.assign(node=node.node)[["prompt", "position", "token", "node", "contribution"]])
     return pd.concat(frames, ignore_index=True)
 
