@@ -43,7 +43,7 @@ if "featureviz" not in sys.modules:
     sys.modules["featureviz"] = _pkg
 
 from featureviz.analysis import training as tr  # noqa: E402
-from featureviz.loading import cache_dir, embedded_model_dir, load_default  # noqa: E402
+from featureviz.loading import cache_dir, embedded_model_dir, load_default, load_embedded_hf_model  # noqa: E402
 
 HOOK = "blocks.15.hook_resid_pre"  # the tutorial SAE's hook (MODEL_CARD.md argues the choice)
 CTX = 128  # BOS + 127 text tokens; BOS (position 0) is never cached
@@ -137,12 +137,9 @@ def generated_docs(path: Path, n_tokens: int, batch_size: int = 64, max_new: int
     rows = [json.loads(line) for line in open(path)] if path.exists() else []
     have = sum(r["n_tokens"] for r in rows)
     if have < n_tokens:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        tok = AutoTokenizer.from_pretrained(embedded_model_dir(), padding_side="left")
         # eager attention: ~3x faster than sdpa for left-padded batched decoding on CPU here
-        model = AutoModelForCausalLM.from_pretrained(embedded_model_dir(), dtype=torch.float32,
-                                                     attn_implementation="eager").eval()
+        model, tok = load_embedded_hf_model(attn_implementation="eager")
+        tok.padding_side = "left"
         rng = random.Random(seed + len(rows))
         with open(path, "a") as f:
             while have < n_tokens:

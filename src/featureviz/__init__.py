@@ -1,28 +1,50 @@
-"""featureviz: two-way Jupyter widgets for mechanistic interpretability."""
+"""featureviz: two-way Jupyter widgets for mechanistic interpretability.
 
-from .analysis.activations import ActivationResult, activations, top_activating
-from .analysis.circuits import Circuit, cluster_features, feature_circuit
-from .analysis.checkpoints import CheckpointFrames, checkpoint_frames, sae_checkpoints
-from .analysis.contrast import contrast
-from .analysis.dashboard import DashboardData, dashboard_data
-from .analysis.steering import SteeringResult, steer
-from .datasets import emotion_prompts
-from .export import export_html
-from .loading import HubUnavailableError, load, load_default
-from .sources import FeatureSource, HeadSource, NeuronSource, SAESource
-from .widgets.circuit import CircuitView
-from .widgets.contrast import ContrastView
-from .widgets.scrubber import CheckpointScrubber
-from .widgets.dashboard import Dashboard
-from .widgets.heatmap import Heatmap
-from .widgets.interpolation import Interpolation
-from .widgets.linking import link
-from . import vision  # fv.vision.visualize, fv.vision.Gallery, ...
+Names are imported on first use (PEP 562), so ``import featureviz`` is instant and ``fv.DashboardData.load``
+never pulls in TransformerLens or sae-lens; ``fv.load_default()`` imports only what loading needs.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ActivationResult", "CheckpointFrames", "Circuit", "CheckpointScrubber", "CircuitView", "ContrastView", "Dashboard", "DashboardData", "FeatureSource", "HeadSource", "Heatmap",
-    "HubUnavailableError", "Interpolation", "NeuronSource", "SAESource", "SteeringResult",
-    "activations", "checkpoint_frames", "cluster_features", "contrast", "dashboard_data", "emotion_prompts", "export_html", "feature_circuit", "link", "load", "load_default", "sae_checkpoints", "steer", "top_activating", "vision",
-]
+# public name -> the submodule that defines it
+_EXPORTS = {
+    "ActivationResult": "analysis.activations", "activations": "analysis.activations",
+    "top_activating": "analysis.activations",
+    "Circuit": "analysis.circuits", "cluster_features": "analysis.circuits", "feature_circuit": "analysis.circuits",
+    "CheckpointFrames": "analysis.checkpoints", "checkpoint_frames": "analysis.checkpoints",
+    "sae_checkpoints": "analysis.checkpoints",
+    "contrast": "analysis.contrast",
+    "DashboardData": "analysis.dashboard", "dashboard_data": "analysis.dashboard",
+    "SteeringResult": "analysis.steering", "steer": "analysis.steering",
+    "emotion_prompts": "datasets",
+    "export_html": "export",
+    "HubUnavailableError": "loading", "load": "loading", "load_default": "loading",
+    "FeatureSource": "sources", "HeadSource": "sources", "NeuronSource": "sources", "SAESource": "sources",
+    "CircuitView": "widgets.circuit",
+    "ContrastView": "widgets.contrast",
+    "CheckpointScrubber": "widgets.scrubber",
+    "Dashboard": "widgets.dashboard",
+    "Heatmap": "widgets.heatmap",
+    "Interpolation": "widgets.interpolation",
+    "link": "widgets.linking",
+    "vision": "vision",  # a subpackage: fv.vision.visualize, fv.vision.Gallery, ...
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'featureviz' has no attribute {name!r}")
+    module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
+    value = module if _EXPORTS[name] == name else getattr(module, name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_EXPORTS})
