@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
-from transformer_lens import HookedTransformer
 
 from ..devices import cpu_tokens, device_of, model_lock, to_numpy
 from ..sources import FeatureSource, FeatureSpace, SAESource, check_feature_index
@@ -160,6 +159,8 @@ def check_group_names(groups: Mapping) -> None:
 
 def as_source(source, model) -> FeatureSource:
     """A FeatureSource from a FeatureSource or a bare sae-lens SAE, checked against the model."""
+    from transformer_lens import HookedTransformer  # here, so that `import featureviz` stays light
+
     if not isinstance(model, HookedTransformer):
         raise TypeError(f"model must be a TransformerLens HookedTransformer (e.g. from featureviz.load_default()), "
                         f"got {type(model).__name__}")
