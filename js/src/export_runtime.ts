@@ -121,7 +121,7 @@ async function mount(data: ExportData, root: HTMLElement): Promise<void> {
 
 /** Selecting a feature in one widget selects it in the others, as fv.link does in Python: only between
  * widgets of one hook; a circuit view (several hooks) selects the node of that hook and feature. */
-function linkSelections(models: LocalModel[], hooks: Array<string | null>): void {
+export function linkSelections(models: LocalModel[], hooks: Array<string | null>): void {
   let busy = false;
   models.forEach((model, index) => {
     model.onSave = (changed) => {

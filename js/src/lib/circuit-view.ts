@@ -19,10 +19,11 @@ import {
 import { selectControl } from "./controls";
 import { h, svg } from "./dom";
 import { formatValue } from "./format";
-import type { AnyModel, Handler } from "./traits";
+import type { AnyModel } from "./traits";
+import { createScope } from "./view";
 import { groupColour } from "./paint";
 import { BASE_CSS } from "./styles";
-import { readTheme, watchTheme } from "./theme";
+import { readTheme } from "./theme";
 import { cleanLabel } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
 
@@ -282,29 +283,31 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
     paintSelection();
   }
 
-  const handlers: Array<[string, Handler]> = [
-    ["change:graph", render],
-    ["change:title", () => (title.textContent = String(model.get("title") ?? ""))],
-    ["change:color_by", () => {
-      colour.update(String(model.get("color_by") ?? "sign"));
-      paintColours();
-    }],
-    ["change:selected_node", paintSelection],
-  ];
-  for (const [event, handler] of handlers) model.on(event, handler);
-  const unwatch = watchTheme(() => {
+  /** A rendering bug must never escape into the notebook: show it instead. */
+  const scope = createScope(model, (text) => {
+    message.textContent = `featureviz: ${text}`;
+    message.style.display = "";
+    root.dataset.state = "error";
+  });
+  scope.listen("graph", render);
+  scope.listen("title", () => (title.textContent = String(model.get("title") ?? "")));
+  scope.listen("color_by", () => {
+    colour.update(String(model.get("color_by") ?? "sign"));
+    paintColours();
+  });
+  scope.listen("selected_node", paintSelection);
+  scope.onTheme(() => {
     palette = readPalette();
     paintColours();
+  });
+  scope.defer(() => {
+    tooltip.destroy();
+    root.remove();
   });
   render();
 
   return {
     root,
-    destroy() {
-      for (const [event, handler] of handlers) model.off(event, handler);
-      unwatch();
-      tooltip.destroy();
-      root.remove();
-    },
+    destroy: scope.dispose,
   };
 }

@@ -23,7 +23,8 @@ import {
 } from "./contrast-data";
 import { clear, h } from "./dom";
 import { formatValue } from "./format";
-import type { AnyModel, Handler } from "./traits";
+import type { AnyModel } from "./traits";
+import { createScope } from "./view";
 import { groupColour } from "./paint";
 import { BASE_CSS } from "./styles";
 import { readTheme } from "./theme";
@@ -268,29 +269,15 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
   }
 
   /** Never let a rendering bug escape into the notebook: show it instead. */
-  function safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      data = null;
-      try {
-        showMessage(`Cannot show contrast: ${e instanceof Error ? e.message : String(e)}`, "error");
-      } catch {
-        /* nothing more to do */
-      }
-    }
-  }
+  const scope = createScope(model, (text) => {
+    data = null;
+    showMessage(`Cannot show contrast: ${text}`, "error");
+  });
+  const safely = scope.safely;
 
   // ---- Model listeners -------------------------------------------------
-  const listeners: Array<[string, Handler]> = [];
-  const listen = (trait: string, fn: () => void) => {
-    const cb: Handler = () => safely(fn);
-    model.on(`change:${trait}`, cb);
-    listeners.push([`change:${trait}`, cb]);
-  };
-  for (const t of ["means", "effects", "q_values", "groups", "feature_ids", "feature_labels", "alpha", "test", "aggregate"]) {
-    listen(t, () => renderAll(false));
-  }
+  const listen = scope.listen;
+  listen(["means", "effects", "q_values", "groups", "feature_ids", "feature_labels", "alpha", "test", "aggregate"], () => renderAll(false));
   listen("sort_group", () => renderAll(false));
   listen("selected_feature", () => {
     opts = readContrastOptions(model);
@@ -406,60 +393,27 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
   };
   const onScroll = () => onLeave();
 
-  table.addEventListener("click", onClick);
-  table.addEventListener("keydown", onKey);
-  table.addEventListener("mousemove", onMove);
-  table.addEventListener("mouseleave", onLeave);
-  scroller.addEventListener("scroll", onScroll, { passive: true });
-
-  // Theme changes (JupyterLab switches theme by attributes on <body>).
-  let themeObserver: MutationObserver | null = null;
-  if (typeof MutationObserver === "function" && typeof document !== "undefined" && document.body) {
-    themeObserver = new MutationObserver(() => safely(applyTheme));
-    themeObserver.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name", "class"] });
-  }
-  let media: MediaQueryList | null = null;
-  const onMedia = () => safely(applyTheme);
-  try {
-    media = typeof matchMedia === "function" ? matchMedia("(prefers-color-scheme: dark)") : null;
-    media?.addEventListener?.("change", onMedia);
-  } catch {
-    media = null;
-  }
+  scope.on(table, "click", onClick);
+  scope.on(table, "keydown", onKey);
+  scope.on(table, "mousemove", onMove);
+  scope.on(table, "mouseleave", onLeave);
+  scope.on(scroller, "scroll", onScroll, { passive: true });
+  scope.onTheme(applyTheme);
+  scope.defer(() => {
+    tooltip.destroy();
+    root.remove();
+  });
 
   safely(applyTheme);
   safely(() => renderAll(true));
   // Once laid out, bring an initially selected feature into view.
-  let frame: number | null = null;
-  if (typeof requestAnimationFrame === "function" && opts.selectedFeature >= 0) {
-    frame = requestAnimationFrame(() => {
-      frame = null;
-      safely(() => applySelection(true));
-    });
-  }
+  if (opts.selectedFeature >= 0) scope.frames(() => applySelection(true)).schedule();
 
   return {
     root,
     flush() {
       safely(() => renderAll(false));
     },
-    destroy() {
-      if (frame !== null && typeof cancelAnimationFrame === "function") cancelAnimationFrame(frame);
-      frame = null;
-      for (const [evt, cb] of listeners) model.off(evt, cb);
-      table.removeEventListener("click", onClick);
-      table.removeEventListener("keydown", onKey);
-      table.removeEventListener("mousemove", onMove);
-      table.removeEventListener("mouseleave", onLeave);
-      scroller.removeEventListener("scroll", onScroll);
-      themeObserver?.disconnect();
-      try {
-        media?.removeEventListener?.("change", onMedia);
-      } catch {
-        /* ignore */
-      }
-      tooltip.destroy();
-      root.remove();
-    },
+    destroy: scope.dispose,
   };
 }

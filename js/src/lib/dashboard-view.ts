@@ -40,7 +40,8 @@ import {
 } from "./dashboard-parts";
 import { clear, h } from "./dom";
 import { formatValue } from "./format";
-import { type AnyModel, type Handler, isKernelFree, safeGet, setTrait } from "./traits";
+import { type AnyModel, isKernelFree, safeGet, setTrait } from "./traits";
+import { createScope } from "./view";
 import { BASE_CSS } from "./styles";
 import { readTheme, type Theme } from "./theme";
 import { cleanLabel, tokenLabel } from "./tokens";
@@ -227,10 +228,25 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
   /** Which interval groups are open, by position (the highest is open by default). */
   const openIntervals: boolean[] = [true];
   let timedOut = false;
-  let pageTimer: ReturnType<typeof setTimeout> | null = null;
-  let searchTimer: ReturnType<typeof setTimeout> | null = null;
   let searchPending = false;
-  let pendingTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /** A rendering bug must never escape into the notebook: show it instead. */
+  const scope = createScope(model, (text) => {
+    root.dataset.state = "error";
+    status.textContent = `⚠ ${text}`;
+  });
+  const safely = scope.safely;
+  // No page arrived for the requested feature in time.
+  const pageTimer = scope.timer(() => {
+    timedOut = true;
+    renderState();
+  }, PAGE_TIMEOUT_MS);
+  const searchTimer = scope.timer(() => commitSearch(), SEARCH_DEBOUNCE_MS);
+  // Python did not answer a search in time: stop saying "searching".
+  const pendingTimer = scope.timer(() => {
+    searchPending = false;
+    renderResults();
+  }, SEARCH_PENDING_MS);
 
   function applyTheme(): void {
     theme = readTheme(root);
@@ -285,8 +301,8 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
   function renderState(): void {
     const s = state();
     // Wait (with a timeout) only while a page for another feature is shown.
-    if (s === "loading" && pageTimer === null && !timedOut && !kernelFree) startPageTimer();
-    if (s !== "loading") stopPageTimer();
+    if (s === "loading" && !pageTimer.pending && !timedOut && !kernelFree) pageTimer.start();
+    if (s !== "loading") pageTimer.cancel();
     root.dataset.state = s;
     root.dataset.feature = page && page.feature !== null ? String(page.feature) : "";
     root.dataset.requested = requested === null ? "" : String(requested);
@@ -298,20 +314,6 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     else if (s === "error" && timedOut) status.textContent = `⚠ no page for #${requested} yet (is the kernel running?)`;
     else if (s === "error" && pageRead.kind === "page") status.textContent = "⚠ the page names no feature";
     else status.textContent = "";
-  }
-
-  function startPageTimer(): void {
-    stopPageTimer();
-    pageTimer = setTimeout(() => {
-      pageTimer = null;
-      timedOut = true;
-      safely(renderState);
-    }, PAGE_TIMEOUT_MS);
-  }
-
-  function stopPageTimer(): void {
-    if (pageTimer !== null) clearTimeout(pageTimer);
-    pageTimer = null;
   }
 
   // ---- Search results ------------------------------------------------------
@@ -503,20 +505,6 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     renderNav();
   }
 
-  /** Never let a rendering bug escape into the notebook: show it instead. */
-  function safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      try {
-        root.dataset.state = "error";
-        status.textContent = `⚠ ${e instanceof Error ? e.message : String(e)}`;
-      } catch {
-        /* nothing more to do */
-      }
-    }
-  }
-
   // ---- Actions -------------------------------------------------------------
 
   /** Ask Python for another feature (ignored if it is not in feature_ids). */
@@ -525,7 +513,7 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     if (ids.length && !idIndex.has(id)) return false;
     if (id !== requested || (page && page.feature !== id)) {
       timedOut = false;
-      stopPageTimer();
+      pageTimer.cancel();
       if (safeGet(model, "feature") !== id) setTrait(model, "feature", id);
       requested = id;
     }
@@ -549,19 +537,12 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
   }
 
   function commitSearch(): void {
-    if (searchTimer !== null) clearTimeout(searchTimer);
-    searchTimer = null;
+    searchTimer.cancel();
     const v = search.value;
     if (safeGet(model, "search") === v) return;
     searchPending = v.trim() !== "";
-    if (pendingTimer !== null) clearTimeout(pendingTimer);
-    pendingTimer = searchPending
-      ? setTimeout(() => {
-          pendingTimer = null;
-          searchPending = false;
-          safely(renderResults);
-        }, SEARCH_PENDING_MS)
-      : null;
+    if (searchPending) pendingTimer.start();
+    else pendingTimer.cancel();
     setTrait(model, "search", v);
     renderResults();
   }
@@ -585,11 +566,7 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     });
   const onInputChange = () => safely(commitInput);
   const onInputTyping = () => input.classList.remove("fv-invalid");
-  const onSearchInput = () =>
-    safely(() => {
-      if (searchTimer !== null) clearTimeout(searchTimer);
-      searchTimer = setTimeout(() => safely(commitSearch), SEARCH_DEBOUNCE_MS);
-    });
+  const onSearchInput = () => searchTimer.start();
   const onSearchKey = (e: KeyboardEvent) =>
     safely(() => {
       if (e.key === "Enter") {
@@ -679,24 +656,19 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     tooltip.hide();
   };
 
-  prevBtn.addEventListener("click", onPrev);
-  nextBtn.addEventListener("click", onNext);
-  input.addEventListener("keydown", onInputKey);
-  input.addEventListener("change", onInputChange);
-  input.addEventListener("input", onInputTyping);
-  search.addEventListener("input", onSearchInput);
-  search.addEventListener("keydown", onSearchKey);
-  root.addEventListener("click", onClick);
-  body.addEventListener("mousemove", onMove);
-  body.addEventListener("mouseleave", onLeave);
+  scope.on(prevBtn, "click", onPrev);
+  scope.on(nextBtn, "click", onNext);
+  scope.on(input, "keydown", onInputKey);
+  scope.on(input, "change", onInputChange);
+  scope.on(input, "input", onInputTyping);
+  scope.on(search, "input", onSearchInput);
+  scope.on(search, "keydown", onSearchKey);
+  scope.on(root, "click", onClick);
+  scope.on(body, "mousemove", onMove);
+  scope.on(body, "mouseleave", onLeave);
 
   // ---- Model listeners -----------------------------------------------------
-  const listeners: Array<[string, Handler]> = [];
-  const listen = (trait: string, fn: () => void) => {
-    const cb: Handler = () => safely(fn);
-    model.on(`change:${trait}`, cb);
-    listeners.push([`change:${trait}`, cb]);
-  };
+  const listen = scope.listen;
   listen("page", () => {
     readRequested();
     renderPage();
@@ -722,31 +694,20 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
   listen("search_results", () => {
     searchResults = readSearchResults(safeGet(model, "search_results"));
     searchPending = false;
-    if (pendingTimer !== null) clearTimeout(pendingTimer);
-    pendingTimer = null;
+    pendingTimer.cancel();
     renderResults();
     renderNav();
   });
   listen("title", renderTitle);
 
-  // Theme changes (JupyterLab switches theme by attributes on <body>).
-  const rethem = () =>
-    safely(() => {
-      applyTheme();
-      renderPage();
-    });
-  let themeObserver: MutationObserver | null = null;
-  if (typeof MutationObserver === "function" && typeof document !== "undefined" && document.body) {
-    themeObserver = new MutationObserver(rethem);
-    themeObserver.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name", "class"] });
-  }
-  let media: MediaQueryList | null = null;
-  try {
-    media = typeof matchMedia === "function" ? matchMedia("(prefers-color-scheme: dark)") : null;
-    media?.addEventListener?.("change", rethem);
-  } catch {
-    media = null;
-  }
+  scope.onTheme(() => {
+    applyTheme();
+    renderPage();
+  });
+  scope.defer(() => {
+    tooltip.destroy();
+    root.remove();
+  });
 
   safely(applyTheme);
   safely(renderAll);
@@ -756,30 +717,6 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     flush() {
       safely(renderAll);
     },
-    destroy() {
-      for (const [evt, cb] of listeners) model.off(evt, cb);
-      stopPageTimer();
-      if (searchTimer !== null) clearTimeout(searchTimer);
-      if (pendingTimer !== null) clearTimeout(pendingTimer);
-      searchTimer = pendingTimer = null;
-      prevBtn.removeEventListener("click", onPrev);
-      nextBtn.removeEventListener("click", onNext);
-      input.removeEventListener("keydown", onInputKey);
-      input.removeEventListener("change", onInputChange);
-      input.removeEventListener("input", onInputTyping);
-      search.removeEventListener("input", onSearchInput);
-      search.removeEventListener("keydown", onSearchKey);
-      root.removeEventListener("click", onClick);
-      body.removeEventListener("mousemove", onMove);
-      body.removeEventListener("mouseleave", onLeave);
-      themeObserver?.disconnect();
-      try {
-        media?.removeEventListener?.("change", rethem);
-      } catch {
-        /* ignore */
-      }
-      tooltip.destroy();
-      root.remove();
-    },
+    destroy: scope.dispose,
   };
 }

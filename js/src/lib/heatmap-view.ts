@@ -17,7 +17,8 @@ import {
   type Viewport,
 } from "./layout";
 import { featureName, readData, readOptions, type HeatmapData, type HeatmapOptions } from "./heatmap-data";
-import { type AnyModel, type Handler } from "./traits";
+import { setTrait, type AnyModel } from "./traits";
+import { createScope } from "./view";
 import { columnOrder } from "./order";
 import { paint } from "./paint";
 import { BASE_CSS } from "./styles";
@@ -108,32 +109,23 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
   let pendingScroll = true;
 
   // ---- Scheduling ------------------------------------------------------
-  let frame: number | null = null;
-  const raf: (cb: () => void) => number =
-    typeof requestAnimationFrame === "function"
-      ? (cb) => requestAnimationFrame(cb)
-      : (cb) => setTimeout(cb, 16) as unknown as number;
-  const caf: (id: number) => void =
-    typeof cancelAnimationFrame === "function" ? (id) => cancelAnimationFrame(id) : (id) => clearTimeout(id);
-  const schedule = () => {
-    if (frame === null) frame = raf(() => {
-      frame = null;
-      update();
-    });
-  };
+  /** A rendering bug must never escape into the notebook: show it instead. */
+  const scope = createScope(model, (text) => {
+    message.textContent = `Cannot show heatmap: ${text}`;
+    message.style.display = "";
+    root.dataset.state = "error";
+  });
+  const frames = scope.frames(update);
+  const schedule = frames.schedule;
 
   // ---- Model listeners -------------------------------------------------
-  const listeners: Array<[string, Handler]> = [];
-  const listen = (trait: string, fn: () => void) => {
-    const cb: Handler = () => {
+  const listen = (traits: string | readonly string[], fn: () => void) =>
+    scope.listen(traits, () => {
       fn();
       schedule();
-    };
-    model.on(`change:${trait}`, cb);
-    listeners.push([`change:${trait}`, cb]);
-  };
-  for (const t of DATA_TRAITS) listen(t, () => (dataDirty = true));
-  for (const t of ORDER_TRAITS) listen(t, () => (orderDirty = true));
+    });
+  listen(DATA_TRAITS, () => (dataDirty = true));
+  listen(ORDER_TRAITS, () => (orderDirty = true));
   listen("selected_feature", () => (pendingScroll = true));
   listen("title", () => undefined);
 
@@ -461,8 +453,7 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
     const id = data.featureIds[order[lane]];
     // Clicking the selected feature again keeps it selected.
     if (model.get("selected_feature") === id) return;
-    model.set("selected_feature", id);
-    model.save_changes();
+    setTrait(model, "selected_feature", id);
   };
   const onScroll = () => {
     // The content moved under the pointer: drop the stale tooltip / hover.
@@ -471,36 +462,19 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
     schedule();
   };
 
-  canvas.addEventListener("mousemove", onMove);
-  canvas.addEventListener("mouseleave", onLeave);
-  canvas.addEventListener("click", onClick);
-  scroller.addEventListener("scroll", onScroll, { passive: true });
-
-  // Resize and theme changes.
-  let resizeObserver: ResizeObserver | null = null;
-  if (typeof ResizeObserver === "function") {
-    resizeObserver = new ResizeObserver(() => schedule());
-    resizeObserver.observe(scroller);
-  }
-  let themeObserver: MutationObserver | null = null;
-  if (typeof MutationObserver === "function" && typeof document !== "undefined" && document.body) {
-    themeObserver = new MutationObserver(() => {
-      themeDirty = true;
-      schedule();
-    });
-    themeObserver.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name", "class"] });
-  }
-  let media: MediaQueryList | null = null;
-  const onMedia = () => {
+  scope.on(canvas, "mousemove", onMove);
+  scope.on(canvas, "mouseleave", onLeave);
+  scope.on(canvas, "click", onClick);
+  scope.on(scroller, "scroll", onScroll, { passive: true });
+  scope.onResize(scroller, schedule);
+  scope.onTheme(() => {
     themeDirty = true;
     schedule();
-  };
-  try {
-    media = typeof matchMedia === "function" ? matchMedia("(prefers-color-scheme: dark)") : null;
-    media?.addEventListener?.("change", onMedia);
-  } catch {
-    media = null;
-  }
+  });
+  scope.defer(() => {
+    tooltip.destroy();
+    root.remove();
+  });
 
   // First draw synchronously (measured by the benchmark), then again on the
   // next frame once the element is laid out.
@@ -509,30 +483,7 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
 
   return {
     root,
-    flush() {
-      if (frame !== null) {
-        caf(frame);
-        frame = null;
-      }
-      update();
-    },
-    destroy() {
-      if (frame !== null) caf(frame);
-      frame = null;
-      for (const [evt, cb] of listeners) model.off(evt, cb);
-      canvas.removeEventListener("mousemove", onMove);
-      canvas.removeEventListener("mouseleave", onLeave);
-      canvas.removeEventListener("click", onClick);
-      scroller.removeEventListener("scroll", onScroll);
-      resizeObserver?.disconnect();
-      themeObserver?.disconnect();
-      try {
-        media?.removeEventListener?.("change", onMedia);
-      } catch {
-        /* ignore */
-      }
-      tooltip.destroy();
-      root.remove();
-    },
+    flush: frames.flush,
+    destroy: scope.dispose,
   };
 }

@@ -20,10 +20,11 @@ import {
   readInterpolation,
   type InterpolationData,
 } from "./interpolation-data";
-import { type AnyModel, type Handler, isKernelFree, safeGet } from "./traits";
+import { type AnyModel, isKernelFree, safeGet } from "./traits";
+import { createScope } from "./view";
 import { createPlayer } from "./player";
 import { BASE_CSS } from "./styles";
-import { readTheme, watchTheme } from "./theme";
+import { readTheme } from "./theme";
 import { cleanLabel, tokenTooltip } from "./tokens";
 
 /** Milliseconds per step while playing. */
@@ -194,8 +195,23 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
   let data: InterpolationData | null = null;
   let index = -1;
   let pendingExtend = "";
-  let extendTimer: ReturnType<typeof setTimeout> | null = null;
   let extendNote = "";
+
+  /** A rendering bug must never escape into the notebook: show it instead. */
+  const scope = createScope(model, (text) => {
+    player.stop();
+    message.style.display = "";
+    message.textContent = `Cannot show interpolation: ${text}`;
+    root.dataset.state = "error";
+  });
+  const safely = scope.safely;
+  // Python did not answer an extend request in time.
+  const extendTimer = scope.timer(() => {
+    if (!pendingExtend || get("busy") === true) return;
+    pendingExtend = "";
+    extendNote = "no answer from Python: more values need a running kernel";
+    renderStatus();
+  }, EXTEND_TIMEOUT_MS);
 
   const get = (k: string): unknown => safeGet(model, k);
   const count = () => (data ? data.values.length : 0);
@@ -382,11 +398,6 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
   };
 
   // ---- Extend ----------------------------------------------------------
-  function clearExtendTimer(): void {
-    if (extendTimer !== null) clearTimeout(extendTimer);
-    extendTimer = null;
-  }
-
   function requestExtend(direction: "low" | "high"): void {
     if (!data || count() === 0 || get("busy") === true || pendingExtend) return;
     player.stop();
@@ -399,42 +410,13 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     model.set("extend", direction);
     model.save_changes();
     pendingExtend = direction;
-    clearExtendTimer();
-    extendTimer = setTimeout(() => {
-      extendTimer = null;
-      if (!pendingExtend || get("busy") === true) return;
-      pendingExtend = "";
-      extendNote = "no answer from Python: more values need a running kernel";
-      safely(renderStatus);
-    }, EXTEND_TIMEOUT_MS);
+    extendTimer.start();
     renderStatus();
   }
 
-  // ---- Safety ----------------------------------------------------------
-  /** Never let a rendering bug escape into the notebook: show it instead. */
-  function safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      try {
-        player.stop();
-        message.style.display = "";
-        message.textContent = `Cannot show interpolation: ${e instanceof Error ? e.message : String(e)}`;
-        root.dataset.state = "error";
-      } catch {
-        /* nothing more to do */
-      }
-    }
-  }
-
   // ---- Model listeners -------------------------------------------------
-  const listeners: Array<[string, Handler]> = [];
-  const listen = (trait: string, fn: () => void) => {
-    const cb: Handler = () => safely(fn);
-    model.on(`change:${trait}`, cb);
-    listeners.push([`change:${trait}`, cb]);
-  };
-  for (const t of [
+  const listen = scope.listen;
+  listen([
     "values",
     "texts",
     "new_tokens",
@@ -449,16 +431,14 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     "positions",
     "feature",
     "computed_for",
-  ]) {
-    listen(t, renderData);
-  }
+  ], renderData);
   listen("index", () => {
     const i = clampIndex(get("index"), count());
     if (i !== index) renderIndex(i);
   });
   listen("busy", () => {
     if (get("busy") === true) {
-      clearExtendTimer(); // Python answered
+      extendTimer.cancel(); // Python answered
       extendNote = "";
     }
     renderStatus();
@@ -467,28 +447,26 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
   listen("extend", () => {
     if (get("extend") === "" || get("extend") == null) {
       pendingExtend = "";
-      clearExtendTimer();
+      extendTimer.cancel();
     }
     renderStatus();
   });
 
   // ---- Interaction -----------------------------------------------------
-  const onSlider = () =>
-    safely(() => {
-      player.stop();
-      const i = Number(slider.value);
-      if (Number.isFinite(i)) select(i);
-    });
-  const onPlay = () => safely(player.toggle);
-  const onLow = () => safely(() => requestExtend("low"));
-  const onHigh = () => safely(() => requestExtend("high"));
-  slider.addEventListener("input", onSlider);
-  slider.addEventListener("change", onSlider);
-  play.addEventListener("click", onPlay);
-  extendLow.addEventListener("click", onLow);
-  extendHigh.addEventListener("click", onHigh);
-
-  const unwatchTheme = watchTheme(() => safely(applyTheme));
+  const onSlider = () => {
+    player.stop();
+    const i = Number(slider.value);
+    if (Number.isFinite(i)) select(i);
+  };
+  scope.on(slider, "input", onSlider);
+  scope.on(slider, "change", onSlider);
+  scope.on(play, "click", player.toggle);
+  scope.on(extendLow, "click", () => requestExtend("low"));
+  scope.on(extendHigh, "click", () => requestExtend("high"));
+  scope.onTheme(applyTheme);
+  scope.defer(player.stop);
+  scope.defer(chart.destroy);
+  scope.defer(() => root.remove());
   safely(applyTheme);
   safely(renderData);
 
@@ -497,18 +475,6 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     flush() {
       safely(renderData);
     },
-    destroy() {
-      player.stop();
-      clearExtendTimer();
-      for (const [evt, cb] of listeners) model.off(evt, cb);
-      slider.removeEventListener("input", onSlider);
-      slider.removeEventListener("change", onSlider);
-      play.removeEventListener("click", onPlay);
-      extendLow.removeEventListener("click", onLow);
-      extendHigh.removeEventListener("click", onHigh);
-      unwatchTheme();
-      chart.destroy();
-      root.remove();
-    },
+    destroy: scope.dispose,
   };
 }

@@ -22,16 +22,16 @@ import { context2d, h, rangeSlider } from "./dom";
 import { formatValue } from "./format";
 import { CELL_H, CELL_W } from "./heatmap-view"; // constants only (tree-shaken)
 import { contentSize, hitTest, scrollToShow, type Hit, type Layout, type Viewport } from "./layout";
-import type { AnyModel, Handler } from "./traits";
 import { groupColour, paint } from "./paint";
 import { createPlayer } from "./player";
 import { createMiniChart, type MiniChart } from "./scrubber-chart";
 import { clampIndex, frameValue, frameView, readScrubber, type ScrubberData } from "./scrubber-data";
 import { BASE_CSS } from "./styles";
-import { readTheme, watchTheme, type Theme } from "./theme";
+import { readTheme, type Theme } from "./theme";
 import { cleanLabel, tokenLabel, tokenTooltip } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
-import { safeGet } from "./traits";
+import { safeGet, setTrait, type AnyModel } from "./traits";
+import { createScope } from "./view";
 
 /** Milliseconds per checkpoint while playing. */
 export const PLAY_STEP_MS = 600;
@@ -140,6 +140,15 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
   const spacer = h("div", { className: "fv-spacer" }, [canvas]);
   const scroller = h("div", { className: "fv-scroll" }, [spacer]);
 
+  /** A rendering bug must never escape into the notebook: show it instead. */
+  const scope = createScope(model, (text) => {
+    player.stop();
+    message.style.display = "";
+    message.textContent = `Cannot show checkpoints: ${text}`;
+    root.dataset.state = "error";
+  });
+  const safely = scope.safely;
+
   const pick = (i: number) => safely(() => {
     player.stop();
     select(i);
@@ -193,17 +202,8 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
   });
 
   // ---- Scheduling ------------------------------------------------------
-  let frame: number | null = null;
-  const raf: (cb: () => void) => number =
-    typeof requestAnimationFrame === "function" ? (cb) => requestAnimationFrame(cb) : (cb) => setTimeout(cb, 16) as unknown as number;
-  const caf: (id: number) => void = typeof cancelAnimationFrame === "function" ? (id) => cancelAnimationFrame(id) : (id) => clearTimeout(id);
-  const schedule = () => {
-    if (frame === null)
-      frame = raf(() => {
-        frame = null;
-        safely(update);
-      });
-  };
+  const frames = scope.frames(update);
+  const schedule = frames.schedule;
 
   // ---- Derived state ---------------------------------------------------
   function applyTheme(): void {
@@ -531,19 +531,18 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     };
   }
 
-  const onMove = (e: MouseEvent) =>
-    safely(() => {
-      if (!showingGrid) return;
-      lastPointer = pointer(e);
-      const hit = lastPointer.hit;
-      const next =
-        hit.region === "cell" ? { row: hit.row, col: hit.col } : hit.region === "header" ? { row: -1, col: hit.col } : hit.region === "gutter" ? { row: hit.row, col: -1 } : null;
-      if (next?.row !== hover?.row || next?.col !== hover?.col) {
-        hover = next;
-        schedule();
-      }
-      refreshTooltip();
-    });
+  const onMove = (e: MouseEvent) => {
+    if (!showingGrid) return;
+    lastPointer = pointer(e);
+    const hit = lastPointer.hit;
+    const next =
+      hit.region === "cell" ? { row: hit.row, col: hit.col } : hit.region === "header" ? { row: -1, col: hit.col } : hit.region === "gutter" ? { row: hit.row, col: -1 } : null;
+    if (next?.row !== hover?.row || next?.col !== hover?.col) {
+      hover = next;
+      schedule();
+    }
+    refreshTooltip();
+  };
   const onLeave = () => {
     lastPointer = null;
     tooltip.hide();
@@ -552,21 +551,19 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
       schedule();
     }
   };
-  const onClick = (e: MouseEvent) =>
-    safely(() => {
-      const d = data;
-      if (!showingGrid || !d) return;
-      const hit = pointer(e).hit;
-      const col = hit.region === "cell" || hit.region === "header" ? hit.col : -1;
-      if (col < 0 || col >= d.nFeatures) return;
-      const id = d.featureIds[col];
-      if (get("selected_feature") === id) return;
-      selected = id;
-      buildTrajectory();
-      model.set("selected_feature", id);
-      model.save_changes();
-      schedule();
-    });
+  const onClick = (e: MouseEvent) => {
+    const d = data;
+    if (!showingGrid || !d) return;
+    const hit = pointer(e).hit;
+    const col = hit.region === "cell" || hit.region === "header" ? hit.col : -1;
+    if (col < 0 || col >= d.nFeatures) return;
+    const id = d.featureIds[col];
+    if (get("selected_feature") === id) return;
+    selected = id;
+    buildTrajectory();
+    setTrait(model, "selected_feature", id);
+    schedule();
+  };
   const onScroll = () => {
     tooltip.hide();
     lastPointer = null;
@@ -575,52 +572,25 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     vp.scrollTop = scroller.scrollTop || 0;
     schedule();
   };
-  const onSlider = () =>
-    safely(() => {
-      player.stop();
-      const i = Number(slider.value);
-      if (Number.isFinite(i)) select(i);
-    });
-  const onPlay = () => safely(player.toggle);
-
-  canvas.addEventListener("mousemove", onMove);
-  canvas.addEventListener("mouseleave", onLeave);
-  canvas.addEventListener("click", onClick);
-  scroller.addEventListener("scroll", onScroll, { passive: true });
-  slider.addEventListener("input", onSlider);
-  slider.addEventListener("change", onSlider);
-  play.addEventListener("click", onPlay);
-
-  // ---- Safety ----------------------------------------------------------
-  /** A rendering bug must never escape into the notebook: show it instead. */
-  function safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      try {
-        player.stop();
-        message.style.display = "";
-        message.textContent = `Cannot show checkpoints: ${e instanceof Error ? e.message : String(e)}`;
-        root.dataset.state = "error";
-      } catch {
-        /* nothing more to do */
-      }
-    }
-  }
+  const onSlider = () => {
+    player.stop();
+    const i = Number(slider.value);
+    if (Number.isFinite(i)) select(i);
+  };
+  scope.on(canvas, "mousemove", onMove);
+  scope.on(canvas, "mouseleave", onLeave);
+  scope.on(canvas, "click", onClick);
+  scope.on(scroller, "scroll", onScroll, { passive: true });
+  scope.on(slider, "input", onSlider);
+  scope.on(slider, "change", onSlider);
+  scope.on(play, "click", player.toggle);
 
   // ---- Model listeners -------------------------------------------------
-  const listeners: Array<[string, Handler]> = [];
-  const listen = (trait: string, fn: () => void) => {
-    const cb: Handler = () => safely(fn);
-    model.on(`change:${trait}`, cb);
-    listeners.push([`change:${trait}`, cb]);
-  };
-  for (const t of DATA_TRAITS) {
-    listen(t, () => {
-      dataDirty = true;
-      schedule();
-    });
-  }
+  const listen = scope.listen;
+  listen(DATA_TRAITS, () => {
+    dataDirty = true;
+    schedule();
+  });
   listen("index", () => {
     if (dataDirty) return schedule();
     showIndex(clampIndex(get("index"), count()));
@@ -640,17 +610,21 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     title.style.display = title.textContent ? "" : "none";
   });
 
-  let resizeObserver: ResizeObserver | null = null;
-  if (typeof ResizeObserver === "function") {
-    resizeObserver = new ResizeObserver(() => {
-      sizeDirty = true;
-      schedule();
-    });
-    resizeObserver.observe(scroller);
-  }
-  const unwatchTheme = watchTheme(() => {
+  scope.onResize(scroller, () => {
+    sizeDirty = true;
+    schedule();
+  });
+  scope.onTheme(() => {
     themeDirty = true;
     schedule();
+  });
+  scope.defer(() => {
+    player.stop();
+    for (const m of metricCharts) m.destroy();
+    trajAct.destroy();
+    trajCos.destroy();
+    tooltip.destroy();
+    root.remove();
   });
 
   const t = get("title");
@@ -662,32 +636,9 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
 
   return {
     root,
-    flush() {
-      if (frame !== null) caf(frame);
-      frame = null;
-      safely(update);
-    },
+    flush: frames.flush,
     data: () => data,
     currentFrame: () => (data ? frameView(data, index) : null),
-    destroy() {
-      if (frame !== null) caf(frame);
-      frame = null;
-      player.stop();
-      for (const [evt, cb] of listeners) model.off(evt, cb);
-      canvas.removeEventListener("mousemove", onMove);
-      canvas.removeEventListener("mouseleave", onLeave);
-      canvas.removeEventListener("click", onClick);
-      scroller.removeEventListener("scroll", onScroll);
-      slider.removeEventListener("input", onSlider);
-      slider.removeEventListener("change", onSlider);
-      play.removeEventListener("click", onPlay);
-      resizeObserver?.disconnect();
-      unwatchTheme();
-      for (const m of metricCharts) m.destroy();
-      trajAct.destroy();
-      trajCos.destroy();
-      tooltip.destroy();
-      root.remove();
-    },
+    destroy: scope.dispose,
   };
 }

@@ -13,7 +13,8 @@
 
 import { context2d, h, rangeSlider } from "./dom";
 import { formatValue } from "./format";
-import type { AnyModel, Handler } from "./traits";
+import type { AnyModel } from "./traits";
+import { createScope } from "./view";
 import { groupColour } from "./paint";
 import { createPlayer } from "./player";
 import { createMiniChart } from "./scrubber-chart";
@@ -127,7 +128,13 @@ function createBase(model: AnyModel, el: HTMLElement, scrubber: boolean) {
     toolbar,
   ]);
   const tooltip = createTooltip(root);
-  const listeners: Array<[string, Handler]> = [];
+  /** A rendering bug must never escape into the notebook: show it instead. */
+  const scope = createScope(model, (text) => {
+    message.style.display = "";
+    message.textContent = `Cannot show the gallery: ${text}`;
+    root.dataset.state = "error";
+  });
+  const { safely, listen } = scope;
   const get = (k: string): unknown => safeGet(model, k);
   const state = { data: null as VisionData | null, index: 0, selected: -1 };
   const extraTooltip: { rows: (u: number) => TooltipRow[] } = { rows: () => [] };
@@ -151,20 +158,6 @@ function createBase(model: AnyModel, el: HTMLElement, scrubber: boolean) {
         );
       }),
   );
-
-  function safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      try {
-        message.style.display = "";
-        message.textContent = `Cannot show the gallery: ${e instanceof Error ? e.message : String(e)}`;
-        root.dataset.state = "error";
-      } catch {
-        /* nothing more to do */
-      }
-    }
-  }
 
   function readSelected(): number {
     const s = get("selected_unit");
@@ -197,13 +190,11 @@ function createBase(model: AnyModel, el: HTMLElement, scrubber: boolean) {
     e.preventDefault();
     safely(() => select(d.unitIds[Math.max(0, Math.min(d.nUnits - 1, at < 0 && next < 0 ? 0 : next))]));
   }
-  grid.el.addEventListener("keydown", onKey);
-
-  function listen(trait: string, fn: () => void): void {
-    const cb: Handler = () => safely(fn);
-    model.on(`change:${trait}`, cb);
-    listeners.push([`change:${trait}`, cb]);
-  }
+  scope.on(grid.el, "keydown", onKey);
+  scope.defer(() => {
+    tooltip.destroy();
+    root.remove();
+  });
 
   function load(): boolean {
     const r = readVision(model, scrubber);
@@ -232,13 +223,8 @@ function createBase(model: AnyModel, el: HTMLElement, scrubber: boolean) {
 
   el.appendChild(root);
   return {
-    root, grid, label, message, tooltip, state, listen, load, safely, select, selectionHooks, extraTooltip, get,
-    destroy() {
-      for (const [evt, cb] of listeners) model.off(evt, cb);
-      grid.el.removeEventListener("keydown", onKey);
-      tooltip.destroy();
-      root.remove();
-    },
+    root, grid, label, message, tooltip, state, scope, listen, load, safely, select, selectionHooks, extraTooltip, get,
+    destroy: scope.dispose,
   };
 }
 
@@ -248,7 +234,7 @@ export function createGalleryView(model: AnyModel, el: HTMLElement): VisionView 
   const refresh = () => {
     if (base.load()) base.grid.paint(0);
   };
-  for (const t of ["images", "activations", "units", "unit_labels", "display_size", "title"]) base.listen(t, refresh);
+  base.listen(["images", "activations", "units", "unit_labels", "display_size", "title"], refresh);
   base.safely(refresh);
   return { root: base.root, data: () => base.state.data, destroy: base.destroy };
 }
@@ -349,17 +335,14 @@ export function createVisionScrubberView(model: AnyModel, el: HTMLElement): Visi
     buildTrajectory();
   }
 
-  const onSlider = () => safely(() => {
+  const onSlider = () => {
     player.stop();
     go(Number(slider.value));
-  });
-  const onPlay = () => safely(player.toggle);
-  slider.addEventListener("input", onSlider);
-  slider.addEventListener("change", onSlider);
-  play.addEventListener("click", onPlay);
-  for (const t of ["images", "activations", "probe_mean", "probe_max", "weight_cosine", "labels", "x_values", "x_label", "units", "unit_labels", "display_size", "title"]) {
-    base.listen(t, refresh);
-  }
+  };
+  base.scope.on(slider, "input", onSlider);
+  base.scope.on(slider, "change", onSlider);
+  base.scope.on(play, "click", player.toggle);
+  base.listen(["images", "activations", "probe_mean", "probe_max", "weight_cosine", "labels", "x_values", "x_label", "units", "unit_labels", "display_size", "title"], refresh);
   base.listen("index", () => {
     const i = base.get("index");
     if (typeof i === "number" && i !== state.index) show(i);
@@ -370,9 +353,6 @@ export function createVisionScrubberView(model: AnyModel, el: HTMLElement): Visi
     data: () => state.data,
     destroy() {
       player.stop();
-      slider.removeEventListener("input", onSlider);
-      slider.removeEventListener("change", onSlider);
-      play.removeEventListener("click", onPlay);
       actChart.destroy();
       cosChart.destroy();
       base.destroy();
