@@ -305,3 +305,22 @@ def test_interpolation_extend_high(nb):
     n_after = int(nb.output_value(out, "INTERP_N"))
     assert n_after > n_before and n_after == max_after + 1, (n_before, n_after, max_after)
     assert int(nb.output_value(out, "INTERP_INDEX")) == int(root.get_attribute("data-index"))
+
+
+@LAB_ONLY
+def test_view_css_stays_in_its_view(nb):
+    """The dashboard and the interpolation view on one page (the README's quick start) both have `.fv-token`
+    spans: each view's rules are scoped under its root class, so the interpolation view's hover outline
+    never lands on the dashboard's tokens, while it still outlines its own."""
+    _, dashboard = _link_widgets(nb, _Cells.get(nb, "link"))
+    interp = nb.cell(_Cells.get(nb, "interp")).locator(".fv-interpolation")
+    outline = "el => getComputedStyle(el).outlineStyle"
+    dash_token = dashboard.locator(".fv-context .fv-token").first
+    dash_token.hover()
+    nb.page.wait_for_timeout(100)
+    assert dash_token.evaluate(outline) == "none"
+    interp_token = interp.locator(".fv-generated .fv-token").first
+    interp_token.hover()
+    nb.page.wait_for_timeout(100)
+    assert interp_token.evaluate(outline) == "solid"
+    nb.page.mouse.move(1, 1)

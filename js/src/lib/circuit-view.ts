@@ -22,29 +22,29 @@ import { formatValue } from "./format";
 import type { AnyModel } from "./traits";
 import { createScope } from "./view";
 import { groupColour } from "./paint";
-import { BASE_CSS } from "./styles";
-import { readTheme } from "./theme";
+import { BASE_CSS, scopeCss } from "./styles";
+import { readTheme, setAccent } from "./theme";
 import { cleanLabel } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
 
 const LABEL_MAX = 13;
 
-export const CIRCUIT_CSS = `
+export const CIRCUIT_CSS = scopeCss(".fv-circuit", `
 .fv-circuit .fv-scroll { max-height: 560px; }
 .fv-circuit-svg { display: block; font-family: var(--fv-font); font-size: 11px; }
 .fv-circuit-node { cursor: pointer; outline: none; }
 .fv-circuit-node rect { stroke: var(--fv-circuit-node-border); stroke-width: 1; }
 .fv-circuit-node text { fill: var(--fv-fg); pointer-events: none; }
 .fv-circuit-node:hover rect { stroke: var(--fv-fg); }
-.fv-circuit-node:focus-visible rect { stroke: var(--fv-circuit-sel); stroke-width: 2; stroke-dasharray: 3 2; }
-.fv-circuit-node.fv-selected rect { stroke: var(--fv-circuit-sel); stroke-width: 3; }
+.fv-circuit-node:focus-visible rect { stroke: var(--fv-accent); stroke-width: 2; stroke-dasharray: 3 2; }
+.fv-circuit-node.fv-selected rect { stroke: var(--fv-accent); stroke-width: 3; }
 .fv-circuit-node.fv-target rect { stroke-width: 2; }
 .fv-circuit-edge { fill: none; stroke-linecap: round; opacity: 0.75; }
 .fv-circuit-edge:hover, .fv-circuit-edge.fv-active { opacity: 1; }
 .fv-circuit-heading { fill: var(--fv-fg2); font-size: 10px; }
 .fv-circuit-legend { padding: 4px 6px; border: 1px solid var(--fv-border); border-top: none; color: var(--fv-fg2); font-size: 11px; }
 .fv-circuit-swatch { display: inline-block; width: 18px; height: 4px; margin: 0 3px 2px 8px; vertical-align: middle; }
-`;
+`);
 
 export interface CircuitView {
   root: HTMLElement;
@@ -82,7 +82,7 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
 
   function readPalette(): Palette {
     const theme = readTheme(root);
-    root.style.setProperty("--fv-circuit-sel", toCss(theme.selection));
+    setAccent(root, theme.selection);
     root.style.setProperty("--fv-circuit-node-border", toCss(mix(theme.background, theme.text, 0.45)));
     return {
       positive: theme.dark ? [110, 170, 255] : [31, 95, 191],

@@ -26,13 +26,13 @@ import { formatValue } from "./format";
 import type { AnyModel } from "./traits";
 import { createScope } from "./view";
 import { groupColour } from "./paint";
-import { BASE_CSS } from "./styles";
-import { readTheme } from "./theme";
+import { BASE_CSS, scopeCss } from "./styles";
+import { readTheme, setAccent } from "./theme";
 import { cleanLabel } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
 import { setTrait } from "./traits";
 
-export const CONTRAST_CSS = `
+export const CONTRAST_CSS = scopeCss(".fv-contrast", `
 .fv-contrast .fv-scroll { min-width: 100%; }
 .fv-contrast-table { width: 100%; border-collapse: separate; border-spacing: 0; font-variant-numeric: tabular-nums; }
 .fv-contrast-table th {
@@ -45,16 +45,16 @@ export const CONTRAST_CSS = `
   text-align: left; cursor: pointer; white-space: nowrap;
 }
 .fv-contrast-sort:hover { text-decoration: underline; }
-.fv-contrast-sort:focus-visible { outline: 2px solid var(--fv-contrast-sel, #06c); outline-offset: -2px; }
+.fv-contrast-sort:focus-visible { outline: 2px solid var(--fv-accent, #06c); outline-offset: -2px; }
 .fv-contrast-sort-mark { color: var(--fv-fg2); font-size: 10px; min-width: 0.8em; }
 .fv-contrast-swatch { display: inline-block; flex: none; width: 10px; height: 10px; border-radius: 2px; }
 .fv-contrast-group-name { overflow: hidden; text-overflow: ellipsis; max-width: 180px; }
 .fv-contrast-row { cursor: pointer; }
 .fv-contrast-row td { padding: 2px 8px; border-bottom: 1px solid var(--fv-contrast-rule, transparent); }
 .fv-contrast-row:hover td { background: var(--fv-panel); }
-.fv-contrast-row:focus-visible { outline: 2px solid var(--fv-contrast-sel, #06c); outline-offset: -2px; }
-.fv-contrast-row.fv-selected td { background: var(--fv-contrast-sel-bg, rgba(0,110,220,0.16)); }
-.fv-contrast-row.fv-selected td:first-child { box-shadow: inset 3px 0 0 var(--fv-contrast-sel, #06c); }
+.fv-contrast-row:focus-visible { outline: 2px solid var(--fv-accent, #06c); outline-offset: -2px; }
+.fv-contrast-row.fv-selected td { background: var(--fv-accent-bg, rgba(0,110,220,0.16)); }
+.fv-contrast-row.fv-selected td:first-child { box-shadow: inset 3px 0 0 var(--fv-accent, #06c); }
 .fv-contrast-feature { white-space: nowrap; max-width: 260px; overflow: hidden; text-overflow: ellipsis; }
 .fv-contrast-id { color: var(--fv-fg2); font-family: var(--fv-code); font-size: 11px; margin-right: 6px; }
 .fv-contrast-cell { display: flex; align-items: center; gap: 5px; white-space: nowrap; }
@@ -72,7 +72,7 @@ export const CONTRAST_CSS = `
   color: var(--fv-fg2); font-size: 11px; max-width: 100%; overflow-wrap: anywhere;
 }
 .fv-contrast-legend-marks { font-weight: 600; margin-right: 8px; }
-`;
+`);
 
 const BAR_WIDTH_PX = 72;
 const GROUP_NAME_MAX = 40;
@@ -115,8 +115,7 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
   function applyTheme(): void {
     const theme = readTheme(root);
     const sel = theme.selection;
-    root.style.setProperty("--fv-contrast-sel", toCss(sel));
-    root.style.setProperty("--fv-contrast-sel-bg", `rgba(${sel[0]},${sel[1]},${sel[2]},${theme.dark ? 0.28 : 0.16})`);
+    setAccent(root, sel, theme.dark ? 0.28 : 0.16);
     root.style.setProperty("--fv-contrast-track", toCss(mix(theme.background, theme.text, theme.dark ? 0.16 : 0.09)));
     root.style.setProperty("--fv-contrast-rule", toCss(mix(theme.background, theme.text, 0.1)));
   }

@@ -42,12 +42,12 @@ import { clear, h } from "./dom";
 import { formatValue } from "./format";
 import { type AnyModel, isKernelFree, safeGet, setTrait } from "./traits";
 import { createScope } from "./view";
-import { BASE_CSS } from "./styles";
-import { readTheme, type Theme } from "./theme";
+import { BASE_CSS, scopeCss } from "./styles";
+import { readTheme, setAccent, type Theme } from "./theme";
 import { cleanLabel, tokenLabel } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
 
-export const DASHBOARD_CSS = `
+export const DASHBOARD_CSS = scopeCss(".fv-dashboard", `
 .fv-dashboard { width: 100%; max-width: 900px; min-width: 0; }
 .fv-dash-header { gap: 4px 10px; }
 .fv-dash-id { font-family: var(--fv-code); font-size: 14px; font-weight: 700; }
@@ -57,7 +57,7 @@ export const DASHBOARD_CSS = `
   border-radius: 3px; padding: 0 7px; height: 22px; cursor: pointer; line-height: 1;
 }
 .fv-dash-nav button:disabled { opacity: 0.4; cursor: default; }
-.fv-dash-nav button:not(:disabled):hover, .fv-dash-logy:hover { background: var(--fv-panel); border-color: var(--fv-sel); }
+.fv-dash-nav button:not(:disabled):hover, .fv-dash-logy:hover { background: var(--fv-panel); border-color: var(--fv-accent); }
 .fv-dashboard input.fv-dash-input, .fv-dashboard input.fv-search {
   font: inherit; color: var(--fv-fg); background: var(--fv-bg); border: 1px solid var(--fv-border);
   border-radius: 3px; height: 22px; padding: 0 5px; margin: 0;
@@ -68,7 +68,7 @@ export const DASHBOARD_CSS = `
 .fv-dashboard input.fv-search { width: 13em; max-width: 100%; }
 .fv-dashboard input.fv-invalid { border-color: var(--fv-neg-text); outline: 1px solid var(--fv-neg-text); }
 .fv-dashboard input:focus-visible, .fv-dashboard button:focus-visible, .fv-dashboard summary:focus-visible {
-  outline: 2px solid var(--fv-sel); outline-offset: 1px;
+  outline: 2px solid var(--fv-accent); outline-offset: 1px;
 }
 .fv-dash-pos { color: var(--fv-fg2); font-variant-numeric: tabular-nums; }
 .fv-dash-search { margin-left: auto; display: inline-flex; align-items: center; gap: 4px; }
@@ -76,7 +76,7 @@ export const DASHBOARD_CSS = `
 .fv-dash-status:empty { display: none; }
 .fv-dashboard[data-state="loading"] .fv-dash-status::before {
   content: ""; display: inline-block; width: 8px; height: 8px; margin-right: 5px; vertical-align: -1px;
-  border: 2px solid var(--fv-sel); border-right-color: transparent; border-radius: 50%;
+  border: 2px solid var(--fv-accent); border-right-color: transparent; border-radius: 50%;
   animation: fv-dash-spin 0.8s linear infinite;
 }
 @keyframes fv-dash-spin { to { transform: rotate(360deg); } }
@@ -92,8 +92,8 @@ export const DASHBOARD_CSS = `
   color: var(--fv-fg); background: var(--fv-chip); border: 1px solid var(--fv-border); border-radius: 10px;
   padding: 1px 8px; cursor: pointer; max-width: 100%;
 }
-.fv-search-result:hover, .fv-nearest:not(:disabled):hover { border-color: var(--fv-sel); background: var(--fv-sel-bg); }
-.fv-search-result.fv-current { border-color: var(--fv-sel); box-shadow: inset 0 0 0 1px var(--fv-sel); }
+.fv-search-result:hover, .fv-nearest:not(:disabled):hover { border-color: var(--fv-accent); background: var(--fv-accent-bg); }
+.fv-search-result.fv-current { border-color: var(--fv-accent); box-shadow: inset 0 0 0 1px var(--fv-accent); }
 .fv-nearest.fv-unavailable { opacity: 0.5; cursor: default; }
 .fv-search-result-id, .fv-nearest-id { font-family: var(--fv-code); font-weight: 600; }
 .fv-search-result-token { font-family: var(--fv-code); white-space: pre; overflow: hidden; text-overflow: ellipsis; }
@@ -120,13 +120,13 @@ export const DASHBOARD_CSS = `
 .fv-dash-stat-sub.fv-block { margin-left: 0; }
 .fv-dash-none { color: var(--fv-fg2); font-style: italic; }
 .fv-dash-logy { height: 17px; padding: 0 5px; font-size: 10px; margin-left: auto; text-transform: none; }
-.fv-dash-logy[aria-pressed="true"] { border-color: var(--fv-sel); color: var(--fv-sel); }
+.fv-dash-logy[aria-pressed="true"] { border-color: var(--fv-accent); color: var(--fv-accent); }
 .fv-hist { position: relative; }
 .fv-hist-ylabel { font-size: 10px; color: var(--fv-fg2); font-variant-numeric: tabular-nums; }
 .fv-hist-svg { display: block; width: 100%; height: 72px; overflow: visible; }
 .fv-hist-axis { stroke: var(--fv-border); stroke-width: 1; vector-effect: non-scaling-stroke; }
 .fv-hist-hit { cursor: crosshair; }
-.fv-hist-hit:hover { fill: var(--fv-sel-bg); }
+.fv-hist-hit:hover { fill: var(--fv-accent-bg); }
 .fv-hist-xlabels { display: flex; justify-content: space-between; font-size: 10px; color: var(--fv-fg2); font-variant-numeric: tabular-nums; }
 .fv-hist-xname { font-style: italic; }
 .fv-dash-logit-cols { display: grid; grid-template-columns: 1fr 1fr; gap: 8px; }
@@ -160,7 +160,7 @@ export const DASHBOARD_CSS = `
 .fv-interval-range { font-weight: 600; font-variant-numeric: tabular-nums; }
 .fv-interval-meta { color: var(--fv-fg2); margin-left: 6px; font-variant-numeric: tabular-nums; }
 .fv-interval-examples { padding-left: 4px; }
-`;
+`);
 
 /** Give up waiting for Python's page after this long (shown as an error, the old page stays). */
 export const PAGE_TIMEOUT_MS = 10_000;
@@ -252,8 +252,7 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     theme = readTheme(root);
     const sel = theme.selection;
     const set = (k: string, v: string) => root.style.setProperty(k, v);
-    set("--fv-sel", toCss(sel));
-    set("--fv-sel-bg", `rgba(${sel[0]},${sel[1]},${sel[2]},${theme.dark ? 0.25 : 0.12})`);
+    setAccent(root, sel, theme.dark ? 0.25 : 0.12);
     set("--fv-chip", toCss(mix(theme.background, theme.text, theme.dark ? 0.1 : 0.05)));
     set("--fv-track", toCss(mix(theme.background, theme.text, theme.dark ? 0.16 : 0.09)));
     set("--fv-rule", toCss(mix(theme.background, theme.text, 0.12)));

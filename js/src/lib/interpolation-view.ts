@@ -23,8 +23,8 @@ import {
 import { type AnyModel, isKernelFree, safeGet } from "./traits";
 import { createScope } from "./view";
 import { createPlayer } from "./player";
-import { BASE_CSS } from "./styles";
-import { readTheme } from "./theme";
+import { BASE_CSS, scopeCss } from "./styles";
+import { readTheme, setAccent } from "./theme";
 import { cleanLabel, tokenTooltip } from "./tokens";
 
 /** Milliseconds per step while playing. */
@@ -34,7 +34,7 @@ export const EXTEND_TIMEOUT_MS = 20000;
 const PROMPT_HEADER_MAX = 60;
 const ERROR_MAX = 2000;
 
-export const INTERPOLATION_CSS = `
+export const INTERPOLATION_CSS = scopeCss(".fv-interpolation", `
 .fv-interpolation { min-width: 360px; }
 .fv-interp-desc { font-weight: 600; }
 .fv-interp-prompt-head { color: var(--fv-fg2); max-width: 48ch; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
@@ -42,7 +42,7 @@ export const INTERPOLATION_CSS = `
 .fv-interp-status.fv-show { display: inline-flex; }
 .fv-spinner {
   display: none; width: 10px; height: 10px; border-radius: 50%;
-  border: 2px solid var(--fv-border); border-top-color: var(--fv-interp-accent, #06c);
+  border: 2px solid var(--fv-border); border-top-color: var(--fv-accent, #06c);
   animation: fv-spin 0.8s linear infinite;
 }
 .fv-interpolation[data-state="busy"] .fv-spinner { display: inline-block; }
@@ -64,12 +64,12 @@ export const INTERPOLATION_CSS = `
   font: inherit; color: var(--fv-fg); background: var(--fv-panel); border: 1px solid var(--fv-border);
   border-radius: 3px; padding: 0 8px; height: 22px; cursor: pointer; white-space: nowrap;
 }
-.fv-interpolation button:hover:not(:disabled) { border-color: var(--fv-interp-accent, #06c); }
-.fv-interpolation button:focus-visible { outline: 2px solid var(--fv-interp-accent, #06c); outline-offset: 1px; }
+.fv-interpolation button:hover:not(:disabled) { border-color: var(--fv-accent, #06c); }
+.fv-interpolation button:focus-visible { outline: 2px solid var(--fv-accent, #06c); outline-offset: 1px; }
 .fv-interpolation button:disabled { opacity: 0.45; cursor: default; }
 .fv-play { min-width: 64px; }
 .fv-slider-wrap { display: flex; align-items: center; gap: 6px; flex: 1 1 260px; min-width: 200px; }
-.fv-slider { flex: 1 1 auto; min-width: 120px; margin: 0; accent-color: var(--fv-interp-accent, #06c); }
+.fv-slider { flex: 1 1 auto; min-width: 120px; margin: 0; accent-color: var(--fv-accent, #06c); }
 .fv-interp-min, .fv-interp-max { color: var(--fv-fg2); font-family: var(--fv-code); font-size: 11px; font-variant-numeric: tabular-nums; }
 .fv-interp-readout { display: flex; align-items: baseline; gap: 12px; font-variant-numeric: tabular-nums; }
 .fv-interp-value { font-weight: 600; min-width: 7.5em; }
@@ -86,7 +86,7 @@ export const INTERPOLATION_CSS = `
 .fv-token { border-radius: 2px; }
 .fv-token:hover { outline: 1px solid var(--fv-border); }
 .fv-token.fv-diff { background: var(--fv-interp-diff-bg, rgba(214,62,10,0.2)); }
-.fv-token.fv-diff-first { box-shadow: inset 2px 0 0 var(--fv-interp-accent, #d63e0a); }
+.fv-token.fv-diff-first { box-shadow: inset 2px 0 0 var(--fv-accent, #d63e0a); }
 .fv-base-token.fv-base-diff { text-decoration: underline dotted; text-underline-offset: 3px; }
 .fv-interp-end { color: var(--fv-fg2); font-size: 11px; font-style: italic; white-space: normal; }
 .fv-interp-empty-text { color: var(--fv-fg2); font-style: italic; }
@@ -98,7 +98,7 @@ export const INTERPOLATION_CSS = `
 .fv-grid { stroke: var(--fv-interp-grid, rgba(127,127,127,0.2)); stroke-width: 1; shape-rendering: crispEdges; }
 .fv-zero { stroke: var(--fv-interp-grid, rgba(127,127,127,0.2)); stroke-dasharray: 3 3; }
 .fv-tick { fill: var(--fv-fg2); font-size: 10px; font-family: var(--fv-font); }
-.fv-cursor { stroke: var(--fv-interp-accent, #06c); stroke-width: 1.5; }
+.fv-cursor { stroke: var(--fv-accent, #06c); stroke-width: 1.5; }
 .fv-line { fill: none; stroke-width: 1.8; stroke-linejoin: round; stroke-linecap: round; }
 .fv-series { transition: opacity 0.1s; }
 .fv-chart-svg.fv-hl-on .fv-series { opacity: 0.2; }
@@ -115,7 +115,7 @@ export const INTERPOLATION_CSS = `
 .fv-chart-prob { margin-left: auto; padding-left: 10px; font-family: var(--fv-code); color: var(--fv-fg2); font-variant-numeric: tabular-nums; }
 .fv-chart-more, .fv-chart-empty { color: var(--fv-fg2); font-size: 11px; }
 .fv-chart-more:empty { display: none; }
-`;
+`);
 
 export interface InterpolationView {
   root: HTMLElement;
@@ -229,7 +229,7 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     const theme = readTheme(root);
     const accent = theme.dark ? ACCENT_DARK : ACCENT_LIGHT;
     const diff = mix(theme.background, accent, theme.dark ? 0.42 : 0.26);
-    root.style.setProperty("--fv-interp-accent", toCss(accent));
+    setAccent(root, accent);
     root.style.setProperty("--fv-interp-diff-bg", toCss(diff));
     root.style.setProperty("--fv-interp-grid", toCss(mix(theme.background, theme.text, theme.dark ? 0.18 : 0.1)));
     const err = theme.dark ? ([255, 120, 120] as const) : ([198, 40, 40] as const);

@@ -26,8 +26,8 @@ import { groupColour, paint } from "./paint";
 import { createPlayer } from "./player";
 import { createMiniChart, type MiniChart } from "./scrubber-chart";
 import { clampIndex, frameValue, frameView, readScrubber, type ScrubberData } from "./scrubber-data";
-import { BASE_CSS } from "./styles";
-import { readTheme, type Theme } from "./theme";
+import { BASE_CSS, scopeCss } from "./styles";
+import { readTheme, setAccent, type Theme } from "./theme";
 import { cleanLabel, tokenLabel, tokenTooltip } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
 import { safeGet, setTrait, type AnyModel } from "./traits";
@@ -43,7 +43,7 @@ const MAX_VIEW_H = 480;
 const FALLBACK_VIEW_W = 800;
 const MAX_TICKS = 7;
 
-export const SCRUBBER_CSS = `
+export const SCRUBBER_CSS = scopeCss(".fv-scrubber", `
 .fv-scrubber { min-width: 360px; }
 .fv-scrubber .fv-scrub-label { font-family: var(--fv-code); font-variant-numeric: tabular-nums; }
 .fv-scrubber .fv-scrub-controls {
@@ -54,11 +54,11 @@ export const SCRUBBER_CSS = `
   font: inherit; color: var(--fv-fg); background: var(--fv-panel); border: 1px solid var(--fv-border);
   border-radius: 3px; padding: 0 8px; height: 22px; cursor: pointer; white-space: nowrap; min-width: 70px;
 }
-.fv-scrubber button:hover:not(:disabled) { border-color: var(--fv-scrub-accent, #06c); }
-.fv-scrubber button:focus-visible { outline: 2px solid var(--fv-scrub-accent, #06c); outline-offset: 1px; }
+.fv-scrubber button:hover:not(:disabled) { border-color: var(--fv-accent, #06c); }
+.fv-scrubber button:focus-visible { outline: 2px solid var(--fv-accent, #06c); outline-offset: 1px; }
 .fv-scrubber button:disabled { opacity: 0.45; cursor: default; }
 .fv-scrubber .fv-slider-box { flex: 1 1 300px; min-width: 200px; display: flex; flex-direction: column; }
-.fv-scrubber .fv-slider { width: 100%; margin: 3px 0 0; accent-color: var(--fv-scrub-accent, #06c); }
+.fv-scrubber .fv-slider { width: 100%; margin: 3px 0 0; accent-color: var(--fv-accent, #06c); }
 .fv-scrubber .fv-ticks { position: relative; height: 14px; margin: 0 8px; }
 .fv-scrubber .fv-tick-label {
   position: absolute; top: 0; transform: translateX(-50%); white-space: nowrap; cursor: pointer;
@@ -83,11 +83,11 @@ export const SCRUBBER_CSS = `
 .fv-scrubber .fv-mini-empty:empty { display: none; }
 .fv-scrubber .fv-axis { stroke: var(--fv-border); stroke-width: 1; shape-rendering: crispEdges; }
 .fv-scrubber .fv-tick { fill: var(--fv-fg2); font-size: 9px; font-family: var(--fv-font); }
-.fv-scrubber .fv-cursor { stroke: var(--fv-scrub-accent, #06c); stroke-width: 1.5; }
+.fv-scrubber .fv-cursor { stroke: var(--fv-accent, #06c); stroke-width: 1.5; }
 .fv-scrubber .fv-line { fill: none; stroke-width: 1.6; stroke-linejoin: round; stroke-linecap: round; }
 .fv-scrubber .fv-point { stroke: var(--fv-bg); stroke-width: 0.8; cursor: pointer; }
 .fv-scrubber .fv-point:hover { stroke: var(--fv-fg); }
-`;
+`);
 
 /** Evenly spaced checkpoint indices for slider tick labels: the first, the last, and no two crowded. */
 export function tickIndices(n: number, max: number): number[] {
@@ -210,7 +210,7 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     theme = readTheme(root);
     themeDirty = false;
     const accent: RGB = theme.selection;
-    root.style.setProperty("--fv-scrub-accent", toCss(accent));
+    setAccent(root, accent);
     root.dataset.theme = theme.dark ? "dark" : "light";
     cosineLut = [];
     for (let i = 0; i <= 20; i++) cosineLut.push(toCss(mix(theme.panel, accent, i / 20)));

@@ -1,7 +1,64 @@
-// Scoped CSS (fv- prefix). Colours come from Jupyter / VS Code variables with
-// fallbacks, so light and dark themes both work; the canvas uses readTheme().
+// The views' CSS. Colours come from Jupyter / VS Code variables with fallbacks, so light and dark themes both
+// work; the canvas uses readTheme(). Every rule is scoped under a root class (scopeCss): several widgets share
+// one page (and one document's styles), so a view's `.fv-token:hover` must not reach another view's tokens.
+// The one accent colour (selection, focus, cursor) is --fv-accent, set per view from the theme (theme.ts).
 
-export const BASE_CSS = `
+/**
+ * Prefix every selector of css with `root ` unless it already starts with root (`root`, `root[...]`,
+ * `root.x`, `root x`); @media / @supports blocks are scoped inside, @keyframes are left as they are.
+ */
+export function scopeCss(root: string, css: string): string {
+  let out = "";
+  let i = 0;
+  while (i < css.length) {
+    const open = css.indexOf("{", i);
+    if (open < 0) return out + css.slice(i);
+    const prelude = css.slice(i, open);
+    const close = matchingBrace(css, open);
+    const body = css.slice(open + 1, close);
+    const head = prelude.trim();
+    const lead = prelude.slice(0, prelude.length - prelude.trimStart().length);
+    if (/^@(media|supports)\b/.test(head)) out += `${lead}${head} {${scopeCss(root, body)}}`;
+    else if (head.startsWith("@")) out += `${prelude}{${body}}`;
+    else out += `${lead}${splitSelectors(head).map((sel) => scopeSelector(root, sel)).join(", ")} {${body}}`;
+    i = close + 1;
+  }
+  return out;
+}
+
+function matchingBrace(css: string, open: number): number {
+  let depth = 0;
+  for (let j = open; j < css.length; j++) {
+    if (css[j] === "{") depth++;
+    else if (css[j] === "}" && --depth === 0) return j;
+  }
+  throw new Error(`unbalanced CSS after ${css.slice(open, open + 40)}`);
+}
+
+/** Split a selector list at its top-level commas (not those inside :is(...) / :not(...)). */
+function splitSelectors(list: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let j = 0; j < list.length; j++) {
+    const c = list[j];
+    if (c === "(") depth++;
+    else if (c === ")") depth--;
+    else if (c === "," && depth === 0) {
+      parts.push(list.slice(start, j).trim());
+      start = j + 1;
+    }
+  }
+  parts.push(list.slice(start).trim());
+  return parts;
+}
+
+function scopeSelector(root: string, sel: string): string {
+  const rest = sel.slice(root.length);
+  return sel.startsWith(root) && !/^[\w-]/.test(rest) ? sel : `${root} ${sel}`;
+}
+
+export const BASE_CSS = scopeCss(".fv-root", `
 .fv-root {
   --fv-bg: var(--jp-layout-color0, var(--vscode-editor-background, #fff));
   --fv-panel: var(--jp-layout-color2, var(--vscode-editorWidget-background, #eee));
@@ -60,4 +117,4 @@ export const BASE_CSS = `
 .fv-tooltip-row { display: flex; gap: 8px; }
 .fv-tooltip-label { color: var(--fv-fg2); min-width: 52px; flex: none; }
 .fv-tooltip-value { font-family: var(--fv-code); white-space: pre-wrap; overflow-wrap: anywhere; }
-`;
+`);

@@ -131,3 +131,12 @@ export function watchTheme(fn: () => void): () => void {
     }
   };
 }
+
+/**
+ * Set the one accent colour of a view (selection, focus ring, cursor) on its root as --fv-accent, and,
+ * where given, its translucent background --fv-accent-bg.
+ */
+export function setAccent(root: HTMLElement, accent: readonly [number, number, number], bgAlpha?: number): void {
+  root.style.setProperty("--fv-accent", toCss(accent as RGB));
+  if (bgAlpha !== undefined) root.style.setProperty("--fv-accent-bg", `rgba(${accent[0]},${accent[1]},${accent[2]},${bgAlpha})`);
+}

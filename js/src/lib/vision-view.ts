@@ -19,21 +19,21 @@ import { groupColour } from "./paint";
 import { createPlayer } from "./player";
 import { createMiniChart } from "./scrubber-chart";
 import { PLAY_STEP_MS, SCRUBBER_CSS, tickIndices } from "./scrubber-view";
-import { BASE_CSS } from "./styles";
+import { BASE_CSS, scopeCss } from "./styles";
 import { cleanLabel } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
 import { readVision, rgba, type VisionData } from "./vision-data";
 import { safeGet } from "./traits";
 
-export const VISION_CSS = `
+export const VISION_CSS = scopeCss(".fv-vision", `
 .fv-vision .fv-vgrid {
   display: flex; flex-wrap: wrap; gap: 6px; padding: 6px; max-height: 560px; overflow: auto;
   border: 1px solid var(--fv-border); background: var(--fv-bg); outline: none;
 }
-.fv-vision .fv-vgrid:focus-visible { box-shadow: inset 0 0 0 2px var(--fv-scrub-accent, #06c); }
+.fv-vision .fv-vgrid:focus-visible { box-shadow: inset 0 0 0 2px var(--fv-accent, #06c); }
 .fv-vision .fv-vtile { padding: 3px; border: 2px solid transparent; border-radius: 3px; cursor: pointer; }
 .fv-vision .fv-vtile:hover { border-color: var(--fv-border); }
-.fv-vision .fv-vtile.fv-selected { border-color: var(--fv-scrub-accent, #06c); background: var(--fv-panel); }
+.fv-vision .fv-vtile.fv-selected { border-color: var(--fv-accent, #06c); background: var(--fv-panel); }
 .fv-vision .fv-vcaption {
   display: block; font-size: 11px; color: var(--fv-fg2); white-space: nowrap; overflow: hidden;
   text-overflow: ellipsis; font-variant-numeric: tabular-nums;
@@ -41,7 +41,7 @@ export const VISION_CSS = `
 .fv-vision .fv-vtile.fv-selected .fv-vcaption { color: var(--fv-fg); font-weight: 600; }
 .fv-vision .fv-vimages { display: flex; gap: 2px; }
 .fv-vision .fv-vimage { display: block; image-rendering: pixelated; border: 1px solid var(--fv-border); }
-`;
+`);
 
 const MAX_TICKS = 7;
 
