@@ -34,7 +34,7 @@ chromium:
 	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-dejavu-core; }
 
 test-js: $(JS_STAMP)
-	cd js && npm run --silent typecheck && npm test --silent
+	cd js && npm run --silent lint && npm run --silent typecheck && npm test --silent
 
 test-python: install chromium
 	$(PY) -m pytest -ra

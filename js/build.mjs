@@ -1,10 +1,11 @@
 // Bundle every top-level src/*.ts into ../src/featureviz/static/<name>.js.
 // A new widget view only needs a new src/<name>.ts file exporting the
 // anywidget module (`export default { render }`).
-import { build } from "esbuild";
-import { readdirSync, statSync, mkdirSync } from "node:fs";
+
+import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const srcDir = join(here, "src");

@@ -34,6 +34,7 @@ function base64ToDataView(data: string): DataView {
 /** Put decoded buffers back where ipywidgets took them out of the state. */
 export function restoreBuffers(state: State, buffers: SavedWidget["buffers"]): State {
   for (const { path, data } of buffers) {
+    // biome-ignore lint/suspicious/noExplicitAny: walks a JSON path of objects and arrays
     let target: any = state;
     for (const key of path.slice(0, -1)) target = target[key];
     target[path[path.length - 1]] = base64ToDataView(data);
@@ -46,7 +47,10 @@ export class LocalModel {
   private pending = new Set<string>();
   onSave: ((changed: string[]) => void) | null = null;
 
-  constructor(private state: State, private responses: SavedWidget["responses"]) {
+  constructor(
+    private state: State,
+    private responses: SavedWidget["responses"],
+  ) {
     this.state[KERNEL_FREE] = true; // the views disable what only a kernel could answer
   }
 
@@ -92,6 +96,7 @@ export class LocalModel {
 }
 
 async function mount(data: ExportData, root: HTMLElement): Promise<void> {
+  // biome-ignore lint/suspicious/noExplicitAny: a bundle module is whatever esm the widget ships
   const modules = new Map<string, Promise<any>>();
   const load = (id: string) => {
     if (!modules.has(id)) {

@@ -3,8 +3,8 @@
 // src/featureviz/static/scrubber.js by build.mjs. DOM hooks: see
 // lib/scrubber-view.ts.
 
-import type { AnyModel } from "./lib/traits";
 import { createScrubberView } from "./lib/scrubber-view";
+import type { AnyModel } from "./lib/traits";
 
 export interface RenderProps {
   model: AnyModel;

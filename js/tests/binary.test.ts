@@ -98,21 +98,57 @@ describe("decodeMatrix", () => {
     ["dense too long", { shape: [1, 2], format: "dense", data: f32([1, 2, 3]) }],
     ["truncated float32 bytes", { shape: [1, 2], format: "dense", data: new Uint8Array(7) }],
     ["csr missing indices", { shape: [1, 2], format: "csr", data: f32([1]), indptr: i32([0, 1]) }],
-    ["csr indices length mismatch", { shape: [1, 2], format: "csr", data: f32([1]), indices: i32([0, 1]), indptr: i32([0, 1]) }],
-    ["csr indptr wrong length", { shape: [2, 2], format: "csr", data: f32([1]), indices: i32([0]), indptr: i32([0, 1]) }],
-    ["csr indptr not ending at nnz", { shape: [1, 2], format: "csr", data: f32([1]), indices: i32([0]), indptr: i32([0, 2]) }],
-    ["csr indptr not starting at 0", { shape: [1, 2], format: "csr", data: f32([1]), indices: i32([0]), indptr: i32([1, 1]) }],
-    ["csr decreasing indptr", { shape: [2, 2], format: "csr", data: f32([1, 2]), indices: i32([0, 1]), indptr: i32([0, 2, 1]) }],
-    ["csr decreasing then ok end", { shape: [3, 2], format: "csr", data: f32([1, 2]), indices: i32([0, 1]), indptr: i32([0, 2, 0, 2]) }],
-    ["csr column out of range", { shape: [1, 2], format: "csr", data: f32([1]), indices: i32([2]), indptr: i32([0, 1]) }],
+    [
+      "csr indices length mismatch",
+      { shape: [1, 2], format: "csr", data: f32([1]), indices: i32([0, 1]), indptr: i32([0, 1]) },
+    ],
+    [
+      "csr indptr wrong length",
+      { shape: [2, 2], format: "csr", data: f32([1]), indices: i32([0]), indptr: i32([0, 1]) },
+    ],
+    [
+      "csr indptr not ending at nnz",
+      { shape: [1, 2], format: "csr", data: f32([1]), indices: i32([0]), indptr: i32([0, 2]) },
+    ],
+    [
+      "csr indptr not starting at 0",
+      { shape: [1, 2], format: "csr", data: f32([1]), indices: i32([0]), indptr: i32([1, 1]) },
+    ],
+    [
+      "csr decreasing indptr",
+      { shape: [2, 2], format: "csr", data: f32([1, 2]), indices: i32([0, 1]), indptr: i32([0, 2, 1]) },
+    ],
+    [
+      "csr decreasing then ok end",
+      { shape: [3, 2], format: "csr", data: f32([1, 2]), indices: i32([0, 1]), indptr: i32([0, 2, 0, 2]) },
+    ],
+    [
+      "csr column out of range",
+      { shape: [1, 2], format: "csr", data: f32([1]), indices: i32([2]), indptr: i32([0, 1]) },
+    ],
     ["csr negative column", { shape: [1, 2], format: "csr", data: f32([1]), indices: i32([-1]), indptr: i32([0, 1]) }],
-    ["u8 codes too short", { shape: [2, 2], format: "dense_u8", data: new Uint8Array(3), scale: f32([1, 1]), zero: f32([0, 0]) }],
+    [
+      "u8 codes too short",
+      { shape: [2, 2], format: "dense_u8", data: new Uint8Array(3), scale: f32([1, 1]), zero: f32([0, 0]) },
+    ],
     ["u8 missing scale", { shape: [1, 2], format: "dense_u8", data: new Uint8Array(2), zero: f32([0, 0]) }],
-    ["u8 scale per row not column", { shape: [1, 2], format: "dense_u8", data: new Uint8Array(2), scale: f32([1]), zero: f32([0]) }],
-    ["u8 negative scale", { shape: [1, 1], format: "dense_u8", data: new Uint8Array(1), scale: f32([-1]), zero: f32([0]) }],
+    [
+      "u8 scale per row not column",
+      { shape: [1, 2], format: "dense_u8", data: new Uint8Array(2), scale: f32([1]), zero: f32([0]) },
+    ],
+    [
+      "u8 negative scale",
+      { shape: [1, 1], format: "dense_u8", data: new Uint8Array(1), scale: f32([-1]), zero: f32([0]) },
+    ],
     ["u8 NaN scale", { shape: [1, 1], format: "dense_u8", data: new Uint8Array(1), scale: f32([NaN]), zero: f32([0]) }],
-    ["u8 fractional zero", { shape: [1, 1], format: "dense_u8", data: new Uint8Array(1), scale: f32([1]), zero: f32([0.5]) }],
-    ["csr truncated int32 bytes", { shape: [1, 2], format: "csr", data: f32([1]), indices: new Uint8Array(3), indptr: i32([0, 1]) }],
+    [
+      "u8 fractional zero",
+      { shape: [1, 1], format: "dense_u8", data: new Uint8Array(1), scale: f32([1]), zero: f32([0.5]) },
+    ],
+    [
+      "csr truncated int32 bytes",
+      { shape: [1, 2], format: "csr", data: f32([1]), indices: new Uint8Array(3), indptr: i32([0, 1]) },
+    ],
   ];
 
   for (const [name, raw] of malformed) {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import widget from "../src/circuit";
-import { edgeWidth, layoutGraph, neighbour, readGraph, type CircuitGraph } from "../src/lib/circuit-data";
+import { type CircuitGraph, edgeWidth, layoutGraph, neighbour, readGraph } from "../src/lib/circuit-data";
 import { FakeModel } from "./helpers";
 
 const XSS = "<img src=x onerror=alert(1)>";
@@ -8,8 +8,22 @@ const T = "blocks.2.hook_resid_pre:7";
 
 function node(id: string, role: string, column: number, row: number, extra: Record<string, unknown> = {}) {
   const [source, feature] = id.split(":");
-  return { id, label: id, source, kind: "neurons", role, layer: 1, feature: Number(feature) || 0, activation: 1,
-    effect: role === "target" ? null : 1, attribution: null, cluster: 0, column, row, ...extra };
+  return {
+    id,
+    label: id,
+    source,
+    kind: "neurons",
+    role,
+    layer: 1,
+    feature: Number(feature) || 0,
+    activation: 1,
+    effect: role === "target" ? null : 1,
+    attribution: null,
+    cluster: 0,
+    column,
+    row,
+    ...extra,
+  };
 }
 
 function graphState(): Record<string, unknown> {
@@ -18,7 +32,12 @@ function graphState(): Record<string, unknown> {
       node("blocks.0.attn.hook_z:3", "upstream", 0, 0, { kind: "heads", label: "H0.3", effect: 2.5, cluster: 1 }),
       node("blocks.1.mlp.hook_post:5", "upstream", 1, 0, { label: "N1.5", effect: -1.25, cluster: 2 }),
       node("blocks.1.mlp.hook_post:9", "upstream", 1, 1, { label: "N1.9", effect: 0.5, cluster: 1 }),
-      node("blocks.1.hook_resid_post:error", "upstream", 2, 0, { kind: "error", label: "error", feature: -1, effect: 0.1 }),
+      node("blocks.1.hook_resid_post:error", "upstream", 2, 0, {
+        kind: "error",
+        label: "error",
+        feature: -1,
+        effect: 0.1,
+      }),
       node(T, "target", 3, 0, { kind: "sae", label: "L7", activation: 4 }),
       node("logits:42", "downstream", 4, 0, { kind: "logits", label: XSS, feature: 42, effect: 3, activation: null }),
     ],
@@ -30,17 +49,29 @@ function graphState(): Record<string, unknown> {
       { from: T, to: "logits:42", weight: 3, method: "patching" },
     ],
     columns: [
-      { source: "blocks.0.attn.hook_z", role: "upstream" }, { source: "blocks.1.mlp.hook_post", role: "upstream" },
-      { source: "blocks.1.hook_resid_post", role: "upstream" }, { source: "blocks.2.hook_resid_pre", role: "target" },
+      { source: "blocks.0.attn.hook_z", role: "upstream" },
+      { source: "blocks.1.mlp.hook_post", role: "upstream" },
+      { source: "blocks.1.hook_resid_post", role: "upstream" },
+      { source: "blocks.2.hook_resid_pre", role: "target" },
       { source: "logits", role: "downstream" },
     ],
-    target: T, method: "attribution", baseline: "zero", n_firing: 12, n_prompts: 3,
+    target: T,
+    method: "attribution",
+    baseline: "zero",
+    n_firing: 12,
+    n_prompts: 3,
   };
 }
 
 function state(): Record<string, unknown> {
-  return { graph: graphState(), title: "circuit of L7", color_by: "sign", selected_node: "", selected_source: "",
-    selected_feature: -1 };
+  return {
+    graph: graphState(),
+    title: "circuit of L7",
+    color_by: "sign",
+    selected_node: "",
+    selected_source: "",
+    selected_feature: -1,
+  };
 }
 
 let el: HTMLElement;
@@ -52,7 +83,8 @@ function mount(s = state()) {
   return { model, root: el.querySelector<HTMLElement>(".fv-circuit")! };
 }
 
-const nodeEl = (root: HTMLElement, id: string) => root.querySelector<SVGGElement>(`.fv-circuit-node[data-node="${id}"]`)!;
+const nodeEl = (root: HTMLElement, id: string) =>
+  root.querySelector<SVGGElement>(`.fv-circuit-node[data-node="${id}"]`)!;
 
 beforeEach(() => {
   el = document.createElement("div");
@@ -82,15 +114,28 @@ describe("graph data", () => {
     expect(read.graph.nodes).toHaveLength(6);
     expect(read.graph.edges).toHaveLength(5);
     expect(read.graph.warnings.length).toBe(4);
-    expect(read.graph.maxAbsWeight).toEqual(new Map([["upstream", 2.5], ["downstream logits", 3]]));
-    expect(readGraph({ ...graphState(), target: "missing" })).toEqual({ ok: false, error: "the circuit has no target node" });
+    expect(read.graph.maxAbsWeight).toEqual(
+      new Map([
+        ["upstream", 2.5],
+        ["downstream logits", 3],
+      ]),
+    );
+    expect(readGraph({ ...graphState(), target: "missing" })).toEqual({
+      ok: false,
+      error: "the circuit has no target node",
+    });
     expect(readGraph(null).ok).toBe(false);
   });
 
   it("lays columns out left to right and centres short columns", () => {
     const layout = layoutGraph(graph());
-    const xs = ["blocks.0.attn.hook_z:3", "blocks.1.mlp.hook_post:5", "blocks.1.hook_resid_post:error", T, "logits:42"]
-      .map((id) => layout.x.get(id)!);
+    const xs = [
+      "blocks.0.attn.hook_z:3",
+      "blocks.1.mlp.hook_post:5",
+      "blocks.1.hook_resid_post:error",
+      T,
+      "logits:42",
+    ].map((id) => layout.x.get(id)!);
     expect([...xs].sort((a, b) => a - b)).toEqual(xs);
     expect(new Set(xs).size).toBe(5);
     expect(layout.x.get("blocks.1.mlp.hook_post:9")).toBe(layout.x.get("blocks.1.mlp.hook_post:5"));
@@ -120,15 +165,21 @@ describe("the view", () => {
     expect(root.querySelectorAll(".fv-circuit-edge")).toHaveLength(5);
     expect(root.querySelector("img")).toBeNull();
     expect(nodeEl(root, "logits:42").textContent).toContain("<img");
-    const width = (from: string) => Number(root.querySelector(`.fv-circuit-edge[data-from="${from}"]`)!.getAttribute("stroke-width"));
+    const width = (from: string) =>
+      Number(root.querySelector(`.fv-circuit-edge[data-from="${from}"]`)!.getAttribute("stroke-width"));
     expect(width(T)).toBe(9); // the largest logit edge and the largest upstream edge: each side has its own scale
     expect(width("blocks.0.attn.hook_z:3")).toBe(9);
     expect(width("blocks.1.mlp.hook_post:5")).toBe(5);
     const strokes = new Set([...root.querySelectorAll(".fv-circuit-edge")].map((e) => e.getAttribute("stroke")));
     expect(strokes.size).toBe(2); // one colour per sign
     expect(root.querySelector(".fv-title")!.textContent).toBe("circuit of L7");
-    expect([...root.querySelectorAll(".fv-circuit-heading")].map((t) => t.textContent)).toEqual(
-      ["heads L0", "neurons L1", "L1 resid_post", "L2 resid_pre", "logits"]);
+    expect([...root.querySelectorAll(".fv-circuit-heading")].map((t) => t.textContent)).toEqual([
+      "heads L0",
+      "neurons L1",
+      "L1 resid_post",
+      "L2 resid_pre",
+      "logits",
+    ]);
   });
 
   it("a click or Enter selects the node with its source; an error node selects no feature", () => {
@@ -139,7 +190,9 @@ describe("the view", () => {
     expect(model.state.selected_feature).toBe(5);
     expect(model.saves).toBe(1);
     expect(nodeEl(root, "blocks.1.mlp.hook_post:5").classList.contains("fv-selected")).toBe(true);
-    nodeEl(root, "blocks.1.hook_resid_post:error").dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    nodeEl(root, "blocks.1.hook_resid_post:error").dispatchEvent(
+      new KeyboardEvent("keydown", { key: "Enter", bubbles: true }),
+    );
     expect(model.state.selected_node).toBe("blocks.1.hook_resid_post:error");
     expect(model.state.selected_feature).toBe(-1);
     expect(nodeEl(root, "blocks.1.mlp.hook_post:5").classList.contains("fv-selected")).toBe(false);
@@ -159,8 +212,10 @@ describe("the view", () => {
     const { model, root } = mount();
     model.remoteSet("selected_node", "blocks.0.attn.hook_z:3");
     expect(nodeEl(root, "blocks.0.attn.hook_z:3").getAttribute("aria-pressed")).toBe("true");
-    const fills = () => ["blocks.1.mlp.hook_post:9", "blocks.1.mlp.hook_post:5"]
-      .map((id) => nodeEl(root, id).querySelector("rect")!.getAttribute("fill"));
+    const fills = () =>
+      ["blocks.1.mlp.hook_post:9", "blocks.1.mlp.hook_post:5"].map((id) =>
+        nodeEl(root, id).querySelector("rect")!.getAttribute("fill"),
+      );
     const [signA, signB] = fills(); // +0.5 and -1.25: different signs
     expect(signA).not.toBe(signB);
     model.remoteSet("color_by", "cluster");

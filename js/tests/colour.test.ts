@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { ACCENT_DARK, ACCENT_LIGHT, NEG_LIGHT, POS_LIGHT, createLegend, gradientCss, luminance, makeScale, parseColour } from "../src/lib/colour";
+import {
+  ACCENT_DARK,
+  ACCENT_LIGHT,
+  createLegend,
+  gradientCss,
+  luminance,
+  makeScale,
+  NEG_LIGHT,
+  POS_LIGHT,
+  parseColour,
+} from "../src/lib/colour";
 import { readTheme } from "../src/lib/theme";
 
 const WHITE: [number, number, number] = [255, 255, 255];

@@ -1,15 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import widget from "../src/contrast";
-import {
-  formatEffect,
-  marksLegend,
-  rowOrder,
-  groupMark,
-  significanceMark,
-  testLegend,
-} from "../src/lib/contrast-data";
 import { decodeMatrix } from "../src/lib/binary";
-import { FakeModel, csrTrait, denseTrait, f32 } from "./helpers";
+import { formatEffect, groupMark, marksLegend, rowOrder, significanceMark, testLegend } from "../src/lib/contrast-data";
+import { csrTrait, denseTrait, FakeModel, f32 } from "./helpers";
 
 const XSS = "<img src=x onerror=alert(1)>";
 
@@ -60,7 +53,8 @@ function mount(state = baseState()) {
 
 const rowEls = (root: HTMLElement) => [...root.querySelectorAll<HTMLElement>(".fv-contrast-row")];
 const rowIds = (root: HTMLElement) => rowEls(root).map((r) => r.dataset.feature);
-const rowOf = (root: HTMLElement, id: number) => root.querySelector<HTMLElement>(`.fv-contrast-row[data-feature="${id}"]`)!;
+const rowOf = (root: HTMLElement, id: number) =>
+  root.querySelector<HTMLElement>(`.fv-contrast-row[data-feature="${id}"]`)!;
 
 beforeEach(() => {
   el = document.createElement("div");
@@ -265,7 +259,9 @@ describe("contrast render()", () => {
     state.groups = ["happy", XSS];
     const { root } = mount(state);
     const cell = rowOf(root, 20).querySelectorAll<HTMLElement>(".fv-contrast-group-cell")[1];
-    cell.querySelector(".fv-contrast-mean")!.dispatchEvent(new MouseEvent("mousemove", { bubbles: true, clientX: 5, clientY: 5 }));
+    cell
+      .querySelector(".fv-contrast-mean")!
+      .dispatchEvent(new MouseEvent("mousemove", { bubbles: true, clientX: 5, clientY: 5 }));
     const tip = root.querySelector<HTMLElement>(".fv-tooltip")!;
     expect(tip.style.display).toBe("block");
     const text = tip.textContent!;

@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import widget from "../src/dashboard";
+import { LocalModel } from "../src/export_runtime";
 import {
   formatCount,
   formatDensity,
-  intervalLabel,
   indexIds,
+  intervalLabel,
   neighbour,
   oneInN,
   readExample,
@@ -12,7 +13,6 @@ import {
   readSearchResults,
 } from "../src/lib/dashboard-data";
 import { PAGE_TIMEOUT_MS } from "../src/lib/dashboard-view";
-import { LocalModel } from "../src/export_runtime";
 import { FakeModel } from "./helpers";
 
 const XSS = "<img src=x onerror=alert(1)>";
@@ -37,11 +37,26 @@ function makePage(feature: number): Record<string, unknown> {
     ],
     intervals: [
       { low: 3.36, high: 4.2, fraction_of_sample: 0.05, examples: [example(3.5, ["a", " cat"], [0, 3.5], 1)] },
-      { low: 0, high: 0.84, fraction_of_sample: 0.6, examples: [example(0.5, ["the", " kitten"], [0, 0.5], 1), example(0.3, ["x"], [0.3], 0)] },
+      {
+        low: 0,
+        high: 0.84,
+        fraction_of_sample: 0.6,
+        examples: [example(0.5, ["the", " kitten"], [0, 0.5], 1), example(0.3, ["x"], [0.3], 0)],
+      },
     ],
-    logits_top: [{ token: " cats", value: 1.5 }, { token: " kitten", value: 1.1 }],
-    logits_bottom: [{ token: " dog", value: -0.9 }, { token: "\n", value: -0.4 }],
-    nearest: [{ feature: 12, cosine: 0.81 }, { feature: 40, cosine: 0.55 }, { feature: 999, cosine: 0.5 }],
+    logits_top: [
+      { token: " cats", value: 1.5 },
+      { token: " kitten", value: 1.1 },
+    ],
+    logits_bottom: [
+      { token: " dog", value: -0.9 },
+      { token: "\n", value: -0.4 },
+    ],
+    nearest: [
+      { feature: 12, cosine: 0.81 },
+      { feature: 40, cosine: 0.55 },
+      { feature: 999, cosine: 0.5 },
+    ],
   };
 }
 
@@ -119,7 +134,9 @@ describe("page reading", () => {
   });
 
   it("reads search results, dropping malformed ones", () => {
-    expect(readSearchResults([{ feature: 3, value: 1, token: " cat" }, { feature: "x" }, null, { feature: 4 }])).toEqual([
+    expect(
+      readSearchResults([{ feature: 3, value: 1, token: " cat" }, { feature: "x" }, null, { feature: 4 }]),
+    ).toEqual([
       { feature: 3, value: 1, token: " cat" },
       { feature: 4, value: NaN, token: "" },
     ]);
@@ -275,11 +292,18 @@ describe("dashboard view", () => {
         top: [null, 3, { tokens: "abc" }, { tokens: ["a", "b"], acts: [NaN, "x"], center: -3, value: Infinity }],
         intervals: [{ low: "a", examples: [{ tokens: [1, 2, 3], acts: [1] }] }, 7],
         logits_top: "nope",
-        logits_bottom: [{ token: null, value: 1 }, { token: "x", value: NaN }],
+        logits_bottom: [
+          { token: null, value: 1 },
+          { token: "x", value: NaN },
+        ],
         nearest: [{ feature: 1.5 }, { feature: "3" }, { feature: 3, cosine: "high" }],
       },
       { feature: 7, top: { length: 3 }, histogram: null, intervals: null, nearest: {} },
-      { feature: 7, histogram: { counts: [1, NaN, 2], edges: [0, 2, 1, 3] }, top: [{ tokens: new Array(5000).fill("x") }] },
+      {
+        feature: 7,
+        histogram: { counts: [1, NaN, 2], edges: [0, 2, 1, 3] },
+        top: [{ tokens: new Array(5000).fill("x") }],
+      },
       { feature: "7" },
       { top: [] },
       "a string",
@@ -315,7 +339,13 @@ describe("dashboard view", () => {
     const page = makePage(7);
     (page.top as Array<{ tokens: string[] }>)[0].tokens[1] = XSS;
     (page.logits_top as Array<{ token: string }>)[0].token = XSS;
-    const state = { ...baseState(), page, title: XSS, search: "x", search_results: [{ feature: 3, value: 1, token: XSS }] };
+    const state = {
+      ...baseState(),
+      page,
+      title: XSS,
+      search: "x",
+      search_results: [{ feature: 3, value: 1, token: XSS }],
+    };
     const { root } = mount(state);
     expect(root.querySelector("img")).toBeNull();
     expect(document.querySelector("img")).toBeNull();

@@ -2,7 +2,7 @@
 // responses, selections linked only between widgets of one hook.
 
 import { describe, expect, it } from "vitest";
-import { linkSelections, LocalModel, restoreBuffers } from "../src/export_runtime";
+import { LocalModel, linkSelections, restoreBuffers } from "../src/export_runtime";
 import { KERNEL_FREE } from "../src/lib/traits";
 
 function b64(bytes: number[]): string {
@@ -56,7 +56,10 @@ describe("linkSelections", () => {
     const heatmap = new LocalModel({ selected_feature: -1 }, {});
     const dashboard = new LocalModel({ feature: 0 }, {});
     const other = new LocalModel({ selected_feature: -1 }, {});
-    linkSelections([heatmap, dashboard, other], ["blocks.0.hook_resid_post", "blocks.0.hook_resid_post", "blocks.3.hook_resid_post"]);
+    linkSelections(
+      [heatmap, dashboard, other],
+      ["blocks.0.hook_resid_post", "blocks.0.hook_resid_post", "blocks.3.hook_resid_post"],
+    );
     heatmap.set("selected_feature", 5);
     heatmap.save_changes();
     expect(dashboard.get("feature")).toBe(5);

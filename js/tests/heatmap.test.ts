@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import widget from "../src/heatmap";
 import { formatValue } from "../src/lib/format";
 import { MAX_SCROLL_EXTENT, toContentScroll, toScrollerScroll } from "../src/lib/layout";
-import { FakeModel, denseTrait, stubCanvas, tick, type CtxCall } from "./helpers";
+import { type CtxCall, denseTrait, FakeModel, stubCanvas, tick } from "./helpers";
 import { u8Payload } from "./quantised";
 
 const XSS = "<img src=x onerror=alert(1)>";
@@ -463,7 +463,12 @@ describe("scaled scroll mapping", () => {
     // Round trip within one scaled step.
     const k = (content - 480) / (MAX_SCROLL_EXTENT - 480);
     for (const c of [1, 777, 1_000_000, 30_000_000]) {
-      const back = toContentScroll(toScrollerScroll(c, content, MAX_SCROLL_EXTENT, 480), content, MAX_SCROLL_EXTENT, 480);
+      const back = toContentScroll(
+        toScrollerScroll(c, content, MAX_SCROLL_EXTENT, 480),
+        content,
+        MAX_SCROLL_EXTENT,
+        480,
+      );
       expect(Math.abs(back - c)).toBeLessThanOrEqual(k);
     }
   });

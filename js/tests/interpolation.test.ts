@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { LocalModel } from "../src/export_runtime";
 import widget from "../src/interpolation";
+import { niceCeil } from "../src/lib/interpolation-chart";
 import {
   clampIndex,
   describeSteering,
@@ -9,10 +11,8 @@ import {
   nearestIndex,
   readInterpolation,
 } from "../src/lib/interpolation-data";
-import { niceCeil } from "../src/lib/interpolation-chart";
 import { EXTEND_TIMEOUT_MS, PLAY_STEP_MS } from "../src/lib/interpolation-view";
-import { LocalModel } from "../src/export_runtime";
-import { FakeModel, csrTrait, denseTrait, f32 } from "./helpers";
+import { csrTrait, denseTrait, FakeModel, f32 } from "./helpers";
 
 const XSS = "<img src=x onerror=alert(1)>";
 
@@ -65,7 +65,8 @@ function mount(state: Record<string, unknown> = baseState()) {
   return { model, root };
 }
 
-const q = <T extends Element = HTMLElement>(root: HTMLElement, sel: string) => root.querySelector<T>(sel as string) as T;
+const q = <T extends Element = HTMLElement>(root: HTMLElement, sel: string) =>
+  root.querySelector<T>(sel as string) as T;
 const tokenEls = (root: HTMLElement) => [...root.querySelectorAll<HTMLElement>(".fv-generated .fv-token")];
 const tokenTexts = (root: HTMLElement) => tokenEls(root).map((t) => t.textContent);
 const diffFlags = (root: HTMLElement) => tokenEls(root).map((t) => t.classList.contains("fv-diff"));
@@ -90,7 +91,11 @@ afterEach(() => {
 
 describe("pure helpers", () => {
   it("diffs position-wise and marks everything after the first difference", () => {
-    expect(diffTokens(["a", "b", "c"], ["a", "b", "c"])).toEqual({ firstDiff: 3, diverged: [false, false, false], endsEarly: false });
+    expect(diffTokens(["a", "b", "c"], ["a", "b", "c"])).toEqual({
+      firstDiff: 3,
+      diverged: [false, false, false],
+      endsEarly: false,
+    });
     expect(diffTokens(["a", "x", "c"], ["a", "b", "c"]).diverged).toEqual([false, true, true]);
     expect(diffTokens(["x", "b"], ["a", "b"]).diverged).toEqual([true, true]);
     const longer = diffTokens(["a", "b", "c"], ["a", "b"]);
@@ -265,7 +270,7 @@ describe("rendering", () => {
     const s = baseState();
     const U = 11;
     s.next_token_strings = Array.from({ length: U }, (_, u) => `t${u}`);
-    s.next_token_probs = denseTrait(VALUES.map(() => Array.from({ length: U }, (_, u) => 0.05 * (u + 1) / 4)));
+    s.next_token_probs = denseTrait(VALUES.map(() => Array.from({ length: U }, (_, u) => (0.05 * (u + 1)) / 4)));
     s.baseline_probs = Array.from({ length: U }, () => 0.01);
     const { root } = mount(s);
     expect(root.querySelectorAll(".fv-line").length).toBe(8);
@@ -283,7 +288,8 @@ describe("rendering", () => {
   it("clicking the chart picks the nearest value", () => {
     const { model, root } = mount();
     const svgEl = root.querySelector<SVGSVGElement>(".fv-chart-svg")!;
-    svgEl.getBoundingClientRect = () => ({ left: 0, top: 0, width: 420, height: 160, right: 420, bottom: 160, x: 0, y: 0, toJSON() {} }) as DOMRect;
+    svgEl.getBoundingClientRect = () =>
+      ({ left: 0, top: 0, width: 420, height: 160, right: 420, bottom: 160, x: 0, y: 0, toJSON() {} }) as DOMRect;
     const hit = root.querySelector(".fv-chart-hit")!;
     hit.dispatchEvent(new MouseEvent("click", { clientX: 410, clientY: 50, bubbles: true }));
     expect(model.state.index).toBe(4);

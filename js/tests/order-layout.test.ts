@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { columnOrder, computeColumnStats, isSortBy } from "../src/lib/order";
-import { contentSize, hitTest, scrollToShow, visibleRange, type Layout } from "../src/lib/layout";
 import { decodeMatrix } from "../src/lib/binary";
+import { contentSize, hitTest, type Layout, scrollToShow, visibleRange } from "../src/lib/layout";
+import { columnOrder, computeColumnStats, isSortBy } from "../src/lib/order";
 import { csrTrait, denseTrait } from "./helpers";
 
 describe("columnOrder", () => {

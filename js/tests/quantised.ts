@@ -40,7 +40,7 @@ export function u8Trait(nRows: number, nCols: number, value: (row: number, col: 
     for (let c = 0; c < nCols; c++) {
       const s = scale[c];
       const q = s > 0 ? Math.round(Math.fround(value(r, c)) / s + zero[c]) : 0;
-      codes[r * nCols + c] = q < 0 ? 0 : q > 255 ? 255 : q;
+      codes[r * nCols + c] = q < 0 ? 0 : Math.min(q, 255);
     }
   }
   return { trait: u8Payload(nRows, nCols, codes, scale, zero), scale, zero };

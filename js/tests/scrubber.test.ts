@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import widget from "../src/scrubber";
-import { createScrubberView, PLAY_STEP_MS, tickIndices, type ScrubberView } from "../src/lib/scrubber-view";
-import { readScrubber } from "../src/lib/scrubber-data";
 import { nearestIndex as nearest } from "../src/lib/numbers";
-import { FakeModel, csrTrait, denseTrait, f32, stubCanvas } from "./helpers";
+import { readScrubber } from "../src/lib/scrubber-data";
+import { createScrubberView, PLAY_STEP_MS, type ScrubberView, tickIndices } from "../src/lib/scrubber-view";
+import widget from "../src/scrubber";
+import { csrTrait, denseTrait, FakeModel, f32, stubCanvas } from "./helpers";
 
 const XSS = "<img src=x onerror=alert(1)>";
 const C = 3;
@@ -214,7 +214,8 @@ describe("scrubber render()", () => {
     point.dispatchEvent(new MouseEvent("click", { bubbles: true }));
     expect(root.dataset.index).toBe("1");
     expect(model.state.index).toBe(1);
-    const r = (i: number) => el.querySelector(`.fv-metric[data-metric="l0"] .fv-point[data-index="${i}"]`)?.getAttribute("r");
+    const r = (i: number) =>
+      el.querySelector(`.fv-metric[data-metric="l0"] .fv-point[data-index="${i}"]`)?.getAttribute("r");
     expect([r(0), r(1), r(2)]).toEqual(["2", "3.5", "2"]);
     el.querySelector<HTMLElement>('.fv-tick-label[data-index="0"]')!.click();
     expect(root.dataset.index).toBe("0");
@@ -263,11 +264,19 @@ describe("scrubber render()", () => {
   });
 
   it("survives garbage traits", () => {
-    const { root } = mount({ ...baseState(), frames: { shape: [12, 3], format: "csr", data: f32([1]), indices: "x", indptr: null } });
+    const { root } = mount({
+      ...baseState(),
+      frames: { shape: [12, 3], format: "csr", data: f32([1]), indices: "x", indptr: null },
+    });
     expect(root.dataset.state).toBe("error");
     view!.destroy();
     view = undefined;
-    const m2 = mount({ ...baseState(), match_cosine: { shape: [2, 2], data: f32([1, 2, 3, 4]) }, metrics: { l0: [1], bad: "nope" }, x_values: [3, 2, 1] });
+    const m2 = mount({
+      ...baseState(),
+      match_cosine: { shape: [2, 2], data: f32([1, 2, 3, 4]) },
+      metrics: { l0: [1], bad: "nope" },
+      x_values: [3, 2, 1],
+    });
     expect(m2.root.dataset.state).toBe("ready");
     expect(el.querySelector(".fv-note")?.textContent).toContain("match_cosine");
     expect(el.querySelectorAll(".fv-metric").length).toBe(1);

@@ -32,7 +32,15 @@ describe("scopeCss", () => {
 `;
     const out = scopeCss(".r", css);
     expect(selectors(out)).toEqual([
-      ".r .a", ".r .b", ".r .h:not(.c", ".d)", ".r", '.r[data-x="1"] .e', ".r.f", ".r .rx", ".r .g",
+      ".r .a",
+      ".r .b",
+      ".r .h:not(.c",
+      ".d)",
+      ".r",
+      '.r[data-x="1"] .e',
+      ".r.f",
+      ".r .rx",
+      ".r .g",
     ]);
     expect(out).toContain("@keyframes spin { to { transform: rotate(360deg); } }");
     expect(out).toContain(".r .h:not(.c, .d) { z: 3; }"); // one selector: the comma inside :not() is not a list
@@ -51,7 +59,8 @@ describe("scopeCss", () => {
     for (const [root, css] of views) {
       const sels = selectors(css);
       expect(sels.length).toBeGreaterThan(3);
-      for (const s of sels) expect(s === root || /^[\s[.:]/.test(s.slice(root.length)) && s.startsWith(root), `${root}: ${s}`).toBe(true);
+      for (const s of sels)
+        expect(s === root || (/^[\s[.:]/.test(s.slice(root.length)) && s.startsWith(root)), `${root}: ${s}`).toBe(true);
     }
     // The rule behind the bug: the interpolation view's token hover no longer matches the dashboard's tokens.
     expect(INTERPOLATION_CSS).toContain(".fv-interpolation .fv-token:hover");

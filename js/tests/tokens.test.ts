@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { TOOLTIP_MAX_CHARS, tokenLabel, tokenTooltip, truncate, visibleWhitespace } from "../src/lib/tokens";
 import { formatValue } from "../src/lib/format";
+import { TOOLTIP_MAX_CHARS, tokenLabel, tokenTooltip, truncate, visibleWhitespace } from "../src/lib/tokens";
 
 describe("visibleWhitespace", () => {
   it("maps space, newline and tab", () => {

@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import gallery from "../src/vision_gallery";
-import scrubber from "../src/vision_scrubber";
+import { PLAY_STEP_MS } from "../src/lib/scrubber-view";
 import { decodeImages, readVision, rgba } from "../src/lib/vision-data";
 import { createGalleryView, createVisionScrubberView, type VisionView } from "../src/lib/vision-view";
-import { PLAY_STEP_MS } from "../src/lib/scrubber-view";
-import { FakeModel, denseTrait, stubCanvas } from "./helpers";
+import gallery from "../src/vision_gallery";
+import scrubber from "../src/vision_scrubber";
+import { denseTrait, FakeModel, stubCanvas } from "./helpers";
 
 const XSS = "<img src=x onerror=alert(1)>";
 const [C, U, N, H, W] = [3, 3, 2, 2, 2];
@@ -15,13 +15,18 @@ function pixels(withCheckpoints: boolean): DataView {
   const out = new Uint8Array(nC * U * N * H * W * 3);
   for (let c = 0; c < nC; c++)
     for (let u = 0; u < U; u++)
-      for (let n = 0; n < N; n++) out.fill(100 * c + 10 * u + n, ((c * U + u) * N + n) * H * W * 3, ((c * U + u) * N + n + 1) * H * W * 3);
+      for (let n = 0; n < N; n++)
+        out.fill(100 * c + 10 * u + n, ((c * U + u) * N + n) * H * W * 3, ((c * U + u) * N + n + 1) * H * W * 3);
   return new DataView(out.buffer);
 }
 
 const galleryState = (): Record<string, unknown> => ({
   images: { shape: [U, N, H, W, 3], format: "rgb_u8", data: pixels(false) },
-  activations: denseTrait([[1, 2], [3, 4], [5, 6]]),
+  activations: denseTrait([
+    [1, 2],
+    [3, 4],
+    [5, 6],
+  ]),
   units: [4, 9, 17],
   unit_labels: ["channel 4", XSS, "channel 17"],
   selected_unit: -1,
@@ -32,10 +37,26 @@ const galleryState = (): Record<string, unknown> => ({
 const scrubberState = (): Record<string, unknown> => ({
   ...galleryState(),
   images: { shape: [C, U, N, H, W, 3], format: "rgb_u8", data: pixels(true) },
-  activations: denseTrait([[1, 2, 3, 4, 5, 6], [2, 3, 4, 5, 6, 7], [9, 8, 7, 6, 5, 4]]),
-  probe_mean: denseTrait([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]]),
-  probe_max: denseTrait([[1, 1, 1], [2, 2, 2], [3, 3, 3]]),
-  weight_cosine: denseTrait([[NaN, NaN, NaN], [0.5, 0.6, 0.7], [0.9, 0.95, 0.99]]),
+  activations: denseTrait([
+    [1, 2, 3, 4, 5, 6],
+    [2, 3, 4, 5, 6, 7],
+    [9, 8, 7, 6, 5, 4],
+  ]),
+  probe_mean: denseTrait([
+    [0.1, 0.2, 0.3],
+    [0.4, 0.5, 0.6],
+    [0.7, 0.8, 0.9],
+  ]),
+  probe_max: denseTrait([
+    [1, 1, 1],
+    [2, 2, 2],
+    [3, 3, 3],
+  ]),
+  weight_cosine: denseTrait([
+    [NaN, NaN, NaN],
+    [0.5, 0.6, 0.7],
+    [0.9, 0.95, 0.99],
+  ]),
   labels: ["step 0", "step 50", "step 800"],
   x_values: [0, 50, 800],
   x_label: "step",
@@ -44,7 +65,11 @@ const scrubberState = (): Record<string, unknown> => ({
 });
 
 class FakeImageData {
-  constructor(readonly data: Uint8ClampedArray, readonly width: number, readonly height: number) {}
+  constructor(
+    readonly data: Uint8ClampedArray,
+    readonly width: number,
+    readonly height: number,
+  ) {}
 }
 
 let canvasStub: ReturnType<typeof stubCanvas>;
@@ -67,7 +92,9 @@ afterEach(() => {
 
 /** First byte of each image painted since the last call, in paint order. */
 function painted(): number[] {
-  const out = canvasStub.calls.filter((c) => c.name === "putImageData").map((c) => (c.args[0] as FakeImageData).data[0]);
+  const out = canvasStub.calls
+    .filter((c) => c.name === "putImageData")
+    .map((c) => (c.args[0] as FakeImageData).data[0]);
   canvasStub.calls.length = 0;
   return out;
 }
@@ -98,7 +125,7 @@ describe("Gallery", () => {
     view = createGalleryView(model, el);
     const tiles = el.querySelectorAll<HTMLElement>(".fv-vtile");
     expect(Array.from(tiles, (t) => t.dataset.unit)).toEqual(["4", "9", "17"]);
-    expect(tiles[1].querySelector(".fv-vcaption")!.textContent).toBe(XSS.slice(0, 23) + "…"); // clipped, as text
+    expect(tiles[1].querySelector(".fv-vcaption")!.textContent).toBe(`${XSS.slice(0, 23)}…`); // clipped, as text
     expect(el.querySelector("img")).toBeNull();
     expect(el.querySelector(".fv-title")!.textContent).toBe(XSS);
     expect(tiles[0].querySelectorAll("canvas.fv-vimage").length).toBe(2);

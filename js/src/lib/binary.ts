@@ -24,9 +24,7 @@ export interface Matrix {
   step(col: number): number;
 }
 
-export type DecodeResult =
-  | { ok: true; matrix: Matrix }
-  | { ok: false; error: string };
+export type DecodeResult = { ok: true; matrix: Matrix } | { ok: false; error: string };
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -284,7 +282,10 @@ function decodeUnsafe(raw: unknown): DecodeResult {
     return { ok: true, matrix: new CsrMatrix(nRows, nCols, data.values, ind, ptr, sorted) };
   }
 
-  return { ok: false, error: `matrix.format must be "dense", "csr" or "dense_u8", got ${JSON.stringify(String(format)).slice(0, 40)}` };
+  return {
+    ok: false,
+    error: `matrix.format must be "dense", "csr" or "dense_u8", got ${JSON.stringify(String(format)).slice(0, 40)}`,
+  };
 }
 
 function decodeQuantised(m: Record<string, unknown>, nRows: number, nCols: number): DecodeResult {
@@ -296,14 +297,21 @@ function decodeQuantised(m: Record<string, unknown>, nRows: number, nCols: numbe
   }
   if (!codes) return { ok: false, error: "matrix.data is missing or is not a binary buffer" };
   if (codes.length !== nRows * nCols) {
-    return { ok: false, error: `matrix.data has ${codes.length} codes but shape ${nRows}×${nCols} needs ${nRows * nCols}` };
+    return {
+      ok: false,
+      error: `matrix.data has ${codes.length} codes but shape ${nRows}×${nCols} needs ${nRows * nCols}`,
+    };
   }
   const scale = readFloat32(m.scale, "matrix.scale");
   if (!scale.ok) return scale;
   const zero = readFloat32(m.zero, "matrix.zero");
   if (!zero.ok) return zero;
-  for (const [name, v] of [["scale", scale.values], ["zero", zero.values]] as const) {
-    if (v.length !== nCols) return { ok: false, error: `matrix.${name} has ${v.length} entries, expected n_cols = ${nCols}` };
+  for (const [name, v] of [
+    ["scale", scale.values],
+    ["zero", zero.values],
+  ] as const) {
+    if (v.length !== nCols)
+      return { ok: false, error: `matrix.${name} has ${v.length} entries, expected n_cols = ${nCols}` };
   }
   for (let c = 0; c < nCols; c++) {
     const s = scale.values[c];

@@ -94,7 +94,8 @@ export function readGraph(raw: unknown): ReadGraph {
     });
   }
   const target = str(g.target);
-  if (!nodes.some((n) => n.id === target && n.role === "target")) return { ok: false, error: "the circuit has no target node" };
+  if (!nodes.some((n) => n.id === target && n.role === "target"))
+    return { ok: false, error: "the circuit has no target node" };
   const edges: CircuitEdge[] = [];
   for (const item of Array.isArray(g.edges) ? g.edges : []) {
     if (!item || typeof item !== "object") continue;
@@ -122,8 +123,16 @@ export function readGraph(raw: unknown): ReadGraph {
   return {
     ok: true,
     graph: {
-      nodes, edges, columns, target, method: str(g.method), baseline: str(g.baseline),
-      nFiring: int(g.n_firing, 0), nPrompts: int(g.n_prompts, 0), maxAbsWeight, warnings,
+      nodes,
+      edges,
+      columns,
+      target,
+      method: str(g.method),
+      baseline: str(g.baseline),
+      nFiring: int(g.n_firing, 0),
+      nPrompts: int(g.n_prompts, 0),
+      maxAbsWeight,
+      warnings,
     },
   };
 }

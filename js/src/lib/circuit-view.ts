@@ -3,33 +3,35 @@
 // Hover (or focus) shows the numbers; a click, Enter or Space selects a node; arrow keys move between nodes.
 // Labels are untrusted (token strings for logits): they only ever go through textContent / setAttribute.
 
-import { mix, toCss, type RGB } from "./colour";
 import {
+  type CircuitGraph,
+  type CircuitNode,
   columnTitle,
   edgeGroup,
   edgeWidth,
   layoutGraph,
-  neighbour,
-  readGraph,
   NODE_HEIGHT,
   NODE_WIDTH,
-  type CircuitGraph,
-  type CircuitNode,
+  neighbour,
+  readGraph,
 } from "./circuit-data";
+import { mix, type RGB, toCss } from "./colour";
 import { selectControl } from "./controls";
 import { h, svg } from "./dom";
 import { formatValue } from "./format";
-import type { AnyModel } from "./traits";
-import { createScope } from "./view";
 import { groupColour } from "./paint";
 import { BASE_CSS, scopeCss } from "./styles";
 import { readTheme, setAccent } from "./theme";
 import { cleanLabel } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
+import type { AnyModel } from "./traits";
+import { createScope } from "./view";
 
 const LABEL_MAX = 13;
 
-export const CIRCUIT_CSS = scopeCss(".fv-circuit", `
+export const CIRCUIT_CSS = scopeCss(
+  ".fv-circuit",
+  `
 .fv-circuit .fv-scroll { max-height: 560px; }
 .fv-circuit-svg { display: block; font-family: var(--fv-font); font-size: 11px; }
 .fv-circuit-node { cursor: pointer; outline: none; }
@@ -44,7 +46,8 @@ export const CIRCUIT_CSS = scopeCss(".fv-circuit", `
 .fv-circuit-heading { fill: var(--fv-fg2); font-size: 10px; }
 .fv-circuit-legend { padding: 4px 6px; border: 1px solid var(--fv-border); border-top: none; color: var(--fv-fg2); font-size: 11px; }
 .fv-circuit-swatch { display: inline-block; width: 18px; height: 4px; margin: 0 3px 2px 8px; vertical-align: middle; }
-`);
+`,
+);
 
 export interface CircuitView {
   root: HTMLElement;
@@ -59,11 +62,13 @@ interface Palette {
   dark: boolean;
 }
 
-
 export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView {
   const style = h("style", { text: BASE_CSS + CIRCUIT_CSS });
   const title = h("span", { className: "fv-title" });
-  const colour = selectControl(model, "color_by", "colour", [["sign", "sign"], ["cluster", "cluster"]]);
+  const colour = selectControl(model, "color_by", "colour", [
+    ["sign", "sign"],
+    ["cluster", "cluster"],
+  ]);
   const info = h("span", { className: "fv-info" });
   const note = h("div", { className: "fv-note" });
   const toolbar = h("div", { className: "fv-toolbar" }, [title, colour.el, info, note]);
@@ -100,7 +105,8 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
 
   function nodeFill(node: CircuitNode): string {
     if (node.role === "target") return toCss(mix(palette.background, palette.text, 0.12));
-    const base = model.get("color_by") === "cluster" && node.cluster > 0 ? groupColour(node.cluster - 1) : signColour(node.effect);
+    const base =
+      model.get("color_by") === "cluster" && node.cluster > 0 ? groupColour(node.cluster - 1) : signColour(node.effect);
     return toCss(mix(palette.background, base, palette.dark ? 0.45 : 0.3));
   }
 
@@ -186,7 +192,10 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
     canvas.setAttribute("width", String(layout.width));
     canvas.setAttribute("height", String(layout.height));
     canvas.setAttribute("viewBox", `0 0 ${layout.width} ${layout.height}`);
-    canvas.setAttribute("aria-label", `circuit of ${cleanLabel(graph.nodes.find((n) => n.id === graph!.target)?.label, 40)}`);
+    canvas.setAttribute(
+      "aria-label",
+      `circuit of ${cleanLabel(graph.nodes.find((n) => n.id === graph!.target)?.label, 40)}`,
+    );
 
     graph.columns.forEach((column, c) => {
       if (!graph!.nodes.some((n) => n.column === c)) return;
@@ -210,18 +219,25 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
       const path = svg("path", {
         class: "fv-circuit-edge",
         d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`,
-        "stroke-width": edgeWidth(edge.weight, graph.maxAbsWeight.get(edgeGroup(edge, graph.target, sourceOf)) ?? 0).toFixed(2),
+        "stroke-width": edgeWidth(
+          edge.weight,
+          graph.maxAbsWeight.get(edgeGroup(edge, graph.target, sourceOf)) ?? 0,
+        ).toFixed(2),
         "data-from": edge.from,
         "data-to": edge.to,
         "data-weight": String(edge.weight),
       });
       path.addEventListener("mousemove", (event) =>
-        showTip([
-          ["from", cleanLabel(a.label, 60)],
-          ["to", cleanLabel(b.label, 60)],
-          ["weight", formatValue(edge.weight)],
-          ["method", edge.method],
-        ], event));
+        showTip(
+          [
+            ["from", cleanLabel(a.label, 60)],
+            ["to", cleanLabel(b.label, 60)],
+            ["weight", formatValue(edge.weight)],
+            ["method", edge.method],
+          ],
+          event,
+        ),
+      );
       path.addEventListener("mouseleave", () => tooltip.hide());
       edgeLayer.appendChild(path);
       edgeEls.push({ el: path, from: edge.from, to: edge.to });
@@ -244,7 +260,8 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
       });
       const rect = svg("rect", { width: String(NODE_WIDTH), height: String(NODE_HEIGHT), rx: "4" });
       const text = svg("text", { x: "6", y: String(NODE_HEIGHT / 2 + 4) });
-      text.textContent = node.effect !== null && node.role !== "target" ? `${label} ${formatValue(node.effect)}` : label;
+      text.textContent =
+        node.effect !== null && node.role !== "target" ? `${label} ${formatValue(node.effect)}` : label;
       g.append(rect, text);
       g.addEventListener("click", () => select(node));
       g.addEventListener("keydown", (event) => {
@@ -272,7 +289,9 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
 
     while (legend.firstChild) legend.removeChild(legend.firstChild);
     legend.append(
-      h("span", { text: "edge width: |effect| where the target fires (upstream -> target; target -> each downstream source, scaled apart)" }),
+      h("span", {
+        text: "edge width: |effect| where the target fires (upstream -> target; target -> each downstream source, scaled apart)",
+      }),
       h("span", { className: "fv-circuit-swatch fv-pos" }),
       h("span", { text: "raises" }),
       h("span", { className: "fv-circuit-swatch fv-neg" }),

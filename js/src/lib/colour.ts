@@ -29,7 +29,10 @@ export function parseColour(input: string | null | undefined): RGB | null {
   }
   m = /^rgba?\(\s*([^)]*)\)$/.exec(s);
   if (m) {
-    const parts = m[1].split(/[\s,/]+/).filter(Boolean).slice(0, 3);
+    const parts = m[1]
+      .split(/[\s,/]+/)
+      .filter(Boolean)
+      .slice(0, 3);
     if (parts.length < 3) return null;
     const rgb = parts.map((p) => (p.endsWith("%") ? (parseFloat(p) * 255) / 100 : parseFloat(p)));
     if (rgb.some((v) => !Number.isFinite(v))) return null;
@@ -39,7 +42,7 @@ export function parseColour(input: string | null | undefined): RGB | null {
 }
 
 export function clamp(v: number, lo: number, hi: number): number {
-  return v < lo ? lo : v > hi ? hi : v;
+  return v < lo ? lo : Math.min(v, hi);
 }
 
 export function mix(a: RGB, b: RGB, t: number): RGB {
@@ -59,7 +62,7 @@ export function toCss(c: RGB): string {
 export function luminance(c: RGB): number {
   const lin = (v: number) => {
     const x = v / 255;
-    return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4);
+    return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
   };
   return 0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2]);
 }
@@ -116,7 +119,7 @@ export function makeScale(opts: ScaleOptions): ColourScale {
       vmin,
       vmax,
       diverging,
-      rgb: (v) => (Number.isNaN(v) ? [...bg] as RGB : mix(bg, accent, t(v))),
+      rgb: (v) => (Number.isNaN(v) ? ([...bg] as RGB) : mix(bg, accent, t(v))),
       css: (v) => (Number.isNaN(v) ? lut[0] : lut[Math.round(t(v) * (LUT_SIZE - 1))]),
       isBackground: (v) => Number.isNaN(v) || Math.round(t(v) * (LUT_SIZE - 1)) === 0,
     };

@@ -3,8 +3,8 @@
 
 import { decodeMatrix, type Matrix } from "./binary";
 import { formatValue } from "./format";
-import { type AnyModel, numArray, safeGet, strArray } from "./traits";
 import { cleanLabel } from "./tokens";
+import { type AnyModel, numArray, safeGet, strArray } from "./traits";
 
 export const DEFAULT_ALPHA = 0.05;
 
@@ -28,9 +28,7 @@ export interface ContrastData {
   warnings: string[];
 }
 
-export type ContrastRead =
-  | { ok: true; data: ContrastData }
-  | { ok: false; empty: boolean; error: string };
+export type ContrastRead = { ok: true; data: ContrastData } | { ok: false; empty: boolean; error: string };
 
 export interface ContrastOptions {
   sortGroup: string;
@@ -38,9 +36,11 @@ export interface ContrastOptions {
   title: string;
 }
 
-
 function isBlank(v: unknown): boolean {
-  return v == null || (typeof v === "object" && !Array.isArray(v) && !ArrayBuffer.isView(v) && Object.keys(v as object).length === 0);
+  return (
+    v == null ||
+    (typeof v === "object" && !Array.isArray(v) && !ArrayBuffer.isView(v) && Object.keys(v as object).length === 0)
+  );
 }
 
 /** Read and validate the data traits. Never throws. */
@@ -64,7 +64,12 @@ function readUnsafe(model: AnyModel): ContrastRead {
   const decoded: Partial<Record<keyof typeof raw, Matrix>> = {};
   for (const name of ["means", "effects", "q_values"] as const) {
     const res = decodeMatrix(raw[name]);
-    if (!res.ok) return { ok: false, empty: false, error: `Cannot show contrast: ${name}: ${res.error.replace(/^matrix/, name)}.` };
+    if (!res.ok)
+      return {
+        ok: false,
+        empty: false,
+        error: `Cannot show contrast: ${name}: ${res.error.replace(/^matrix/, name)}.`,
+      };
     decoded[name] = res.matrix;
   }
   const means = decoded.means!;
@@ -72,7 +77,10 @@ function readUnsafe(model: AnyModel): ContrastRead {
   const qValues = decoded.q_values!;
   const nRows = means.nRows;
   const nGroups = means.nCols;
-  for (const [name, m] of [["effects", effects], ["q_values", qValues]] as const) {
+  for (const [name, m] of [
+    ["effects", effects],
+    ["q_values", qValues],
+  ] as const) {
     if (m.nRows !== nRows || m.nCols !== nGroups) {
       return {
         ok: false,
@@ -91,7 +99,8 @@ function readUnsafe(model: AnyModel): ContrastRead {
   const alphaRaw = safeGet(model, "alpha");
   let alpha = DEFAULT_ALPHA;
   if (typeof alphaRaw === "number" && alphaRaw > 0 && alphaRaw <= 1) alpha = alphaRaw;
-  else if (alphaRaw !== undefined) warnings.push(`alpha must be in (0, 1], got ${String(alphaRaw).slice(0, 20)}; using ${DEFAULT_ALPHA}`);
+  else if (alphaRaw !== undefined)
+    warnings.push(`alpha must be in (0, 1], got ${String(alphaRaw).slice(0, 20)}; using ${DEFAULT_ALPHA}`);
 
   let maxAbsMean = 0;
   for (let r = 0; r < nRows; r++) {

@@ -8,31 +8,33 @@
 
 import { mix, toCss } from "./colour";
 import {
+  type ContrastData,
+  type ContrastOptions,
   featureDisplayName,
   formatEffect,
   formatQ,
+  groupMark,
   marksLegend,
   readContrast,
   readContrastOptions,
   rowOrder,
-  groupMark,
   significanceMark,
   testLegend,
-  type ContrastData,
-  type ContrastOptions,
 } from "./contrast-data";
 import { clear, h } from "./dom";
 import { formatValue } from "./format";
-import type { AnyModel } from "./traits";
-import { createScope } from "./view";
 import { groupColour } from "./paint";
 import { BASE_CSS, scopeCss } from "./styles";
 import { readTheme, setAccent } from "./theme";
 import { cleanLabel } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
+import type { AnyModel } from "./traits";
 import { setTrait } from "./traits";
+import { createScope } from "./view";
 
-export const CONTRAST_CSS = scopeCss(".fv-contrast", `
+export const CONTRAST_CSS = scopeCss(
+  ".fv-contrast",
+  `
 .fv-contrast .fv-scroll { min-width: 100%; }
 .fv-contrast-table { width: 100%; border-collapse: separate; border-spacing: 0; font-variant-numeric: tabular-nums; }
 .fv-contrast-table th {
@@ -72,7 +74,8 @@ export const CONTRAST_CSS = scopeCss(".fv-contrast", `
   color: var(--fv-fg2); font-size: 11px; max-width: 100%; overflow-wrap: anywhere;
 }
 .fv-contrast-legend-marks { font-weight: 600; margin-right: 8px; }
-`);
+`,
+);
 
 const BAR_WIDTH_PX = 72;
 const GROUP_NAME_MAX = 40;
@@ -138,22 +141,30 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
 
   function renderHeader(d: ContrastData): void {
     clear(headRow);
-    const featureBtn = h("button", {
-      className: `fv-contrast-sort fv-contrast-sort-feature${opts.sortGroup ? "" : " fv-active"}`,
-      attrs: { type: "button", "data-group": "", "aria-pressed": String(!d.groups.includes(opts.sortGroup)) },
-    }, [h("span", { text: "feature" })]);
+    const featureBtn = h(
+      "button",
+      {
+        className: `fv-contrast-sort fv-contrast-sort-feature${opts.sortGroup ? "" : " fv-active"}`,
+        attrs: { type: "button", "data-group": "", "aria-pressed": String(!d.groups.includes(opts.sortGroup)) },
+      },
+      [h("span", { text: "feature" })],
+    );
     featureBtn.title = "order as given";
     headRow.appendChild(h("th", { attrs: { scope: "col" } }, [featureBtn]));
     d.groups.forEach((g, k) => {
       const active = opts.sortGroup === g;
-      const btn = h("button", {
-        className: `fv-contrast-sort${active ? " fv-active" : ""}`,
-        attrs: { type: "button", "data-group": g, "data-group-index": String(k), "aria-pressed": String(active) },
-      }, [
-        h("span", { className: "fv-contrast-swatch" }),
-        h("span", { className: "fv-contrast-group-name", text: cleanLabel(g, GROUP_NAME_MAX) }),
-        h("span", { className: "fv-contrast-sort-mark", text: active ? "▼" : "" }),
-      ]);
+      const btn = h(
+        "button",
+        {
+          className: `fv-contrast-sort${active ? " fv-active" : ""}`,
+          attrs: { type: "button", "data-group": g, "data-group-index": String(k), "aria-pressed": String(active) },
+        },
+        [
+          h("span", { className: "fv-contrast-swatch" }),
+          h("span", { className: "fv-contrast-group-name", text: cleanLabel(g, GROUP_NAME_MAX) }),
+          h("span", { className: "fv-contrast-sort-mark", text: active ? "▼" : "" }),
+        ],
+      );
       (btn.firstChild as HTMLElement).style.background = toCss(groupColour(k));
       btn.title = `sort by ${cleanLabel(g, 200)}'s effect (descending)`;
       headRow.appendChild(h("th", { attrs: { scope: "col" } }, [btn]));
@@ -163,13 +174,22 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
   function renderRow(d: ContrastData, r: number): HTMLTableRowElement {
     const id = d.featureIds[r];
     const label = d.featureLabels[r];
-    const featureCell = h("td", { className: "fv-contrast-feature", attrs: { "data-row": String(r), "data-group-index": "-1" } });
+    const featureCell = h("td", {
+      className: "fv-contrast-feature",
+      attrs: { "data-row": String(r), "data-group-index": "-1" },
+    });
     if (label) featureCell.appendChild(h("span", { className: "fv-contrast-id", text: `#${id}` }));
-    featureCell.appendChild(h("span", { className: "fv-contrast-label", text: featureDisplayName(id, label, LABEL_MAX) }));
-    const tr = h("tr", {
-      className: "fv-contrast-row",
-      attrs: { "data-feature": String(id), "data-row": String(r), tabindex: "0", "aria-selected": "false" },
-    }, [featureCell]);
+    featureCell.appendChild(
+      h("span", { className: "fv-contrast-label", text: featureDisplayName(id, label, LABEL_MAX) }),
+    );
+    const tr = h(
+      "tr",
+      {
+        className: "fv-contrast-row",
+        attrs: { "data-feature": String(id), "data-row": String(r), tabindex: "0", "aria-selected": "false" },
+      },
+      [featureCell],
+    );
     for (let k = 0; k < d.nGroups; k++) {
       const mean = d.means.get(r, k);
       const effect = d.effects.get(r, k);
@@ -187,10 +207,16 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
         h("span", { className: "fv-contrast-mark", text: mark }),
         h("span", { className: "fv-contrast-effect", text: `r ${formatEffect(effect)}` }),
       ]);
-      tr.appendChild(h("td", {
-        className: "fv-contrast-group-cell",
-        attrs: { "data-row": String(r), "data-group-index": String(k), "data-mark": mark },
-      }, [cell]));
+      tr.appendChild(
+        h(
+          "td",
+          {
+            className: "fv-contrast-group-cell",
+            attrs: { "data-row": String(r), "data-group-index": String(k), "data-mark": mark },
+          },
+          [cell],
+        ),
+      );
     }
     return tr;
   }
@@ -276,7 +302,10 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
 
   // ---- Model listeners -------------------------------------------------
   const listen = scope.listen;
-  listen(["means", "effects", "q_values", "groups", "feature_ids", "feature_labels", "alpha", "test", "aggregate"], () => renderAll(false));
+  listen(
+    ["means", "effects", "q_values", "groups", "feature_ids", "feature_labels", "alpha", "test", "aggregate"],
+    () => renderAll(false),
+  );
   listen("sort_group", () => renderAll(false));
   listen("selected_feature", () => {
     opts = readContrastOptions(model);
@@ -350,7 +379,9 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
       const mark = groupMark(q, effect, d.alpha);
       const verdict = mark
         ? "significantly higher"
-        : significanceMark(q, d.alpha) ? "significantly lower: marked in the group it is higher in" : "not significant";
+        : significanceMark(q, d.alpha)
+          ? "significantly lower: marked in the group it is higher in"
+          : "not significant";
       out.push(
         ["group", cleanLabel(d.groups[k], 200)],
         ["mean", formatValue(d.means.get(r, k))],

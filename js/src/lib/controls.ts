@@ -4,7 +4,6 @@ import { h } from "./dom";
 import type { AnyModel } from "./traits";
 import { setTrait } from "./traits";
 
-
 export interface SelectControl {
   el: HTMLElement;
   select: HTMLSelectElement;

@@ -4,8 +4,6 @@
 // nothing here throws, and whatever is valid is kept.
 
 import { formatValue } from "./format";
-import type { AnyModel } from "./traits";
-import { safeGet } from "./traits";
 
 /** Caps that keep a malformed or huge page from freezing the notebook. */
 export const MAX_EXAMPLES = 100;
@@ -66,17 +64,13 @@ export interface DashboardPage {
   warnings: string[];
 }
 
-export type PageRead =
-  | { kind: "page"; page: DashboardPage }
-  | { kind: "empty" }
-  | { kind: "error"; error: string };
+export type PageRead = { kind: "page"; page: DashboardPage } | { kind: "empty" } | { kind: "error"; error: string };
 
 export interface SearchResult {
   feature: number;
   value: number;
   token: string;
 }
-
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
@@ -239,7 +233,8 @@ export function readPage(raw: unknown): PageRead {
 
 function readPageUnsafe(raw: unknown): PageRead {
   if (raw == null) return { kind: "empty" };
-  if (!isObject(raw)) return { kind: "error", error: `page is not an object (got ${Array.isArray(raw) ? "a list" : typeof raw})` };
+  if (!isObject(raw))
+    return { kind: "error", error: `page is not an object (got ${Array.isArray(raw) ? "a list" : typeof raw})` };
   if (Object.keys(raw).length === 0) return { kind: "empty" };
   const warnings: string[] = [];
   const f = field(raw, "feature");
@@ -308,7 +303,12 @@ export function indexIds(ids: number[]): Map<number, number> {
  * the ends. A current feature that is not in the list goes to the first (next)
  * or last (prev) id.
  */
-export function neighbour(ids: number[], index: Map<number, number>, current: number | null, dir: 1 | -1): number | null {
+export function neighbour(
+  ids: number[],
+  index: Map<number, number>,
+  current: number | null,
+  dir: 1 | -1,
+): number | null {
   if (ids.length === 0) return null;
   const i = current === null ? undefined : index.get(current);
   if (i === undefined) return dir > 0 ? ids[0] : ids[ids.length - 1];
@@ -334,7 +334,8 @@ export function formatDensity(density: number): string {
 /** "fires on 1 in 1,234 tokens" (or "never fired ..."). */
 export function oneInN(density: number, nTokens: number): string {
   if (Number.isNaN(density)) return "";
-  if (density === 0) return Number.isFinite(nTokens) && nTokens > 0 ? `never fired in ${formatCount(nTokens)} tokens` : "never fired";
+  if (density === 0)
+    return Number.isFinite(nTokens) && nTokens > 0 ? `never fired in ${formatCount(nTokens)} tokens` : "never fired";
   const n = 1 / density;
   const shown = n < 10 ? (Math.round(n * 10) / 10).toString() : formatCount(n);
   return `fires on 1 in ${shown} tokens`;
@@ -348,7 +349,7 @@ export function scaleMax(page: DashboardPage): number {
     for (const a of ex.acts) if (a > m) m = a;
   };
   page.top.forEach(visit);
-  page.intervals.forEach((iv) => iv.examples.forEach(visit));
+  for (const iv of page.intervals) iv.examples.forEach(visit);
   return m > 0 ? m : 1;
 }
 
@@ -359,7 +360,7 @@ export function scaleMin(page: DashboardPage): number {
     for (const a of ex.acts) if (a < m) m = a;
   };
   page.top.forEach(visit);
-  page.intervals.forEach((iv) => iv.examples.forEach(visit));
+  for (const iv of page.intervals) iv.examples.forEach(visit);
   return m;
 }
 

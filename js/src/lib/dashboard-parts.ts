@@ -5,16 +5,16 @@
 import {
   ACCENT_DARK,
   ACCENT_LIGHT,
+  type ColourScale,
+  luminance,
+  makeScale,
+  mix,
   NEG_DARK,
   NEG_LIGHT,
   POS_DARK,
   POS_LIGHT,
-  luminance,
-  makeScale,
-  mix,
-  toCss,
-  type ColourScale,
   type RGB,
+  toCss,
 } from "./colour";
 import type { Example, Histogram, LogitEntry, NearestEntry } from "./dashboard-data";
 import { formatCount } from "./dashboard-data";
@@ -55,7 +55,6 @@ export function makePalette(theme: Theme, vmin: number, vmax: number): Palette {
   };
 }
 
-
 // ---- Token contexts ------------------------------------------------------
 
 /** Text shown inside a token chip: spaces stay spaces, other whitespace is made visible. */
@@ -82,10 +81,14 @@ export function contextRow(ex: Example, pal: Palette, source: string, index: num
     }
     line.appendChild(span);
   }
-  return h("div", {
-    className: "fv-context",
-    attrs: { "data-source": source, "data-example": String(index), "data-value": String(ex.value) },
-  }, [h("span", { className: "fv-context-value", text: formatValue(ex.value) }), line]);
+  return h(
+    "div",
+    {
+      className: "fv-context",
+      attrs: { "data-source": source, "data-example": String(index), "data-value": String(ex.value) },
+    },
+    [h("span", { className: "fv-context-value", text: formatValue(ex.value) }), line],
+  );
 }
 
 export function tokenTooltipRows(ex: Example, i: number, max: number): TooltipRow[] {
@@ -140,37 +143,43 @@ export function histogram(hist: Histogram, pal: Palette, logY: boolean, featureM
     const mid = (edges[i] + edges[i + 1]) / 2;
     const t = featureMax > 0 ? Math.min(1, Math.max(0, mid / featureMax)) : 1;
     if (counts[i] > 0) {
-      plot.appendChild(svg("rect", {
-        class: "fv-hist-bar",
-        x: x0.toFixed(2),
-        y: (HIST_H - Math.max(bh, 1)).toFixed(2),
-        width: w.toFixed(2),
-        height: Math.max(bh, 1).toFixed(2),
-        fill: toCss(mix(pal.theme.background, pal.accent, 0.35 + 0.65 * t)),
-        "data-bin": i,
-      }));
+      plot.appendChild(
+        svg("rect", {
+          class: "fv-hist-bar",
+          x: x0.toFixed(2),
+          y: (HIST_H - Math.max(bh, 1)).toFixed(2),
+          width: w.toFixed(2),
+          height: Math.max(bh, 1).toFixed(2),
+          fill: toCss(mix(pal.theme.background, pal.accent, 0.35 + 0.65 * t)),
+          "data-bin": i,
+        }),
+      );
     }
     // Full-height transparent hit area for hovering short bars.
-    plot.appendChild(svg("rect", {
-      class: "fv-hist-hit",
-      x: x0.toFixed(2),
-      y: 0,
-      width: Math.max(0.5, x1 - x0).toFixed(2),
-      height: HIST_H,
-      fill: "transparent",
-      "data-bin": i,
-      "data-count": counts[i],
-    }));
+    plot.appendChild(
+      svg("rect", {
+        class: "fv-hist-hit",
+        x: x0.toFixed(2),
+        y: 0,
+        width: Math.max(0.5, x1 - x0).toFixed(2),
+        height: HIST_H,
+        fill: "transparent",
+        "data-bin": i,
+        "data-count": counts[i],
+      }),
+    );
   }
   plot.appendChild(baseline);
   const peak = Math.max(...counts);
   el.appendChild(h("div", { className: "fv-hist-ylabel", text: `${formatCount(peak)}${logY ? " (log scale)" : ""}` }));
   el.appendChild(plot);
-  el.appendChild(h("div", { className: "fv-hist-xlabels" }, [
-    h("span", { text: formatValue(lo) }),
-    h("span", { className: "fv-hist-xname", text: "activation" }),
-    h("span", { text: formatValue(hi) }),
-  ]));
+  el.appendChild(
+    h("div", { className: "fv-hist-xlabels" }, [
+      h("span", { text: formatValue(lo) }),
+      h("span", { className: "fv-hist-xname", text: "activation" }),
+      h("span", { text: formatValue(hi) }),
+    ]),
+  );
   return {
     el,
     tooltipFor(bin) {
@@ -187,8 +196,16 @@ export function histogram(hist: Histogram, pal: Palette, logY: boolean, featureM
 
 // ---- Logit tables ----------------------------------------------------------
 
-export function logitTable(entries: LogitEntry[], heading: string, kind: "pos" | "neg", scaleAbs: number, pal: Palette): HTMLElement {
-  const col = h("div", { className: `fv-logits fv-logits-${kind}` }, [h("div", { className: "fv-logits-head", text: heading })]);
+export function logitTable(
+  entries: LogitEntry[],
+  heading: string,
+  kind: "pos" | "neg",
+  scaleAbs: number,
+  pal: Palette,
+): HTMLElement {
+  const col = h("div", { className: `fv-logits fv-logits-${kind}` }, [
+    h("div", { className: "fv-logits-head", text: heading }),
+  ]);
   if (entries.length === 0) {
     col.appendChild(h("div", { className: "fv-dash-none", text: "–" }));
     return col;
@@ -199,14 +216,20 @@ export function logitTable(entries: LogitEntry[], heading: string, kind: "pos" |
     const bar = h("span", { className: "fv-logit-bar" });
     bar.style.width = `${(frac * 100).toFixed(1)}%`;
     bar.style.background = colour;
-    col.appendChild(h("div", {
-      className: "fv-logit",
-      attrs: { "data-kind": kind, "data-index": String(i), "data-value": String(e.value) },
-    }, [
-      h("span", { className: "fv-logit-token", text: tokenLabel(e.token, LOGIT_TOKEN_MAX_CHARS) }),
-      h("span", { className: "fv-logit-track" }, [bar]),
-      h("span", { className: "fv-logit-value", text: `${e.value > 0 ? "+" : ""}${formatValue(e.value)}` }),
-    ]));
+    col.appendChild(
+      h(
+        "div",
+        {
+          className: "fv-logit",
+          attrs: { "data-kind": kind, "data-index": String(i), "data-value": String(e.value) },
+        },
+        [
+          h("span", { className: "fv-logit-token", text: tokenLabel(e.token, LOGIT_TOKEN_MAX_CHARS) }),
+          h("span", { className: "fv-logit-track" }, [bar]),
+          h("span", { className: "fv-logit-value", text: `${e.value > 0 ? "+" : ""}${formatValue(e.value)}` }),
+        ],
+      ),
+    );
   });
   return col;
 }
@@ -222,13 +245,17 @@ export function logitTooltipRows(e: LogitEntry, kind: "pos" | "neg"): TooltipRow
 // ---- Nearest features ------------------------------------------------------
 
 export function nearestChip(n: NearestEntry, available: boolean): HTMLButtonElement {
-  const chip = h("button", {
-    className: available ? "fv-nearest" : "fv-nearest fv-unavailable",
-    attrs: { type: "button", "data-feature": String(n.feature) },
-  }, [
-    h("span", { className: "fv-nearest-id", text: `#${n.feature}` }),
-    h("span", { className: "fv-nearest-cos", text: Number.isNaN(n.cosine) ? "–" : n.cosine.toFixed(2) }),
-  ]);
+  const chip = h(
+    "button",
+    {
+      className: available ? "fv-nearest" : "fv-nearest fv-unavailable",
+      attrs: { type: "button", "data-feature": String(n.feature) },
+    },
+    [
+      h("span", { className: "fv-nearest-id", text: `#${n.feature}` }),
+      h("span", { className: "fv-nearest-cos", text: Number.isNaN(n.cosine) ? "–" : n.cosine.toFixed(2) }),
+    ],
+  );
   chip.title = available
     ? `show feature ${n.feature} (decoder cosine ${formatValue(n.cosine)})`
     : `feature ${n.feature} is not in this dashboard's data (decoder cosine ${formatValue(n.cosine)})`;

@@ -10,44 +10,46 @@
 
 import { createLegend, mix, toCss } from "./colour";
 import {
+  type DashboardPage,
+  type Example,
   formatCount,
   formatDensity,
   indexIds,
   intervalLabel,
   neighbour,
   oneInN,
+  type PageRead,
   readFeature,
   readFeatureIds,
   readPage,
   readSearchResults,
+  type SearchResult,
   scaleMax,
   scaleMin,
-  type DashboardPage,
-  type Example,
-  type PageRead,
-  type SearchResult,
 } from "./dashboard-data";
 import {
   contextRow,
+  type HistogramPart,
   histogram,
   logitTable,
   logitTooltipRows,
   makePalette,
   nearestChip,
-  tokenTooltipRows,
-  type HistogramPart,
   type Palette,
+  tokenTooltipRows,
 } from "./dashboard-parts";
 import { clear, h } from "./dom";
 import { formatValue } from "./format";
-import { type AnyModel, isKernelFree, safeGet, setTrait } from "./traits";
-import { createScope } from "./view";
 import { BASE_CSS, scopeCss } from "./styles";
 import { readTheme, setAccent, type Theme } from "./theme";
 import { cleanLabel, tokenLabel } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
+import { type AnyModel, isKernelFree, safeGet, setTrait } from "./traits";
+import { createScope } from "./view";
 
-export const DASHBOARD_CSS = scopeCss(".fv-dashboard", `
+export const DASHBOARD_CSS = scopeCss(
+  ".fv-dashboard",
+  `
 .fv-dashboard { width: 100%; max-width: 900px; min-width: 0; }
 .fv-dash-header { gap: 4px 10px; }
 .fv-dash-id { font-family: var(--fv-code); font-size: 14px; font-weight: 700; }
@@ -160,7 +162,8 @@ export const DASHBOARD_CSS = scopeCss(".fv-dashboard", `
 .fv-interval-range { font-weight: 600; font-variant-numeric: tabular-nums; }
 .fv-interval-meta { color: var(--fv-fg2); margin-left: 6px; font-variant-numeric: tabular-nums; }
 .fv-interval-examples { padding-left: 4px; }
-`);
+`,
+);
 
 /** Give up waiting for Python's page after this long (shown as an error, the old page stays). */
 export const PAGE_TIMEOUT_MS = 10_000;
@@ -183,14 +186,30 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
   const style = h("style", { text: BASE_CSS + DASHBOARD_CSS });
   const title = h("span", { className: "fv-title" });
   const idLabel = h("span", { className: "fv-dash-id" });
-  const prevBtn = h("button", { className: "fv-prev", text: "‹", attrs: { type: "button", "aria-label": "previous feature" } });
-  const nextBtn = h("button", { className: "fv-next", text: "›", attrs: { type: "button", "aria-label": "next feature" } });
-  const input = h("input", { className: "fv-dash-input", attrs: { type: "number", step: "1", "aria-label": "feature id" } });
+  const prevBtn = h("button", {
+    className: "fv-prev",
+    text: "‹",
+    attrs: { type: "button", "aria-label": "previous feature" },
+  });
+  const nextBtn = h("button", {
+    className: "fv-next",
+    text: "›",
+    attrs: { type: "button", "aria-label": "next feature" },
+  });
+  const input = h("input", {
+    className: "fv-dash-input",
+    attrs: { type: "number", step: "1", "aria-label": "feature id" },
+  });
   const pos = h("span", { className: "fv-dash-pos" });
   const nav = h("span", { className: "fv-dash-nav" }, [prevBtn, input, nextBtn]);
   const search = h("input", {
     className: "fv-search",
-    attrs: { type: "search", placeholder: "search tokens…", "aria-label": "find features whose top contexts contain a token", spellcheck: "false" },
+    attrs: {
+      type: "search",
+      placeholder: "search tokens…",
+      "aria-label": "find features whose top contexts contain a token",
+      spellcheck: "false",
+    },
   });
   const searchWrap = h("span", { className: "fv-dash-search" }, [search]);
   // In an HTML export no Python answers: search is off and says why; only exported pages can be shown.
@@ -201,7 +220,15 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
   }
   const status = h("span", { className: "fv-dash-status", attrs: { role: "status", "aria-live": "polite" } });
   const note = h("div", { className: "fv-note" });
-  const header = h("div", { className: "fv-toolbar fv-dash-header" }, [title, idLabel, nav, pos, status, searchWrap, note]);
+  const header = h("div", { className: "fv-toolbar fv-dash-header" }, [
+    title,
+    idLabel,
+    nav,
+    pos,
+    status,
+    searchWrap,
+    note,
+  ]);
   const resultsHead = h("div", { className: "fv-dash-results-head" });
   const resultsList = h("div", { className: "fv-dash-results-list" });
   const results = h("div", { className: "fv-dash-results" }, [resultsHead, resultsList]);
@@ -309,8 +336,8 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     if (s === "loading") status.textContent = `loading #${requested}…`;
     else if (s === "error" && kernelFree && page && page.feature !== requested) {
       status.textContent = `⚠ #${requested} has no page in this exported file; showing #${page.feature}`;
-    }
-    else if (s === "error" && timedOut) status.textContent = `⚠ no page for #${requested} yet (is the kernel running?)`;
+    } else if (s === "error" && timedOut)
+      status.textContent = `⚠ no page for #${requested} yet (is the kernel running?)`;
     else if (s === "error" && pageRead.kind === "page") status.textContent = "⚠ the page names no feature";
     else status.textContent = "";
   }
@@ -337,14 +364,18 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     const n = searchResults.length;
     resultsHead.textContent = `${n} feature${n === 1 ? "" : "s"} whose top contexts contain “${shown}” (best first):`;
     for (const r of searchResults) {
-      const b = h("button", {
-        className: r.feature === requested ? "fv-search-result fv-current" : "fv-search-result",
-        attrs: { type: "button", "data-feature": String(r.feature) },
-      }, [
-        h("span", { className: "fv-search-result-id", text: `#${r.feature}` }),
-        h("span", { className: "fv-search-result-token", text: tokenLabel(r.token, SEARCH_TOKEN_MAX) }),
-        h("span", { className: "fv-search-result-value", text: formatValue(r.value) }),
-      ]);
+      const b = h(
+        "button",
+        {
+          className: r.feature === requested ? "fv-search-result fv-current" : "fv-search-result",
+          attrs: { type: "button", "data-feature": String(r.feature) },
+        },
+        [
+          h("span", { className: "fv-search-result-id", text: `#${r.feature}` }),
+          h("span", { className: "fv-search-result-token", text: tokenLabel(r.token, SEARCH_TOKEN_MAX) }),
+          h("span", { className: "fv-search-result-value", text: formatValue(r.value) }),
+        ],
+      );
       b.title = `show feature ${r.feature} (activation ${formatValue(r.value)} on this token)`;
       resultsList.appendChild(b);
     }
@@ -359,7 +390,8 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
 
   function stat(label: string, value: string, sub = "", block = false): Node[] {
     const v = h("span", { className: "fv-dash-stat-value", text: value });
-    if (sub) v.appendChild(h(block ? "div" : "span", { className: `fv-dash-stat-sub${block ? " fv-block" : ""}`, text: sub }));
+    if (sub)
+      v.appendChild(h(block ? "div" : "span", { className: `fv-dash-stat-sub${block ? " fv-block" : ""}`, text: sub }));
     return [h("span", { className: "fv-dash-stat-label", text: label }), v];
   }
 
@@ -389,7 +421,11 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     stats.appendChild(grid);
     left.appendChild(stats);
 
-    const logBtn = h("button", { className: "fv-dash-logy", text: "log", attrs: { type: "button", "aria-pressed": String(logY) } });
+    const logBtn = h("button", {
+      className: "fv-dash-logy",
+      text: "log",
+      attrs: { type: "button", "aria-pressed": String(logY) },
+    });
     logBtn.title = "log-scale the counts";
     const histSec = section("histogram", "Activations > 0", [logBtn]);
     histHolder = h("div");
@@ -400,10 +436,12 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     const logits = section("logits", "Logit effect");
     let scaleAbs = 0;
     for (const e of [...p.logitsTop, ...p.logitsBottom]) scaleAbs = Math.max(scaleAbs, Math.abs(e.value));
-    logits.appendChild(h("div", { className: "fv-dash-logit-cols" }, [
-      logitTable(p.logitsTop, "promotes", "pos", scaleAbs, palette),
-      logitTable(p.logitsBottom, "suppresses", "neg", scaleAbs, palette),
-    ]));
+    logits.appendChild(
+      h("div", { className: "fv-dash-logit-cols" }, [
+        logitTable(p.logitsTop, "promotes", "pos", scaleAbs, palette),
+        logitTable(p.logitsBottom, "suppresses", "neg", scaleAbs, palette),
+      ]),
+    );
     left.appendChild(logits);
 
     const nearest = section("nearest", "Nearest features (cosine)");
@@ -423,7 +461,9 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
       const never = p.density === 0 ? "This feature never fired on the tokens seen." : "No top contexts.";
       top.appendChild(h("div", { className: "fv-dash-none", text: never }));
     }
-    p.top.forEach((ex, i) => top.appendChild(contextRow(ex, palette, "top", i)));
+    p.top.forEach((ex, i) => {
+      top.appendChild(contextRow(ex, palette, "top", i));
+    });
     right.appendChild(top);
 
     if (p.intervals.length) {
@@ -431,16 +471,22 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
       const max = scaleMax(p);
       p.intervals.forEach((iv, k) => {
         const fraction = Number.isNaN(iv.fraction) ? "" : `${formatValue(iv.fraction * 100)}% of sample`;
-        const abs = Number.isFinite(iv.low) && Number.isFinite(iv.high) ? `${formatValue(iv.low)}–${formatValue(iv.high)}` : "";
+        const abs =
+          Number.isFinite(iv.low) && Number.isFinite(iv.high) ? `${formatValue(iv.low)}–${formatValue(iv.high)}` : "";
         const meta = [abs, fraction, `${iv.examples.length} shown`].filter(Boolean).join(" · ");
         const summary = h("summary", {}, [
           h("span", { className: "fv-interval-range", text: intervalLabel(iv, max) }),
           h("span", { className: "fv-interval-meta", text: meta }),
         ]);
         const list = h("div", { className: "fv-interval-examples" });
-        iv.examples.forEach((ex, i) => list.appendChild(contextRow(ex, palette, `interval-${k}`, i)));
+        iv.examples.forEach((ex, i) => {
+          list.appendChild(contextRow(ex, palette, `interval-${k}`, i));
+        });
         if (iv.examples.length === 0) list.appendChild(h("div", { className: "fv-dash-none", text: "no examples" }));
-        const details = h("details", { className: "fv-interval", attrs: { "data-interval": String(k) } }, [summary, list]);
+        const details = h("details", { className: "fv-interval", attrs: { "data-interval": String(k) } }, [
+          summary,
+          list,
+        ]);
         details.open = openIntervals[k] === true;
         details.addEventListener("toggle", () => {
           openIntervals[k] = details.open;
@@ -464,7 +510,8 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
       clear(right);
       body.style.display = "none";
       message.style.display = "";
-      message.textContent = pageRead.kind === "error" ? `Cannot show this page: ${pageRead.error}.` : "No feature page yet.";
+      message.textContent =
+        pageRead.kind === "error" ? `Cannot show this page: ${pageRead.error}.` : "No feature page yet.";
       idLabel.textContent = "";
       note.textContent = "";
       renderState();
@@ -531,7 +578,9 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     const n = Number(text);
     if (!go(Number.isSafeInteger(n) ? n : null)) {
       input.classList.add("fv-invalid");
-      input.title = ids.length ? `${cleanLabel(text, 20)} is not one of this dashboard's ${formatCount(ids.length)} features` : "not a feature id";
+      input.title = ids.length
+        ? `${cleanLabel(text, 20)} is not one of this dashboard's ${formatCount(ids.length)} features`
+        : "not a feature id";
     }
   }
 

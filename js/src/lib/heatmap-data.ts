@@ -2,8 +2,8 @@
 // Everything coming from the model is treated as untrusted `unknown`.
 
 import { decodeMatrix, type Matrix } from "./binary";
-import { arrayOf, numArray, safeGet, strArray, type AnyModel } from "./traits";
-import { computeColumnStats, isSortBy, type ColumnStats, type SortBy } from "./order";
+import { type ColumnStats, computeColumnStats, isSortBy, type SortBy } from "./order";
+import { type AnyModel, arrayOf, numArray, safeGet, strArray } from "./traits";
 
 export interface HeatmapData {
   matrix: Matrix;
@@ -57,7 +57,7 @@ function statsFrom(v: unknown, n: number): ColumnStats | null {
 
 /** Read and validate all data traits. Never throws. */
 export function readData(model: AnyModel): ReadResult {
-  let decoded;
+  let decoded: ReturnType<typeof decodeMatrix>;
   try {
     decoded = decodeMatrix(model.get("matrix"));
   } catch (e) {
@@ -187,7 +187,7 @@ export interface PromptLayout {
 /** Rows grouped into prompts from untrusted `prompt_lengths`; lengths that do not sum to nRows mean one prompt. */
 export function promptLayout(raw: unknown[] | null, nRows: number, warnings: string[]): PromptLayout {
   let promptLengths: number[] = [];
-  if (raw && raw.every((x) => typeof x === "number" && Number.isInteger(x) && x >= 0)) {
+  if (raw?.every((x) => typeof x === "number" && Number.isInteger(x) && x >= 0)) {
     promptLengths = raw as number[];
   }
   const total = promptLengths.reduce((a, b) => a + b, 0);

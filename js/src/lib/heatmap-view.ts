@@ -1,30 +1,30 @@
 // The token x feature heatmap view. Reusable: the heatmap entry point wraps
 // it, and composite views (dashboard, ...) can embed it in their own element.
 
-import { createLegend, makeScale, type ColourScale } from "./colour";
+import { type ColourScale, createLegend, makeScale } from "./colour";
 import { checkboxControl, selectControl } from "./controls";
 import { context2d, h } from "./dom";
 import { formatValue } from "./format";
+import { type HeatmapData, type HeatmapOptions, readData, readOptions } from "./heatmap-data";
 import {
   contentSize,
+  type Hit,
   hitTest,
+  type Layout,
   scrollToShow,
   spacerExtent,
   toContentScroll,
   toScrollerScroll,
-  type Hit,
-  type Layout,
   type Viewport,
 } from "./layout";
-import { featureName, readData, readOptions, type HeatmapData, type HeatmapOptions } from "./heatmap-data";
-import { setTrait, type AnyModel } from "./traits";
-import { createScope } from "./view";
 import { columnOrder } from "./order";
 import { paint } from "./paint";
 import { BASE_CSS } from "./styles";
 import { readTheme, type Theme } from "./theme";
 import { cleanLabel, tokenLabel, tokenTooltip } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
+import { type AnyModel, setTrait } from "./traits";
+import { createScope } from "./view";
 
 export const CELL_W = 12;
 export const CELL_H = 14;
@@ -162,9 +162,18 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
       orderDirty = false;
       hover = null;
       if (data) {
-        order = columnOrder(data.nCols, data.featureIds, data.stats, opts.sortBy, opts.hideAlwaysOn && data.anyAlwaysOn, data.alwaysOn);
+        order = columnOrder(
+          data.nCols,
+          data.featureIds,
+          data.stats,
+          opts.sortBy,
+          opts.hideAlwaysOn && data.anyAlwaysOn,
+          data.alwaysOn,
+        );
         laneOf = new Int32Array(data.nCols).fill(-1);
-        order.forEach((c, i) => (laneOf[c] = i));
+        order.forEach((c, i) => {
+          laneOf[c] = i;
+        });
       } else {
         order = [];
         laneOf = new Int32Array(0);
@@ -180,7 +189,11 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
     title.style.display = opts.title ? "" : "none";
     sort.update(opts.sortBy);
     const canHide = !!data && data.anyAlwaysOn;
-    hide.update(opts.hideAlwaysOn, !canHide, canHide ? "hide features that fire on (almost) every token" : "no always-on features");
+    hide.update(
+      opts.hideAlwaysOn,
+      !canHide,
+      canHide ? "hide features that fire on (almost) every token" : "no always-on features",
+    );
     transpose.update(opts.transpose);
     legend.el.style.display = data ? "" : "none";
     if (data) {
@@ -241,7 +254,7 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
 
   function selectedLane(): number {
     const col = colOfFeature.get(opts.selectedFeature);
-    return col === undefined || opts.selectedFeature < 0 ? -1 : laneOf[col] ?? -1;
+    return col === undefined || opts.selectedFeature < 0 ? -1 : (laneOf[col] ?? -1);
   }
 
   // ---- Drawing ---------------------------------------------------------
@@ -295,7 +308,7 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
       const headerLabel = (c: number) => cleanLabel(d.featureLabels[c], 10) || String(d.featureIds[c]);
       const gutterFeature = (c: number) => {
         const label = d.featureLabels[c];
-        return `#${d.featureIds[c]}${label ? " " + cleanLabel(label, 40) : ""}`;
+        return `#${d.featureIds[c]}${label ? ` ${cleanLabel(label, 40)}` : ""}`;
       };
       const res = paint(ctx, {
         layout,
@@ -332,9 +345,17 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
     ds.transpose = String(opts.transpose);
     ds.selectedFeature = String(opts.selectedFeature);
     ds.selectedLane = String(lane);
-    ds.visibleColumns = showingGrid && d ? order.slice(lanes[0], lanes[1]).map((c) => d.featureIds[c]).join(",") : "";
+    ds.visibleColumns =
+      showingGrid && d
+        ? order
+            .slice(lanes[0], lanes[1])
+            .map((c) => d.featureIds[c])
+            .join(",")
+        : "";
     ds.firstVisibleOffset = String(
-      opts.transpose ? layout.headerH + lanes[0] * layout.cellH - vp.scrollTop : layout.gutterW + lanes[0] * layout.cellW - vp.scrollLeft,
+      opts.transpose
+        ? layout.headerH + lanes[0] * layout.cellH - vp.scrollTop
+        : layout.gutterW + lanes[0] * layout.cellW - vp.scrollLeft,
     );
 
     if (!painted && showingGrid && d) {
@@ -392,7 +413,11 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
       // Quantised matrices (dense_u8) are exact to half a step: say so.
       const halfStep = data.matrix.step(col) / 2;
       const value = formatValue(data.matrix.get(tok, col));
-      return [...tokenRows(tok), ...featureRows(col), ["value", halfStep > 0 ? `${value} ± ${formatValue(halfStep)}` : value]];
+      return [
+        ...tokenRows(tok),
+        ...featureRows(col),
+        ["value", halfStep > 0 ? `${value} ± ${formatValue(halfStep)}` : value],
+      ];
     }
     const lane = featureLaneOf(hit);
     if (lane >= 0) {
@@ -408,7 +433,8 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
       rows.push(["", "click to select"]);
       return rows;
     }
-    if (hit.region === "gutter" || hit.region === "header") return tokenRows(hit.region === "gutter" ? hit.row : hit.col);
+    if (hit.region === "gutter" || hit.region === "header")
+      return tokenRows(hit.region === "gutter" ? hit.row : hit.col);
     return null;
   }
 

@@ -4,26 +4,24 @@
 // dots at value 0, and a legend. build() runs when the data changes; the cheap
 // setIndex() runs on every slider move. Text goes through textContent only.
 
+import { toCss } from "./colour";
 import { clear, h, svg } from "./dom";
 import { formatValue } from "./format";
-import { formatProb, MAX_LINES, type InterpolationData } from "./interpolation-data";
-import { groupColour } from "./paint";
-import { toCss } from "./colour";
-import { tokenLabel, tokenTooltip } from "./tokens";
+import { formatProb, type InterpolationData, MAX_LINES } from "./interpolation-data";
 import { nearestIndex } from "./numbers";
-
+import { groupColour } from "./paint";
+import { tokenLabel, tokenTooltip } from "./tokens";
 
 export const CHART_WIDTH = 420;
 export const CHART_HEIGHT = 160;
 const M = { left: 42, right: 12, top: 10, bottom: 28 };
-
 
 /** Smallest "nice" number (1, 2, 2.5, 5 × 10^k) >= x, capped at 1 (probabilities). */
 export function niceCeil(x: number): number {
   if (!(x > 0) || !Number.isFinite(x)) return 1;
   const k = Math.floor(Math.log10(x));
   for (const m of [1, 2, 2.5, 5, 10]) {
-    const v = m * Math.pow(10, k);
+    const v = m * 10 ** k;
     if (v >= x * (1 - 1e-9)) return Math.min(1, v);
   }
   return 1;
@@ -70,7 +68,11 @@ export function createChart(onPick: (index: number) => void): Chart {
   const empty = h("div", { className: "fv-chart-empty" });
   const plot = h("div", { className: "fv-chart-plot" }, [heading]);
   plot.appendChild(root);
-  const el = h("div", { className: "fv-interp-chart" }, [plot, h("div", { className: "fv-chart-side" }, [legend, more]), empty]);
+  const el = h("div", { className: "fv-interp-chart" }, [
+    plot,
+    h("div", { className: "fv-chart-side" }, [legend, more]),
+    empty,
+  ]);
 
   let data: InterpolationData | null = null;
   let lines = 0;
@@ -87,8 +89,12 @@ export function createChart(onPick: (index: number) => void): Chart {
 
   function highlight(u: number): void {
     root.classList.toggle("fv-hl-on", u >= 0);
-    series.forEach((g, k) => g.classList.toggle("fv-hl", k === u));
-    items.forEach((it, k) => it.classList.toggle("fv-hl", k === u));
+    series.forEach((g, k) => {
+      g.classList.toggle("fv-hl", k === u);
+    });
+    items.forEach((it, k) => {
+      it.classList.toggle("fv-hl", k === u);
+    });
   }
 
   function build(d: InterpolationData | null): void {
@@ -134,7 +140,9 @@ export function createChart(onPick: (index: number) => void): Chart {
     const bottom = CHART_HEIGHT - M.bottom;
     for (const f of [0, 0.5, 1]) {
       const py = y(yMax * f);
-      gridG.appendChild(svg("line", { class: f === 0 ? "fv-axis" : "fv-grid", x1: M.left, x2: CHART_WIDTH - M.right, y1: py, y2: py }));
+      gridG.appendChild(
+        svg("line", { class: f === 0 ? "fv-axis" : "fv-grid", x1: M.left, x2: CHART_WIDTH - M.right, y1: py, y2: py }),
+      );
       const t = svg("text", { class: "fv-tick", x: M.left - 4, y: py + 3, "text-anchor": "end" });
       t.textContent = formatProb(yMax * f);
       axesG.appendChild(t);
@@ -153,7 +161,12 @@ export function createChart(onPick: (index: number) => void): Chart {
     if (xMin < 0 && xMax > 0) {
       gridG.appendChild(svg("line", { class: "fv-zero", x1: x(0), x2: x(0), y1: M.top, y2: bottom }));
     }
-    const xl = svg("text", { class: "fv-tick fv-axis-label", x: (M.left + CHART_WIDTH - M.right) / 2, y: bottom + 24, "text-anchor": "middle" });
+    const xl = svg("text", {
+      class: "fv-tick fv-axis-label",
+      x: (M.left + CHART_WIDTH - M.right) / 2,
+      y: bottom + 24,
+      "text-anchor": "middle",
+    });
     xl.textContent = "steering value";
     axesG.appendChild(xl);
 
@@ -173,12 +186,16 @@ export function createChart(onPick: (index: number) => void): Chart {
         pen = true;
       }
       const g = svg("g", { class: "fv-series", "data-token": u });
-      g.appendChild(svg("path", { class: "fv-line", d: path || "M0 0", stroke: colour, ...(path ? {} : { visibility: "hidden" }) }));
+      g.appendChild(
+        svg("path", { class: "fv-line", d: path || "M0 0", stroke: colour, ...(path ? {} : { visibility: "hidden" }) }),
+      );
       linesG.appendChild(g);
       series.push(g);
       const bp = d.baselineProbs[u];
       if (showBaseline && Number.isFinite(bp)) {
-        baseG.appendChild(svg("circle", { class: "fv-base-dot", cx: x(0), cy: y(bp), r: 3.2, stroke: colour, "data-token": u }));
+        baseG.appendChild(
+          svg("circle", { class: "fv-base-dot", cx: x(0), cy: y(bp), r: 3.2, stroke: colour, "data-token": u }),
+        );
       }
       const dot = svg("circle", { class: "fv-cur-dot", r: 3, fill: colour, "data-token": u });
       dotsG.appendChild(dot);
@@ -209,7 +226,7 @@ export function createChart(onPick: (index: number) => void): Chart {
     const hidden = d.tokenStrings.length - lines;
     if (hidden > 0) more.textContent = `+${hidden} more token${hidden === 1 ? "" : "s"} not drawn`;
     if (showBaseline) {
-      more.textContent = (more.textContent ? more.textContent + " · " : "") + "○ unsteered at 0";
+      more.textContent = `${more.textContent ? `${more.textContent} · ` : ""}○ unsteered at 0`;
     }
     titleEl.textContent = `Next-token probabilities of ${lines} tokens against the steering value`;
   }

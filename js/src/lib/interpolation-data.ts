@@ -5,8 +5,8 @@
 // inconsistencies become warnings and the view shows what it can.
 
 import { decodeMatrix } from "./binary";
-import { type AnyModel, numArray, safeGet, strArray } from "./traits";
 import { cleanLabel, visibleWhitespace } from "./tokens";
+import { type AnyModel, numArray, safeGet, strArray } from "./traits";
 
 /** Most next-token lines the chart draws (next_token_strings is sorted by max probability). */
 export const MAX_LINES = 8;
@@ -45,7 +45,6 @@ export interface InterpolationData extends SteeringInputs {
   /** Non-fatal inconsistencies, shown as a small note. */
   warnings: string[];
 }
-
 
 function listLength(v: unknown): number {
   if (Array.isArray(v)) return v.length;

@@ -17,15 +17,15 @@ import {
   describeSteering,
   diffTokens,
   flowText,
-  readInterpolation,
   type InterpolationData,
+  readInterpolation,
 } from "./interpolation-data";
-import { type AnyModel, isKernelFree, safeGet } from "./traits";
-import { createScope } from "./view";
 import { createPlayer } from "./player";
 import { BASE_CSS, scopeCss } from "./styles";
 import { readTheme, setAccent } from "./theme";
 import { cleanLabel, tokenTooltip } from "./tokens";
+import { type AnyModel, isKernelFree, safeGet } from "./traits";
+import { createScope } from "./view";
 
 /** Milliseconds per step while playing. */
 export const PLAY_STEP_MS = 300;
@@ -34,7 +34,9 @@ export const EXTEND_TIMEOUT_MS = 20000;
 const PROMPT_HEADER_MAX = 60;
 const ERROR_MAX = 2000;
 
-export const INTERPOLATION_CSS = scopeCss(".fv-interpolation", `
+export const INTERPOLATION_CSS = scopeCss(
+  ".fv-interpolation",
+  `
 .fv-interpolation { min-width: 360px; }
 .fv-interp-desc { font-weight: 600; }
 .fv-interp-prompt-head { color: var(--fv-fg2); max-width: 48ch; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
@@ -115,7 +117,8 @@ export const INTERPOLATION_CSS = scopeCss(".fv-interpolation", `
 .fv-chart-prob { margin-left: auto; padding-left: 10px; font-family: var(--fv-code); color: var(--fv-fg2); font-variant-numeric: tabular-nums; }
 .fv-chart-more, .fv-chart-empty { color: var(--fv-fg2); font-size: 11px; }
 .fv-chart-more:empty { display: none; }
-`);
+`,
+);
 
 export interface InterpolationView {
   root: HTMLElement;
@@ -142,7 +145,11 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
   const errorBox = h("div", { className: "fv-error", attrs: { role: "alert" } });
   const message = h("div", { className: "fv-message" });
 
-  const play = h("button", { className: "fv-play", text: "▶ play", attrs: { type: "button", "aria-pressed": "false" } });
+  const play = h("button", {
+    className: "fv-play",
+    text: "▶ play",
+    attrs: { type: "button", "aria-pressed": "false" },
+  });
   const extendLow = h("button", {
     className: "fv-extend-low",
     text: "◀ more",
@@ -158,7 +165,8 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
   // In an HTML export no Python answers: the "more" buttons are off and say why.
   const kernelFree = isKernelFree(model);
   if (kernelFree) {
-    for (const b of [extendLow, extendHigh]) b.title = "computing more values needs a running Python kernel (this is an exported file)";
+    for (const b of [extendLow, extendHigh])
+      b.title = "computing more values needs a running Python kernel (this is an exported file)";
   }
   const slider = rangeSlider("steering value");
   const minLabel = h("span", { className: "fv-interp-min" });
@@ -169,10 +177,14 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
   const valueNum = h("span", { className: "fv-interp-value-num" });
   const valueEl = h("span", { className: "fv-interp-value" }, [h("span", { text: "value = " }), valueNum]);
   const klNum = h("span", { className: "fv-interp-kl-num" });
-  const klEl = h("span", {
-    className: "fv-interp-kl",
-    title: "KL(steered ‖ unsteered) of the next-token distribution after the prompt",
-  }, [h("span", { text: "KL from unsteered: " }), klNum]);
+  const klEl = h(
+    "span",
+    {
+      className: "fv-interp-kl",
+      title: "KL(steered ‖ unsteered) of the next-token distribution after the prompt",
+    },
+    [h("span", { text: "KL from unsteered: " }), klNum],
+  );
   const readout = h("div", { className: "fv-interp-readout" }, [valueEl, klEl]);
 
   const generated = h("div", { className: "fv-generated", attrs: { "aria-live": "off" } });
@@ -273,7 +285,9 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
       generated.appendChild(h("span", { className: "fv-interp-empty-text", text: " (no tokens generated)" }));
     }
     if (diff.endsEarly) {
-      generated.appendChild(h("span", { className: "fv-interp-end", text: " ∎ ends here; the unsteered text goes on" }));
+      generated.appendChild(
+        h("span", { className: "fv-interp-end", text: " ∎ ends here; the unsteered text goes on" }),
+      );
     }
     generated.dataset.firstDiff = diff.firstDiff < tokens.length ? String(diff.firstDiff) : "";
 
@@ -283,7 +297,9 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     }
     base.forEach((t, k) => {
       const diverged = tokens.length > 0 && k >= diff.firstDiff;
-      baseline.appendChild(tokenSpan(t, diverged ? "fv-base-token fv-base-diff" : "fv-base-token", `token ${k}: ${tokenTooltip(t)}`));
+      baseline.appendChild(
+        tokenSpan(t, diverged ? "fv-base-token fv-base-diff" : "fv-base-token", `token ${k}: ${tokenTooltip(t)}`),
+      );
     });
     if (base.length === 0 && !d.baselineText) {
       baseline.appendChild(h("span", { className: "fv-interp-empty-text", text: " (no tokens generated)" }));
@@ -359,7 +375,7 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     const busy = get("busy") === true;
     const rawError = get("error");
     const error = typeof rawError === "string" ? rawError : rawError == null ? "" : String(rawError);
-    errorBox.textContent = error.length > ERROR_MAX ? error.slice(0, ERROR_MAX) + "…" : error;
+    errorBox.textContent = error.length > ERROR_MAX ? `${error.slice(0, ERROR_MAX)}…` : error;
     const stale = !!data && data.stale;
     let text = "";
     if (stale && !kernelFree) text = `computing the steering of ${describeRequest(data!, data!.requested)}…`;
@@ -416,22 +432,25 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
 
   // ---- Model listeners -------------------------------------------------
   const listen = scope.listen;
-  listen([
-    "values",
-    "texts",
-    "new_tokens",
-    "baseline_text",
-    "baseline_tokens",
-    "next_token_strings",
-    "next_token_probs",
-    "baseline_probs",
-    "kl",
-    "prompt",
-    "mode",
-    "positions",
-    "feature",
-    "computed_for",
-  ], renderData);
+  listen(
+    [
+      "values",
+      "texts",
+      "new_tokens",
+      "baseline_text",
+      "baseline_tokens",
+      "next_token_strings",
+      "next_token_probs",
+      "baseline_probs",
+      "kl",
+      "prompt",
+      "mode",
+      "positions",
+      "feature",
+      "computed_for",
+    ],
+    renderData,
+  );
   listen("index", () => {
     const i = clampIndex(get("index"), count());
     if (i !== index) renderIndex(i);

@@ -95,7 +95,7 @@ export function scrollToShow(
 }
 
 function clampInt(v: number, lo: number, hi: number): number {
-  return v < lo ? lo : v > hi ? hi : v;
+  return v < lo ? lo : Math.min(v, hi);
 }
 
 /**

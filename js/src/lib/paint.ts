@@ -2,8 +2,8 @@
 // plus the sticky gutter (row labels), header (column labels) and corner.
 // Text goes through fillText, which cannot inject markup.
 
-import { toCss, type ColourScale, type RGB } from "./colour";
-import { columnX, rowY, visibleRange, type Layout, type Viewport } from "./layout";
+import { type ColourScale, type RGB, toCss } from "./colour";
+import { columnX, type Layout, rowY, type Viewport, visibleRange } from "./layout";
 import type { Theme } from "./theme";
 
 export const GROUP_PALETTE: RGB[] = [
@@ -74,10 +74,10 @@ export function fitText(ctx: CanvasRenderingContext2D, text: string, maxWidth: n
   let hi = cps.length;
   while (lo < hi) {
     const mid = (lo + hi + 1) >>> 1;
-    if (measure(cps.slice(0, mid).join("") + "…") <= maxWidth) lo = mid;
+    if (measure(`${cps.slice(0, mid).join("")}…`) <= maxWidth) lo = mid;
     else hi = mid - 1;
   }
-  return lo > 0 ? cps.slice(0, lo).join("") + "…" : "…";
+  return lo > 0 ? `${cps.slice(0, lo).join("")}…` : "…";
 }
 const HEADER_FONT_PX = 10;
 
@@ -93,7 +93,10 @@ function firstPromptAtOrAfter(starts: number[], i: number): number {
   return lo;
 }
 
-export function paint(ctx: CanvasRenderingContext2D, p: PaintParams): { rows: [number, number]; cols: [number, number] } {
+export function paint(
+  ctx: CanvasRenderingContext2D,
+  p: PaintParams,
+): { rows: [number, number]; cols: [number, number] } {
   const { layout: l, vp, theme, scale } = p;
   const { cellW, cellH, gutterW, headerH } = l;
   const W = vp.width;
@@ -121,7 +124,11 @@ export function paint(ctx: CanvasRenderingContext2D, p: PaintParams): { rows: [n
   const bands = p.bands;
   ctx.fillStyle = toCss(theme.separator);
   const tokRange = p.tokenAxis === "rows" ? rows : cols;
-  for (let k = firstPromptAtOrAfter(bands.promptStarts, Math.max(1, tokRange.start)); k < bands.promptStarts.length; k++) {
+  for (
+    let k = firstPromptAtOrAfter(bands.promptStarts, Math.max(1, tokRange.start));
+    k < bands.promptStarts.length;
+    k++
+  ) {
     const s = bands.promptStarts[k];
     if (s > tokRange.end) break;
     if (s <= 0) continue;
@@ -180,7 +187,11 @@ export function paint(ctx: CanvasRenderingContext2D, p: PaintParams): { rows: [n
   if (p.tokenAxis === "rows") {
     paintGroupBands(ctx, p, rows, "rows", headerH, H);
     ctx.fillStyle = toCss(theme.separator);
-    for (let k = firstPromptAtOrAfter(bands.promptStarts, Math.max(1, rows.start)); k < bands.promptStarts.length; k++) {
+    for (
+      let k = firstPromptAtOrAfter(bands.promptStarts, Math.max(1, rows.start));
+      k < bands.promptStarts.length;
+      k++
+    ) {
       const s = bands.promptStarts[k];
       if (s > rows.end) break;
       if (s > 0) ctx.fillRect(0, rowY(l, vp, s) - 0.5, gutterW, 1);
@@ -230,7 +241,11 @@ export function paint(ctx: CanvasRenderingContext2D, p: PaintParams): { rows: [n
   }
   if (p.tokenAxis === "cols") {
     ctx.fillStyle = toCss(theme.separator);
-    for (let k = firstPromptAtOrAfter(bands.promptStarts, Math.max(1, cols.start)); k < bands.promptStarts.length; k++) {
+    for (
+      let k = firstPromptAtOrAfter(bands.promptStarts, Math.max(1, cols.start));
+      k < bands.promptStarts.length;
+      k++
+    ) {
       const s = bands.promptStarts[k];
       if (s > cols.end) break;
       if (s > 0) ctx.fillRect(columnX(l, vp, s) - 0.5, 0, 1, headerH);

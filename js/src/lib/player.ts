@@ -44,7 +44,10 @@ export function createPlayer(o: PlayerOptions): Player {
     timer = null;
     const n = o.count();
     const next = o.index() + 1;
-    if (n <= 1 || next >= n) return update();
+    if (n <= 1 || next >= n) {
+      update();
+      return;
+    }
     // Keep the timer "on" while selecting so the button reads pause.
     if (next < n - 1) schedule();
     o.go(next);

@@ -4,11 +4,10 @@
 // nearest checkpoint. build() runs when data changes, setIndex() on every
 // checkpoint switch. Text goes through textContent only.
 
-import { toCss, type RGB } from "./colour";
+import { type RGB, toCss } from "./colour";
 import { clear, h, svg } from "./dom";
 import { formatValue } from "./format";
 import { nearestIndex } from "./numbers";
-
 
 export const MINI_W = 200;
 export const MINI_H = 84;
@@ -37,8 +36,6 @@ export interface MiniChart {
   destroy(): void;
 }
 
-
-
 /**
  * A small multiple. title is shown above the plot; className / attrs go on
  * the wrapper (e.g. fv-metric + data-metric). onPick gets a checkpoint index.
@@ -49,7 +46,13 @@ export function createMiniChart(
   attrs: Record<string, string>,
   onPick: (index: number) => void,
 ): MiniChart {
-  const root = svg("svg", { class: "fv-mini-svg", viewBox: `0 0 ${MINI_W} ${MINI_H}`, width: MINI_W, height: MINI_H, role: "img" });
+  const root = svg("svg", {
+    class: "fv-mini-svg",
+    viewBox: `0 0 ${MINI_W} ${MINI_H}`,
+    width: MINI_W,
+    height: MINI_H,
+    role: "img",
+  });
   const titleEl = svg("title");
   const axesG = svg("g", { class: "fv-mini-axes" });
   const hit = svg("rect", {
@@ -154,7 +157,15 @@ export function createMiniChart(
         const y = py(v).toFixed(1);
         path += `${pen ? "L" : "M"}${x} ${y}`;
         pen = true;
-        const dot = svg("circle", { class: "fv-point", cx: x, cy: y, r: 2, fill: colour, "data-index": i, "data-series": k });
+        const dot = svg("circle", {
+          class: "fv-point",
+          cx: x,
+          cy: y,
+          r: 2,
+          fill: colour,
+          "data-index": i,
+          "data-series": k,
+        });
         const tip = svg("title");
         tip.textContent = `${s.name}: ${formatValue(v)}`;
         dot.appendChild(tip);
@@ -198,7 +209,8 @@ export function createMiniChart(
     }
     const rect = root.getBoundingClientRect();
     if (!(rect.width > 0)) return;
-    const vx = xMin + ((((e.clientX - rect.left) / rect.width) * MINI_W - M.left) / (MINI_W - M.left - M.right)) * (xMax - xMin);
+    const vx =
+      xMin + ((((e.clientX - rect.left) / rect.width) * MINI_W - M.left) / (MINI_W - M.left - M.right)) * (xMax - xMin);
     const i = nearestIndex(d.x, vx);
     if (i >= 0) onPick(i);
   };

@@ -160,6 +160,7 @@ function readUnsafe(model: AnyModel): ScrubberRead {
           const base = start + t * nFeatures;
           for (let f = 0; f < nFeatures; f++) {
             const v = dense[base + f];
+            // biome-ignore lint/suspicious/noSelfCompare: v !== v is NaN without a call in the hot loop
             if (v !== v || v === Infinity || v === -Infinity) continue;
             sums[f] += v;
             if (!(v <= mx[f])) mx[f] = v;
@@ -187,7 +188,9 @@ function readUnsafe(model: AnyModel): ScrubberRead {
     const mc = decodeMatrix(mcRaw);
     if (!mc.ok) warnings.push(`match_cosine ignored: ${mc.error}`);
     else if (mc.matrix.nRows !== nCheckpoints || mc.matrix.nCols !== nFeatures) {
-      warnings.push(`match_cosine is ${mc.matrix.nRows}×${mc.matrix.nCols}, expected ${nCheckpoints}×${nFeatures}; ignored`);
+      warnings.push(
+        `match_cosine is ${mc.matrix.nRows}×${mc.matrix.nCols}, expected ${nCheckpoints}×${nFeatures}; ignored`,
+      );
     } else {
       hasCosine = true;
       for (let c = 0; c < nCheckpoints; c++) {

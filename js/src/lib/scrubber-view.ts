@@ -17,11 +17,11 @@
 //                          and .fv-traj-cosine (match cosine)
 // Strings reach the page through textContent / fillText only.
 
-import { createLegend, makeScale, mix, toCss, type ColourScale, type RGB } from "./colour";
+import { type ColourScale, createLegend, makeScale, mix, type RGB, toCss } from "./colour";
 import { context2d, h, rangeSlider } from "./dom";
 import { formatValue } from "./format";
 import { CELL_H, CELL_W } from "./heatmap-view"; // constants only (tree-shaken)
-import { contentSize, hitTest, scrollToShow, type Hit, type Layout, type Viewport } from "./layout";
+import { contentSize, type Hit, hitTest, type Layout, scrollToShow, type Viewport } from "./layout";
 import { groupColour, paint } from "./paint";
 import { createPlayer } from "./player";
 import { createMiniChart, type MiniChart } from "./scrubber-chart";
@@ -30,7 +30,7 @@ import { BASE_CSS, scopeCss } from "./styles";
 import { readTheme, setAccent, type Theme } from "./theme";
 import { cleanLabel, tokenLabel, tokenTooltip } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
-import { safeGet, setTrait, type AnyModel } from "./traits";
+import { type AnyModel, safeGet, setTrait } from "./traits";
 import { createScope } from "./view";
 
 /** Milliseconds per checkpoint while playing. */
@@ -43,7 +43,9 @@ const MAX_VIEW_H = 480;
 const FALLBACK_VIEW_W = 800;
 const MAX_TICKS = 7;
 
-export const SCRUBBER_CSS = scopeCss(".fv-scrubber", `
+export const SCRUBBER_CSS = scopeCss(
+  ".fv-scrubber",
+  `
 .fv-scrubber { min-width: 360px; }
 .fv-scrubber .fv-scrub-label { font-family: var(--fv-code); font-variant-numeric: tabular-nums; }
 .fv-scrubber .fv-scrub-controls {
@@ -87,7 +89,8 @@ export const SCRUBBER_CSS = scopeCss(".fv-scrubber", `
 .fv-scrubber .fv-line { fill: none; stroke-width: 1.6; stroke-linejoin: round; stroke-linecap: round; }
 .fv-scrubber .fv-point { stroke: var(--fv-bg); stroke-width: 0.8; cursor: pointer; }
 .fv-scrubber .fv-point:hover { stroke: var(--fv-fg); }
-`);
+`,
+);
 
 /** Evenly spaced checkpoint indices for slider tick labels: the first, the last, and no two crowded. */
 export function tickIndices(n: number, max: number): number[] {
@@ -113,7 +116,19 @@ export interface ScrubberView {
 
 const now = (): number => (typeof performance !== "undefined" && performance.now ? performance.now() : Date.now());
 
-const DATA_TRAITS = ["frames", "labels", "x_values", "x_label", "tokens", "prompt_lengths", "feature_ids", "match_cosine", "metrics", "vmin", "vmax"];
+const DATA_TRAITS = [
+  "frames",
+  "labels",
+  "x_values",
+  "x_label",
+  "tokens",
+  "prompt_lengths",
+  "feature_ids",
+  "match_cosine",
+  "metrics",
+  "vmin",
+  "vmax",
+];
 
 export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberView {
   // ---- DOM -------------------------------------------------------------
@@ -122,18 +137,29 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
   const label = h("span", { className: "fv-scrub-label", attrs: { "aria-live": "off" } });
   const legend = createLegend();
   const stripSwatch = h("span", { className: "fv-strip-swatch" });
-  const stripKey = h("span", { className: "fv-strip-key", title: "strip above each column: decoder cosine of the matched latent at this checkpoint (0 … 1)" }, [
-    h("span", { text: "match" }),
-    stripSwatch,
-  ]);
+  const stripKey = h(
+    "span",
+    {
+      className: "fv-strip-key",
+      title: "strip above each column: decoder cosine of the matched latent at this checkpoint (0 … 1)",
+    },
+    [h("span", { text: "match" }), stripSwatch],
+  );
   const info = h("span", { className: "fv-info" });
   const note = h("div", { className: "fv-note" });
   const toolbar = h("div", { className: "fv-toolbar" }, [title, label, legend.el, stripKey, info, note]);
 
-  const play = h("button", { className: "fv-play", text: "▶ play", attrs: { type: "button", "aria-pressed": "false" } });
+  const play = h("button", {
+    className: "fv-play",
+    text: "▶ play",
+    attrs: { type: "button", "aria-pressed": "false" },
+  });
   const slider = rangeSlider("checkpoint");
   const ticks = h("div", { className: "fv-ticks" });
-  const controls = h("div", { className: "fv-scrub-controls" }, [play, h("div", { className: "fv-slider-box" }, [slider, ticks])]);
+  const controls = h("div", { className: "fv-scrub-controls" }, [
+    play,
+    h("div", { className: "fv-slider-box" }, [slider, ticks]),
+  ]);
 
   const message = h("div", { className: "fv-message", attrs: { role: "status" } });
   const canvas = h("canvas", { className: "fv-heatmap-canvas" });
@@ -149,17 +175,21 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
   });
   const safely = scope.safely;
 
-  const pick = (i: number) => safely(() => {
-    player.stop();
-    select(i);
-  });
+  const pick = (i: number) =>
+    safely(() => {
+      player.stop();
+      select(i);
+    });
   const metricsBody = h("div", { className: "fv-panel-body" });
   const metricsTitle = h("div", { className: "fv-panel-title", text: "training metrics" });
   const metricsPanel = h("div", { className: "fv-metrics" }, [metricsTitle, metricsBody]);
   const trajTitle = h("div", { className: "fv-panel-title" });
   const trajAct = createMiniChart("activation", "fv-traj-activation", {}, pick);
   const trajCos = createMiniChart("match cosine", "fv-traj-cosine", {}, pick);
-  const trajPanel = h("div", { className: "fv-trajectory" }, [trajTitle, h("div", { className: "fv-panel-body" }, [trajAct.el, trajCos.el])]);
+  const trajPanel = h("div", { className: "fv-trajectory" }, [
+    trajTitle,
+    h("div", { className: "fv-panel-body" }, [trajAct.el, trajCos.el]),
+  ]);
   const panels = h("div", { className: "fv-scrub-panels" }, [metricsPanel, trajPanel]);
 
   const root = h("div", { className: "fv-root fv-scrubber" }, [style, toolbar, controls, message, scroller, panels]);
@@ -180,8 +210,15 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
   let tokenLabels: string[] = [];
   let headerLabels: string[] = [];
   let metricCharts: MiniChart[] = [];
-  let layout: Layout = { cellW: CELL_W, cellH: CELL_H, gutterW: TOKEN_LABEL_W, headerH: FEATURE_HEADER_H + COSINE_STRIP, nRows: 0, nCols: 0 };
-  let vp: Viewport = { scrollLeft: 0, scrollTop: 0, width: 0, height: 0 };
+  let layout: Layout = {
+    cellW: CELL_W,
+    cellH: CELL_H,
+    gutterW: TOKEN_LABEL_W,
+    headerH: FEATURE_HEADER_H + COSINE_STRIP,
+    nRows: 0,
+    nCols: 0,
+  };
+  const vp: Viewport = { scrollLeft: 0, scrollTop: 0, width: 0, height: 0 };
   let hover: { row: number; col: number } | null = null;
   let showingGrid = false;
   let dataDirty = true;
@@ -220,7 +257,7 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
 
   function cosineCss(v: number): string | null {
     if (!Number.isFinite(v)) return null;
-    const t = v < 0 ? 0 : v > 1 ? 1 : v;
+    const t = v < 0 ? 0 : Math.min(v, 1);
     return cosineLut[Math.round(t * 20)] ?? null;
   }
 
@@ -248,7 +285,11 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     while (ticks.firstChild) ticks.removeChild(ticks.firstChild);
     if (d && C > 0) {
       for (const i of tickIndices(C, MAX_TICKS)) {
-        const tick = h("span", { className: "fv-tick-label", text: cleanLabel(d.labels[i], 16), title: cleanLabel(d.labels[i], 200) });
+        const tick = h("span", {
+          className: "fv-tick-label",
+          text: cleanLabel(d.labels[i], 16),
+          title: cleanLabel(d.labels[i], 200),
+        });
         tick.style.left = C > 1 ? `${(i / (C - 1)) * 100}%` : "0%";
         tick.dataset.index = String(i);
         tick.addEventListener("click", () => pick(i));
@@ -270,15 +311,15 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     metricsPanel.style.display = metricCharts.length ? "" : "none";
     metricsTitle.textContent = d ? `training metrics against ${cleanLabel(d.xLabel, 40)}` : "";
 
-    note.textContent = d && d.warnings.length ? `⚠ ${d.warnings.join("; ")}` : "";
+    note.textContent = d?.warnings.length ? `⚠ ${d.warnings.join("; ")}` : "";
     info.textContent = d ? `${d.nCheckpoints} checkpoints · ${d.nTokens} tokens × ${d.nFeatures} features` : "";
-    stripKey.style.display = d && d.hasCosine ? "" : "none";
+    stripKey.style.display = d?.hasCosine ? "" : "none";
 
     layout = {
       cellW: CELL_W,
       cellH: CELL_H,
       gutterW: TOKEN_LABEL_W,
-      headerH: FEATURE_HEADER_H + (d && d.hasCosine ? COSINE_STRIP : 0),
+      headerH: FEATURE_HEADER_H + (d?.hasCosine ? COSINE_STRIP : 0),
       nRows: d ? d.nTokens : 0,
       nCols: d ? d.nFeatures : 0,
     };
@@ -343,7 +384,11 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
       ],
     });
     trajCos.el.style.display = d.hasCosine ? "" : "none";
-    trajCos.build(d.hasCosine ? { x: d.x, series: [{ name: "cosine", values: cos, colour: groupColour(4) }], yRange: [0, 1] } : null);
+    trajCos.build(
+      d.hasCosine
+        ? { x: d.x, series: [{ name: "cosine", values: cos, colour: groupColour(4) }], yRange: [0, 1] }
+        : null,
+    );
     trajAct.setIndex(index);
     trajCos.setIndex(index);
   }
@@ -362,7 +407,8 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     label.textContent = `${text}  (${index + 1}/${C})`;
     slider.setAttribute("aria-valuetext", text);
     root.dataset.index = String(index);
-    for (const t of Array.from(ticks.children) as HTMLElement[]) t.classList.toggle("fv-current", t.dataset.index === String(index));
+    for (const t of Array.from(ticks.children) as HTMLElement[])
+      t.classList.toggle("fv-current", t.dataset.index === String(index));
     for (const m of metricCharts) m.setIndex(index);
     trajAct.setIndex(index);
     trajCos.setIndex(index);
@@ -378,7 +424,14 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     vp.height = Math.max(0, Math.min(size.height, ch > 0 ? ch : MAX_VIEW_H));
     const col = colOf.get(selected);
     if (pendingScroll && col !== undefined) {
-      scroller.scrollLeft = scrollToShow(col, layout.cellW, scroller.scrollLeft, vp.width, layout.gutterW, layout.nCols);
+      scroller.scrollLeft = scrollToShow(
+        col,
+        layout.cellW,
+        scroller.scrollLeft,
+        vp.width,
+        layout.gutterW,
+        layout.nCols,
+      );
     }
     pendingScroll = false;
     vp.scrollLeft = scroller.scrollLeft || 0;
@@ -418,7 +471,13 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
       value: fr ? (r, c) => fr[r * F + c] : (r, c) => frameValue(d, c0, r, c),
       rowLabel: (r) => tokenLabels[r],
       colLabel: (c) => headerLabels[c],
-      bands: { promptStarts: d.promptStarts, promptLengths: d.promptLengths, promptGroupSlot: [], promptGroups: [], show: false },
+      bands: {
+        promptStarts: d.promptStarts,
+        promptLengths: d.promptLengths,
+        promptGroupSlot: [],
+        promptGroups: [],
+        show: false,
+      },
       selected: colOf.get(selected) ?? -1,
       hover,
       groupNameSize: 0,
@@ -536,7 +595,13 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     lastPointer = pointer(e);
     const hit = lastPointer.hit;
     const next =
-      hit.region === "cell" ? { row: hit.row, col: hit.col } : hit.region === "header" ? { row: -1, col: hit.col } : hit.region === "gutter" ? { row: hit.row, col: -1 } : null;
+      hit.region === "cell"
+        ? { row: hit.row, col: hit.col }
+        : hit.region === "header"
+          ? { row: -1, col: hit.col }
+          : hit.region === "gutter"
+            ? { row: hit.row, col: -1 }
+            : null;
     if (next?.row !== hover?.row || next?.col !== hover?.col) {
       hover = next;
       schedule();

@@ -20,7 +20,10 @@ export function scopeCss(root: string, css: string): string {
     const lead = prelude.slice(0, prelude.length - prelude.trimStart().length);
     if (/^@(media|supports)\b/.test(head)) out += `${lead}${head} {${scopeCss(root, body)}}`;
     else if (head.startsWith("@")) out += `${prelude}{${body}}`;
-    else out += `${lead}${splitSelectors(head).map((sel) => scopeSelector(root, sel)).join(", ")} {${body}}`;
+    else
+      out += `${lead}${splitSelectors(head)
+        .map((sel) => scopeSelector(root, sel))
+        .join(", ")} {${body}}`;
     i = close + 1;
   }
   return out;
@@ -58,7 +61,9 @@ function scopeSelector(root: string, sel: string): string {
   return sel.startsWith(root) && !/^[\w-]/.test(rest) ? sel : `${root} ${sel}`;
 }
 
-export const BASE_CSS = scopeCss(".fv-root", `
+export const BASE_CSS = scopeCss(
+  ".fv-root",
+  `
 .fv-root {
   --fv-bg: var(--jp-layout-color0, var(--vscode-editor-background, #fff));
   --fv-panel: var(--jp-layout-color2, var(--vscode-editorWidget-background, #eee));
@@ -117,4 +122,5 @@ export const BASE_CSS = scopeCss(".fv-root", `
 .fv-tooltip-row { display: flex; gap: 8px; }
 .fv-tooltip-label { color: var(--fv-fg2); min-width: 52px; flex: none; }
 .fv-tooltip-value { font-family: var(--fv-code); white-space: pre-wrap; overflow-wrap: anywhere; }
-`);
+`,
+);

@@ -1,7 +1,7 @@
 // Theme: read JupyterLab / VS Code CSS variables (with plain fallbacks) and
 // detect dark vs light from the background luminance.
 
-import { luminance, mix, parseColour, toCss, type RGB } from "./colour";
+import { luminance, mix, parseColour, type RGB, toCss } from "./colour";
 
 export interface Theme {
   dark: boolean;
@@ -67,9 +67,9 @@ export function readTheme(el: HTMLElement | null): Theme {
   const dark = bg0 ? luminance(bg0) < 0.4 : fg0 ? luminance(fg0) > 0.5 : false;
   const background: RGB = bg0 ?? (dark ? [30, 30, 30] : [255, 255, 255]);
   const text: RGB = fg0 ?? (dark ? [212, 212, 212] : [33, 33, 33]);
-  const panel: RGB =
-    colour(["--jp-layout-color2", "--vscode-editorWidget-background"]) ?? mix(background, text, 0.06);
-  const textMuted: RGB = colour(["--jp-ui-font-color2", "--vscode-descriptionForeground"]) ?? mix(text, background, 0.35);
+  const panel: RGB = colour(["--jp-layout-color2", "--vscode-editorWidget-background"]) ?? mix(background, text, 0.06);
+  const textMuted: RGB =
+    colour(["--jp-ui-font-color2", "--vscode-descriptionForeground"]) ?? mix(text, background, 0.35);
   const border: RGB = colour(["--jp-border-color1", "--vscode-editorWidget-border"]) ?? mix(background, text, 0.25);
   const fontUi = readVar(style, ["--jp-ui-font-family", "--vscode-font-family"]) || UI_FONT;
   const fontCode = readVar(style, ["--jp-code-font-family", "--vscode-editor-font-family"]) || CODE_FONT;
@@ -138,5 +138,6 @@ export function watchTheme(fn: () => void): () => void {
  */
 export function setAccent(root: HTMLElement, accent: readonly [number, number, number], bgAlpha?: number): void {
   root.style.setProperty("--fv-accent", toCss(accent as RGB));
-  if (bgAlpha !== undefined) root.style.setProperty("--fv-accent-bg", `rgba(${accent[0]},${accent[1]},${accent[2]},${bgAlpha})`);
+  if (bgAlpha !== undefined)
+    root.style.setProperty("--fv-accent-bg", `rgba(${accent[0]},${accent[1]},${accent[2]},${bgAlpha})`);
 }

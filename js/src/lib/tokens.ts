@@ -16,7 +16,7 @@ const SPECIAL: Record<string, string> = {
 };
 
 function escapeCodeUnit(code: number): string {
-  return "\\u" + code.toString(16).toUpperCase().padStart(4, "0");
+  return `\\u${code.toString(16).toUpperCase().padStart(4, "0")}`;
 }
 
 /** True for code points that render invisibly or unpredictably. */
@@ -89,7 +89,7 @@ export function truncate(s: string, max: number): string {
   if (s.length <= max) return s;
   const cps = Array.from(s.length > max * 2 + 2 ? s.slice(0, max * 2 + 2) : s);
   if (cps.length <= max) return cps.join("");
-  return cps.slice(0, Math.max(0, max - 1)).join("") + "…";
+  return `${cps.slice(0, Math.max(0, max - 1)).join("")}…`;
 }
 
 /** Short label for a token (gutter / header). Empty tokens show as '∅'. */

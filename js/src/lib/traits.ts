@@ -45,7 +45,13 @@ export function arrayOf(v: unknown): unknown[] | null {
   return null;
 }
 
-export function numArray(v: unknown, n: number, name: string, warnings: string[], fill: (i: number) => number): number[] {
+export function numArray(
+  v: unknown,
+  n: number,
+  name: string,
+  warnings: string[],
+  fill: (i: number) => number,
+): number[] {
   const a = arrayOf(v);
   if (a && a.length !== n) warnings.push(`${name} has ${a.length} entries, expected ${n}`);
   const out: number[] = new Array(n);

@@ -11,7 +11,12 @@ export interface Scope {
   /** Run fn (safely) whenever any of the traits changes. */
   listen(traits: string | readonly string[], fn: () => void): void;
   /** addEventListener until dispose; the handler runs safely. */
-  on<E extends Event = Event>(target: EventTarget, type: string, fn: (e: E) => void, options?: AddEventListenerOptions): void;
+  on<E extends Event = Event>(
+    target: EventTarget,
+    type: string,
+    fn: (e: E) => void,
+    options?: AddEventListenerOptions,
+  ): void;
   /** Run fn (safely) whenever el changes size (where ResizeObserver exists). */
   onResize(el: Element, fn: () => void): void;
   /** Run fn (safely) whenever the notebook theme may have changed. */

@@ -4,7 +4,7 @@
 //   probe_mean, probe_max, weight_cosine  matrices [C, U] (scrubber; {} when absent)
 // Never throws: errors come back as {ok: false, error}.
 
-import { decodeMatrix, toBytes, type Matrix } from "./binary";
+import { decodeMatrix, type Matrix, toBytes } from "./binary";
 import type { AnyModel } from "./traits";
 
 export interface VisionData {
@@ -34,7 +34,9 @@ export type VisionResult = { ok: true; data: VisionData } | { ok: false; error: 
 const isCount = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
 
 /** The images trait: its leading shape and bytes, checked against H * W * 3 per image. */
-export function decodeImages(raw: unknown): { ok: true; shape: number[]; pixels: Uint8Array } | { ok: false; error: string } {
+export function decodeImages(
+  raw: unknown,
+): { ok: true; shape: number[]; pixels: Uint8Array } | { ok: false; error: string } {
   if (raw == null || typeof raw !== "object") return { ok: false, error: "images is missing" };
   const m = raw as Record<string, unknown>;
   const shape = m.shape;
@@ -46,7 +48,10 @@ export function decodeImages(raw: unknown): { ok: true; shape: number[]; pixels:
   if (!pixels) return { ok: false, error: "images.data is missing or is not a binary buffer" };
   const expected = (shape as number[]).reduce((a, b) => a * b, 1);
   if (pixels.length !== expected) {
-    return { ok: false, error: `images.data has ${pixels.length} bytes but shape [${shape.join(", ")}] needs ${expected}` };
+    return {
+      ok: false,
+      error: `images.data has ${pixels.length} bytes but shape [${shape.join(", ")}] needs ${expected}`,
+    };
   }
   return { ok: true, shape: shape as number[], pixels };
 }
@@ -71,7 +76,8 @@ export function readVision(model: AnyModel, scrubber: boolean): VisionResult {
   const img = decodeImages(model.get("images"));
   if (!img.ok) return img;
   const shape = scrubber ? img.shape : [1, ...img.shape];
-  if (shape.length !== 6) return { ok: false, error: `images.shape has ${img.shape.length} axes, expected ${scrubber ? 6 : 5}` };
+  if (shape.length !== 6)
+    return { ok: false, error: `images.shape has ${img.shape.length} axes, expected ${scrubber ? 6 : 5}` };
   const [C, U, N, H, W] = shape;
   const acts = decodeMatrix(model.get("activations"));
   if (!acts.ok) return { ok: false, error: `activations: ${acts.error}` };
@@ -87,17 +93,29 @@ export function readVision(model: AnyModel, scrubber: boolean): VisionResult {
   }
   const at = (m: Matrix | null | undefined) => (c: number, u: number) => (m ? m.get(c, u) : NaN);
   const idsRaw = model.get("units");
-  const unitIds = Array.from({ length: U }, (_, i) => (Array.isArray(idsRaw) && Number.isInteger(idsRaw[i]) ? (idsRaw[i] as number) : i));
+  const unitIds = Array.from({ length: U }, (_, i) =>
+    Array.isArray(idsRaw) && Number.isInteger(idsRaw[i]) ? (idsRaw[i] as number) : i,
+  );
   const xRaw = model.get("x_values");
-  const x = Array.from({ length: C }, (_, i) => (Array.isArray(xRaw) && Number.isFinite(xRaw[i]) ? (xRaw[i] as number) : i));
+  const x = Array.from({ length: C }, (_, i) =>
+    Array.isArray(xRaw) && Number.isFinite(xRaw[i]) ? (xRaw[i] as number) : i,
+  );
   const m = acts.matrix;
   return {
     ok: true,
     data: {
-      nCheckpoints: C, nUnits: U, nImages: N, height: H, width: W, pixels: img.pixels, unitIds,
+      nCheckpoints: C,
+      nUnits: U,
+      nImages: N,
+      height: H,
+      width: W,
+      pixels: img.pixels,
+      unitIds,
       unitLabels: strings(model.get("unit_labels"), U, (i) => `unit ${unitIds[i]}`),
       activation: scrubber ? (c, u, n) => m.get(c, u * N + n) : (_c, u, n) => m.get(u, n),
-      probeMean: at(extra.probe_mean), probeMax: at(extra.probe_max), cosine: at(extra.weight_cosine),
+      probeMean: at(extra.probe_mean),
+      probeMax: at(extra.probe_max),
+      cosine: at(extra.weight_cosine),
       hasProbe: !!extra.probe_mean,
       labels: strings(model.get("labels"), C, (i) => `checkpoint ${i}`),
       x,
@@ -109,7 +127,7 @@ export function readVision(model: AnyModel, scrubber: boolean): VisionResult {
 /** RGBA bytes of one image (ImageData wants 4 channels). */
 export function rgba(d: VisionData, c: number, u: number, n: number): Uint8ClampedArray<ArrayBuffer> {
   const size = d.height * d.width;
-  const start = (((c * d.nUnits + u) * d.nImages + n) * size) * 3;
+  const start = ((c * d.nUnits + u) * d.nImages + n) * size * 3;
   const out = new Uint8ClampedArray(new ArrayBuffer(size * 4));
   for (let p = 0; p < size; p++) {
     out[p * 4] = d.pixels[start + p * 3];

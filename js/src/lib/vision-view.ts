@@ -13,8 +13,6 @@
 
 import { context2d, h, rangeSlider } from "./dom";
 import { formatValue } from "./format";
-import type { AnyModel } from "./traits";
-import { createScope } from "./view";
 import { groupColour } from "./paint";
 import { createPlayer } from "./player";
 import { createMiniChart } from "./scrubber-chart";
@@ -22,10 +20,14 @@ import { PLAY_STEP_MS, SCRUBBER_CSS, tickIndices } from "./scrubber-view";
 import { BASE_CSS, scopeCss } from "./styles";
 import { cleanLabel } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
-import { readVision, rgba, type VisionData } from "./vision-data";
+import type { AnyModel } from "./traits";
 import { safeGet } from "./traits";
+import { createScope } from "./view";
+import { readVision, rgba, type VisionData } from "./vision-data";
 
-export const VISION_CSS = scopeCss(".fv-vision", `
+export const VISION_CSS = scopeCss(
+  ".fv-vision",
+  `
 .fv-vision .fv-vgrid {
   display: flex; flex-wrap: wrap; gap: 6px; padding: 6px; max-height: 560px; overflow: auto;
   border: 1px solid var(--fv-border); background: var(--fv-bg); outline: none;
@@ -41,7 +43,8 @@ export const VISION_CSS = scopeCss(".fv-vision", `
 .fv-vision .fv-vtile.fv-selected .fv-vcaption { color: var(--fv-fg); font-weight: 600; }
 .fv-vision .fv-vimages { display: flex; gap: 2px; }
 .fv-vision .fv-vimage { display: block; image-rendering: pixelated; border: 1px solid var(--fv-border); }
-`);
+`,
+);
 
 const MAX_TICKS = 7;
 
@@ -80,10 +83,14 @@ function createGrid(onSelect: (unit: number) => void, onHover: (u: number, n: nu
         images.appendChild(canvas);
         row.push(canvas);
       }
-      const tile = h("div", {
-        className: "fv-vtile",
-        attrs: { "data-unit": String(data.unitIds[u]), role: "option", "aria-selected": "false" },
-      }, [h("span", { className: "fv-vcaption", text: cleanLabel(data.unitLabels[u], 24) }), images]);
+      const tile = h(
+        "div",
+        {
+          className: "fv-vtile",
+          attrs: { "data-unit": String(data.unitIds[u]), role: "option", "aria-selected": "false" },
+        },
+        [h("span", { className: "fv-vcaption", text: cleanLabel(data.unitLabels[u], 24) }), images],
+      );
       tile.style.maxWidth = `${data.nImages * (cssSize + 4) + 8}px`;
       tile.addEventListener("click", () => onSelect(data.unitIds[u]));
       tile.addEventListener("mouseleave", () => onHover(-1, -1, null));
@@ -123,10 +130,11 @@ function createBase(model: AnyModel, el: HTMLElement, scrubber: boolean) {
   const toolbar = h("div", { className: "fv-toolbar" }, [title, label, info]);
   const message = h("div", { className: "fv-message", attrs: { role: "status" } });
   message.style.display = "none";
-  const root = h("div", { className: `fv-root fv-vision${scrubber ? " fv-scrubber fv-vision-scrubber" : " fv-vision-gallery"}` }, [
-    h("style", { text: BASE_CSS + SCRUBBER_CSS + VISION_CSS }),
-    toolbar,
-  ]);
+  const root = h(
+    "div",
+    { className: `fv-root fv-vision${scrubber ? " fv-scrubber fv-vision-scrubber" : " fv-vision-gallery"}` },
+    [h("style", { text: BASE_CSS + SCRUBBER_CSS + VISION_CSS }), toolbar],
+  );
   const tooltip = createTooltip(root);
   /** A rendering bug must never escape into the notebook: show it instead. */
   const scope = createScope(model, (text) => {
@@ -174,7 +182,9 @@ function createBase(model: AnyModel, el: HTMLElement, scrubber: boolean) {
   function select(unit: number): void {
     if (unit === state.selected) return;
     state.selected = unit;
-    showSelected(() => selectionHooks.forEach((f) => f()));
+    showSelected(() => {
+      for (const f of selectionHooks) f();
+    });
     model.set("selected_unit", unit);
     model.save_changes();
   }
@@ -184,7 +194,12 @@ function createBase(model: AnyModel, el: HTMLElement, scrubber: boolean) {
     if (!d || d.nUnits === 0) return;
     const at = d.unitIds.indexOf(state.selected);
     const next = {
-      ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1, Home: 0, End: d.nUnits - 1,
+      ArrowRight: at + 1,
+      ArrowDown: at + 1,
+      ArrowLeft: at - 1,
+      ArrowUp: at - 1,
+      Home: 0,
+      End: d.nUnits - 1,
     }[e.key];
     if (next === undefined) return;
     e.preventDefault();
@@ -210,7 +225,9 @@ function createBase(model: AnyModel, el: HTMLElement, scrubber: boolean) {
     grid.build(r.data, typeof size === "number" && size > 0 ? size : 72);
     info.textContent = `${r.data.nUnits} units × ${r.data.nImages} image${r.data.nImages === 1 ? "" : "s"} · ${r.data.height}×${r.data.width} px`;
     state.selected = readSelected();
-    showSelected(() => selectionHooks.forEach((f) => f()));
+    showSelected(() => {
+      for (const f of selectionHooks) f();
+    });
     return true;
   }
 
@@ -218,12 +235,27 @@ function createBase(model: AnyModel, el: HTMLElement, scrubber: boolean) {
     const s = readSelected();
     if (s === state.selected) return;
     state.selected = s;
-    showSelected(() => selectionHooks.forEach((f) => f()));
+    showSelected(() => {
+      for (const f of selectionHooks) f();
+    });
   });
 
   el.appendChild(root);
   return {
-    root, grid, label, message, tooltip, state, scope, listen, load, safely, select, selectionHooks, extraTooltip, get,
+    root,
+    grid,
+    label,
+    message,
+    tooltip,
+    state,
+    scope,
+    listen,
+    load,
+    safely,
+    select,
+    selectionHooks,
+    extraTooltip,
+    get,
     destroy: scope.dispose,
   };
 }
@@ -242,23 +274,42 @@ export function createGalleryView(model: AnyModel, el: HTMLElement): VisionView 
 export function createVisionScrubberView(model: AnyModel, el: HTMLElement): VisionView {
   const base = createBase(model, el, true);
   const { root, grid, state, safely } = base;
-  const play = h("button", { className: "fv-play", text: "▶ play", attrs: { type: "button", "aria-pressed": "false" } });
+  const play = h("button", {
+    className: "fv-play",
+    text: "▶ play",
+    attrs: { type: "button", "aria-pressed": "false" },
+  });
   const slider = rangeSlider("checkpoint");
   const ticks = h("div", { className: "fv-ticks" });
-  const controls = h("div", { className: "fv-scrub-controls" }, [play, h("div", { className: "fv-slider-box" }, [slider, ticks])]);
-  const pick = (i: number) => safely(() => {
-    player.stop();
-    go(i);
-  });
+  const controls = h("div", { className: "fv-scrub-controls" }, [
+    play,
+    h("div", { className: "fv-slider-box" }, [slider, ticks]),
+  ]);
+  const pick = (i: number) =>
+    safely(() => {
+      player.stop();
+      go(i);
+    });
   const trajTitle = h("div", { className: "fv-panel-title" });
   const actChart = createMiniChart("activation", "fv-traj-activation", {}, pick);
   const cosChart = createMiniChart("weight cosine to previous", "fv-traj-cosine", {}, pick);
   const panels = h("div", { className: "fv-scrub-panels" }, [
-    h("div", { className: "fv-trajectory" }, [trajTitle, h("div", { className: "fv-panel-body" }, [actChart.el, cosChart.el])]),
+    h("div", { className: "fv-trajectory" }, [
+      trajTitle,
+      h("div", { className: "fv-panel-body" }, [actChart.el, cosChart.el]),
+    ]),
   ]);
   root.append(controls, base.message, grid.el, panels);
   const count = () => state.data?.nCheckpoints ?? 0;
-  const player = createPlayer({ button: play, root, intervalMs: PLAY_STEP_MS, count, index: () => state.index, go: (i) => go(i), guard: safely });
+  const player = createPlayer({
+    button: play,
+    root,
+    intervalMs: PLAY_STEP_MS,
+    count,
+    index: () => state.index,
+    go: (i) => go(i),
+    guard: safely,
+  });
   base.extraTooltip.rows = (u) => {
     const d = state.data!;
     const rows: TooltipRow[] = [["checkpoint", cleanLabel(d.labels[state.index], 60)]];
@@ -302,7 +353,8 @@ export function createVisionScrubberView(model: AnyModel, el: HTMLElement): Visi
     base.label.textContent = `${text}  (${state.index + 1}/${d.nCheckpoints})`;
     slider.setAttribute("aria-valuetext", text);
     root.dataset.index = String(state.index);
-    for (const t of Array.from(ticks.children) as HTMLElement[]) t.classList.toggle("fv-current", t.dataset.index === String(state.index));
+    for (const t of Array.from(ticks.children) as HTMLElement[])
+      t.classList.toggle("fv-current", t.dataset.index === String(state.index));
     grid.paint(state.index);
     actChart.setIndex(state.index);
     cosChart.setIndex(state.index);
@@ -324,7 +376,11 @@ export function createVisionScrubberView(model: AnyModel, el: HTMLElement): Visi
     slider.max = String(Math.max(0, d.nCheckpoints - 1));
     ticks.replaceChildren();
     for (const i of tickIndices(d.nCheckpoints, MAX_TICKS)) {
-      const tick = h("span", { className: "fv-tick-label", text: cleanLabel(d.labels[i], 16), attrs: { "data-index": String(i) } });
+      const tick = h("span", {
+        className: "fv-tick-label",
+        text: cleanLabel(d.labels[i], 16),
+        attrs: { "data-index": String(i) },
+      });
       tick.style.left = d.nCheckpoints > 1 ? `${(100 * i) / (d.nCheckpoints - 1)}%` : "0";
       tick.addEventListener("click", () => pick(i));
       ticks.appendChild(tick);
@@ -342,7 +398,23 @@ export function createVisionScrubberView(model: AnyModel, el: HTMLElement): Visi
   base.scope.on(slider, "input", onSlider);
   base.scope.on(slider, "change", onSlider);
   base.scope.on(play, "click", player.toggle);
-  base.listen(["images", "activations", "probe_mean", "probe_max", "weight_cosine", "labels", "x_values", "x_label", "units", "unit_labels", "display_size", "title"], refresh);
+  base.listen(
+    [
+      "images",
+      "activations",
+      "probe_mean",
+      "probe_max",
+      "weight_cosine",
+      "labels",
+      "x_values",
+      "x_label",
+      "units",
+      "unit_labels",
+      "display_size",
+      "title",
+    ],
+    refresh,
+  );
   base.listen("index", () => {
     const i = base.get("index");
     if (typeof i === "number" && i !== state.index) show(i);
