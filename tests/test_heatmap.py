@@ -205,5 +205,5 @@ def test_heatmap_on_the_embedded_default(embedded):
     model, source = embedded
     acts = fv.activations(model, source, ["I love this!", "Stop shouting at me, I am furious."])
     h = fv.Heatmap(acts, top_k=20)
-    assert h.tokens[:4] == ["I", " love", " this", "!"]
+    assert h.tokens[:3] == [" love", " this", "!"]  # the shipped SAE leaves out the first token (artifact latents)
     assert "render" in h.get_state()["_esm"]  # the built bundle is wired in

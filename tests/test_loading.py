@@ -279,7 +279,8 @@ def test_readme_one_liner(embedded):
     acts = fv.activations(model, source, ["I love this!"])
     top = acts.top_features(5)
     assert len(top) == 5 and (top["max"].diff().dropna() <= 0).all()
-    assert acts.str_tokens == [["I", " love", " this", "!"]]
+    assert acts.str_tokens == [[" love", " this", "!"]]  # the shipped SAE leaves out the first token
+    assert fv.activations(model, source, ["I love this!"], drop_first=0).str_tokens == [["I", " love", " this", "!"]]
 
 
 def test_import_is_light():

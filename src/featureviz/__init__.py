@@ -20,6 +20,8 @@ _EXPORTS = {
     "contrast": "analysis.contrast",
     "DashboardData": "analysis.dashboard", "dashboard_data": "analysis.dashboard",
     "SteeringResult": "analysis.steering", "steer": "analysis.steering",
+    "SteeringTarget": "analysis.steering_target", "check_steering_target": "analysis.steering_target",
+    "pick_steering_target": "analysis.steering_target",
     "emotion_prompts": "datasets",
     "export_html": "export",
     "HubUnavailableError": "loading", "load": "loading", "load_default": "loading",

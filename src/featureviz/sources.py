@@ -70,6 +70,8 @@ class FeatureSource(ABC):
     # What steer() can do with a feature at the hook (see steered()). None: steering is not defined and raises.
     # A custom source whose decoder_directions() live in the hook's space (a probe, an SAE) sets "direction".
     steering: str | None = None
+    # Leading tokens after BOS that analyses leave out by default (position artifacts); see resolve_drop_first.
+    drop_first: int = 0
 
     @abstractmethod
     def encode(self, hook_acts: torch.Tensor) -> torch.Tensor:
@@ -169,18 +171,24 @@ class SAESource(FeatureSource):
     max_input_norm: tokens whose hook activation norm exceeds it get all-zero latents. Attention sinks (BOS,
     `<|endoftext|>`, chat markers) can have residual norms 100x the rest; an SAE trained without them encodes
     them as noise. Defaults to the SAE's `cfg.metadata.max_input_norm` (set on featureviz's shipped SAEs), else off.
+    drop_first: how many tokens after BOS activations, rankings, dashboards and top contexts leave out by
+    default, for models whose first positions carry artifact latents. Defaults to the SAE's
+    `cfg.metadata.drop_first_positions` (1 on featureviz's shipped SAE: see its model card), else 0.
     """
 
     kind = "sae"
     steering = "direction"
 
-    def __init__(self, sae, max_input_norm: float | None = None):
+    def __init__(self, sae, max_input_norm: float | None = None, drop_first: int | None = None):
         self.sae = sae
         self.hook_name = sae.cfg.metadata.hook_name
         self.n_features = int(sae.cfg.d_sae)
         if max_input_norm is None:
             max_input_norm = getattr(sae.cfg.metadata, "max_input_norm", None)
         self.max_input_norm = None if max_input_norm is None else float(max_input_norm)
+        if drop_first is None:
+            drop_first = getattr(sae.cfg.metadata, "drop_first_positions", None) or 0
+        self.drop_first = integer(drop_first, "drop_first", minimum=0)
 
     @property
     def d_in(self) -> int:
@@ -265,6 +273,15 @@ class HeadSource(FeatureSource):
 
     def feature_name(self, feature: int) -> str:
         return f"H{self.layer}.{feature}"
+
+
+def resolve_drop_first(drop_first, source: FeatureSource) -> int:
+    """How many tokens after BOS to leave out: `drop_first` if given, else the source's default.
+
+    BOS (position 0) is always left out. On the embedded SmolLM2 the token right after it also carries
+    artifact latents (fired at 2-8x their maximum anywhere else in the text), so its shipped SAE sets 1.
+    """
+    return source.drop_first if drop_first is None else integer(drop_first, "drop_first", minimum=0)
 
 
 def check_feature_index(feature, n_features: int, name: str = "feature") -> int:

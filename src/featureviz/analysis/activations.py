@@ -11,7 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..devices import cpu_tokens, device_of, model_lock, to_numpy
-from ..sources import FeatureSource, FeatureSpace, SAESource, check_feature_index
+from ..sources import FeatureSource, FeatureSpace, SAESource, check_feature_index, resolve_drop_first
 from ..validation import fraction, positive_int, text
 
 ALWAYS_ON_FRACTION = 0.9  # a feature active on at least this fraction of tokens is "always on"
@@ -23,6 +23,7 @@ class ActivationResult:
 
     values: [n_tokens, n_features] float32, the tokens of all prompts one after another.
     offsets: prompt p owns rows offsets[p]:offsets[p+1].
+    drop_first: how many tokens after BOS were left out of every prompt (str_tokens start after them).
     """
 
     prompts: list[str]
@@ -34,6 +35,7 @@ class ActivationResult:
     source_kind: str
     groups: list[str] = field(default_factory=list)  # one group name per prompt, "" when ungrouped
     feature_space: FeatureSpace | None = None  # what the feature indices mean (from the source)
+    drop_first: int = 0
 
     def __post_init__(self):
         if self.feature_space is None:  # built by hand: the space its fields describe, without a fingerprint
@@ -64,6 +66,7 @@ class ActivationResult:
             source_kind=self.source_kind,
             groups=[self.groups[i] for i in prompts] if self.groups else [],
             feature_space=self.feature_space,
+            drop_first=self.drop_first,
         )
 
     def histogram(self, feature: int, bins: int = 30) -> tuple[np.ndarray, np.ndarray]:
@@ -96,14 +99,28 @@ class ActivationResult:
         """Features active on at least `fraction` of the tokens (position/format features, not content)."""
         return self.feature_stats()["frac_active"].to_numpy() >= fraction
 
-    def top_features(self, k: int = 20, by: str = "max", exclude_always_on: bool | float = False) -> pd.DataFrame:
+    def group(self, name: str) -> "ActivationResult":
+        """The prompts of one group, e.g. acts.group("baseline") for a result built from {group: prompts}."""
+        if name not in self.groups:
+            raise ValueError(f"no group {name!r} here: the groups are {list(dict.fromkeys(self.groups))}")
+        return self.subset([i for i, g in enumerate(self.groups) if g == name])
+
+    def top_features(self, k: int = 20, by: str = "max", exclude_always_on: bool | float = False,
+                     baseline: "ActivationResult | None" = None) -> pd.DataFrame:
         """The k features with the highest `by` ("max", "mean" or "count"), as a DataFrame indexed by feature.
 
         exclude_always_on: True drops features active on >= 90% of tokens; a float sets that fraction.
+        baseline: neutral prompts to rank against (e.g. acts.group("baseline")). Features are then ranked by
+            `difference`: the mean over these prompts of each prompt's `by` ("max" or "mean" over its tokens)
+            minus the same over the baseline's prompts. Features that fire alike everywhere (position,
+            format) score about 0 and those stronger on the baseline below 0; only features with a positive
+            difference are listed, so a list can be shorter than k.
         """
         if by not in ("max", "mean", "count"):
             raise ValueError(f"by must be 'max', 'mean' or 'count', got {by!r}")
         k = positive_int(k, "k")
+        if baseline is not None:
+            return self._top_against(baseline, k, by)
         stats = self.feature_stats()
         if exclude_always_on is not False:
             limit = ALWAYS_ON_FRACTION if exclude_always_on is True else fraction(exclude_always_on, "exclude_always_on")
@@ -111,6 +128,26 @@ class ActivationResult:
         # Ties (e.g. many features at 0) break by the other statistics, then by index, so the order is stable.
         order = {"max": ["max", "mean"], "mean": ["mean", "max"], "count": ["count", "mean"]}[by]
         return stats.sort_values(order, ascending=False, kind="stable").head(k)
+
+    def _top_against(self, baseline: "ActivationResult", k: int, by: str) -> pd.DataFrame:
+        from .contrast import prompt_aggregates  # contrast builds on this module
+
+        if not isinstance(baseline, ActivationResult):
+            raise TypeError(f"baseline must be an activation result, got {type(baseline).__name__}")
+        if by == "count":
+            raise ValueError("ranking against a baseline compares per-prompt aggregates: by must be 'max' or 'mean'")
+        if baseline.n_features != self.n_features or baseline.hook_name != self.hook_name:
+            raise ValueError("the baseline must come from the same feature source (its hook or feature count differs)")
+        if baseline.drop_first != self.drop_first:
+            raise ValueError(f"the baseline dropped {baseline.drop_first} leading token(s) and these prompts "
+                             f"{self.drop_first}: build both with the same drop_first")
+        mine, theirs = prompt_aggregates(self, by), prompt_aggregates(baseline, by)
+        table = pd.DataFrame({
+            by: mine.mean(0), f"{by}_baseline": theirs.mean(0), "difference": mine.mean(0) - theirs.mean(0),
+            "prompts_active": (mine > 0).mean(0), "prompts_active_baseline": (theirs > 0).mean(0),
+        }).rename_axis("feature")
+        table = table[table["difference"] > 0]
+        return table.sort_values(["difference", by], ascending=False, kind="stable").head(k)
 
     def __repr__(self) -> str:
         return (
@@ -218,28 +255,38 @@ def hook_activations_batches(model, token_lists: list[torch.Tensor], hook_name: 
         yield batch, cache[hook_name], lengths
 
 
-def activations(model, source, prompts, *, batch_tokens: int = 8192, progress: bool | None = None) -> ActivationResult:
+def activations(model, source, prompts, *, drop_first: int | None = None, batch_tokens: int = 8192,
+                progress: bool | None = None) -> ActivationResult:
     """Feature activations of every token of `prompts` (a string, a list, or {group: list}).
 
     One forward pass per batch of prompts, stopped at the source's layer and caching only its hook.
+    drop_first: leave out this many tokens after BOS in every prompt (position artifacts); default: the
+        source's `drop_first` (1 for the shipped SAE, else 0). The model still sees them.
     """
     source = as_source(source, model)
     prompts, groups = normalise_prompts(prompts)
+    drop_first = resolve_drop_first(drop_first, source)
     ids = tokenize(model, prompts)
+    start = 1 + drop_first
+    short = [i for i, t in enumerate(ids) if len(t) <= start]
+    if short:
+        raise ValueError(f"prompts[{short[0]}] ({prompts[short[0]]!r}) has {len(ids[short[0]]) - 1} token(s) after BOS "
+                         f"and drop_first={drop_first} leaves none: pass drop_first=0 or a longer prompt")
     per_prompt: list[torch.Tensor | None] = [None] * len(prompts)
     for batch, hook_acts, lengths in hook_activations_batches(model, ids, source.hook_name, source.stop_at_layer,
                                                               batch_tokens, progress):
         with torch.inference_mode():
             feats = source.encode(hook_acts).float()
         for row, i in enumerate(batch):
-            per_prompt[i] = feats[row, 1 : lengths[row]].cpu()  # drop position 0 (BOS)
+            per_prompt[i] = feats[row, start : lengths[row]].cpu()  # drop BOS and the first drop_first tokens
     values = torch.cat(per_prompt, 0)
     _check_finite(values, source)
     offsets = np.concatenate([[0], np.cumsum([len(v) for v in per_prompt])])
-    str_tokens = [model.to_str_tokens(t[1:]) for t in ids]
-    return ActivationResult(prompts=prompts, str_tokens=[list(s) for s in str_tokens], token_ids=[t[1:] for t in ids],
+    str_tokens = [model.to_str_tokens(t[start:]) for t in ids]
+    return ActivationResult(prompts=prompts, str_tokens=[list(s) for s in str_tokens], token_ids=[t[start:] for t in ids],
                             values=values, offsets=offsets, hook_name=source.hook_name, source_kind=source.kind,
-                            groups=groups, feature_space=source.feature_space)
+                            groups=groups, feature_space=source.feature_space,
+                            drop_first=drop_first)
 
 
 def _check_finite(values: torch.Tensor, source: FeatureSource) -> None:
@@ -249,17 +296,19 @@ def _check_finite(values: torch.Tensor, source: FeatureSource) -> None:
                                  "check the SAE weights and that it fits this model")
 
 
-def top_activating(model, source, feature, corpus, k: int = 10, *, batch_tokens: int = 8192,
-                   progress: bool | None = None) -> pd.DataFrame:
+def top_activating(model, source, feature, corpus, k: int = 10, *, drop_first: int | None = None,
+                   batch_tokens: int = 8192, progress: bool | None = None) -> pd.DataFrame:
     """The k texts of `corpus` on which `feature` fires most (its max over each text's tokens, BOS excluded).
 
     Returns a DataFrame sorted by activation: text, activation, the token and position of the max,
-    and the per-token str_tokens / activations for highlighting.
+    and the per-token str_tokens / activations for highlighting. drop_first: as in `activations` (the
+    left-out tokens are neither scored nor listed; position counts from the first token kept).
     """
     source = as_source(source, model)
     feature = source.check_feature(feature)
     texts, _ = normalise_prompts(corpus)
     k = positive_int(k, "k")
+    start = 1 + resolve_drop_first(drop_first, source)
     ids = tokenize(model, texts)
     best: list[tuple[float, int, torch.Tensor]] = []  # (max activation, text index, per-token activations)
     show = progress if progress is not None else len(texts) > 32
@@ -269,7 +318,7 @@ def top_activating(model, source, feature, corpus, k: int = 10, *, batch_tokens:
         with torch.inference_mode():
             feats = source.encode(hook_acts)[..., feature].float().cpu()
         for row, i in enumerate(batch):
-            per_token = feats[row, 1 : lengths[row]]
+            per_token = feats[row, start : lengths[row]]
             if len(per_token):
                 best.append((float(per_token.max()), i, per_token))
         # Memory stays bounded by k: keep only the current top k.
@@ -278,7 +327,7 @@ def top_activating(model, source, feature, corpus, k: int = 10, *, batch_tokens:
     bar.close()
     rows = []
     for value, i, per_token in best:
-        str_tokens = model.to_str_tokens(ids[i][1:])
+        str_tokens = model.to_str_tokens(ids[i][start:])
         position = int(per_token.argmax())
         rows.append({"text": texts[i], "activation": value, "token": str_tokens[position], "position": position,
                      "str_tokens": list(str_tokens), "activations": per_token.tolist()})

@@ -24,7 +24,7 @@ from safetensors.numpy import load_file, save_file
 from tqdm.auto import tqdm
 
 from ..devices import cpu_tokens, device_of, to_numpy
-from ..sources import FeatureSource, FeatureSpace, check_feature_index
+from ..sources import FeatureSource, FeatureSpace, check_feature_index, resolve_drop_first
 from ..validation import integer, positive_int, text
 from .activations import as_source, hook_activations_batches
 
@@ -42,7 +42,7 @@ class DashboardData:
     """Arrays are [n_selected_features, ...]; row i describes feature `feature_ids[i]`."""
 
     feature_ids: np.ndarray      # [F]
-    n_tokens: int                # tokens seen (position 0 of each context excluded)
+    n_tokens: int                # tokens counted (BOS and the first drop_first tokens of each context excluded)
     active_count: np.ndarray     # [F] tokens with activation > 0
     max_value: np.ndarray        # [F]
     top_values: np.ndarray       # [F, k] context maxima, descending (-inf = empty slot)
@@ -64,6 +64,7 @@ class DashboardData:
     source_kind: str = ""
     window_before: int = WINDOW_BEFORE
     feature_space: FeatureSpace | None = None  # of the source (None: saved before spaces were recorded)
+    drop_first: int = 0          # tokens after BOS never counted (windows still show them, at activation 0)
 
     @property
     def density(self) -> np.ndarray:
@@ -138,7 +139,7 @@ class DashboardData:
         arrays = {f.name: np.ascontiguousarray(getattr(self, f.name)) for f in fields(self)
                   if isinstance(getattr(self, f.name), np.ndarray)}
         meta = {"n_tokens": self.n_tokens, "hook_name": self.hook_name, "source_kind": self.source_kind,
-                "window_before": self.window_before, "token_strings": {str(k): v for k, v in self.token_strings.items()},
+                "window_before": self.window_before, "drop_first": self.drop_first, "token_strings": {str(k): v for k, v in self.token_strings.items()},
                 "feature_space": asdict(self.feature_space) if self.feature_space else None}
         tmp = path.with_name(path.name + ".partial")
         try:
@@ -280,9 +281,15 @@ def default_batch_tokens(n_features: int) -> int:
 
 def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_samples: int = 40, n_bins: int = 40,
                    n_logits: int = 10, n_nearest: int = 5, context_size: int = 128, max_texts: int | None = None,
-                   batch_tokens: int | None = None, seed: int = 0, progress: bool = True) -> DashboardData:
-    """Build dashboard data for `features` (default: all) of `source` in one pass over `corpus`."""
+                   batch_tokens: int | None = None, seed: int = 0, drop_first: int | None = None,
+                   progress: bool = True) -> DashboardData:
+    """Build dashboard data for `features` (default: all) of `source` in one pass over `corpus`.
+
+    drop_first: as in `activations`: the first tokens after BOS of every context are never counted (no top
+    context, sample, histogram entry or density from them); default: the source's `drop_first`.
+    """
     source = as_source(source, model)
+    drop_first = resolve_drop_first(drop_first, source)
     feature_ids = (np.arange(source.n_features) if features is None
                    else np.array([check_feature_index(f, source.n_features, "features") for f in features], dtype=int))
     if len(feature_ids) == 0:
@@ -310,7 +317,7 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
     high = torch.zeros(n_feat, device=device)
     active = torch.zeros(n_feat, dtype=torch.long, device=device)
     n_tokens = 0
-    bar = tqdm(total=sum(len(c) - 1 for c in contexts), desc="dashboard", unit="tok", disable=not progress)
+    bar = tqdm(total=sum(max(len(c) - 1 - drop_first, 0) for c in contexts), desc="dashboard", unit="tok", disable=not progress)
     for batch, hook_acts, lengths in hook_activations_batches(model, contexts, source.hook_name, source.stop_at_layer,
                                                               batch_tokens, progress=False):
         with torch.inference_mode():
@@ -320,7 +327,7 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
         tokens = torch.nn.utils.rnn.pad_sequence([contexts[i] for i in batch], batch_first=True, padding_value=0)
         tokens = tokens.to(device)
         valid = torch.arange(feats.shape[1], device=device)[None, :] < lengths[:, None]
-        valid[:, 0] = False                                                    # BOS is an outlier: never counted
+        valid[:, : 1 + drop_first] = False                 # BOS (an outlier) and position artifacts: never counted
         feats = feats.masked_fill(~valid[..., None], 0.0)
         n_tokens += int(valid.sum())
         positive = feats > 0
@@ -353,6 +360,7 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
         nearest_ids=n(nearest_ids), nearest_cosine=n(nearest_cos),
         token_strings=_token_strings(model, sorted(used_ids)),
         hook_name=source.hook_name, source_kind=source.kind, feature_space=source.feature_space,
+        drop_first=drop_first,
     )
 
 

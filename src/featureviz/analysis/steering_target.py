@@ -1,0 +1,112 @@
+"""Is a feature a sensible thing to steer? Check the evidence before a tutorial (or a user) moves it.
+
+A feature picked by a contrast table can still be a poor steering target: it may never fire on the prompt
+(so ablating it changes nothing), its strongest contexts may be punctuation or the first tokens of a text
+(a format or position feature, not a concept), and a sweep far below its own scale does nothing visible.
+`check_steering_target` reads three things and says, in sentences, what it found:
+
+1. the feature's largest activation on the prompt (must be > 0: there is something to ablate);
+2. its top contexts in an evidence corpus (`DashboardData`, e.g. held-out text): the share whose peak token is
+   punctuation / whitespace, and the share whose peak sits on one of the first tokens of a context;
+3. its typical activation there (the median of its top-context peaks), which sets the sweep: multiples of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .activations import activations, as_source
+from .dashboard import DashboardData
+
+SWEEP_MULTIPLES = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)  # of the typical activation
+EARLY_POSITIONS = 3  # a peak on one of the first 3 tokens after BOS reads as a position feature (model card)
+
+
+@dataclass
+class SteeringTarget:
+    feature: int
+    accepted: bool
+    reasons: list[str]            # one sentence per check, in order; the failing ones start with "REJECT"
+    prompt_max: float             # the feature's largest activation on the prompt
+    typical: float                # median of its top-context peaks in the evidence corpus
+    punctuation_share: float      # share of top contexts peaking on punctuation / whitespace
+    position_share: float         # share of top contexts peaking on one of the first EARLY_POSITIONS tokens
+    values: np.ndarray = field(default_factory=lambda: np.zeros(0))  # suggested sweep (multiples of typical)
+
+    def __str__(self) -> str:
+        verdict = "a sensible steering target" if self.accepted else "not a good steering target"
+        return "\n".join([f"feature {self.feature}: {verdict}"] + [f"  - {r}" for r in self.reasons])
+
+
+def check_steering_target(model, source, feature: int, prompt: str, evidence: DashboardData, *,
+                          max_punctuation: float = 0.5, max_position: float = 0.5,
+                          multiples=SWEEP_MULTIPLES) -> SteeringTarget:
+    """Check one feature against `prompt` (where it will be ablated) and `evidence` (its top contexts)."""
+    source = as_source(source, model)
+    feature = source.check_feature(feature)
+    if not isinstance(evidence, DashboardData):
+        raise TypeError(f"evidence must be DashboardData (fv.dashboard_data over held-out text), "
+                        f"got {type(evidence).__name__}")
+    row = evidence.row(feature)
+    acts = activations(model, source, prompt, drop_first=evidence.drop_first, progress=False)
+    column = acts.values[:, feature]
+    prompt_max = float(column.max())
+    reasons, accepted = [], True
+
+    if prompt_max > 0:
+        token = acts.str_tokens[0][int(column.argmax())]
+        reasons.append(f"fires on the prompt: up to {prompt_max:.1f} on {token!r}, so ablating it removes something")
+    else:
+        accepted = False
+        reasons.append("REJECT: never fires on the prompt, so ablating it there changes nothing")
+
+    peaks = evidence.top_values[row][np.isfinite(evidence.top_values[row])]
+    if not len(peaks):
+        return SteeringTarget(feature, False, reasons + ["REJECT: never fires in the evidence corpus"],
+                              prompt_max, 0.0, 0.0, 0.0)
+    punctuation, early = _peak_kinds(evidence, row)
+    punctuation_share, position_share = float(punctuation.mean()), float(early.mean())
+    for share, limit, bad, good in (
+        (punctuation_share, max_punctuation, "peak on punctuation or whitespace (a format feature, not a concept)",
+         "peak on a word, not punctuation"),
+        (position_share, max_position, f"peak on one of the first {EARLY_POSITIONS} tokens of a text (a position "
+         f"feature)", f"peak past the first {EARLY_POSITIONS} tokens"),
+    ):
+        accepted &= share <= limit
+        reasons.append(f"REJECT: {share:.0%} of its top contexts {bad}" if share > limit
+                       else f"{1 - share:.0%} of its top contexts {good}")
+
+    typical = float(np.median(peaks))
+    values = typical * np.asarray(multiples, dtype=float)
+    reasons.append(f"typical activation {typical:.1f} (median of its {len(peaks)} top-context peaks), so the sweep "
+                   f"runs {values.min():+.0f} ... {values.max():+.0f} ({min(multiples):g}x to {max(multiples):g}x)")
+    return SteeringTarget(feature, accepted, reasons, prompt_max, typical, punctuation_share, position_share, values)
+
+
+def pick_steering_target(model, source, candidates, prompt: str, evidence: DashboardData,
+                         **options) -> tuple[SteeringTarget, list[SteeringTarget]]:
+    """The first of `candidates` (best first, e.g. a contrast table's top features) that passes every check,
+    and the checks of all candidates tried (print them to see why the others were passed over)."""
+    tried = []
+    for feature in candidates:
+        target = check_steering_target(model, source, int(feature), prompt, evidence, **options)
+        tried.append(target)
+        if target.accepted:
+            return target, tried
+    raise ValueError(f"none of the {len(tried)} candidates is a sensible steering target on this prompt:\n"
+                     + "\n".join(str(t) for t in tried))
+
+
+def _peak_kinds(evidence: DashboardData, row: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per top context: does it peak on punctuation / whitespace, and on one of the first tokens of its text?"""
+    punctuation, early = [], []
+    for ids in evidence.top_tokens[row][np.isfinite(evidence.top_values[row])]:
+        kept = ids[ids >= 0]
+        center = int(np.count_nonzero(ids[: evidence.window_before] >= 0))  # tokens shown before the peak
+        peak = evidence.token_strings[int(kept[center])]
+        punctuation.append(not any(ch.isalnum() for ch in peak))
+        # The window starts at the first token after BOS, so a short left side means the peak sits early.
+        early.append(center < evidence.window_before and center + 1 <= EARLY_POSITIONS)
+    return np.array(punctuation), np.array(early)
