@@ -171,3 +171,55 @@ def test_steering_target_checks_the_evidence(tiny_model):
     assert target.feature == 0 and [t.feature for t in tried] == [2, 1, 0]
     with pytest.raises(ValueError, match="none of the 2 candidates"):
         fv.pick_steering_target(tiny_model, source, [2, 1], prompt, evidence)
+
+
+def contrast_groups(rng):
+    """Three groups of prompts with per-prompt activations drawn at random: happy, angry and a baseline."""
+    def group(n, shift):
+        values = rng.exponential(1.0, size=(n * 5, 6)) * (rng.random((n * 5, 6)) < 0.6)
+        values[:, shift] += 1.5
+        return ActivationResult(
+            prompts=[f"p{i}" for i in range(n)], str_tokens=[[f"t{j}" for j in range(5)]] * n,
+            token_ids=[torch.arange(5)] * n, values=torch.from_numpy(values.astype(np.float32)),
+            offsets=np.arange(n + 1) * 5, hook_name="blocks.0.hook_resid_pre", source_kind="sae")
+    return {"happy": group(9, 0), "angry": group(11, 1), "baseline": group(10, 2)}
+
+
+@pytest.mark.parametrize("against, rest_of", [
+    ("rest", {"happy": ["angry", "baseline"], "angry": ["happy", "baseline"]}),
+    ("baseline", {"happy": ["baseline"], "angry": ["baseline"]}),
+    ("groups", {"happy": ["angry"], "angry": ["happy"]}),
+])
+def test_contrast_modes_agree_with_scipy(against, rest_of):
+    from scipy import stats
+
+    from featureviz.analysis.contrast import prompt_aggregates
+
+    groups = contrast_groups(np.random.default_rng(3))
+    table = fv.contrast(groups, baseline="baseline", against=against).set_index(["group", "feature"])
+    assert sorted(table.index.get_level_values("group").unique()) == ["angry", "happy"]  # baseline not compared
+    for name, others in rest_of.items():
+        inside = prompt_aggregates(groups[name])
+        rest = np.concatenate([prompt_aggregates(groups[o]) for o in others])
+        assert len(table.loc[name]) >= 4
+        for f in table.loc[name].index:  # the baseline's always-on feature 2 is not tested
+            expected = stats.mannwhitneyu(inside[:, f], rest[:, f], alternative="greater")
+            row = table.loc[(name, f)]
+            assert row["p_value"] == pytest.approx(expected.pvalue)
+            assert row["rank_biserial"] == pytest.approx(2 * expected.statistic / (len(inside) * len(rest)) - 1)
+            assert row["mean_rest"] == pytest.approx(np.concatenate([groups[o].values[:, f] for o in others]).mean())
+    assert table.attrs["against"] == against and "Mann-Whitney" in table.attrs["comparison"]
+    view = fv.ContrastView(table.reset_index(), top_n=3)
+    assert view.title == table.attrs["comparison"]  # the view says which test it shows
+
+
+def test_contrast_modes_refuse_what_they_cannot_compare():
+    groups = contrast_groups(np.random.default_rng(4))
+    with pytest.raises(ValueError, match="against must be one of"):
+        fv.contrast(groups, baseline="baseline", against="neutral")
+    with pytest.raises(ValueError, match="needs a baseline"):
+        fv.contrast({k: groups[k] for k in ("happy", "angry")}, against="baseline")
+    with pytest.raises(ValueError, match="two groups besides the baseline"):
+        fv.contrast({k: groups[k] for k in ("happy", "baseline")}, baseline="baseline", against="groups")
+    one = fv.contrast({k: groups[k] for k in ("happy", "baseline")}, baseline="baseline")  # one group vs baseline
+    assert set(one["group"]) == {"happy"}

@@ -24,6 +24,14 @@ from .activations import ALWAYS_ON_FRACTION, ActivationResult, check_group_names
 
 AGGREGATES = ("max", "mean")
 TESTS = ("mannwhitney", "welch")
+# Whom each group is compared with. "rest": every other prompt, the baseline included (what marks this group
+# among all text?); "baseline": the baseline alone; "groups": the other compared groups only, baseline left out
+# (e.g. happy vs angry only: a feature of both emotions and of neither can then look like one of them).
+AGAINST = ("rest", "baseline", "groups")
+_AGAINST_WORDS = {"rest": "all other prompts, baseline included", "baseline": "the baseline",
+                  "groups": "the other groups only (baseline left out)"}
+_TEST_WORDS = {"mannwhitney": "Mann-Whitney U", "welch": "Welch's t"}
+_BASELINE = object()  # the baseline's key among the compared prompts: never clashes with a group name
 
 
 def prompt_aggregates(acts: ActivationResult, how: str = "max") -> np.ndarray:
@@ -54,19 +62,23 @@ def split_groups(groups) -> dict[str, ActivationResult]:
     return {str(name): acts for name, acts in groups.items()}
 
 
-def contrast(groups, baseline=None, *, aggregate: str = "max", test: str = "mannwhitney",
+def contrast(groups, baseline=None, *, against: str = "rest", aggregate: str = "max", test: str = "mannwhitney",
              always_on_fraction: float = ALWAYS_ON_FRACTION, alpha: float = 0.05) -> pd.DataFrame:
     """Rank features by how strongly they separate each group from the others.
 
     groups: {name: ActivationResult} or one ActivationResult built from {name: prompts}.
     baseline: the name of one of the groups, or a separate ActivationResult of neutral prompts; its
-        always-on features are removed, and a named baseline group is not itself compared.
+        always-on features are removed, and the baseline is not itself compared.
+    against: whom each group is compared with: "rest" (default; every other prompt, the baseline included),
+        "baseline" (the baseline alone) or "groups" (the other groups only, the baseline left out).
     Returns a tidy DataFrame, one row per (group, feature), sorted within each group by effect (strongest
     first): the group's and the rest's mean / max / fraction of tokens active, rank_biserial, cohens_d,
     p_value (one-sided: the group is higher), q_value (Benjamini-Hochberg within the group),
     significant (q < alpha: significantly higher in this group than in the rest).
-    df.attrs["always_on"] lists the features removed.
+    df.attrs["always_on"] lists the features removed; df.attrs["comparison"] says in words which test it holds.
     """
+    if against not in AGAINST:
+        raise ValueError(f"against must be one of {AGAINST}, got {against!r}")
     if test not in TESTS:
         raise ValueError(f"test must be one of {TESTS}, got {test!r}")
     if not 0 < alpha < 1:
@@ -80,7 +92,11 @@ def contrast(groups, baseline=None, *, aggregate: str = "max", test: str = "mann
         if baseline not in groups:
             raise ValueError(f"baseline={baseline!r} is not one of the groups {list(groups)}")
         baseline = groups.pop(baseline)
-    if len(groups) < 2:
+    if against == "baseline" and baseline is None:
+        raise ValueError("against='baseline' needs a baseline: the name of a group or an activation result")
+    if against == "groups" and len(groups) < 2:
+        raise ValueError(f"against='groups' needs at least two groups besides the baseline, got {list(groups)}")
+    if len(groups) + (baseline is not None) < 2:
         raise ValueError(f"contrast needs at least two groups to compare, got {list(groups)}")
     spaces = {f"group {name!r}": acts.feature_space for name, acts in groups.items()}
     if baseline is not None:
@@ -90,23 +106,29 @@ def contrast(groups, baseline=None, *, aggregate: str = "max", test: str = "mann
 
     always_on = (baseline.always_on(always_on_fraction) if baseline is not None
                  else np.zeros(space.n_features, bool))
-    per_prompt = {name: prompt_aggregates(acts, aggregate) for name, acts in groups.items()}
+    everyone = {**groups, **({_BASELINE: baseline} if baseline is not None else {})}
+    per_prompt = {name: prompt_aggregates(acts, aggregate) for name, acts in everyone.items()}
+    compared = groups if against == "groups" else everyone
     # Label-blind filter: features that never fire on any compared prompt cannot differ, and only dilute BH.
-    fires = np.concatenate(list(per_prompt.values())).max(0) > 0
+    fires = np.concatenate([per_prompt[name] for name in compared]).max(0) > 0
     tested = np.flatnonzero(fires & ~always_on)
 
     frames = []
     for name in groups:
-        others = [o for o in groups if o != name]
+        others = {"rest": [o for o in everyone if o != name], "baseline": [_BASELINE],
+                  "groups": [o for o in groups if o != name]}[against]
         tokens_in = to_numpy(groups[name].values)[:, tested]
-        tokens_rest = np.concatenate([to_numpy(groups[o].values)[:, tested] for o in others])
+        tokens_rest = np.concatenate([to_numpy(everyone[o].values)[:, tested] for o in others])
         prompts_in = per_prompt[name][:, tested]
         prompts_rest = np.concatenate([per_prompt[o][:, tested] for o in others])
         frames.append(_compare(name, tested, prompts_in, prompts_rest, tokens_in, tokens_rest, test, alpha))
     table = pd.concat(frames, ignore_index=True)
     table.attrs["always_on"] = np.flatnonzero(always_on).tolist()
-    table.attrs.update(aggregate=aggregate, test=test, alpha=alpha, feature_space=space)
+    table.attrs.update(aggregate=aggregate, test=test, alpha=alpha, feature_space=space, against=against)
+    table.attrs["comparison"] = (f"each group vs {_AGAINST_WORDS[against]}: one-sided {_TEST_WORDS[test]} on "
+                                 f"per-prompt {aggregate}, Benjamini-Hochberg q < {alpha:g}")
     return table
+
 
 
 def _compare(name, features, inside, rest, tokens_in, tokens_rest, test, alpha) -> pd.DataFrame:

@@ -33,7 +33,8 @@ class ContrastView(anywidget.AnyWidget):
     selected_feature = t.Int(-1).tag(sync=True)     # two-way, -1 = none
 
     def __init__(self, table: pd.DataFrame, top_n: int = 10, *, alpha: float | None = None, title: str = "", **kwargs):
-        """table: the DataFrame from fv.contrast. Shows the top_n features of each group (by effect)."""
+        """table: the DataFrame from fv.contrast. Shows the top_n features of each group (by effect); the title
+        defaults to the table's own description of its test (table.attrs["comparison"])."""
         if not isinstance(table, pd.DataFrame):
             raise TypeError(f"table must be the DataFrame returned by featureviz.contrast(...), got {type(table).__name__}")
         missing = [c for c in TABLE_COLUMNS if c not in table]
@@ -50,7 +51,8 @@ class ContrastView(anywidget.AnyWidget):
                   for name, column in (("means", "mean"), ("effects", "rank_biserial"), ("q_values", "q_value"))}
         self.feature_space = table.attrs.get("feature_space")  # plain attribute: fv.link compares it
         super().__init__(groups=groups, feature_ids=[int(f) for f in chosen], feature_labels=[""] * len(chosen),
-                         alpha=alpha if alpha is not None else table.attrs.get("alpha", 0.05), title=title,
+                         alpha=alpha if alpha is not None else table.attrs.get("alpha", 0.05),
+                         title=title or table.attrs.get("comparison", ""),  # says which test the table holds
                          test=table.attrs.get("test", "mannwhitney"), aggregate=table.attrs.get("aggregate", "max"),
                          sort_group=groups[0], **matrix, **kwargs)
 
