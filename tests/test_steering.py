@@ -4,6 +4,7 @@ import torch
 
 import featureviz as fv
 from featureviz.analysis.steering import SteeringHook, steer
+from featureviz.analysis.steering_target import feature_scale
 from featureviz.sources import NeuronSource, SAESource
 from factories import make_sae
 
@@ -159,3 +160,46 @@ def test_source_that_cannot_steer_says_so(tiny_model):
         steer(tiny_model, unknown, PROMPT, 3, [5.0], max_new_tokens=2)
     assert all(not hp.fwd_hooks for hp in tiny_model.hook_dict.values())
     assert SAESource.steering == "direction" and NeuronSource.steering == "coordinate"
+
+
+def test_default_sweep_follows_the_features_own_scale(tiny_model):
+    """Issue 16.6: without values, the sweep is +-4x the feature's typical activation: a feature made to fire
+    10x as strongly gets a 10x wider sweep, the others keep theirs."""
+    sae, louder = make_sae(), make_sae()
+    firing = [f for f in range(sae.cfg.d_sae) if feature_scale(tiny_model, sae, f, "Hello there").prompt_max > 0]
+    f, other = firing[:2]
+    with torch.no_grad():
+        louder.W_enc[:, f] *= 10
+        louder.b_enc[f] *= 10
+    quiet = steer(tiny_model, sae, "Hello there", f, max_new_tokens=2)
+    loud = steer(tiny_model, louder, "Hello there", f, max_new_tokens=2)
+    assert len(quiet.values) == 9 and quiet.values[-1] > 0 and quiet.values[0] == -quiet.values[-1]
+    np.testing.assert_allclose(loud.values, 10 * quiet.values, rtol=1e-4)
+    np.testing.assert_allclose(steer(tiny_model, louder, "Hello there", other, max_new_tokens=2).values,
+                               steer(tiny_model, sae, "Hello there", other, max_new_tokens=2).values, rtol=1e-5)
+    assert "typical activation" in quiet.note and "on this prompt it reaches" in quiet.note
+    assert steer(tiny_model, sae, "Hello there", f, [1.0], max_new_tokens=2).note == ""  # explicit values: no note
+
+
+def test_a_feature_that_never_fires_gets_a_sweep_and_is_told_why(tiny_model):
+    sae = make_sae()
+    with torch.no_grad():
+        sae.b_enc[7] = -1e4  # dead everywhere
+    result = steer(tiny_model, sae, "Hello there", 7, max_new_tokens=2)
+    assert result.values.max() > 0  # the typical scale of the SAE's other features, not a sweep of zeros
+    n_texts = sum(len(group) for group in fv.emotion_prompts().values())
+    assert f"never fires on the {n_texts} calibration texts" in result.note and "never fires on this prompt" in result.note
+
+
+def test_interpolation_sweep_follows_each_new_feature_until_values_are_set(tiny_model):
+    sae = make_sae()
+    with torch.no_grad():
+        sae.W_enc[:, 3] *= 10
+        sae.b_enc[3] *= 10
+    widget = fv.Interpolation(tiny_model, sae, "Hello there", 4, steps=5, max_new_tokens=2)
+    assert "typical activation" in widget.note and len(widget.values) == 5
+    widget.feature = 3  # e.g. a linked heatmap click: the sweep follows the new feature's scale
+    np.testing.assert_allclose(widget.values, steer(tiny_model, sae, "Hello there", 3, steps=5).values, rtol=1e-5)
+    widget.values = [-1.0, 1.0]  # the user's own range: kept from now on, and no scale note
+    widget.feature = 4
+    assert widget.values == [-1.0, 1.0] and widget.note == ""

@@ -439,6 +439,16 @@ describe("extend, busy and error", () => {
     expect(root.dataset.state).toBe("ready");
     expect(q(root, ".fv-error").textContent).toBe("");
   });
+
+  it("says where the default sweep came from, as text", () => {
+    const { model, root } = mount();
+    expect(q(root, ".fv-scale-note").textContent).toBe("");
+    model.remoteSet("note", `feature 3 never fires on this prompt ${XSS}`);
+    expect(q(root, ".fv-scale-note").textContent).toBe(`Sweep: feature 3 never fires on this prompt ${XSS}.`);
+    expect(root.querySelector("img")).toBeNull();
+    model.remoteSet("note", "");
+    expect(q(root, ".fv-scale-note").textContent).toBe("");
+  });
 });
 
 describe("robustness", () => {

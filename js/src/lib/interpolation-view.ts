@@ -39,6 +39,8 @@ export const INTERPOLATION_CSS = scopeCss(
   `
 .fv-interpolation { min-width: 360px; }
 .fv-interp-desc { font-weight: 600; }
+.fv-scale-note { flex-basis: 100%; font-size: 11px; color: var(--fv-fg2); }
+.fv-scale-note:empty { display: none; }
 .fv-interp-prompt-head { color: var(--fv-fg2); max-width: 48ch; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .fv-interp-status { display: none; align-items: center; gap: 5px; color: var(--fv-fg2); }
 .fv-interp-status.fv-show { display: inline-flex; }
@@ -141,7 +143,9 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     statusText,
   ]);
   const note = h("div", { className: "fv-note" });
-  const toolbar = h("div", { className: "fv-toolbar" }, [desc, promptHead, status, note]);
+  // Where the default sweep came from (the feature's own scale), or why it may do nothing on this prompt.
+  const scaleNote = h("div", { className: "fv-scale-note" });
+  const toolbar = h("div", { className: "fv-toolbar" }, [desc, promptHead, status, note, scaleNote]);
   const errorBox = h("div", { className: "fv-error", attrs: { role: "alert" } });
   const message = h("div", { className: "fv-message" });
 
@@ -376,6 +380,8 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     const rawError = get("error");
     const error = typeof rawError === "string" ? rawError : rawError == null ? "" : String(rawError);
     errorBox.textContent = error.length > ERROR_MAX ? `${error.slice(0, ERROR_MAX)}…` : error;
+    const scale = get("note");
+    scaleNote.textContent = typeof scale === "string" && scale ? `Sweep: ${scale}.` : "";
     const stale = !!data && data.stale;
     let text = "";
     if (stale && !kernelFree) text = `computing the steering of ${describeRequest(data!, data!.requested)}…`;
@@ -463,6 +469,7 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     renderStatus();
   });
   listen("error", renderStatus);
+  listen("note", renderStatus);
   listen("extend", () => {
     if (get("extend") === "" || get("extend") == null) {
       pendingExtend = "";

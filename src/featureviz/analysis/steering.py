@@ -23,6 +23,7 @@ from ..devices import device_of, model_lock, to_numpy
 from ..sources import FeatureSource, FeatureSpace
 from ..validation import float32_values, positive_int, text
 from .activations import as_source
+from .steering_target import feature_scale
 
 MODES = ("clamp", "add", "ablate")
 POSITIONS = ("all", "prompt", "generated")
@@ -45,6 +46,7 @@ class SteeringResult:
     baseline_probs: np.ndarray    # [U] the same without the hook
     kl: np.ndarray                # [S] KL(steered || unhooked) of the full next-token distribution
     feature_space: FeatureSpace | None = None
+    note: str = ""                # where a default sweep came from (the feature's own scale), else ""
 
     def to_frame(self):
         import pandas as pd
@@ -79,10 +81,14 @@ class SteeringHook:
         return torch.where(mask.view(1, -1, 1), steered, acts)
 
 
-def steer(model, source, prompt: str, feature: int, values, *, mode: str = "add", positions: str = "all",
+def steer(model, source, prompt: str, feature: int, values=None, *, mode: str = "add", positions: str = "all",
           max_new_tokens: int = 32, do_sample: bool = False, temperature: float = 1.0, seed: int = 0,
-          top_tokens: int = 5) -> SteeringResult:
-    """Generate from `prompt` once per value in `values`, all rows in one batched generate."""
+          top_tokens: int = 5, steps: int = 9) -> SteeringResult:
+    """Generate from `prompt` once per value in `values`, all rows in one batched generate.
+
+    values=None sweeps `steps` values over -4x ... +4x the feature's typical activation (`feature_scale`), and
+    the result's `note` says where that range came from.
+    """
     source = as_source(source, model)
     feature = source.check_feature(feature)
     source.check_steerable()
@@ -95,6 +101,10 @@ def steer(model, source, prompt: str, feature: int, values, *, mode: str = "add"
     text(prompt, "prompt")
     max_new_tokens = positive_int(max_new_tokens, "max_new_tokens")
     top_tokens = positive_int(top_tokens, "top_tokens")
+    note = ""
+    if values is None and mode != "ablate":
+        scale = feature_scale(model, source, feature, prompt)
+        values, note = scale.sweep(positive_int(steps, "steps")), scale.note
     values = np.zeros(1) if mode == "ablate" else float32_values(values)
 
     tokens = model.to_tokens(prompt)                            # [1, P], BOS first
@@ -138,7 +148,7 @@ def steer(model, source, prompt: str, feature: int, values, *, mode: str = "add"
         texts=list(texts[:-1]), new_tokens=list(new_tokens[:-1]), baseline_text=texts[-1], baseline_tokens=new_tokens[-1],
         next_token_ids=to_numpy(shown), next_token_strings=list(model.to_str_tokens(shown)),
         next_token_probs=to_numpy(probs[:-1, shown]), baseline_probs=to_numpy(probs[-1, shown]), kl=to_numpy(kl),
-        feature_space=source.feature_space,
+        feature_space=source.feature_space, note=note,
     )
 
 

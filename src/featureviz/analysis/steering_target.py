@@ -9,16 +9,25 @@ A feature picked by a contrast table can still be a poor steering target: it may
 2. its top contexts in an evidence corpus (`DashboardData`, e.g. held-out text): the share whose peak token is
    punctuation / whitespace, and the share whose peak sits on one of the first tokens of a context;
 3. its typical activation there (the median of its top-context peaks), which sets the sweep: multiples of it.
+
+`feature_scale` is the light version every default sweep uses (`steer` and `Interpolation` without `values`):
+a feature's typical activation on a small calibration set (the shipped emotion prompts unless given), so a
+sweep is never far below the feature's own scale, and a sentence says where the range came from.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..datasets import emotion_prompts
+from ..devices import to_numpy
 from .activations import activations, as_source
 from .dashboard import DashboardData
+
+DEFAULT_MULTIPLE = 4.0  # default sweeps run -4x ... +4x a feature's typical activation (issue 16)
 
 SWEEP_MULTIPLES = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)  # of the typical activation
 EARLY_POSITIONS = 3  # a peak on one of the first 3 tokens after BOS reads as a position feature (model card)
@@ -110,3 +119,59 @@ def _peak_kinds(evidence: DashboardData, row: int) -> tuple[np.ndarray, np.ndarr
         # The window starts at the first token after BOS, so a short left side means the peak sits early.
         early.append(center < evidence.window_before and center + 1 <= EARLY_POSITIONS)
     return np.array(punctuation), np.array(early)
+
+
+@dataclass
+class FeatureScale:
+    """How strongly a feature usually fires, which sets a default steering sweep."""
+
+    feature: int
+    typical: float        # median, over the calibration texts where it fires, of its largest activation there
+    prompt_max: float     # its largest activation on the prompt
+    note: str             # where `typical` came from, and whether the feature fires on the prompt
+
+    def sweep(self, steps: int = 21, multiple: float = DEFAULT_MULTIPLE) -> np.ndarray:
+        return np.linspace(-multiple * self.typical, multiple * self.typical, steps)
+
+
+def feature_scale(model, source, feature: int, prompt: str, *, texts=None) -> FeatureScale:
+    """A feature's typical activation on `texts` (default: the shipped emotion prompts, all groups).
+
+    A feature that never fires there takes the typical activation of the source's features instead, and the
+    note says so; the note also says when the feature never fires on `prompt` (ablating it there does nothing).
+    """
+    source = as_source(source, model)
+    feature = source.check_feature(feature)
+    maxima = _calibration_maxima(model, source, texts)             # [n_texts, n_features]
+    fired = maxima[:, feature][maxima[:, feature] > 0]
+    if len(fired):
+        typical = float(np.median(fired))
+        note = (f"feature {feature}'s typical activation is {typical:.3g} (median peak on the {len(fired)} of "
+                f"{len(maxima)} calibration texts where it fires)")
+    else:
+        peaks = maxima.max(0)
+        typical = float(np.median(peaks[peaks > 0])) if (peaks > 0).any() else 1.0
+        note = (f"feature {feature} never fires on the {len(maxima)} calibration texts, so the sweep uses the "
+                f"typical activation of this source's features, {typical:.3g}")
+    prompt_max = float(activations(model, source, prompt, progress=False).values[:, feature].max())
+    if prompt_max <= 0:
+        note += "; it never fires on this prompt, so clamping or ablating it there changes nothing"
+    else:
+        note += f"; on this prompt it reaches {prompt_max:.3g}"
+    return FeatureScale(feature, typical, prompt_max, note)
+
+
+# source -> (model, texts, [n_texts, n_features] per-text maxima): one calibration pass per source and model
+_CALIBRATION: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _calibration_maxima(model, source, texts) -> np.ndarray:
+    texts = tuple(texts) if texts is not None else tuple(t for group in emotion_prompts().values() for t in group)
+    cached = _CALIBRATION.get(source)
+    if cached is not None and cached[0]() is model and cached[1] == texts:
+        return cached[2]
+    acts = activations(model, source, list(texts), progress=False)
+    starts = acts.offsets[:-1][np.diff(acts.offsets) > 0]           # texts left with no tokens have no peak
+    maxima = np.maximum.reduceat(to_numpy(acts.values), starts, axis=0)
+    _CALIBRATION[source] = (weakref.ref(model), texts, maxima)
+    return maxima

@@ -46,16 +46,22 @@ class Interpolation(anywidget.AnyWidget):
     extend = t.Unicode("").tag(sync=True)                     # the browser sets "low"/"high" to ask for more
     busy = t.Bool(False).tag(sync=True)
     error = t.Unicode("").tag(sync=True)
+    note = t.Unicode("").tag(sync=True)                       # where a default sweep came from (its own scale)
 
-    def __init__(self, model, source, prompt: str, feature: int, values=(-10.0, 10.0), steps: int = 21, *,
+    def __init__(self, model, source, prompt: str, feature: int, values=None, steps: int = 21, *,
                  max_new_tokens: int = 24, mode: str = "add", positions: str = "all", **steer_options):
-        """values: (start, end) swept in `steps` evenly spaced values, or an explicit sequence of values."""
+        """values: (start, end) swept in `steps` evenly spaced values, or an explicit sequence of values.
+        None (the default) sweeps -4x ... +4x the feature's typical activation (fv.feature_scale), again for
+        each new feature or prompt, and `note` says where the range came from."""
         steps = positive_int(steps, "steps")
-        sweep = np.linspace(values[0], values[1], steps) if _is_range(values) else np.asarray(values, dtype=float)
+        self._auto = values is None  # the sweep follows the feature's own scale until values are set
+        if not self._auto:
+            values = np.linspace(values[0], values[1], steps) if _is_range(values) else np.asarray(values, float)
+            values = np.unique(float32_values(values))
         self._model, self._source = model, as_source(source, model)
         self.feature_space = self._source.feature_space  # plain attribute: fv.link compares it
-        self._options = dict(max_new_tokens=max_new_tokens, **steer_options)
-        self._sweep = np.unique(float32_values(sweep))  # what "add"/"clamp" sweep ("ablate" has the one value 0)
+        self._options = dict(max_new_tokens=max_new_tokens, steps=steps, **steer_options)
+        self._sweep = values  # what "add"/"clamp" sweep ("ablate" has the one value 0); None: from the scale
         self._showing = True  # traits set by the widget itself, not inputs: no recompute
         result = steer(model, self._source, prompt, feature, self._sweep, mode=mode, positions=positions,
                        **self._options)
@@ -78,6 +84,9 @@ class Interpolation(anywidget.AnyWidget):
                 self.index = int(np.abs(result.values - keep_value).argmin())
                 self.computed_for = {"prompt": result.prompt, "feature": result.feature, "mode": result.mode,
                                      "positions": result.positions}
+                self.note = result.note or (self.note if self._auto else "")
+            if result.mode != "ablate":
+                self._sweep = result.values
             self.result = result
         finally:
             self._showing = False
@@ -124,7 +133,9 @@ class Interpolation(anywidget.AnyWidget):
         if self._showing:
             return
         if change["name"] == "values":
-            self._sweep = np.unique(change["new"])
+            self._sweep, self._auto = np.unique(change["new"]), False
+        elif change["name"] in ("feature", "prompt") and self._auto:
+            self._sweep = None  # the new feature's (or prompt's) own scale
         keep = self.result.values[min(self.index, len(self.result.values) - 1)]
         self._recompute(self._sweep, keep_value=keep)
 
@@ -159,7 +170,6 @@ class Interpolation(anywidget.AnyWidget):
         try:  # a failure shows in the widget and the log; the kernel and the widget keep working
             self._recompute(sweep, keep_value=more[0] if direction == "high" else more[-1],
                             what="computing more values")
-            self._sweep = sweep
         except t.TraitError:
             pass  # already logged and shown in `error`
         finally:
