@@ -38,7 +38,7 @@ if "featureviz" not in sys.modules:  # training scripts import only what they ne
     _pkg.__path__ = [str(ROOT / "src" / "featureviz")]
     sys.modules["featureviz"] = _pkg
 
-from featureviz.loading import embedded_model_dir  # noqa: E402
+from featureviz.loading import load_embedded_hf_model  # noqa: E402
 
 # Moods: a third neutral or low-arousal, so emotion latents must earn their place against ordinary text.
 MOODS = [
@@ -191,12 +191,10 @@ def main(argv=None) -> None:
     if not todo:
         log(f"{args.split}: all {args.shards} shards exist")
         return
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(embedded_model_dir(), padding_side="left")
     # eager attention: ~3x faster than sdpa for left-padded batched decoding on CPU (measured for v1)
-    model = AutoModelForCausalLM.from_pretrained(embedded_model_dir(), dtype=torch.float32,
-                                                 attn_implementation="eager").eval()
+    model, tok = load_embedded_hf_model(attn_implementation="eager")
+    model.eval()
+    tok.padding_side = "left"
     seen = seen_keys()
     deadline = time.time() + args.hours * 3600 if args.hours else None
     for i in todo:
