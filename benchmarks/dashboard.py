@@ -12,8 +12,8 @@ peak RSS of a fresh child process per corpus size (memory must not grow with cor
 Targets (DESIGN.md): build time <= 1.3x the reference forward pass; peak RSS flat (RSS at the large corpus /
 RSS at the small one ~ 1).
 
-Reference = `hook_activations_batches` (model.run_with_cache(names_filter=hook, stop_at_layer=layer + 1),
-length-sorted batches of `batch_tokens`), i.e. exactly the forward pass dashboard_data itself runs, with
+Reference = `hook_activations_batches` (`run_to_hook`: the forward stopped exactly at the hook, e.g.
+model(tokens, stop_at_layer=L) for blocks.L.hook_resid_pre; length-sorted batches of `batch_tokens`), i.e. exactly the forward pass dashboard_data itself runs, with
 nothing done to the activations. Reference and build are interleaved in one process on the same contexts
 (ABBA); the ratio is taken of the minima, in CPU seconds (`time.process_time`, with --threads 1 the work done,
 not the wait for a core on a shared machine) and in wall seconds.
@@ -139,8 +139,8 @@ def reference_pass(model, source, contexts, batch_tokens) -> int:
     from featureviz.analysis.activations import hook_activations_batches
 
     n = 0
-    for _, acts, lengths in hook_activations_batches(model, contexts, source.hook_name, source.stop_at_layer,
-                                                     batch_tokens, progress=False):
+    for _, acts, lengths in hook_activations_batches(model, contexts, source.hook_name, batch_tokens,
+                                                     progress=False):
         n += sum(lengths)
         del acts
     return n
@@ -260,7 +260,7 @@ def measure_ratio(args, fv, model, source) -> None:
     ratio, ratio_min = md / mr, min(t_dash) / min(t_ref)
     ratio_cpu = min(c_dash) / min(c_ref)
     what = f"{len(features)} features" if features else f"all {source.n_features} features"
-    print(f"forward to {source.hook_name} (stop_at_layer={source.stop_at_layer}): wall median {mr:.1f} s "
+    print(f"forward to {source.hook_name} (run_to_hook): wall median {mr:.1f} s "
           f"(min {min(t_ref):.1f} s), CPU min {min(c_ref):.1f} s ({data.n_tokens / min(c_ref):.0f} tok per CPU-s)")
     print(f"dashboard_data, {what}: wall median {md:.1f} s (min {min(t_dash):.1f} s), CPU min {min(c_dash):.1f} s "
           f"({data.n_tokens / min(c_dash):.0f} tok per CPU-s)")

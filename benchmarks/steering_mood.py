@@ -40,11 +40,13 @@ MULTIPLES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 def feature_scale(model, source, feature: int, tokens: np.ndarray) -> float:
     """Max activation of `feature` over held-out contexts (position 0 and unencoded sink tokens excluded)."""
+    from featureviz.analysis.activations import run_to_hook
+
     best = 0.0
     with torch.no_grad():
         for b in range(0, len(tokens), 16):
             batch = torch.from_numpy(tokens[b:b + 16].astype(np.int64))
-            resid = model(batch, stop_at_layer=source.layer)
+            resid = run_to_hook(model, batch, source.hook_name)
             acts = source.encode(resid)[:, 1:, feature]
             best = max(best, float(acts.max()))
     return best

@@ -22,6 +22,27 @@ def test_batched_padded_pass_equals_one_prompt_at_a_time(tiny_model, tiny_sae):
         torch.testing.assert_close(acts.prompt_values(i), direct(tiny_model, tiny_sae, prompt), atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("hook, blocks_run", [
+    ("blocks.0.hook_resid_pre", 0), ("blocks.1.hook_resid_pre", 1), ("blocks.0.hook_resid_post", 1),
+    ("blocks.0.mlp.hook_post", 1), ("blocks.1.attn.hook_z", 2), ("hook_embed", 0), ("ln_final.hook_normalized", 2),
+])
+def test_the_forward_stops_at_the_hook_bit_for_bit(tiny_model, hook, blocks_run):
+    """run_to_hook runs no block past the hook (blocks.L.hook_resid_pre: the first L blocks only; before, L + 1)
+    and returns run_with_cache's full-pass tensor bit for bit, padded batch included."""
+    from featureviz.analysis.activations import run_to_hook
+
+    tokens = torch.nn.utils.rnn.pad_sequence([tiny_model.to_tokens(p)[0] for p in PROMPTS], batch_first=True)
+    _, cache = tiny_model.run_with_cache(tokens, names_filter=hook, return_type=None)
+    ran = []
+    counters = [(f"blocks.{i}.hook_resid_post", lambda acts, hook: ran.append(hook.name)) for i in range(2)]
+    with tiny_model.hooks(fwd_hooks=counters):
+        acts = run_to_hook(tiny_model, tokens, hook)
+    assert torch.equal(acts, cache[hook])
+    assert len(ran) == blocks_run
+    with pytest.raises(ValueError, match="no hook"):
+        run_to_hook(tiny_model, tokens, "blocks.7.hook_resid_pre")
+
+
 def test_result_holds_tokens_without_bos(tiny_model, tiny_sae):
     acts = fv.activations(tiny_model, tiny_sae, PROMPTS)
     for i, prompt in enumerate(PROMPTS):

@@ -100,7 +100,9 @@ class FeatureSource(ABC):
 
     @property
     def stop_at_layer(self) -> int | None:
-        """Run blocks up to and including the hook's block, and no further."""
+        """Run blocks up to and including the hook's block, and no further: the stop of a hooked pass in which
+        the hook must fire (circuits). Passes that only read the hook use analysis.activations.run_to_hook, which
+        stops one block earlier for blocks.L.hook_resid_pre."""
         return None if self.layer is None else self.layer + 1
 
     @property

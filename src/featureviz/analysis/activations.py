@@ -1,7 +1,8 @@
-"""Feature activations of prompts: one batched, padding-aware forward pass that stops at the hook's layer."""
+"""Feature activations of prompts: one batched, padding-aware forward pass that stops at the hook."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -225,8 +226,42 @@ def tokenize(model, prompts: list[str], max_length: int | None = None) -> list[t
     return ids
 
 
-def hook_activations_batches(model, token_lists: list[torch.Tensor], hook_name: str, stop_at_layer: int | None,
-                             batch_tokens: int = 8192, progress: bool | None = None):
+_RESID = re.compile(r"^blocks\.(\d+)\.hook_resid_(pre|post)$")
+_IN_BLOCK = re.compile(r"^blocks\.(\d+)\.")
+
+
+def _cache_stop(model, hook_name: str) -> int | None:
+    """stop_at_layer of the shortest run_with_cache pass in which `hook_name` still fires: blocks.L.* -> L + 1;
+    hooks before the first block (hook_embed, hook_pos_embed) -> 0; hooks after the blocks (ln_final.*) -> None."""
+    match = _IN_BLOCK.match(hook_name)
+    if match:
+        return int(match.group(1)) + 1
+    names = list(model.hook_dict)
+    first_block = next((i for i, n in enumerate(names) if n.startswith("blocks.")), len(names))
+    return 0 if names.index(hook_name) < first_block else None
+
+
+def run_to_hook(model, tokens: torch.Tensor, hook_name: str) -> torch.Tensor:
+    """[batch, pos, ...] activations at `hook_name` of one forward of `tokens` that stops as early as it can.
+
+    blocks.L.hook_resid_pre is the residual stream entering block L: model(tokens, stop_at_layer=L) returns it
+    bit for bit without running block L (and blocks.L.hook_resid_post is what stop_at_layer=L + 1 returns).
+    Any other hook is cached by a run_with_cache pass that stops after the block the hook lives in.
+    Every featureviz pass that only reads a hook's activations goes through here (no gradients).
+    """
+    if hook_name not in model.hook_dict:
+        raise ValueError(f"the model has no hook {hook_name!r}")
+    match = _RESID.match(hook_name)
+    with torch.no_grad(), model_lock(model):  # the caching hook is this call's alone
+        if match:
+            return model(tokens, stop_at_layer=int(match.group(1)) + (match.group(2) == "post"))
+        _, cache = model.run_with_cache(tokens, names_filter=hook_name, stop_at_layer=_cache_stop(model, hook_name),
+                                        return_type=None)
+        return cache[hook_name]
+
+
+def hook_activations_batches(model, token_lists: list[torch.Tensor], hook_name: str, batch_tokens: int = 8192,
+                             progress: bool | None = None):
     """Yield (prompt indices, [batch, seq, d] hook activations, lengths) in length-sorted, right-padded batches.
 
     Right padding under causal attention leaves the real positions exact, so no attention mask is needed:
@@ -249,17 +284,16 @@ def hook_activations_batches(model, token_lists: list[torch.Tensor], hook_name: 
         tokens = torch.full((len(batch), max(lengths)), pad, dtype=torch.long, device=device)
         for row, i in enumerate(batch):
             tokens[row, : lengths[row]] = token_lists[i].to(device)
-        with torch.inference_mode(), model_lock(model):  # the caching hook is this call's alone
-            _, cache = model.run_with_cache(tokens, names_filter=hook_name, stop_at_layer=stop_at_layer,
-                                            return_type=None)
-        yield batch, cache[hook_name], lengths
+        with torch.inference_mode():
+            hook_acts = run_to_hook(model, tokens, hook_name)
+        yield batch, hook_acts, lengths
 
 
 def activations(model, source, prompts, *, drop_first: int | None = None, batch_tokens: int = 8192,
                 progress: bool | None = None) -> ActivationResult:
     """Feature activations of every token of `prompts` (a string, a list, or {group: list}).
 
-    One forward pass per batch of prompts, stopped at the source's layer and caching only its hook.
+    One forward pass per batch of prompts, stopped at the source's hook (run_to_hook).
     drop_first: leave out this many tokens after BOS in every prompt (position artifacts); default: the
         source's `drop_first` (1 for the shipped SAE, else 0). The model still sees them.
     """
@@ -273,8 +307,7 @@ def activations(model, source, prompts, *, drop_first: int | None = None, batch_
         raise ValueError(f"prompts[{short[0]}] ({prompts[short[0]]!r}) has {len(ids[short[0]]) - 1} token(s) after BOS "
                          f"and drop_first={drop_first} leaves none: pass drop_first=0 or a longer prompt")
     per_prompt: list[torch.Tensor | None] = [None] * len(prompts)
-    for batch, hook_acts, lengths in hook_activations_batches(model, ids, source.hook_name, source.stop_at_layer,
-                                                              batch_tokens, progress):
+    for batch, hook_acts, lengths in hook_activations_batches(model, ids, source.hook_name, batch_tokens, progress):
         with torch.inference_mode():
             feats = source.encode(hook_acts).float()
         for row, i in enumerate(batch):
@@ -313,8 +346,8 @@ def top_activating(model, source, feature, corpus, k: int = 10, *, drop_first: i
     best: list[tuple[float, int, torch.Tensor]] = []  # (max activation, text index, per-token activations)
     show = progress if progress is not None else len(texts) > 32
     bar = tqdm(total=len(texts), desc=f"feature {feature}", unit="text", disable=not show)
-    for batch, hook_acts, lengths in hook_activations_batches(model, ids, source.hook_name, source.stop_at_layer,
-                                                              batch_tokens, progress=False):
+    for batch, hook_acts, lengths in hook_activations_batches(model, ids, source.hook_name, batch_tokens,
+                                                              progress=False):
         with torch.inference_mode():
             feats = source.encode(hook_acts)[..., feature].float().cpu()
         for row, i in enumerate(batch):

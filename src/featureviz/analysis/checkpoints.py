@@ -141,8 +141,7 @@ def checkpoint_frames(series, prompts, features=None, *, top_k: int = 32, x_labe
         key = (id(model), source.hook_name)
         if key not in hook_cache:
             per_prompt = [None] * len(ids)
-            for batch, acts, lengths in hook_activations_batches(model, ids, source.hook_name, source.stop_at_layer,
-                                                                 progress=False):
+            for batch, acts, lengths in hook_activations_batches(model, ids, source.hook_name, progress=False):
                 for row, i in enumerate(batch):
                     per_prompt[i] = acts[row, 1 : lengths[row]]
             hook_cache[key] = torch.cat(per_prompt)

@@ -318,8 +318,8 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
     active = torch.zeros(n_feat, dtype=torch.long, device=device)
     n_tokens = 0
     bar = tqdm(total=sum(max(len(c) - 1 - drop_first, 0) for c in contexts), desc="dashboard", unit="tok", disable=not progress)
-    for batch, hook_acts, lengths in hook_activations_batches(model, contexts, source.hook_name, source.stop_at_layer,
-                                                              batch_tokens, progress=False):
+    for batch, hook_acts, lengths in hook_activations_batches(model, contexts, source.hook_name, batch_tokens,
+                                                              progress=False):
         with torch.inference_mode():
             feats = source.encode(hook_acts).float()
             feats = feats if features is None else feats[..., cols]            # [B, S, F]

@@ -29,6 +29,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..devices import cpu_tokens, device_of, model_lock, to_numpy
+from .activations import run_to_hook
 
 _RESID_PRE = re.compile(r"^blocks\.(\d+)\.hook_resid_pre$")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -44,9 +45,9 @@ def hook_layer(hook_name: str) -> int:
 
 @torch.no_grad()
 def resid_pre(model, tokens: torch.Tensor, hook_name: str) -> torch.Tensor:
-    """[batch, pos, d_model] residual stream entering block L: the first L blocks only (stop_at_layer)."""
-    with model_lock(model):
-        return model(tokens.to(device_of(model)), stop_at_layer=hook_layer(hook_name))
+    """[batch, pos, d_model] residual stream entering block L: the first L blocks only (run_to_hook)."""
+    hook_layer(hook_name)  # refuses other hooks
+    return run_to_hook(model, tokens.to(device_of(model)), hook_name)
 
 
 def keep_mask(acts: torch.Tensor, max_norm: float | None) -> torch.Tensor:
