@@ -216,7 +216,7 @@ def test_link_pictures(nb, artifacts_dir, screenshot_dir):
     }
     canvas = heatmap.locator("canvas.fv-heatmap-canvas").element_handle()
     light = nb.page.evaluate(LUMINANCE_JS, canvas)
-    token = dashboard.locator(".fv-dash-top .fv-token").first
+    token = dashboard.locator(".fv-dash-top .fv-token-max").first  # the max token always has a colour
     token_bg = token.evaluate("el => el.style.background || el.style.backgroundColor")
     nb.set_theme(DARK_THEME)
     try:
