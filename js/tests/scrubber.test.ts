@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { MAX_SCROLL_EXTENT } from "../src/lib/layout";
 import { nearestIndex as nearest } from "../src/lib/numbers";
 import { readScrubber } from "../src/lib/scrubber-data";
 import { createScrubberView, PLAY_STEP_MS, type ScrubberView, tickIndices } from "../src/lib/scrubber-view";
@@ -240,6 +241,30 @@ describe("scrubber render()", () => {
     mount({ ...baseState(), labels: [XSS, "b", "c"], title: XSS, metrics: { [XSS]: [1, 2, 3] } });
     expect(el.querySelector("img")).toBeNull();
     expect(el.querySelector(".fv-title")?.textContent).toBe(XSS);
+  });
+
+  it("caps the scroll spacer for very long prompts and keeps the last token reachable", () => {
+    // 600,000 tokens x 14 px = 8.4M px: past MAX_SCROLL_EXTENT (the token grid scales scrolling).
+    const n = 600_000;
+    const { canvas } = mount({
+      ...baseState(),
+      labels: ["only"],
+      x_values: [1],
+      tokens: new Array(n).fill(" tok"),
+      prompt_lengths: [n],
+      feature_ids: [5],
+      frames: { shape: [n, 1], format: "dense", data: new Float32Array(n) },
+      match_cosine: undefined,
+      metrics: {},
+      index: 0,
+      selected_feature: -1,
+    });
+    const scroller = el.querySelector<HTMLElement>(".fv-scroll")!;
+    expect(el.querySelector<HTMLElement>(".fv-spacer")!.style.height).toBe(`${MAX_SCROLL_EXTENT}px`);
+    scroller.scrollTop = MAX_SCROLL_EXTENT - 480;
+    scroller.dispatchEvent(new Event("scroll"));
+    mouse(canvas, "mousemove", cellX(0), 480 - 7);
+    expect(el.querySelector(".fv-tooltip")?.textContent).toContain(`${n - 1} of ${n}`);
   });
 
   it("shows an error state for a truncated frames buffer without throwing", () => {

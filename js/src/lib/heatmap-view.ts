@@ -3,31 +3,19 @@
 
 import { type ColourScale, createLegend, makeScale } from "./colour";
 import { checkboxControl, selectControl } from "./controls";
-import { context2d, h } from "./dom";
+import { h } from "./dom";
 import { formatValue } from "./format";
 import { type HeatmapData, type HeatmapOptions, readData, readOptions } from "./heatmap-data";
-import {
-  contentSize,
-  type Hit,
-  hitTest,
-  type Layout,
-  scrollToShow,
-  spacerExtent,
-  toContentScroll,
-  toScrollerScroll,
-  type Viewport,
-} from "./layout";
+import type { Hit, Layout } from "./layout";
 import { columnOrder } from "./order";
-import { paint } from "./paint";
 import { BASE_CSS } from "./styles";
 import { readTheme, type Theme } from "./theme";
-import { cleanLabel, tokenLabel, tokenTooltip } from "./tokens";
-import { createTooltip, type TooltipRow } from "./tooltip";
+import { CELL_H, CELL_W, createTokenGrid, type GridPaint, tokenRows as placeRows, valueText } from "./token-grid";
+import { cleanLabel, tokenLabel } from "./tokens";
+import type { TooltipRow } from "./tooltip";
 import { type AnyModel, setTrait } from "./traits";
 import { createScope } from "./view";
 
-export const CELL_W = 12;
-export const CELL_H = 14;
 const TOKEN_LABEL_W = 120;
 const FEATURE_LABEL_W = 130;
 const FEATURE_HEADER_H = 56;
@@ -35,8 +23,6 @@ const TOKEN_HEADER_H = 84;
 const GROUP_NAME_W = 64;
 const GROUP_NAME_H = 13;
 const GROUP_STRIP = 8;
-const MAX_VIEW_H = 480;
-const FALLBACK_VIEW_W = 800;
 
 const DATA_TRAITS = [
   "matrix",
@@ -78,14 +64,7 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
   const note = h("div", { className: "fv-note" });
   const toolbar = h("div", { className: "fv-toolbar" }, [title, sort.el, hide.el, transpose.el, legend.el, info, note]);
   const message = h("div", { className: "fv-message", attrs: { role: "status" } });
-  const canvas = h("canvas", { className: "fv-heatmap-canvas" });
-  const spacer = h("div", { className: "fv-spacer" }, [canvas]);
-  const scroller = h("div", { className: "fv-scroll" }, [spacer]);
-  const root = h("div", { className: "fv-root fv-heatmap" }, [style, toolbar, message, scroller]);
-  const tooltip = createTooltip(root);
-  el.appendChild(root);
-
-  const ctx = context2d(canvas);
+  const root = h("div", { className: "fv-root fv-heatmap" }, [style, toolbar, message]);
 
   // ---- State -----------------------------------------------------------
   let data: HeatmapData | null = null;
@@ -97,9 +76,6 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
   let laneOf = new Int32Array(0); // matrix column -> index in order (-1 hidden)
   let colOfFeature = new Map<number, number>();
   let tokenLabels: Array<string | undefined> = []; // filled lazily: only drawn rows need a label
-  let layout: Layout = { cellW: CELL_W, cellH: CELL_H, gutterW: 0, headerH: 0, nRows: 0, nCols: 0 };
-  let vp: Viewport = { scrollLeft: 0, scrollTop: 0, width: 0, height: 0 };
-  let hover: { row: number; col: number } | null = null;
   let showingGrid = false;
   let painted = false;
 
@@ -117,6 +93,9 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
   });
   const frames = scope.frames(update);
   const schedule = frames.schedule;
+  const grid = createTokenGrid({ host: root, scope, redraw: schedule, tooltip: tooltipFor, click });
+  root.appendChild(grid.el);
+  el.appendChild(root);
 
   // ---- Model listeners -------------------------------------------------
   const listen = (traits: string | readonly string[], fn: () => void) =>
@@ -140,7 +119,7 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
       dataDirty = false;
       orderDirty = true;
       scale = null;
-      hover = null;
+      grid.clearHover();
       const res = readData(model);
       if (res.ok) {
         data = res.data;
@@ -160,7 +139,7 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
     opts = readOptions(model);
     if (orderDirty) {
       orderDirty = false;
-      hover = null;
+      grid.clearHover();
       if (data) {
         order = columnOrder(
           data.nCols,
@@ -208,7 +187,7 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
     // Layout.
     const groups = !!data && data.hasGroups;
     const nTokens = data ? data.nRows : 0;
-    layout = opts.transpose
+    const layout: Layout = opts.transpose
       ? {
           cellW: CELL_W,
           cellH: CELL_H,
@@ -236,14 +215,9 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
     message.textContent = msg;
     message.style.display = msg ? "" : "none";
     showingGrid = !msg;
-    scroller.style.display = showingGrid ? "" : "none";
+    grid.show(showingGrid);
     root.dataset.state = !data ? "error" : showingGrid ? "ready" : "empty";
-    if (!showingGrid) tooltip.hide();
-    // Only the viewport is painted (the canvas is sticky); the spacer gives the
-    // scrollbars their extent, capped so huge matrices stay scrollable.
-    const size = contentSize(layout);
-    spacer.style.width = `${spacerExtent(size.width)}px`;
-    spacer.style.height = `${spacerExtent(size.height)}px`;
+    grid.setLayout(layout);
   }
 
   function labelOfToken(t: number): string {
@@ -259,82 +233,15 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
 
   // ---- Drawing ---------------------------------------------------------
   function draw(): void {
-    const size = contentSize(layout);
-    const cw = scroller.clientWidth;
-    const ch = scroller.clientHeight;
-    const width = Math.max(0, Math.min(size.width, cw > 0 ? cw : FALLBACK_VIEW_W));
-    const height = Math.max(0, Math.min(size.height, ch > 0 ? ch : MAX_VIEW_H));
-
-    // Scroller offsets <-> content offsets (different only past MAX_SCROLL_EXTENT).
-    const spacerW = spacerExtent(size.width);
-    const spacerH = spacerExtent(size.height);
-    const contentLeft = () => toContentScroll(scroller.scrollLeft || 0, size.width, spacerW, width);
-    const contentTop = () => toContentScroll(scroller.scrollTop || 0, size.height, spacerH, height);
     const lane = selectedLane();
-    if (pendingScroll && lane >= 0) {
-      if (opts.transpose) {
-        const top = scrollToShow(lane, layout.cellH, contentTop(), height, layout.headerH, layout.nRows);
-        if (top !== contentTop()) scroller.scrollTop = toScrollerScroll(top, size.height, spacerH, height);
-      } else {
-        const left = scrollToShow(lane, layout.cellW, contentLeft(), width, layout.gutterW, layout.nCols);
-        if (left !== contentLeft()) scroller.scrollLeft = toScrollerScroll(left, size.width, spacerW, width);
-      }
-    }
+    grid.measure(pendingScroll ? { axis: opts.transpose ? "rows" : "cols", index: lane } : null);
     pendingScroll = false;
-    vp = { scrollLeft: contentLeft(), scrollTop: contentTop(), width, height };
-
-    const dpr = typeof window !== "undefined" && window.devicePixelRatio > 0 ? window.devicePixelRatio : 1;
-    const pw = Math.round(width * dpr);
-    const ph = Math.round(height * dpr);
-    if (canvas.width !== pw) canvas.width = pw;
-    if (canvas.height !== ph) canvas.height = ph;
-    canvas.style.width = `${width}px`;
-    canvas.style.height = `${height}px`;
-
     const d = data;
     const sc = scale;
-    let lanes: [number, number] = [0, 0];
-    if (d && sc && ctx) {
-      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-      const m = d.matrix;
-      const t = opts.transpose;
-      const bands = {
-        promptStarts: d.promptStarts,
-        promptLengths: d.promptLengths,
-        promptGroupSlot: d.promptGroupSlot,
-        promptGroups: d.promptGroups.map((g) => cleanLabel(g, 24)),
-        show: d.hasGroups,
-      };
-      const headerLabel = (c: number) => cleanLabel(d.featureLabels[c], 10) || String(d.featureIds[c]);
-      const gutterFeature = (c: number) => {
-        const label = d.featureLabels[c];
-        return `#${d.featureIds[c]}${label ? ` ${cleanLabel(label, 40)}` : ""}`;
-      };
-      const res = paint(ctx, {
-        layout,
-        vp,
-        theme,
-        scale: sc,
-        tokenAxis: t ? "cols" : "rows",
-        value: t ? (r, c) => m.get(c, order[r]) : (r, c) => m.get(r, order[c]),
-        rowLabel: t ? (r) => gutterFeature(order[r]) : labelOfToken,
-        colLabel: t ? labelOfToken : (c) => headerLabel(order[c]),
-        bands,
-        selected: lane,
-        hover,
-        groupNameSize: d.hasGroups ? (t ? GROUP_NAME_H : GROUP_NAME_W) : 0,
-        groupStripSize: d.hasGroups ? GROUP_STRIP : 0,
-      });
-      lanes = t ? res.rows : res.cols;
-    } else if (d && sc) {
-      // No 2D context (e.g. a headless DOM): still report the geometry.
-      const t = opts.transpose;
-      const n = t ? layout.nRows : layout.nCols;
-      const cell = t ? layout.cellH : layout.cellW;
-      const start = Math.min(n, Math.floor((t ? vp.scrollTop : vp.scrollLeft) / cell));
-      const avail = (t ? height - layout.headerH : width - layout.gutterW) + (t ? vp.scrollTop : vp.scrollLeft);
-      lanes = [start, Math.min(n, Math.ceil(avail / cell))];
-    }
+    const t = opts.transpose;
+    const visible = grid.draw(d && sc ? paintParams(d, sc, lane) : null);
+    const lanes = t ? visible.rows : visible.cols;
+    const { layout, vp } = grid;
 
     // Hooks for end-to-end tests / benchmarks.
     const ds = root.dataset;
@@ -348,14 +255,14 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
     ds.visibleColumns =
       showingGrid && d
         ? order
-            .slice(lanes[0], lanes[1])
+            .slice(lanes.start, lanes.end)
             .map((c) => d.featureIds[c])
             .join(",")
         : "";
     ds.firstVisibleOffset = String(
       opts.transpose
-        ? layout.headerH + lanes[0] * layout.cellH - vp.scrollTop
-        : layout.gutterW + lanes[0] * layout.cellW - vp.scrollLeft,
+        ? layout.headerH + lanes.start * layout.cellH - vp.scrollTop
+        : layout.gutterW + lanes.start * layout.cellW - vp.scrollLeft,
     );
 
     if (!painted && showingGrid && d) {
@@ -368,6 +275,34 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
         /* performance.mark unavailable */
       }
     }
+  }
+
+  function paintParams(d: HeatmapData, sc: ColourScale, lane: number): GridPaint {
+    const m = d.matrix;
+    const t = opts.transpose;
+    const headerLabel = (c: number) => cleanLabel(d.featureLabels[c], 10) || String(d.featureIds[c]);
+    const gutterFeature = (c: number) => {
+      const label = d.featureLabels[c];
+      return `#${d.featureIds[c]}${label ? ` ${cleanLabel(label, 40)}` : ""}`;
+    };
+    return {
+      theme,
+      scale: sc,
+      tokenAxis: t ? "cols" : "rows",
+      value: t ? (r, c) => m.get(c, order[r]) : (r, c) => m.get(r, order[c]),
+      rowLabel: t ? (r) => gutterFeature(order[r]) : labelOfToken,
+      colLabel: t ? labelOfToken : (c) => headerLabel(order[c]),
+      bands: {
+        promptStarts: d.promptStarts,
+        promptLengths: d.promptLengths,
+        promptGroupSlot: d.promptGroupSlot,
+        promptGroups: d.promptGroups.map((g) => cleanLabel(g, 24)),
+        show: d.hasGroups,
+      },
+      selected: lane,
+      groupNameSize: d.hasGroups ? (t ? GROUP_NAME_H : GROUP_NAME_W) : 0,
+      groupStripSize: d.hasGroups ? GROUP_STRIP : 0,
+    };
   }
 
   function update(): void {
@@ -388,14 +323,7 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
   }
 
   function tokenRows(t: number): TooltipRow[] {
-    if (!data) return [];
-    const p = data.rowPrompt[t];
-    const group = data.promptGroups[p];
-    return [
-      ["token", tokenTooltip(data.tokens[t])],
-      ["prompt", `${p}${group ? ` · ${cleanLabel(group, 80)}` : ""}`],
-      ["position", `${data.rowPos[t]} of ${data.promptLengths[p] ?? 0}`],
-    ];
+    return data ? placeRows(data, t, data.promptGroups[data.rowPrompt[t]]) : [];
   }
 
   function featureRows(c: number): TooltipRow[] {
@@ -411,13 +339,8 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
       const tok = t ? hit.col : hit.row;
       const col = order[t ? hit.row : hit.col];
       // Quantised matrices (dense_u8) are exact to half a step: say so.
-      const halfStep = data.matrix.step(col) / 2;
-      const value = formatValue(data.matrix.get(tok, col));
-      return [
-        ...tokenRows(tok),
-        ...featureRows(col),
-        ["value", halfStep > 0 ? `${value} ± ${formatValue(halfStep)}` : value],
-      ];
+      const value = valueText(data.matrix.get(tok, col), data.matrix.step(col) / 2);
+      return [...tokenRows(tok), ...featureRows(col), ["value", value]];
     }
     const lane = featureLaneOf(hit);
     if (lane >= 0) {
@@ -438,69 +361,22 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
     return null;
   }
 
-  function pointer(e: MouseEvent): { hit: Hit; tx: number; ty: number } {
-    const rect = canvas.getBoundingClientRect();
-    const rootRect = root.getBoundingClientRect();
-    const x = e.clientX - rect.left;
-    const y = e.clientY - rect.top;
-    return { hit: hitTest(layout, vp, x, y), tx: e.clientX - rootRect.left, ty: e.clientY - rootRect.top };
-  }
-
-  const onMove = (e: MouseEvent) => {
-    if (!showingGrid) return;
-    const { hit, tx, ty } = pointer(e);
-    const next =
-      hit.region === "cell"
-        ? { row: hit.row, col: hit.col }
-        : hit.region === "header"
-          ? { row: -1, col: hit.col }
-          : hit.region === "gutter"
-            ? { row: hit.row, col: -1 }
-            : null;
-    if (next?.row !== hover?.row || next?.col !== hover?.col) {
-      hover = next;
-      schedule();
-    }
-    const rows = tooltipFor(hit);
-    if (rows) tooltip.show(rows, tx, ty);
-    else tooltip.hide();
-  };
-  const onLeave = () => {
-    tooltip.hide();
-    if (hover) {
-      hover = null;
-      schedule();
-    }
-  };
-  const onClick = (e: MouseEvent) => {
-    if (!showingGrid || !data) return;
-    const lane = featureLaneOf(pointer(e).hit);
+  function click(hit: Hit): void {
+    if (!data) return;
+    const lane = featureLaneOf(hit);
     if (lane < 0 || lane >= order.length) return;
     const id = data.featureIds[order[lane]];
     // Clicking the selected feature again keeps it selected.
     if (model.get("selected_feature") === id) return;
     setTrait(model, "selected_feature", id);
-  };
-  const onScroll = () => {
-    // The content moved under the pointer: drop the stale tooltip / hover.
-    tooltip.hide();
-    hover = null;
-    schedule();
-  };
+  }
 
-  scope.on(canvas, "mousemove", onMove);
-  scope.on(canvas, "mouseleave", onLeave);
-  scope.on(canvas, "click", onClick);
-  scope.on(scroller, "scroll", onScroll, { passive: true });
-  scope.onResize(scroller, schedule);
+  scope.onResize(grid.el, schedule);
   scope.onTheme(() => {
     themeDirty = true;
     schedule();
   });
-  scope.defer(() => {
-    tooltip.destroy();
-    root.remove();
-  });
+  scope.defer(() => root.remove());
 
   // First draw synchronously (measured by the benchmark), then again on the
   // next frame once the element is laid out.

@@ -1,7 +1,7 @@
 // The checkpoint scrubber: watch SAE features form across training
 // checkpoints. All frames arrive once (binary) and are decoded once
 // (scrubber-data.ts); a checkpoint switch only moves an offset and repaints
-// the visible cells with the shared heatmap painter (paint.ts / layout.ts).
+// the visible cells of the token grid it shares with the heatmap (token-grid.ts).
 //
 // DOM hooks (tests, benchmarks, docs):
 //   .fv-root.fv-scrubber   data-state (ready | error | empty), data-index,
@@ -18,18 +18,18 @@
 // Strings reach the page through textContent / fillText only.
 
 import { type ColourScale, createLegend, makeScale, mix, type RGB, toCss } from "./colour";
-import { context2d, h, rangeSlider } from "./dom";
+import { h, rangeSlider } from "./dom";
 import { formatValue } from "./format";
-import { CELL_H, CELL_W } from "./heatmap-view"; // constants only (tree-shaken)
-import { contentSize, type Hit, hitTest, type Layout, scrollToShow, type Viewport } from "./layout";
-import { groupColour, paint } from "./paint";
+import type { Hit } from "./layout";
+import { groupColour } from "./paint";
 import { createPlayer } from "./player";
 import { createMiniChart, type MiniChart } from "./scrubber-chart";
 import { clampIndex, frameValue, frameView, readScrubber, type ScrubberData } from "./scrubber-data";
 import { BASE_CSS, scopeCss } from "./styles";
 import { readTheme, setAccent, type Theme } from "./theme";
-import { cleanLabel, tokenLabel, tokenTooltip } from "./tokens";
-import { createTooltip, type TooltipRow } from "./tooltip";
+import { CELL_H, CELL_W, createTokenGrid, tokenRows, valueText } from "./token-grid";
+import { cleanLabel, tokenLabel } from "./tokens";
+import type { TooltipRow } from "./tooltip";
 import { type AnyModel, safeGet, setTrait } from "./traits";
 import { createScope } from "./view";
 
@@ -39,8 +39,6 @@ const TOKEN_LABEL_W = 120;
 const FEATURE_HEADER_H = 56;
 /** Match-cosine strip along the top of the column header. */
 const COSINE_STRIP = 8;
-const MAX_VIEW_H = 480;
-const FALLBACK_VIEW_W = 800;
 const MAX_TICKS = 7;
 
 export const SCRUBBER_CSS = scopeCss(
@@ -162,9 +160,6 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
   ]);
 
   const message = h("div", { className: "fv-message", attrs: { role: "status" } });
-  const canvas = h("canvas", { className: "fv-heatmap-canvas" });
-  const spacer = h("div", { className: "fv-spacer" }, [canvas]);
-  const scroller = h("div", { className: "fv-scroll" }, [spacer]);
 
   /** A rendering bug must never escape into the notebook: show it instead. */
   const scope = createScope(model, (text) => {
@@ -192,11 +187,7 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
   ]);
   const panels = h("div", { className: "fv-scrub-panels" }, [metricsPanel, trajPanel]);
 
-  const root = h("div", { className: "fv-root fv-scrubber" }, [style, toolbar, controls, message, scroller, panels]);
-  const tooltip = createTooltip(root);
-  el.appendChild(root);
-
-  const ctx = context2d(canvas);
+  const root = h("div", { className: "fv-root fv-scrubber" }, [style, toolbar, controls, message]);
 
   // ---- State -----------------------------------------------------------
   let data: ScrubberData | null = null;
@@ -210,16 +201,6 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
   let tokenLabels: string[] = [];
   let headerLabels: string[] = [];
   let metricCharts: MiniChart[] = [];
-  let layout: Layout = {
-    cellW: CELL_W,
-    cellH: CELL_H,
-    gutterW: TOKEN_LABEL_W,
-    headerH: FEATURE_HEADER_H + COSINE_STRIP,
-    nRows: 0,
-    nCols: 0,
-  };
-  const vp: Viewport = { scrollLeft: 0, scrollTop: 0, width: 0, height: 0 };
-  let hover: { row: number; col: number } | null = null;
   let showingGrid = false;
   let dataDirty = true;
   let themeDirty = false;
@@ -241,6 +222,9 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
   // ---- Scheduling ------------------------------------------------------
   const frames = scope.frames(update);
   const schedule = frames.schedule;
+  const grid = createTokenGrid({ host: root, scope, redraw: schedule, tooltip: tooltipFor, click });
+  root.append(grid.el, panels);
+  el.appendChild(root);
 
   // ---- Derived state ---------------------------------------------------
   function applyTheme(): void {
@@ -264,8 +248,7 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
   function rebuildData(): void {
     dataDirty = false;
     player.stop();
-    hover = null;
-    tooltip.hide();
+    grid.clearHover();
     const res = readScrubber(model);
     data = res.ok ? res.data : null;
     error = res.ok ? "" : res.error;
@@ -315,17 +298,14 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     info.textContent = d ? `${d.nCheckpoints} checkpoints · ${d.nTokens} tokens × ${d.nFeatures} features` : "";
     stripKey.style.display = d?.hasCosine ? "" : "none";
 
-    layout = {
+    grid.setLayout({
       cellW: CELL_W,
       cellH: CELL_H,
       gutterW: TOKEN_LABEL_W,
       headerH: FEATURE_HEADER_H + (d?.hasCosine ? COSINE_STRIP : 0),
       nRows: d ? d.nTokens : 0,
       nCols: d ? d.nFeatures : 0,
-    };
-    const size = contentSize(layout);
-    spacer.style.width = `${size.width}px`;
-    spacer.style.height = `${size.height}px`;
+    });
 
     let msg = "";
     if (!d) msg = error || "Cannot show checkpoints: no data.";
@@ -334,7 +314,7 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     message.textContent = msg;
     message.style.display = msg ? "" : "none";
     showingGrid = !msg;
-    scroller.style.display = showingGrid ? "" : "none";
+    grid.show(showingGrid);
     controls.style.display = d && d.nCheckpoints > 0 ? "" : "none";
     panels.style.display = showingGrid ? "" : "none";
     legend.el.style.display = d ? "" : "none";
@@ -417,25 +397,9 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
 
   // ---- Drawing ---------------------------------------------------------
   function measure(): void {
-    const size = contentSize(layout);
-    const cw = scroller.clientWidth;
-    const ch = scroller.clientHeight;
-    vp.width = Math.max(0, Math.min(size.width, cw > 0 ? cw : FALLBACK_VIEW_W));
-    vp.height = Math.max(0, Math.min(size.height, ch > 0 ? ch : MAX_VIEW_H));
     const col = colOf.get(selected);
-    if (pendingScroll && col !== undefined) {
-      scroller.scrollLeft = scrollToShow(
-        col,
-        layout.cellW,
-        scroller.scrollLeft,
-        vp.width,
-        layout.gutterW,
-        layout.nCols,
-      );
-    }
+    grid.measure(pendingScroll && col !== undefined ? { axis: "cols", index: col } : null);
     pendingScroll = false;
-    vp.scrollLeft = scroller.scrollLeft || 0;
-    vp.scrollTop = scroller.scrollTop || 0;
     sizeDirty = false;
   }
 
@@ -447,24 +411,11 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
       scale = makeScale({ vmin: d.vmin, vmax: d.vmax, background: theme.background, dark: theme.dark });
       legend.update(scale);
     }
-    const dpr = typeof window !== "undefined" && window.devicePixelRatio > 0 ? window.devicePixelRatio : 1;
-    const pw = Math.round(vp.width * dpr);
-    const ph = Math.round(vp.height * dpr);
-    if (canvas.width !== pw || canvas.height !== ph) {
-      canvas.width = pw;
-      canvas.height = ph;
-      canvas.style.width = `${vp.width}px`;
-      canvas.style.height = `${vp.height}px`;
-    }
-    if (!ctx) return;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const F = d.nFeatures;
     const c0 = index;
     const fr = frameView(d, c0);
     const cosBase = c0 * F;
-    paint(ctx, {
-      layout,
-      vp,
+    grid.draw({
       theme,
       scale,
       tokenAxis: "rows",
@@ -479,7 +430,6 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
         show: false,
       },
       selected: colOf.get(selected) ?? -1,
-      hover,
       groupNameSize: 0,
       groupStripSize: 0,
       colStrip: d.hasCosine ? { size: COSINE_STRIP, css: (c) => cosineCss(d.cosine[cosBase + c]) } : undefined,
@@ -502,7 +452,7 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     if (showingGrid) {
       measure();
       draw();
-    } else tooltip.hide();
+    }
   }
 
   // ---- Selection and playback -----------------------------------------
@@ -510,7 +460,7 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     const next = clampIndex(i, count());
     if (next === index && root.dataset.index === String(next)) return;
     index = next;
-    if (hover) refreshTooltip();
+    if (grid.hover) grid.refreshTooltip();
     renderIndexChrome();
     drawFrame();
   }
@@ -526,9 +476,7 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     }
   }
 
-  // ---- Tooltip ---------------------------------------------------------
-  let lastPointer: { hit: Hit; tx: number; ty: number } | null = null;
-
+  // ---- Tooltip and click ----------------------------------------------
   function tooltipFor(hit: Hit): TooltipRow[] | null {
     const d = data;
     if (!d) return null;
@@ -541,17 +489,12 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
       if (d.hasCosine) rows.push(["match cos", formatValue(d.cosine[index * F + c])]);
       return rows;
     };
-    if (hit.region === "cell") {
-      const t = hit.row;
-      const p = d.rowPrompt[t];
+    if (hit.region === "cell")
       return [
-        ["token", tokenTooltip(d.tokens[t])],
-        ["prompt", String(p)],
-        ["position", `${d.rowPos[t]} of ${d.promptLengths[p] ?? 0}`],
+        ...tokenRows(d, hit.row),
         ...featureRows(hit.col),
-        ["value", formatValue(frameValue(d, index, t, hit.col))],
+        ["value", valueText(frameValue(d, index, hit.row, hit.col))],
       ];
-    }
     if (hit.region === "header") {
       const c = hit.col;
       return [
@@ -561,65 +504,13 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
         ["", "click to plot its trajectory"],
       ];
     }
-    if (hit.region === "gutter") {
-      const t = hit.row;
-      const p = d.rowPrompt[t];
-      return [
-        ["token", tokenTooltip(d.tokens[t])],
-        ["prompt", String(p)],
-        ["position", `${d.rowPos[t]} of ${d.promptLengths[p] ?? 0}`],
-      ];
-    }
+    if (hit.region === "gutter") return tokenRows(d, hit.row);
     return null;
   }
 
-  function refreshTooltip(): void {
-    if (!lastPointer) return;
-    const rows = tooltipFor(lastPointer.hit);
-    if (rows) tooltip.show(rows, lastPointer.tx, lastPointer.ty);
-    else tooltip.hide();
-  }
-
-  function pointer(e: MouseEvent): { hit: Hit; tx: number; ty: number } {
-    const rect = canvas.getBoundingClientRect();
-    const rootRect = root.getBoundingClientRect();
-    return {
-      hit: hitTest(layout, vp, e.clientX - rect.left, e.clientY - rect.top),
-      tx: e.clientX - rootRect.left,
-      ty: e.clientY - rootRect.top,
-    };
-  }
-
-  const onMove = (e: MouseEvent) => {
-    if (!showingGrid) return;
-    lastPointer = pointer(e);
-    const hit = lastPointer.hit;
-    const next =
-      hit.region === "cell"
-        ? { row: hit.row, col: hit.col }
-        : hit.region === "header"
-          ? { row: -1, col: hit.col }
-          : hit.region === "gutter"
-            ? { row: hit.row, col: -1 }
-            : null;
-    if (next?.row !== hover?.row || next?.col !== hover?.col) {
-      hover = next;
-      schedule();
-    }
-    refreshTooltip();
-  };
-  const onLeave = () => {
-    lastPointer = null;
-    tooltip.hide();
-    if (hover) {
-      hover = null;
-      schedule();
-    }
-  };
-  const onClick = (e: MouseEvent) => {
+  function click(hit: Hit): void {
     const d = data;
-    if (!showingGrid || !d) return;
-    const hit = pointer(e).hit;
+    if (!d) return;
     const col = hit.region === "cell" || hit.region === "header" ? hit.col : -1;
     if (col < 0 || col >= d.nFeatures) return;
     const id = d.featureIds[col];
@@ -628,24 +519,13 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     buildTrajectory();
     setTrait(model, "selected_feature", id);
     schedule();
-  };
-  const onScroll = () => {
-    tooltip.hide();
-    lastPointer = null;
-    hover = null;
-    vp.scrollLeft = scroller.scrollLeft || 0;
-    vp.scrollTop = scroller.scrollTop || 0;
-    schedule();
-  };
+  }
+
   const onSlider = () => {
     player.stop();
     const i = Number(slider.value);
     if (Number.isFinite(i)) select(i);
   };
-  scope.on(canvas, "mousemove", onMove);
-  scope.on(canvas, "mouseleave", onLeave);
-  scope.on(canvas, "click", onClick);
-  scope.on(scroller, "scroll", onScroll, { passive: true });
   scope.on(slider, "input", onSlider);
   scope.on(slider, "change", onSlider);
   scope.on(play, "click", player.toggle);
@@ -675,7 +555,7 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     title.style.display = title.textContent ? "" : "none";
   });
 
-  scope.onResize(scroller, () => {
+  scope.onResize(grid.el, () => {
     sizeDirty = true;
     schedule();
   });
@@ -688,7 +568,6 @@ export function createScrubberView(model: AnyModel, el: HTMLElement): ScrubberVi
     for (const m of metricCharts) m.destroy();
     trajAct.destroy();
     trajCos.destroy();
-    tooltip.destroy();
     root.remove();
   });
 
