@@ -58,4 +58,4 @@ else
 endif
 
 clean:
-	rm -rf $(VENV) js/node_modules src/featureviz/static/*.js .demo-output dist
+	rm -rf $(VENV) js/node_modules src/featureviz/static/*.js demo-output notebooks/data dist

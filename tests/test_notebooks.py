@@ -29,3 +29,5 @@ def test_tutorial_runs_offline_with_widget_state(notebook, tmp_path):
              for c in nb.cells for o in c.get("outputs", []) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert views and all(v in state for v in views), "every displayed widget has its state saved"
     assert target.stat().st_size < 5_000_000
+    written = {p.name for p in tmp_path.iterdir()} - {notebook.name}
+    assert written <= {"data"}, f"tutorials write their files under data/ (git-ignored): {written}"

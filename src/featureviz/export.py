@@ -127,6 +127,7 @@ def _shorten(features: list[int], shown: int = 30) -> str:
 
 def _write_atomic(path: Path, content: bytes) -> Path:
     """Write beside `path` and rename over it: `path` is either its old self or complete, never truncated."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:
