@@ -42,6 +42,11 @@ class CheckpointFrames:
     def frame(self, checkpoint: int) -> np.ndarray:
         return self.frames[checkpoint]
 
+    def __repr__(self) -> str:
+        span = f", {self.labels[0]} .. {self.labels[-1]}" if self.labels else ""
+        return (f"CheckpointFrames({len(self.labels)} checkpoints{span}, {len(self.prompts)} prompts, "
+                f"{self.frames.shape[1]} tokens x {len(self.feature_ids)} features)")
+
     def trajectory(self, feature: int) -> pd.DataFrame:
         """The longitudinal view of one feature: its max activation and match quality per checkpoint."""
         column = int(np.flatnonzero(self.feature_ids == feature)[0]) if feature in self.feature_ids else None

@@ -70,6 +70,11 @@ class DashboardData:
     def density(self) -> np.ndarray:
         return self.active_count / max(self.n_tokens, 1)
 
+    def __repr__(self) -> str:
+        return (f"DashboardData({len(self.feature_ids)} features over {self.n_tokens} tokens @ "
+                f"{self.hook_name or '?'}, top {self.top_values.shape[1] if self.top_values.ndim > 1 else 0} "
+                f"contexts each)")
+
     def row(self, feature: int) -> int:
         matches = np.flatnonzero(self.feature_ids == feature)
         if not len(matches):

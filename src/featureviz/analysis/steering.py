@@ -29,6 +29,20 @@ MODES = ("clamp", "add", "ablate")
 POSITIONS = ("all", "prompt", "generated")
 
 
+def short_text(text: str, limit: int = 30) -> str:
+    """repr() of `text`, cut to about `limit` characters: for one-line reprs."""
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def value_range(values) -> str:
+    """'-8..8 (9 values)' or '0 (1 value)': a sweep in a repr."""
+    values = np.asarray(values, dtype=float)
+    if not values.size:
+        return "no values"
+    span = f"{values[0]:g}" if values.size == 1 else f"{values.min():g}..{values.max():g}"
+    return f"{span} ({values.size} value{'s' if values.size != 1 else ''})"
+
+
 @dataclass
 class SteeringResult:
     prompt: str
@@ -52,6 +66,11 @@ class SteeringResult:
         import pandas as pd
 
         return pd.DataFrame({"value": self.values, "kl": self.kl, "text": self.texts})
+
+    def __repr__(self) -> str:
+        kl = f", max KL {float(np.max(self.kl)):.3g}" if len(self.kl) else ""
+        return (f"SteeringResult(feature {self.feature}, {self.mode} {value_range(self.values)}, "
+                f"prompt={short_text(self.prompt)}{kl})")
 
 
 class SteeringHook:

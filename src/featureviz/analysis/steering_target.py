@@ -48,6 +48,10 @@ class SteeringTarget:
         verdict = "a sensible steering target" if self.accepted else "not a good steering target"
         return "\n".join([f"feature {self.feature}: {verdict}"] + [f"  - {r}" for r in self.reasons])
 
+    def __repr__(self) -> str:
+        return (f"SteeringTarget(feature {self.feature}: {'accepted' if self.accepted else 'rejected'}, "
+                f"typical {self.typical:.3g}, prompt max {self.prompt_max:.3g})")
+
 
 def check_steering_target(model, source, feature: int, prompt: str, evidence: DashboardData, *,
                           max_punctuation: float = 0.5, max_position: float = 0.5,
@@ -132,6 +136,9 @@ class FeatureScale:
 
     def sweep(self, steps: int = 21, multiple: float = DEFAULT_MULTIPLE) -> np.ndarray:
         return np.linspace(-multiple * self.typical, multiple * self.typical, steps)
+
+    def __repr__(self) -> str:
+        return f"FeatureScale(feature {self.feature}: typical {self.typical:.3g}, prompt max {self.prompt_max:.3g})"
 
 
 def feature_scale(model, source, feature: int, prompt: str, *, texts=None) -> FeatureScale:

@@ -33,6 +33,10 @@ class CheckpointGallery:
     def unit_labels(self) -> list[str]:
         return [f"{self.visualizations[0].kind} {u}" for u in self.units]
 
+    def __repr__(self) -> str:
+        c, u, n = self.activations.shape
+        return f"CheckpointGallery({c} checkpoints x {u} units x {n} images @ {self.layer})"
+
     def uint8(self) -> np.ndarray:
         return (self.images * 255).round().astype(np.uint8)
 

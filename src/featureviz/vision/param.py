@@ -66,6 +66,10 @@ class Transforms:
                  degrees: float = 10.0):
         self.pad, self.jitter, self.scales, self.degrees = pad, jitter, scales, degrees
 
+    def __repr__(self) -> str:
+        return (f"Transforms(pad={self.pad:.3g}, jitter={self.jitter:.3g}, scales={tuple(self.scales)}, "
+                f"degrees={self.degrees:g})")
+
     def draws(self, generator: torch.Generator, steps: int) -> torch.Tensor:
         """The random numbers one image uses over `steps` steps, [steps, 4] in [0, 1)."""
         return torch.rand(steps, 4, generator=generator)

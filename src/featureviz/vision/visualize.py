@@ -191,6 +191,10 @@ class Visualization:
     def unit_labels(self) -> list[str]:
         return [f"{self.kind} {u}" for u in self.units] if self.units is not None else [f"direction {i}" for i in range(len(self.images))]
 
+    def __repr__(self) -> str:
+        u, n, h, w = self.images.shape[:4]
+        return f"Visualization({u} {self.kind}s x {n} images of {h}x{w} @ {self.layer})"
+
     def uint8(self) -> np.ndarray:
         return (self.images * 255).round().astype(np.uint8)
 
@@ -292,6 +296,9 @@ class DatasetExamples:
     def unit_labels(self) -> list[str]:
         return [f"channel {u}" for u in self.units]
 
+    def __repr__(self) -> str:
+        return f"DatasetExamples({len(self.units)} channels x top {self.indices.shape[1]} images @ {self.layer})"
+
     def uint8(self, crops: bool = False) -> np.ndarray:
         return ((self.crops if crops else self.images) * 255).round().astype(np.uint8)
 
@@ -309,6 +316,10 @@ class UnitActivations:
     means: torch.Tensor  # [N, U]
     peaks: torch.Tensor  # [N, U] flat index of the spatial maximum
     grid: tuple          # the layer's (height, width), () for a 2-D layer
+
+    def __repr__(self) -> str:
+        grid = "x".join(map(str, self.grid)) or "none"
+        return f"UnitActivations({self.means.shape[0]} images x {len(self.units)} units, grid {grid})"
 
 
 def unit_activations(model: nn.Module, layer: str, units, images, *, batch_size: int = 256,

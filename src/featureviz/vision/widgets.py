@@ -49,6 +49,11 @@ class Gallery(_UnitSelection):
                          units=[int(u) for u in _unit_ids(result)], unit_labels=list(result.unit_labels),
                          title=layer if title is None else title, **kwargs)
 
+    def __repr__(self) -> str:
+        n_images = self.images.get("shape", [0, 0])[1]
+        return (f"Gallery({len(self.units)} units x {n_images} images @ {self.title}, "
+                f"selected={self.selected_unit})")
+
 
 class VisionScrubber(_UnitSelection):
     """Play over checkpoints: the gallery of each checkpoint and the selected unit's activation over training."""
@@ -79,6 +84,10 @@ class VisionScrubber(_UnitSelection):
             units=[int(u) for u in _unit_ids(gallery)], unit_labels=list(gallery.unit_labels),
             title=gallery.layer if title is None else title, index=n_checkpoints - 1,
             selected_unit=int(_unit_ids(gallery)[0]), **kwargs)
+
+    def __repr__(self) -> str:
+        return (f"VisionScrubber({len(self.labels)} checkpoints x {len(self.units)} units @ {self.data.layer}, "
+                f"index={self.index}, selected={self.selected_unit})")
 
     @t.validate("index")
     def _check_index(self, proposal):

@@ -46,6 +46,11 @@ class CircuitView(anywidget.AnyWidget):
             **kwargs,
         )
 
+    def __repr__(self) -> str:
+        graph = self.graph
+        return (f"CircuitView({len(graph.get('nodes', []))} nodes, {len(graph.get('edges', []))} edges, target "
+                f"{graph.get('target', '?')}, {graph.get('method', '?')}, selected={self.selected_node!r})")
+
     @property
     def selection_hook(self) -> str | None:
         """The hook of the selected node (fv.link passes the selection only to widgets of that hook)."""

@@ -56,6 +56,10 @@ class ContrastView(anywidget.AnyWidget):
                          test=table.attrs.get("test", "mannwhitney"), aggregate=table.attrs.get("aggregate", "max"),
                          sort_group=groups[0], **matrix, **kwargs)
 
+    def __repr__(self) -> str:
+        return (f"ContrastView({len(self.feature_ids)} features x {len(self.groups)} groups, {self.test} on "
+                f"{self.aggregate}, alpha={self.alpha:g}, selected={self.selected_feature})")
+
     @t.validate("sort_group")
     def _check_sort_group(self, proposal):
         if proposal["value"] not in ("", *self.groups):

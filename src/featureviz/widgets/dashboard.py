@@ -47,6 +47,9 @@ class Dashboard(anywidget.AnyWidget):
         super().__init__(feature_ids=data.feature_ids.astype(int).tolist(), feature=first, page=data.page(first),
                          title=title if title is not None else f"{kind} at {data.hook_name}")
 
+    def __repr__(self) -> str:
+        return f"Dashboard(feature {self.feature} of {len(self.feature_ids)} @ {self.selection_hook or '?'})"
+
     @property
     def selection_hook(self) -> str:
         """The hook of this dashboard's features (fv.link passes selections only between widgets of one hook)."""

@@ -68,6 +68,10 @@ class Heatmap(anywidget.AnyWidget):
         )
         self.selection_hook = acts.hook_name  # fv.link passes selections only between widgets of one hook
 
+    def __repr__(self) -> str:
+        return (f"Heatmap({len(self.tokens)} tokens x {len(self.feature_ids)} features @ {self.selection_hook}, "
+                f"selected={self.selected_feature})")
+
     @t.validate("selected_feature")
     def _check_selected(self, proposal):
         value = proposal["value"]

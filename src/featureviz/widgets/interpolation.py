@@ -14,7 +14,14 @@ import numpy as np
 import traitlets as t
 
 from ..analysis.activations import as_source
-from ..analysis.steering import MODES, POSITIONS, SteeringResult, steer
+from ..analysis.steering import (
+    MODES,
+    POSITIONS,
+    SteeringResult,
+    short_text,
+    steer,
+    value_range,
+)
 from ..validation import float32_values, positive_int, text
 from .arrays import encode_matrix
 from .bundles import bundle
@@ -67,6 +74,10 @@ class Interpolation(anywidget.AnyWidget):
                        **self._options)
         super().__init__()
         self._show(result, keep_value=0.0)
+
+    def __repr__(self) -> str:
+        return (f"Interpolation(feature {self.feature}, {self.mode} {value_range(self.values)}, index={self.index}, "
+                f"prompt={short_text(self.prompt)})")
 
     def _show(self, result: SteeringResult, keep_value: float) -> None:
         self._showing = True

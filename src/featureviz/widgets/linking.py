@@ -64,6 +64,10 @@ class Link:
             widget.unobserve(handler, names=name)
         self._handlers = []
 
+    def __repr__(self) -> str:
+        names = ", ".join(type(w).__name__ for w in self.widgets)
+        return f"Link({names}{'' if self._handlers else '; unlinked'})"
+
 
 def link(*widgets) -> Link:
     """fv.link(heatmap, dashboard, ...): clicking a feature in any of them selects it in all."""

@@ -49,6 +49,10 @@ class CheckpointScrubber(anywidget.AnyWidget):
             vmin=min(float(frames.frames.min()), 0.0), vmax=max(float(frames.frames.max()), 1e-6),
             title=title, index=n_checkpoints - 1, selected_feature=int(frames.feature_ids[0]), **kwargs)
 
+    def __repr__(self) -> str:
+        return (f"CheckpointScrubber({len(self.labels)} checkpoints x {len(self.feature_ids)} features, "
+                f"{len(self.tokens)} tokens, index={self.index}, selected={self.selected_feature})")
+
     @t.validate("index")
     def _check_index(self, proposal):
         if not 0 <= proposal["value"] < len(self.labels or [0]):
