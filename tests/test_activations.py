@@ -76,6 +76,23 @@ def test_top_features_ranks_and_drops_always_on(tiny_model):
     np.testing.assert_allclose(stats["mean"], v.mean(0), rtol=1e-6)
 
 
+def test_chunked_encoding_and_stats_equal_the_whole_at_once(tiny_model, tiny_sae, monkeypatch):
+    """activations() writes batches into a preallocated result, encoding a few rows at a time, and feature_stats()
+    reads it in chunks (issue 24: no full-size temporaries); both give what the whole block at once gives."""
+    from featureviz.analysis import activations as module
+    from factories import synthetic_acts
+
+    whole = fv.activations(tiny_model, tiny_sae, PROMPTS, batch_tokens=64)
+    monkeypatch.setattr(module, "ENCODE_TOKENS", 1)  # one prompt row per encode
+    assert torch.equal(fv.activations(tiny_model, tiny_sae, PROMPTS, batch_tokens=64).values, whole.values)
+    monkeypatch.setattr(module, "STATS_ROWS", 7)
+    for acts in (whole, synthetic_acts(9, 5, 6, 0.3), whole.subset([])):
+        stats, v = acts.feature_stats(), acts.values.numpy()
+        assert stats["max"].tolist() == (v.max(0) if len(v) else np.zeros(v.shape[1])).tolist()
+        assert stats["count"].tolist() == (v > 0).sum(0).tolist()
+        np.testing.assert_allclose(stats["mean"], v.mean(0) if len(v) else 0, rtol=1e-6)
+
+
 def test_grouped_prompts_keep_their_group(tiny_model, tiny_sae):
     acts = fv.activations(tiny_model, tiny_sae, {"happy": ["I am glad", "What joy"], "angry": ["I am furious"]})
     assert acts.groups == ["happy", "happy", "angry"]

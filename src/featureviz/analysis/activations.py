@@ -16,6 +16,8 @@ from ..sources import FeatureSource, FeatureSpace, SAESource, check_feature_inde
 from ..validation import fraction, positive_int, text
 
 ALWAYS_ON_FRACTION = 0.9  # a feature active on at least this fraction of tokens is "always on"
+ENCODE_TOKENS = 1024  # tokens encoded at once by activations(): bounds the [tokens, n_features] temporary
+STATS_ROWS = 4096  # rows per chunk of feature_stats(): no temporary the size of the activations
 
 
 @dataclass
@@ -85,14 +87,23 @@ class ActivationResult:
     def feature_stats(self) -> pd.DataFrame:
         """Per feature: max, mean over tokens, number and fraction of tokens where it is active (> 0)."""
         v = self.values
-        active = (v > 0).sum(0, dtype=torch.int32)  # int64 default doubles the peak on big sets
-        n = max(v.shape[0], 1)
+        n_rows, n_features = v.shape
+        top = torch.full((n_features,), -torch.inf, dtype=v.dtype, device=v.device)
+        total = torch.zeros(n_features, dtype=torch.float64, device="cpu")  # float64: not on every device (MPS)
+        active = torch.zeros(n_features, dtype=torch.int64, device=v.device)
+        for first in range(0, n_rows, STATS_ROWS):  # in chunks: (v > 0) over all rows would copy the whole set
+            chunk = v[first : first + STATS_ROWS]
+            top = torch.maximum(top, chunk.amax(0))
+            total += chunk.sum(0, dtype=torch.float32).to("cpu", torch.float64)
+            active += (chunk > 0).sum(0)
+        if not n_rows:
+            top = total
         return pd.DataFrame(
             {
-                "max": to_numpy(v.max(0).values) if v.shape[0] else np.zeros(v.shape[1], np.float32),
-                "mean": to_numpy(v.mean(0)) if v.shape[0] else np.zeros(v.shape[1], np.float32),
+                "max": to_numpy(top.float()),
+                "mean": to_numpy((total / max(n_rows, 1)).float()),
                 "count": to_numpy(active),
-                "frac_active": to_numpy(active) / n,
+                "frac_active": to_numpy(active) / max(n_rows, 1),
             }
         ).rename_axis("feature")
 
@@ -306,15 +317,20 @@ def activations(model, source, prompts, *, drop_first: int | None = None, batch_
     if short:
         raise ValueError(f"prompts[{short[0]}] ({prompts[short[0]]!r}) has {len(ids[short[0]]) - 1} token(s) after BOS "
                          f"and drop_first={drop_first} leaves none: pass drop_first=0 or a longer prompt")
-    per_prompt: list[torch.Tensor | None] = [None] * len(prompts)
+    offsets = np.concatenate([[0], np.cumsum([len(t) - start for t in ids])])
+    # Written in place batch by batch: peak memory is the result plus one batch, not per-prompt views that keep
+    # every padded batch alive and a concatenated copy of them all.
+    values = torch.empty(int(offsets[-1]), source.n_features, dtype=torch.float32, device="cpu")
     for batch, hook_acts, lengths in hook_activations_batches(model, ids, source.hook_name, batch_tokens, progress):
-        with torch.inference_mode():
-            feats = source.encode(hook_acts).float()
-        for row, i in enumerate(batch):
-            per_prompt[i] = feats[row, start : lengths[row]].cpu()  # drop BOS and the first drop_first tokens
-    values = torch.cat(per_prompt, 0)
-    _check_finite(values, source)
-    offsets = np.concatenate([[0], np.cumsum([len(v) for v in per_prompt])])
+        rows = max(1, ENCODE_TOKENS // hook_acts.shape[1])  # [rows, seq, d] keeps position-aware sources exact
+        for first in range(0, len(batch), rows):
+            with torch.inference_mode():
+                feats = source.encode(hook_acts[first : first + rows])
+            for row, i in enumerate(batch[first : first + rows]):
+                out = values[offsets[i] : offsets[i + 1]]
+                out.copy_(feats[row, start : lengths[first + row]])  # drop BOS and the first drop_first tokens
+                _check_finite(out, source)
+            del feats
     str_tokens = [model.to_str_tokens(t[start:]) for t in ids]
     return ActivationResult(prompts=prompts, str_tokens=[list(s) for s in str_tokens], token_ids=[t[start:] for t in ids],
                             values=values, offsets=offsets, hook_name=source.hook_name, source_kind=source.kind,
