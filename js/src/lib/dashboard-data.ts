@@ -304,8 +304,8 @@ export function indexIds(ids: number[]): Map<number, number> {
  * or last (prev) id.
  */
 export function neighbour(
-  ids: number[],
-  index: Map<number, number>,
+  ids: readonly number[],
+  index: ReadonlyMap<number, number>,
   current: number | null,
   dir: 1 | -1,
 ): number | null {

@@ -8,44 +8,28 @@
 // search_results, title. Everything from the model is untrusted; all text
 // goes through textContent (never innerHTML).
 
-import { createLegend, mix, toCss } from "./colour";
+import { mix, toCss } from "./colour";
+import { closestIn, createDashboardBody } from "./dashboard-body";
 import {
   type DashboardPage,
-  type Example,
-  formatCount,
-  formatDensity,
   indexIds,
-  intervalLabel,
-  neighbour,
-  oneInN,
   type PageRead,
   readFeature,
   readFeatureIds,
   readPage,
-  readSearchResults,
-  type SearchResult,
   scaleMax,
   scaleMin,
 } from "./dashboard-data";
-import {
-  contextRow,
-  type HistogramPart,
-  histogram,
-  logitTable,
-  logitTooltipRows,
-  makePalette,
-  nearestChip,
-  type Palette,
-  tokenTooltipRows,
-} from "./dashboard-parts";
-import { clear, h } from "./dom";
-import { formatValue } from "./format";
+import { createDashboardNav } from "./dashboard-nav";
+import { makePalette } from "./dashboard-parts";
+import { createDashboardSearch } from "./dashboard-search";
+import { h } from "./dom";
 import { BASE_CSS, scopeCss } from "./styles";
 import { readTheme, setAccent, type Theme } from "./theme";
-import { cleanLabel, tokenLabel } from "./tokens";
-import { createTooltip, type TooltipRow } from "./tooltip";
+import { cleanLabel } from "./tokens";
+import { createTooltip } from "./tooltip";
 import { type AnyModel, isKernelFree, safeGet, setTrait } from "./traits";
-import { createScope } from "./view";
+import { createScope, type Scope } from "./view";
 
 export const DASHBOARD_CSS = scopeCss(
   ".fv-dashboard",
@@ -167,10 +151,7 @@ export const DASHBOARD_CSS = scopeCss(
 
 /** Give up waiting for Python's page after this long (shown as an error, the old page stays). */
 export const PAGE_TIMEOUT_MS = 10_000;
-const SEARCH_DEBOUNCE_MS = 300;
-const SEARCH_PENDING_MS = 2_000;
 const TITLE_MAX = 120;
-const SEARCH_TOKEN_MAX = 24;
 
 export type DashboardState = "ready" | "loading" | "error" | "empty";
 
@@ -181,139 +162,85 @@ export interface DashboardView {
   destroy(): void;
 }
 
+/** The accent and the dashboard's own colours (chips, tracks, rules, signed text) for the theme. */
+function applyTheme(root: HTMLElement): Theme {
+  const theme = readTheme(root);
+  const set = (k: string, v: string) => root.style.setProperty(k, v);
+  setAccent(root, theme.selection, theme.dark ? 0.25 : 0.12);
+  set("--fv-chip", toCss(mix(theme.background, theme.text, theme.dark ? 0.1 : 0.05)));
+  set("--fv-track", toCss(mix(theme.background, theme.text, theme.dark ? 0.16 : 0.09)));
+  set("--fv-rule", toCss(mix(theme.background, theme.text, 0.12)));
+  set("--fv-max", toCss(theme.dark ? [240, 240, 240] : [20, 20, 20]));
+  set("--fv-pos-text", theme.dark ? "rgb(255,120,120)" : "rgb(170,20,40)");
+  set("--fv-neg-text", theme.dark ? "rgb(120,175,255)" : "rgb(30,90,170)");
+  return theme;
+}
+
+/** The page's title (from the `title` trait). */
+function createTitle(model: AnyModel, scope: Scope): { el: HTMLElement; update(): void } {
+  const el = h("span", { className: "fv-title" });
+  const update = () => {
+    const t = safeGet(model, "title");
+    const text = typeof t === "string" ? cleanLabel(t, TITLE_MAX) : "";
+    el.textContent = text;
+    el.style.display = text ? "" : "none";
+  };
+  scope.listen("title", update);
+  return { el, update };
+}
+
 export function createDashboardView(model: AnyModel, el: HTMLElement): DashboardView {
-  // ---- DOM ---------------------------------------------------------------
-  const style = h("style", { text: BASE_CSS + DASHBOARD_CSS });
-  const title = h("span", { className: "fv-title" });
-  const idLabel = h("span", { className: "fv-dash-id" });
-  const prevBtn = h("button", {
-    className: "fv-prev",
-    text: "‹",
-    attrs: { type: "button", "aria-label": "previous feature" },
-  });
-  const nextBtn = h("button", {
-    className: "fv-next",
-    text: "›",
-    attrs: { type: "button", "aria-label": "next feature" },
-  });
-  const input = h("input", {
-    className: "fv-dash-input",
-    attrs: { type: "number", step: "1", "aria-label": "feature id" },
-  });
-  const pos = h("span", { className: "fv-dash-pos" });
-  const nav = h("span", { className: "fv-dash-nav" }, [prevBtn, input, nextBtn]);
-  const search = h("input", {
-    className: "fv-search",
-    attrs: {
-      type: "search",
-      placeholder: "search tokens…",
-      "aria-label": "find features whose top contexts contain a token",
-      spellcheck: "false",
-    },
-  });
-  const searchWrap = h("span", { className: "fv-dash-search" }, [search]);
+  // ---- State ---------------------------------------------------------------
   // In an HTML export no Python answers: search is off and says why; only exported pages can be shown.
   const kernelFree = isKernelFree(model);
-  if (kernelFree) {
-    search.disabled = true;
-    search.title = searchWrap.title = "search needs a running Python kernel (this is an exported file)";
-  }
-  const status = h("span", { className: "fv-dash-status", attrs: { role: "status", "aria-live": "polite" } });
-  const note = h("div", { className: "fv-note" });
-  const header = h("div", { className: "fv-toolbar fv-dash-header" }, [
-    title,
-    idLabel,
-    nav,
-    pos,
-    status,
-    searchWrap,
-    note,
-  ]);
-  const resultsHead = h("div", { className: "fv-dash-results-head" });
-  const resultsList = h("div", { className: "fv-dash-results-list" });
-  const results = h("div", { className: "fv-dash-results" }, [resultsHead, resultsList]);
-  const message = h("div", { className: "fv-message" });
-  const left = h("div", { className: "fv-dash-left" });
-  const right = h("div", { className: "fv-dash-right" });
-  const body = h("div", { className: "fv-dash-body" }, [left, right]);
-  const root = h("div", { className: "fv-root fv-dashboard" }, [style, header, results, message, body]);
-  const tooltip = createTooltip(root);
-  el.appendChild(root);
-
-  // ---- State ---------------------------------------------------------------
-  let theme: Theme = readTheme(root);
+  let theme: Theme;
   let pageRead: PageRead = { kind: "empty" };
   let page: DashboardPage | null = null;
-  let pal: Palette | null = null;
   let ids: number[] = [];
   let idIndex = new Map<number, number>();
   let requested: number | null = null;
-  let searchResults: SearchResult[] = [];
-  let logY = false;
-  let hist: HistogramPart | null = null;
-  let histHolder: HTMLElement | null = null;
-  /** Which interval groups are open, by position (the highest is open by default). */
-  const openIntervals: boolean[] = [true];
   let timedOut = false;
-  let searchPending = false;
 
+  // ---- Parts ---------------------------------------------------------------
+  const status = h("span", { className: "fv-dash-status", attrs: { role: "status", "aria-live": "polite" } });
+  const root = h("div", { className: "fv-root fv-dashboard" });
   /** A rendering bug must never escape into the notebook: show it instead. */
   const scope = createScope(model, (text) => {
     root.dataset.state = "error";
     status.textContent = `⚠ ${text}`;
   });
   const safely = scope.safely;
+  const title = createTitle(model, scope);
+  const idLabel = h("span", { className: "fv-dash-id" });
+  const nav = createDashboardNav(scope, go);
+  const search = createDashboardSearch({ model, scope, kernelFree, current: () => requested, onResults: renderNav });
+  const note = h("div", { className: "fv-note" });
+  const header = h("div", { className: "fv-toolbar fv-dash-header" }, [
+    title.el,
+    idLabel,
+    nav.el,
+    nav.pos,
+    status,
+    search.el,
+    note,
+  ]);
+  const message = h("div", { className: "fv-message" });
+  const tooltip = createTooltip(root);
+  const body = createDashboardBody(scope, root, tooltip);
+  root.append(h("style", { text: BASE_CSS + DASHBOARD_CSS }), header, search.results, message, body.el, tooltip.el);
+  el.appendChild(root);
+  theme = readTheme(root);
+
   // No page arrived for the requested feature in time.
   const pageTimer = scope.timer(() => {
     timedOut = true;
     renderState();
   }, PAGE_TIMEOUT_MS);
-  const searchTimer = scope.timer(() => commitSearch(), SEARCH_DEBOUNCE_MS);
-  // Python did not answer a search in time: stop saying "searching".
-  const pendingTimer = scope.timer(() => {
-    searchPending = false;
-    renderResults();
-  }, SEARCH_PENDING_MS);
 
-  function applyTheme(): void {
-    theme = readTheme(root);
-    const sel = theme.selection;
-    const set = (k: string, v: string) => root.style.setProperty(k, v);
-    setAccent(root, sel, theme.dark ? 0.25 : 0.12);
-    set("--fv-chip", toCss(mix(theme.background, theme.text, theme.dark ? 0.1 : 0.05)));
-    set("--fv-track", toCss(mix(theme.background, theme.text, theme.dark ? 0.16 : 0.09)));
-    set("--fv-rule", toCss(mix(theme.background, theme.text, 0.12)));
-    set("--fv-max", toCss(theme.dark ? [240, 240, 240] : [20, 20, 20]));
-    set("--fv-pos-text", theme.dark ? "rgb(255,120,120)" : "rgb(170,20,40)");
-    set("--fv-neg-text", theme.dark ? "rgb(120,175,255)" : "rgb(30,90,170)");
-  }
-
-  // ---- Header --------------------------------------------------------------
-  function renderTitle(): void {
-    const t = safeGet(model, "title");
-    const text = typeof t === "string" ? cleanLabel(t, TITLE_MAX) : "";
-    title.textContent = text;
-    title.style.display = text ? "" : "none";
-  }
-
+  // ---- Rendering -----------------------------------------------------------
   function renderNav(): void {
-    const cur = requested;
-    if (document.activeElement !== input || !input.classList.contains("fv-invalid")) {
-      input.value = cur === null ? "" : String(cur);
-      input.classList.remove("fv-invalid");
-      input.title = "";
-    }
-    const prev = neighbour(ids, idIndex, cur, -1);
-    const next = neighbour(ids, idIndex, cur, 1);
-    prevBtn.disabled = prev === null;
-    nextBtn.disabled = next === null;
-    prevBtn.title = prev === null ? "first feature" : `previous: #${prev}`;
-    nextBtn.title = next === null ? "last feature" : `next: #${next}`;
-    const i = cur === null ? undefined : idIndex.get(cur);
-    pos.textContent = ids.length ? `${i === undefined ? "–" : formatCount(i + 1)} / ${formatCount(ids.length)}` : "";
-    for (const b of resultsList.querySelectorAll<HTMLElement>(".fv-search-result")) {
-      b.classList.toggle("fv-current", b.getAttribute("data-feature") === String(cur));
-    }
+    nav.update(requested, ids, idIndex);
+    search.markCurrent(requested);
   }
 
   function state(): DashboardState {
@@ -342,191 +269,27 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     else status.textContent = "";
   }
 
-  // ---- Search results ------------------------------------------------------
-  function renderResults(): void {
-    const q = safeGet(model, "search");
-    const query = typeof q === "string" ? q.trim() : "";
-    clear(resultsList);
-    if (!query) {
-      results.style.display = "none";
-      return;
-    }
-    results.style.display = "";
-    const shown = cleanLabel(query, 40);
-    if (searchPending && searchResults.length === 0) {
-      resultsHead.textContent = `searching for “${shown}”…`;
-      return;
-    }
-    if (searchResults.length === 0) {
-      resultsHead.textContent = `no feature's top contexts contain “${shown}”`;
-      return;
-    }
-    const n = searchResults.length;
-    resultsHead.textContent = `${n} feature${n === 1 ? "" : "s"} whose top contexts contain “${shown}” (best first):`;
-    for (const r of searchResults) {
-      const b = h(
-        "button",
-        {
-          className: r.feature === requested ? "fv-search-result fv-current" : "fv-search-result",
-          attrs: { type: "button", "data-feature": String(r.feature) },
-        },
-        [
-          h("span", { className: "fv-search-result-id", text: `#${r.feature}` }),
-          h("span", { className: "fv-search-result-token", text: tokenLabel(r.token, SEARCH_TOKEN_MAX) }),
-          h("span", { className: "fv-search-result-value", text: formatValue(r.value) }),
-        ],
-      );
-      b.title = `show feature ${r.feature} (activation ${formatValue(r.value)} on this token)`;
-      resultsList.appendChild(b);
-    }
-  }
-
-  // ---- Page ----------------------------------------------------------------
-  function section(name: string, heading: string, extra: Node[] = []): HTMLElement {
-    return h("section", { className: `fv-dash-section fv-dash-${name}` }, [
-      h("div", { className: "fv-dash-h" }, [h("span", { text: heading }), ...extra]),
-    ]);
-  }
-
-  function stat(label: string, value: string, sub = "", block = false): Node[] {
-    const v = h("span", { className: "fv-dash-stat-value", text: value });
-    if (sub)
-      v.appendChild(h(block ? "div" : "span", { className: `fv-dash-stat-sub${block ? " fv-block" : ""}`, text: sub }));
-    return [h("span", { className: "fv-dash-stat-label", text: label }), v];
-  }
-
-  function renderHistogram(): void {
-    if (!histHolder || !page || !pal) return;
-    clear(histHolder);
-    hist = histogram(page.histogram, pal, logY, page.max);
-    histHolder.appendChild(hist.el);
-  }
-
-  function renderLeft(p: DashboardPage, palette: Palette): void {
-    clear(left);
-    const stats = section("stats", "Feature");
-    const grid = h("div", { className: "fv-dash-stats" });
-    const active = p.density * p.nTokens;
-    grid.append(
-      ...stat("density", formatDensity(p.density), oneInN(p.density, p.nTokens), true),
-      ...stat("max act", Number.isNaN(p.max) ? "–" : formatValue(p.max)),
-    );
-    if (Number.isFinite(p.nTokens)) {
-      grid.append(
-        ...(Number.isFinite(active)
-          ? stat("active", formatCount(active), `of ${formatCount(p.nTokens)} tokens`)
-          : stat("tokens", formatCount(p.nTokens))),
-      );
-    }
-    stats.appendChild(grid);
-    left.appendChild(stats);
-
-    const logBtn = h("button", {
-      className: "fv-dash-logy",
-      text: "log",
-      attrs: { type: "button", "aria-pressed": String(logY) },
-    });
-    logBtn.title = "log-scale the counts";
-    const histSec = section("histogram", "Activations > 0", [logBtn]);
-    histHolder = h("div");
-    histSec.appendChild(histHolder);
-    left.appendChild(histSec);
-    renderHistogram();
-
-    const logits = section("logits", "Logit effect");
-    let scaleAbs = 0;
-    for (const e of [...p.logitsTop, ...p.logitsBottom]) scaleAbs = Math.max(scaleAbs, Math.abs(e.value));
-    logits.appendChild(
-      h("div", { className: "fv-dash-logit-cols" }, [
-        logitTable(p.logitsTop, "promotes", "pos", scaleAbs, palette),
-        logitTable(p.logitsBottom, "suppresses", "neg", scaleAbs, palette),
-      ]),
-    );
-    left.appendChild(logits);
-
-    const nearest = section("nearest", "Nearest features (cosine)");
-    const chips = h("div", { className: "fv-dash-chips" });
-    for (const n of p.nearest) chips.appendChild(nearestChip(n, ids.length === 0 || idIndex.has(n.feature)));
-    if (p.nearest.length === 0) chips.appendChild(h("div", { className: "fv-dash-none", text: "–" }));
-    nearest.appendChild(chips);
-    left.appendChild(nearest);
-  }
-
-  function renderRight(p: DashboardPage, palette: Palette): void {
-    clear(right);
-    const legend = createLegend();
-    legend.update(palette.scale);
-    const top = section("top", "Top activations", [legend.el]);
-    if (p.top.length === 0) {
-      const never = p.density === 0 ? "This feature never fired on the tokens seen." : "No top contexts.";
-      top.appendChild(h("div", { className: "fv-dash-none", text: never }));
-    }
-    p.top.forEach((ex, i) => {
-      top.appendChild(contextRow(ex, palette, "top", i));
-    });
-    right.appendChild(top);
-
-    if (p.intervals.length) {
-      const ivs = section("intervals", "Activation intervals (sampled)");
-      const max = scaleMax(p);
-      p.intervals.forEach((iv, k) => {
-        const fraction = Number.isNaN(iv.fraction) ? "" : `${formatValue(iv.fraction * 100)}% of sample`;
-        const abs =
-          Number.isFinite(iv.low) && Number.isFinite(iv.high) ? `${formatValue(iv.low)}–${formatValue(iv.high)}` : "";
-        const meta = [abs, fraction, `${iv.examples.length} shown`].filter(Boolean).join(" · ");
-        const summary = h("summary", {}, [
-          h("span", { className: "fv-interval-range", text: intervalLabel(iv, max) }),
-          h("span", { className: "fv-interval-meta", text: meta }),
-        ]);
-        const list = h("div", { className: "fv-interval-examples" });
-        iv.examples.forEach((ex, i) => {
-          list.appendChild(contextRow(ex, palette, `interval-${k}`, i));
-        });
-        if (iv.examples.length === 0) list.appendChild(h("div", { className: "fv-dash-none", text: "no examples" }));
-        const details = h("details", { className: "fv-interval", attrs: { "data-interval": String(k) } }, [
-          summary,
-          list,
-        ]);
-        details.open = openIntervals[k] === true;
-        details.addEventListener("toggle", () => {
-          openIntervals[k] = details.open;
-        });
-        ivs.appendChild(details);
-      });
-      right.appendChild(ivs);
-    }
-  }
-
   function renderPage(): void {
     tooltip.hide();
     pageRead = readPage(safeGet(model, "page"));
     page = pageRead.kind === "page" ? pageRead.page : null;
     timedOut = false;
+    message.style.display = page ? "none" : "";
+    body.el.style.display = page ? "" : "none";
     if (!page) {
-      pal = null;
-      hist = null;
-      histHolder = null;
-      clear(left);
-      clear(right);
-      body.style.display = "none";
-      message.style.display = "";
+      body.clear();
       message.textContent =
         pageRead.kind === "error" ? `Cannot show this page: ${pageRead.error}.` : "No feature page yet.";
       idLabel.textContent = "";
       note.textContent = "";
-      renderState();
-      return;
+    } else {
+      message.textContent = "";
+      idLabel.textContent = page.feature === null ? "#?" : `#${page.feature}`;
+      note.textContent = page.warnings.length ? `⚠ ${page.warnings.join("; ")}` : "";
+      const vmax = scaleMax(page);
+      const vmin = scaleMin(page) < 0 ? -vmax : 0;
+      body.update(page, makePalette(theme, vmin, vmax), (id) => ids.length === 0 || idIndex.has(id));
     }
-    message.style.display = "none";
-    message.textContent = "";
-    body.style.display = "";
-    idLabel.textContent = page.feature === null ? "#?" : `#${page.feature}`;
-    note.textContent = page.warnings.length ? `⚠ ${page.warnings.join("; ")}` : "";
-    const vmax = scaleMax(page);
-    const vmin = scaleMin(page) < 0 ? -vmax : 0;
-    pal = makePalette(theme, vmin, vmax);
-    renderLeft(page, pal);
-    renderRight(page, pal);
     renderState();
   }
 
@@ -542,17 +305,13 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
   function renderAll(): void {
     readRequested();
     readIds();
-    searchResults = readSearchResults(safeGet(model, "search_results"));
-    renderTitle();
-    const q = safeGet(model, "search");
-    if (document.activeElement !== search) search.value = typeof q === "string" ? q : "";
-    renderResults();
+    title.update();
+    search.update();
     renderPage();
     renderNav();
   }
 
   // ---- Actions -------------------------------------------------------------
-
   /** Ask Python for another feature (ignored if it is not in feature_ids). */
   function go(id: number | null): boolean {
     if (id === null || !Number.isSafeInteger(id)) return false;
@@ -563,193 +322,38 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
       if (safeGet(model, "feature") !== id) setTrait(model, "feature", id);
       requested = id;
     }
-    input.classList.remove("fv-invalid");
+    nav.clearInvalid();
     renderNav();
     renderState();
     return true;
   }
 
-  function commitInput(): void {
-    const text = input.value.trim();
-    if (text === "") {
-      renderNav();
-      return;
-    }
-    const n = Number(text);
-    if (!go(Number.isSafeInteger(n) ? n : null)) {
-      input.classList.add("fv-invalid");
-      input.title = ids.length
-        ? `${cleanLabel(text, 20)} is not one of this dashboard's ${formatCount(ids.length)} features`
-        : "not a feature id";
-    }
-  }
-
-  function commitSearch(): void {
-    searchTimer.cancel();
-    const v = search.value;
-    if (safeGet(model, "search") === v) return;
-    searchPending = v.trim() !== "";
-    if (searchPending) pendingTimer.start();
-    else pendingTimer.cancel();
-    setTrait(model, "search", v);
-    renderResults();
-  }
-
-  // ---- Event handlers ------------------------------------------------------
-  const onPrev = () => safely(() => go(neighbour(ids, idIndex, requested, -1)));
-  const onNext = () => safely(() => go(neighbour(ids, idIndex, requested, 1)));
-  const onInputKey = (e: KeyboardEvent) =>
-    safely(() => {
-      if (e.key === "Enter") {
-        e.preventDefault();
-        commitInput();
-      } else if (e.key === "ArrowUp" || e.key === "ArrowDown") {
-        // Step through feature_ids order, not +/-1.
-        e.preventDefault();
-        go(neighbour(ids, idIndex, requested, e.key === "ArrowUp" ? 1 : -1));
-      } else if (e.key === "Escape") {
-        input.classList.remove("fv-invalid");
-        renderNav();
-      }
-    });
-  const onInputChange = () => safely(commitInput);
-  const onInputTyping = () => input.classList.remove("fv-invalid");
-  const onSearchInput = () => searchTimer.start();
-  const onSearchKey = (e: KeyboardEvent) =>
-    safely(() => {
-      if (e.key === "Enter") {
-        e.preventDefault();
-        commitSearch();
-      } else if (e.key === "Escape") {
-        search.value = "";
-        commitSearch();
-      }
-    });
-
-  function closest(target: EventTarget | null, selector: string): Element | null {
-    const node = target as Element | null;
-    if (!node || typeof node.closest !== "function") return null;
-    const found = node.closest(selector);
-    return found && root.contains(found) ? found : null;
-  }
-
-  const onClick = (e: MouseEvent) =>
-    safely(() => {
-      const chip = closest(e.target, ".fv-nearest, .fv-search-result") as HTMLButtonElement | null;
-      if (chip) {
-        if (chip.disabled) return;
-        go(Number(chip.getAttribute("data-feature")));
-        return;
-      }
-      if (closest(e.target, ".fv-dash-logy")) {
-        logY = !logY;
-        const btn = closest(e.target, ".fv-dash-logy")!;
-        btn.setAttribute("aria-pressed", String(logY));
-        tooltip.hide();
-        renderHistogram();
-      }
-    });
-
-  function exampleFor(ctx: Element): Example | null {
-    if (!page) return null;
-    const src = ctx.getAttribute("data-source") ?? "";
-    const i = Number(ctx.getAttribute("data-example"));
-    if (src === "top") return page.top[i] ?? null;
-    const m = /^interval-(\d+)$/.exec(src);
-    if (m) return page.intervals[Number(m[1])]?.examples[i] ?? null;
-    return null;
-  }
-
-  function tooltipRowsFor(target: EventTarget | null): TooltipRow[] | null {
-    if (!page) return null;
-    const tok = closest(target, ".fv-token");
-    if (tok) {
-      const ctx = closest(tok, ".fv-context");
-      const ex = ctx ? exampleFor(ctx) : null;
-      const i = Number(tok.getAttribute("data-index"));
-      return ex && i >= 0 && i < ex.tokens.length ? tokenTooltipRows(ex, i, scaleMax(page)) : null;
-    }
-    const bin = closest(target, ".fv-hist-hit, .fv-hist-bar");
-    if (bin && hist) return hist.tooltipFor(Number(bin.getAttribute("data-bin")));
-    const logit = closest(target, ".fv-logit");
-    if (logit) {
-      const kind = logit.getAttribute("data-kind") === "neg" ? "neg" : "pos";
-      const entry = (kind === "pos" ? page.logitsTop : page.logitsBottom)[Number(logit.getAttribute("data-index"))];
-      return entry ? logitTooltipRows(entry, kind) : null;
-    }
-    return null;
-  }
-
-  let hoverTarget: Element | null = null;
-  const onMove = (e: MouseEvent) =>
-    safely(() => {
-      const target = closest(e.target, ".fv-token, .fv-hist-hit, .fv-hist-bar, .fv-logit");
-      if (!target) {
-        hoverTarget = null;
-        tooltip.hide();
-        return;
-      }
-      const rect = root.getBoundingClientRect();
-      const x = e.clientX - rect.left;
-      const y = e.clientY - rect.top;
-      if (target !== hoverTarget || !tooltip.visible) {
-        hoverTarget = target;
-        const rows = tooltipRowsFor(target);
-        if (rows) tooltip.show(rows, x, y);
-        else tooltip.hide();
-      }
-    });
-  const onLeave = () => {
-    hoverTarget = null;
-    tooltip.hide();
-  };
-
-  scope.on(prevBtn, "click", onPrev);
-  scope.on(nextBtn, "click", onNext);
-  scope.on(input, "keydown", onInputKey);
-  scope.on(input, "change", onInputChange);
-  scope.on(input, "input", onInputTyping);
-  scope.on(search, "input", onSearchInput);
-  scope.on(search, "keydown", onSearchKey);
-  scope.on(root, "click", onClick);
-  scope.on(body, "mousemove", onMove);
-  scope.on(body, "mouseleave", onLeave);
+  // Nearest-feature chips and search results name a feature to show.
+  scope.on<MouseEvent>(root, "click", (e) => {
+    const chip = closestIn(root, e.target, ".fv-nearest, .fv-search-result") as HTMLButtonElement | null;
+    if (chip && !chip.disabled) go(Number(chip.getAttribute("data-feature")));
+  });
 
   // ---- Model listeners -----------------------------------------------------
-  const listen = scope.listen;
-  listen("page", () => {
+  scope.listen("page", () => {
     readRequested();
     renderPage();
     renderNav();
   });
-  listen("feature", () => {
+  scope.listen("feature", () => {
     const before = requested;
     readRequested();
     if (requested !== before) timedOut = false;
     renderNav();
     renderState();
   });
-  listen("feature_ids", () => {
+  scope.listen("feature_ids", () => {
     readIds();
     renderPage(); // nearest chips depend on which ids are available
     renderNav();
   });
-  listen("search", () => {
-    const q = safeGet(model, "search");
-    if (document.activeElement !== search) search.value = typeof q === "string" ? q : "";
-    renderResults();
-  });
-  listen("search_results", () => {
-    searchResults = readSearchResults(safeGet(model, "search_results"));
-    searchPending = false;
-    pendingTimer.cancel();
-    renderResults();
-    renderNav();
-  });
-  listen("title", renderTitle);
-
   scope.onTheme(() => {
-    applyTheme();
+    theme = applyTheme(root);
     renderPage();
   });
   scope.defer(() => {
@@ -757,7 +361,9 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     root.remove();
   });
 
-  safely(applyTheme);
+  safely(() => {
+    theme = applyTheme(root);
+  });
   safely(renderAll);
 
   return {
