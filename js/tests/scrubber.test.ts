@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { tickIndices } from "../src/lib/checkpoint-controls";
 import { MAX_SCROLL_EXTENT } from "../src/lib/layout";
 import { nearestIndex as nearest } from "../src/lib/numbers";
 import { readScrubber } from "../src/lib/scrubber-data";
-import { createScrubberView, PLAY_STEP_MS, type ScrubberView, tickIndices } from "../src/lib/scrubber-view";
+import { createScrubberView, PLAY_STEP_MS, type ScrubberView } from "../src/lib/scrubber-view";
 import widget from "../src/scrubber";
 import { csrTrait, denseTrait, FakeModel, f32, stubCanvas } from "./helpers";
 

@@ -2,7 +2,8 @@
 
 import { h } from "./dom";
 import type { AnyModel } from "./traits";
-import { setTrait } from "./traits";
+import { safeGet, setTrait } from "./traits";
+import type { Scope } from "./view";
 
 export interface SelectControl {
   el: HTMLElement;
@@ -54,4 +55,23 @@ export function checkboxControl(model: AnyModel, trait: string, label: string): 
       el.title = title;
     },
   };
+}
+
+export interface TitleControl {
+  el: HTMLElement;
+  /** Re-read the trait. */
+  update(): void;
+}
+
+/** The view's title from the `title` trait (hidden when empty); `clean` shapes the untrusted text. */
+export function titleControl(model: AnyModel, scope: Scope, clean: (text: string) => string = (t) => t): TitleControl {
+  const el = h("span", { className: "fv-title" });
+  const update = () => {
+    const t = safeGet(model, "title");
+    const text = typeof t === "string" ? clean(t) : "";
+    el.textContent = text;
+    el.style.display = text ? "" : "none";
+  };
+  scope.listen("title", update);
+  return { el, update };
 }

@@ -9,6 +9,7 @@
 // goes through textContent (never innerHTML).
 
 import { mix, toCss } from "./colour";
+import { titleControl } from "./controls";
 import { closestIn, createDashboardBody } from "./dashboard-body";
 import {
   type DashboardPage,
@@ -29,7 +30,7 @@ import { readTheme, setAccent, type Theme } from "./theme";
 import { cleanLabel } from "./tokens";
 import { createTooltip } from "./tooltip";
 import { type AnyModel, isKernelFree, safeGet, setTrait } from "./traits";
-import { createScope, type Scope } from "./view";
+import { createScope } from "./view";
 
 export const DASHBOARD_CSS = scopeCss(
   ".fv-dashboard",
@@ -176,19 +177,6 @@ function applyTheme(root: HTMLElement): Theme {
   return theme;
 }
 
-/** The page's title (from the `title` trait). */
-function createTitle(model: AnyModel, scope: Scope): { el: HTMLElement; update(): void } {
-  const el = h("span", { className: "fv-title" });
-  const update = () => {
-    const t = safeGet(model, "title");
-    const text = typeof t === "string" ? cleanLabel(t, TITLE_MAX) : "";
-    el.textContent = text;
-    el.style.display = text ? "" : "none";
-  };
-  scope.listen("title", update);
-  return { el, update };
-}
-
 export function createDashboardView(model: AnyModel, el: HTMLElement): DashboardView {
   // ---- State ---------------------------------------------------------------
   // In an HTML export no Python answers: search is off and says why; only exported pages can be shown.
@@ -210,7 +198,7 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     status.textContent = `⚠ ${text}`;
   });
   const safely = scope.safely;
-  const title = createTitle(model, scope);
+  const title = titleControl(model, scope, (t) => cleanLabel(t, TITLE_MAX));
   const idLabel = h("span", { className: "fv-dash-id" });
   const nav = createDashboardNav(scope, go);
   const search = createDashboardSearch({ model, scope, kernelFree, current: () => requested, onResults: renderNav });

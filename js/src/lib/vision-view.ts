@@ -11,12 +11,12 @@
 //   input.fv-slider, button.fv-play, .fv-scrub-label, .fv-trajectory (scrubber, as in scrubber-view.ts)
 // Strings reach the page through textContent only.
 
-import { context2d, h, rangeSlider } from "./dom";
+import { createCheckpointControls } from "./checkpoint-controls";
+import { context2d, h } from "./dom";
 import { formatValue } from "./format";
 import { groupColour } from "./paint";
-import { createPlayer } from "./player";
 import { createMiniChart } from "./scrubber-chart";
-import { PLAY_STEP_MS, SCRUBBER_CSS, tickIndices } from "./scrubber-view";
+import { PLAY_STEP_MS, SCRUBBER_CSS } from "./scrubber-view";
 import { BASE_CSS, scopeCss } from "./styles";
 import { cleanLabel } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";
@@ -45,8 +45,6 @@ export const VISION_CSS = scopeCss(
 .fv-vision .fv-vimage { display: block; image-rendering: pixelated; border: 1px solid var(--fv-border); }
 `,
 );
-
-const MAX_TICKS = 7;
 
 export interface VisionView {
   root: HTMLElement;
@@ -274,22 +272,16 @@ export function createGalleryView(model: AnyModel, el: HTMLElement): VisionView 
 export function createVisionScrubberView(model: AnyModel, el: HTMLElement): VisionView {
   const base = createBase(model, el, true);
   const { root, grid, state, safely } = base;
-  const play = h("button", {
-    className: "fv-play",
-    text: "▶ play",
-    attrs: { type: "button", "aria-pressed": "false" },
+  const count = () => state.data?.nCheckpoints ?? 0;
+  const controls = createCheckpointControls({
+    scope: base.scope,
+    root,
+    intervalMs: PLAY_STEP_MS,
+    count,
+    index: () => state.index,
+    go: (i) => go(i),
   });
-  const slider = rangeSlider("checkpoint");
-  const ticks = h("div", { className: "fv-ticks" });
-  const controls = h("div", { className: "fv-scrub-controls" }, [
-    play,
-    h("div", { className: "fv-slider-box" }, [slider, ticks]),
-  ]);
-  const pick = (i: number) =>
-    safely(() => {
-      player.stop();
-      go(i);
-    });
+  const { player, pick } = controls;
   const trajTitle = h("div", { className: "fv-panel-title" });
   const actChart = createMiniChart("activation", "fv-traj-activation", {}, pick);
   const cosChart = createMiniChart("weight cosine to previous", "fv-traj-cosine", {}, pick);
@@ -299,17 +291,7 @@ export function createVisionScrubberView(model: AnyModel, el: HTMLElement): Visi
       h("div", { className: "fv-panel-body" }, [actChart.el, cosChart.el]),
     ]),
   ]);
-  root.append(controls, base.message, grid.el, panels);
-  const count = () => state.data?.nCheckpoints ?? 0;
-  const player = createPlayer({
-    button: play,
-    root,
-    intervalMs: PLAY_STEP_MS,
-    count,
-    index: () => state.index,
-    go: (i) => go(i),
-    guard: safely,
-  });
+  root.append(controls.el, base.message, grid.el, panels);
   base.extraTooltip.rows = (u) => {
     const d = state.data!;
     const rows: TooltipRow[] = [["checkpoint", cleanLabel(d.labels[state.index], 60)]];
@@ -348,17 +330,13 @@ export function createVisionScrubberView(model: AnyModel, el: HTMLElement): Visi
     const d = state.data;
     if (!d || d.nCheckpoints === 0) return;
     state.index = Math.max(0, Math.min(d.nCheckpoints - 1, Math.round(i)));
-    slider.value = String(state.index);
     const text = cleanLabel(d.labels[state.index], 60);
     base.label.textContent = `${text}  (${state.index + 1}/${d.nCheckpoints})`;
-    slider.setAttribute("aria-valuetext", text);
     root.dataset.index = String(state.index);
-    for (const t of Array.from(ticks.children) as HTMLElement[])
-      t.classList.toggle("fv-current", t.dataset.index === String(state.index));
     grid.paint(state.index);
     actChart.setIndex(state.index);
     cosChart.setIndex(state.index);
-    player.update();
+    controls.update(state.index, text);
   }
 
   function go(i: number): void {
@@ -373,31 +351,13 @@ export function createVisionScrubberView(model: AnyModel, el: HTMLElement): Visi
     player.stop();
     if (!base.load()) return;
     const d = state.data!;
-    slider.max = String(Math.max(0, d.nCheckpoints - 1));
-    ticks.replaceChildren();
-    for (const i of tickIndices(d.nCheckpoints, MAX_TICKS)) {
-      const tick = h("span", {
-        className: "fv-tick-label",
-        text: cleanLabel(d.labels[i], 16),
-        attrs: { "data-index": String(i) },
-      });
-      tick.style.left = d.nCheckpoints > 1 ? `${(100 * i) / (d.nCheckpoints - 1)}%` : "0";
-      tick.addEventListener("click", () => pick(i));
-      ticks.appendChild(tick);
-    }
+    controls.build(d.labels, d.nCheckpoints);
     root.dataset.checkpoints = String(d.nCheckpoints);
     const index = base.get("index");
     show(typeof index === "number" ? index : d.nCheckpoints - 1);
     buildTrajectory();
   }
 
-  const onSlider = () => {
-    player.stop();
-    go(Number(slider.value));
-  };
-  base.scope.on(slider, "input", onSlider);
-  base.scope.on(slider, "change", onSlider);
-  base.scope.on(play, "click", player.toggle);
   base.listen(
     [
       "images",
