@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 JS_STAMP := js/node_modules/.installed
 BUNDLES := $(patsubst js/src/%.ts,src/featureviz/static/%.js,$(wildcard js/src/*.ts))
 
-.PHONY: install js chromium test test-js test-python package demo clean
+.PHONY: install js chromium test test-js test-python package docs demo clean
 
 install: $(STAMP) js
 
@@ -48,7 +48,15 @@ package: install
 	$(PY) -m twine check --strict dist/*
 	$(PY) scripts/check_dist.py dist
 
-test: test-js test-python package
+# The API reference, from the numpydoc docstrings, into build/api/ (git-ignored): pdoc imports featureviz
+# and fails on any warning it raises; the pages load nothing from the network (checked below).
+docs: install
+	rm -rf build/api
+	$(PY) -W error::UserWarning -m pdoc --docformat numpy --no-show-source -o build/api featureviz
+	! grep -rlE '<(script|link|img)[^>]+(src|href)="https?://' build/api
+	@echo "API reference: build/api/index.html ($$(find build/api -name '*.html' | wc -l) pages)"
+
+test: test-js test-python package docs
 
 demo: install
 ifeq ($(HEADLESS),1)

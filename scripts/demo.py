@@ -26,7 +26,7 @@ def _minutes(seconds: float) -> str:
 
 def headless() -> int:
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
-    print(f"Running {len(notebooks)} tutorials into {OUT.relative_to(ROOT)}/ (about 30 min on a busy 2-core "
+    print(f"Running {len(notebooks)} tutorials into {OUT.relative_to(ROOT)}/ (about 12 min on a shared 2-core "
           "machine, see README) ...", flush=True)
     start = time.perf_counter()
     for number, notebook in enumerate(notebooks, 1):

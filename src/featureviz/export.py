@@ -60,12 +60,30 @@ h1 {{ font-size: 18px; font-weight: 600; }}
 
 def export_html(widgets, path, *, title: str = "featureviz", link: bool = False,
                 page_budget_mb: float = 10.0) -> Path:
-    """Write `widgets` (one or a list) to one offline HTML file; link=True links their feature selection.
+    """Write `widgets` to one offline HTML file (no kernel, no network needed to open it).
 
-    page_budget_mb caps the JSON of the dashboard pages stored in the file (about 5-30 kB each): with
-    link=True the pages of every feature another widget can select come first; those that do not fit are
-    left out, named in a warning and in the file. The file is written to a temporary file beside `path` and
-    renamed, so a failed export leaves an existing report as it was.
+    The file is written to a temporary file beside `path` and renamed, so a failed export leaves an existing
+    report as it was; missing folders are created.
+
+    Parameters
+    ----------
+    widgets : widget or list of widgets
+        featureviz widgets, drawn from their current state.
+    path : str or path
+        The HTML file to write.
+    title : str, default "featureviz"
+        The page title.
+    link : bool, default False
+        Link their feature selection in the page, as `link` does in a kernel.
+    page_budget_mb : float, default 10.0
+        Caps the JSON of the dashboard pages stored (about 5-30 kB each): with link=True the pages of every
+        feature another widget can select come first; those that do not fit are left out, named in a warning and
+        in the file.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
     """
     widgets = list(widgets) if isinstance(widgets, (list, tuple)) else [widgets]
     if not widgets:

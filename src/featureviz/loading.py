@@ -364,11 +364,28 @@ def load_sae(sae, model: HookedTransformer, device: str = "cpu") -> FeatureSourc
 
 
 def load(model_name: str, sae=None, *, device: str = "cpu", neuron_layer: int | None = None):
-    """Load a model and its feature source.
+    """Load a TransformerLens model and its feature source.
 
-    model_name: a TransformerLens model name (e.g. "gpt2-small") or a local HF model directory.
-    sae: (release, sae_id) from sae-lens's registry, a local sae-lens directory, or None for MLP neurons.
-    Returns (model, source). Offline, hub names fail at once with HubUnavailableError.
+    Parameters
+    ----------
+    model_name : str
+        A TransformerLens model name (e.g. "gpt2-small") or a local HF model directory.
+    sae : (str, str), path, or None, optional
+        ``(release, sae_id)`` from sae-lens's registry, a local sae-lens directory, or None for MLP neurons.
+    device : str, default "cpu"
+        Where the model and the SAE live.
+    neuron_layer : int, optional
+        With ``sae=None``: the layer whose MLP neurons are the features (default: the middle layer).
+
+    Returns
+    -------
+    (transformer_lens.HookedTransformer, FeatureSource)
+        The model and its source.
+
+    Raises
+    ------
+    HubUnavailableError
+        Offline, for hub names (at once, from huggingface_hub's own offline mode and errors).
     """
     model = load_model(model_name, device=device)
     if sae is None:

@@ -302,11 +302,30 @@ def hook_activations_batches(model, token_lists: list[torch.Tensor], hook_name: 
 
 def activations(model, source, prompts, *, drop_first: int | None = None, batch_tokens: int = 8192,
                 progress: bool | None = None) -> ActivationResult:
-    """Feature activations of every token of `prompts` (a string, a list, or {group: list}).
+    """Feature activations of every token of `prompts`, in one batched forward pass per batch of prompts.
 
-    One forward pass per batch of prompts, stopped at the source's hook (run_to_hook).
-    drop_first: leave out this many tokens after BOS in every prompt (position artifacts); default: the
-        source's `drop_first` (1 for the shipped SAE, else 0). The model still sees them.
+    The model runs only up to the source's hook (run_to_hook); padding is masked, BOS is left out.
+
+    Parameters
+    ----------
+    model : transformer_lens.HookedTransformer
+        The model, e.g. from `fv.load` or `fv.load_default`.
+    source : FeatureSource or sae_lens SAE
+        What turns the hook activations into features: an `SAESource`, `NeuronSource`, `HeadSource`, or an SAE.
+    prompts : str, list of str, or dict of str to list of str
+        One prompt, a list, or ``{group: [prompts]}`` (the result then knows each prompt's group).
+    drop_first : int, optional
+        Tokens after BOS left out of every prompt (position artifacts; the model still sees them). Default: the
+        source's ``drop_first`` (1 for the shipped SAE, else 0).
+    batch_tokens : int, default 8192
+        Tokens per forward batch.
+    progress : bool, optional
+        Show a progress bar; default: only when there are more than three batches.
+
+    Returns
+    -------
+    ActivationResult
+        ``values`` [tokens, features], ``str_tokens`` per prompt, groups, and the ranking helpers.
     """
     source = as_source(source, model)
     prompts, groups = normalise_prompts(prompts)
@@ -349,9 +368,31 @@ def top_activating(model, source, feature, corpus, k: int = 10, *, drop_first: i
                    batch_tokens: int = 8192, progress: bool | None = None) -> pd.DataFrame:
     """The k texts of `corpus` on which `feature` fires most (its max over each text's tokens, BOS excluded).
 
-    Returns a DataFrame sorted by activation: text, activation, the token and position of the max,
-    and the per-token str_tokens / activations for highlighting. drop_first: as in `activations` (the
-    left-out tokens are neither scored nor listed; position counts from the first token kept).
+    Parameters
+    ----------
+    model : transformer_lens.HookedTransformer
+        The model.
+    source : FeatureSource or sae_lens SAE
+        The feature source the feature index belongs to.
+    feature : int
+        The feature index.
+    corpus : list of str
+        The texts to search.
+    k : int, default 10
+        How many texts to return.
+    drop_first : int, optional
+        As in `activations`: the left-out tokens are neither scored nor listed, and positions count from the
+        first token kept.
+    batch_tokens : int, default 8192
+        Tokens per forward batch.
+    progress : bool, optional
+        Show a progress bar (default: only for more than three batches).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted by activation: text, activation, the token and position of the max, and the per-token
+        ``str_tokens`` / ``activations`` for highlighting.
     """
     source = as_source(source, model)
     feature = source.check_feature(feature)

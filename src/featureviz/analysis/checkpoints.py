@@ -60,9 +60,19 @@ class CheckpointFrames:
 def sae_checkpoints(paths="default", like=None) -> list[tuple[int, object]]:
     """(training tokens, SAE) for each checkpoint, in training order.
 
-    paths: "default" (the shipped series of the embedded SAE), a folder of sae-lens checkpoint folders, or a
-    list of sae-lens folders and/or state-dict files (.safetensors, or torch files loaded with
-    weights_only=True) - the latter need `like`, an SAE whose config they share.
+    Parameters
+    ----------
+    paths : "default", path, or list of paths
+        "default" (the shipped series of the embedded SAE), a folder of sae-lens checkpoint folders, or a list
+        of sae-lens folders and/or state-dict files (.safetensors, or torch files loaded with
+        weights_only=True).
+    like : sae_lens SAE, optional
+        An SAE whose config the state-dict files share (needed for them only).
+
+    Returns
+    -------
+    list of (int, sae_lens SAE)
+        Ready for ``checkpoint_frames([(x, model, sae) for x, sae in ...], prompts)``.
     """
     from sae_lens import SAE
 
@@ -128,8 +138,32 @@ def model_checkpoints(model_name: str, checkpoint_indices, device: str = "cpu"):
 
 def checkpoint_frames(series, prompts, features=None, *, top_k: int = 32, x_label: str = "training tokens",
                       progress: bool = True) -> CheckpointFrames:
-    """Frames for a series of (x, model, source) triples: SAE checkpoints on one model, or model checkpoints
-    each with its own (e.g. neuron) source. The last checkpoint is the reference for feature identity."""
+    """Activations over a series of checkpoints, with each checkpoint's latents matched to the last one's.
+
+    The last checkpoint is the reference for feature identity: its features are matched in every earlier
+    checkpoint by decoder cosine.
+
+    Parameters
+    ----------
+    series : list of (x, model, source)
+        SAE checkpoints on one model (e.g. from `sae_checkpoints`), or model checkpoints each with its own
+        (e.g. neuron) source; x is the training tokens or step.
+    prompts : str or list of str
+        The prompts every checkpoint runs on.
+    features : sequence of int, optional
+        Reference features to follow; default: the `top_k` most active on the prompts.
+    top_k : int, default 32
+        How many features to follow when `features` is None.
+    x_label : str, default "training tokens"
+        What x means, for labels and the metric chart.
+    progress : bool, default True
+        Show a progress bar.
+
+    Returns
+    -------
+    CheckpointFrames
+        Frames [checkpoints, tokens, features], the matches and their cosine, and per-checkpoint metrics.
+    """
     series = list(series)
     if len(series) < 2:
         raise ValueError(f"a checkpoint series needs at least 2 checkpoints, got {len(series)}")

@@ -99,11 +99,37 @@ def feature_circuit(model, target, upstream, prompts, *, downstream=None, method
                     progress: bool | None = None) -> Circuit:
     """The upstream nodes that feed `target` and (optionally) the downstream features or logits it drives.
 
-    target: (source, feature), e.g. (sae_source, 1387). upstream: one source or a list of sources at earlier
-    hooks (SAESource, NeuronSource, HeadSource). downstream: None, "logits", a later source, or a list of them.
-    method: "direct", "attribution" (default) or "patching" (see the module docstring for what each computes).
-    top_k: upstream nodes kept in the graph (every SAE error node is kept too) and downstream nodes per
-    downstream source. baseline: "zero" or "mean". candidates: nodes exactly patched when method="patching".
+    Parameters
+    ----------
+    model : transformer_lens.HookedTransformer
+        The model.
+    target : (FeatureSource, int)
+        The feature whose circuit to find, e.g. ``(sae_source, 1387)``.
+    upstream : FeatureSource or list of FeatureSource
+        Sources at earlier hooks (SAESource, NeuronSource, HeadSource).
+    prompts : str or list of str
+        The prompts the effects are measured on.
+    downstream : None, "logits", FeatureSource, or list, optional
+        What the target drives: nothing, the logits, later sources, or a list of them.
+    method : {"direct", "attribution", "patching"}, default "attribution"
+        Direct path only; all nodes in one backward pass; or exact patching of the best `candidates` (see
+        the module docstring for what each computes).
+    top_k : int, default 20
+        Upstream nodes kept in the graph (every SAE error node is kept too), and downstream nodes per
+        downstream source.
+    baseline : {"zero", "mean"}, default "zero"
+        What a removed node is replaced with.
+    candidates : int, default 50
+        Nodes exactly patched when method="patching".
+    batch_tokens : int, default 2048
+        Tokens per batch.
+    progress : bool, optional
+        Show a progress bar.
+
+    Returns
+    -------
+    Circuit
+        Tidy DataFrames of nodes and edges; draw it with `CircuitView`.
     """
     with model_lock(model):  # every pass below hooks the shared model: one call at a time
         return _feature_circuit(model, target, upstream, prompts, downstream, method, top_k, baseline, candidates,
@@ -690,11 +716,21 @@ def _contributions_frame(per_token: dict, shown: pd.DataFrame, clean: _Clean, st
 def cluster_features(circuit_or_profiles, *, threshold: float = 0.5, method: str = "average") -> pd.Series:
     """Group features by the cosine of their connection profiles (scipy hierarchical clustering).
 
-    circuit_or_profiles: a list of Circuits (clusters their targets by their edge weights to and from every
-    node any of them shows), one Circuit (clusters its upstream nodes by their per-token contributions to the
-    target: nodes that feed the target on the same tokens group together), or a DataFrame of profiles (one row
-    per feature). Features whose profiles' cosine distance is below `threshold` share a cluster (average
-    linkage by default). Returns a Series: feature (or node id) -> cluster number (1, 2, ...; largest first).
+    Parameters
+    ----------
+    circuit_or_profiles : list of Circuit, Circuit, or pandas.DataFrame
+        A list of Circuits (clusters their targets by their edge weights to and from every node any of them
+        shows); one Circuit (clusters its upstream nodes by their per-token contributions to the target: nodes
+        that feed the target on the same tokens group together); or a DataFrame of profiles, one row per feature.
+    threshold : float, default 0.5
+        Features whose profiles' cosine distance is below it share a cluster.
+    method : str, default "average"
+        The scipy linkage method.
+
+    Returns
+    -------
+    pandas.Series
+        Feature (or node id) -> cluster number (1, 2, ...; largest cluster first).
     """
     from scipy.cluster.hierarchy import fcluster, linkage
 

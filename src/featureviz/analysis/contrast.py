@@ -64,18 +64,37 @@ def split_groups(groups) -> dict[str, ActivationResult]:
 
 def contrast(groups, baseline=None, *, against: str = "rest", aggregate: str = "max", test: str = "mannwhitney",
              always_on_fraction: float = ALWAYS_ON_FRACTION, alpha: float = 0.05) -> pd.DataFrame:
-    """Rank features by how strongly they separate each group from the others.
+    """Rank features by how strongly they separate each group from the others, on per-prompt aggregates.
 
-    groups: {name: ActivationResult} or one ActivationResult built from {name: prompts}.
-    baseline: the name of one of the groups, or a separate ActivationResult of neutral prompts; its
-        always-on features are removed, and the baseline is not itself compared.
-    against: whom each group is compared with: "rest" (default; every other prompt, the baseline included),
-        "baseline" (the baseline alone) or "groups" (the other groups only, the baseline left out).
-    Returns a tidy DataFrame, one row per (group, feature), sorted within each group by effect (strongest
-    first): the group's and the rest's mean / max / fraction of tokens active, rank_biserial, cohens_d,
-    p_value (one-sided: the group is higher), q_value (Benjamini-Hochberg within the group),
-    significant (q < alpha: significantly higher in this group than in the rest).
-    df.attrs["always_on"] lists the features removed; df.attrs["comparison"] says in words which test it holds.
+    Tokens of one prompt are not independent, so every test compares prompts: each prompt becomes one value per
+    feature (its max or mean over tokens).
+
+    Parameters
+    ----------
+    groups : dict of str to ActivationResult, or ActivationResult
+        ``{name: result}``, or one result built from ``{name: prompts}``.
+    baseline : str or ActivationResult, optional
+        The name of one of the groups, or a separate result of neutral prompts. Its always-on features are
+        removed, and the baseline is not itself compared.
+    against : {"rest", "baseline", "groups"}, default "rest"
+        Whom each group is compared with: every other prompt, the baseline included ("rest"); the baseline
+        alone; or the other groups only, the baseline left out.
+    aggregate : {"max", "mean"}, default "max"
+        How a prompt's tokens become one value per feature.
+    test : {"mannwhitney", "welch"}, default "mannwhitney"
+        Mann-Whitney U or Welch's t-test (one-sided: the group is higher).
+    always_on_fraction : float, default 0.9
+        A baseline feature active on at least this fraction of its tokens is removed as always-on.
+    alpha : float, default 0.05
+        The false discovery rate for ``significant``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (group, feature), strongest first within each group: the group's and the rest's mean / max /
+        fraction of tokens active, rank_biserial, cohens_d, p_value, q_value (Benjamini-Hochberg within the
+        group) and significant (q < alpha). ``attrs["always_on"]`` lists the features removed;
+        ``attrs["comparison"]`` says in words which test it holds.
     """
     if against not in AGAINST:
         raise ValueError(f"against must be one of {AGAINST}, got {against!r}")

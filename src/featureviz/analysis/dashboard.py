@@ -288,10 +288,46 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
                    n_logits: int = 10, n_nearest: int = 5, context_size: int = 128, max_texts: int | None = None,
                    batch_tokens: int | None = None, seed: int = 0, drop_first: int | None = None,
                    progress: bool = True) -> DashboardData:
-    """Build dashboard data for `features` (default: all) of `source` in one pass over `corpus`.
+    """Dashboard data for `features` (default: all) of `source`, in one streaming pass over `corpus`.
 
-    drop_first: as in `activations`: the first tokens after BOS of every context are never counted (no top
-    context, sample, histogram entry or density from them); default: the source's `drop_first`.
+    Parameters
+    ----------
+    model : transformer_lens.HookedTransformer
+        The model.
+    source : FeatureSource or sae_lens SAE
+        The feature source.
+    corpus : list of str, path, or str
+        Texts; a text file (paragraphs split at blank lines); or a hub dataset name ("owner/name", online only).
+    features : sequence of int, optional
+        The features to keep; default: all of them.
+    k : int, default 10
+        Top-activating contexts kept per feature.
+    n_samples : int, default 40
+        Contexts sampled uniformly from the active ones (the interval samples).
+    n_bins : int, default 40
+        Histogram bins of the non-zero activations.
+    n_logits : int, default 10
+        Tokens listed as most promoted and most suppressed by the decoder direction.
+    n_nearest : int, default 5
+        Nearest features by decoder cosine.
+    context_size : int, default 128
+        Tokens per context (BOS included); longer texts are split.
+    max_texts : int, optional
+        Read at most this many texts.
+    batch_tokens : int, optional
+        Tokens per forward batch; default: sized from the number of features.
+    seed : int, default 0
+        Seed of the interval sampling.
+    drop_first : int, optional
+        As in `activations`: the first tokens after BOS of every context are never counted (no top context,
+        sample, histogram entry or density from them). Default: the source's ``drop_first``.
+    progress : bool, default True
+        Show a progress bar.
+
+    Returns
+    -------
+    DashboardData
+        Arrays for every feature; ``page(feature)`` gives one dashboard, ``save()`` / ``DashboardData.load()``.
     """
     source = as_source(source, model)
     drop_first = resolve_drop_first(drop_first, source)

@@ -105,8 +105,40 @@ def steer(model, source, prompt: str, feature: int, values=None, *, mode: str = 
           top_tokens: int = 5, steps: int = 9) -> SteeringResult:
     """Generate from `prompt` once per value in `values`, all rows in one batched generate.
 
-    values=None sweeps `steps` values over -4x ... +4x the feature's typical activation (`feature_scale`), and
-    the result's `note` says where that range came from.
+    Parameters
+    ----------
+    model : transformer_lens.HookedTransformer
+        The model.
+    source : FeatureSource or sae_lens SAE
+        The feature source (an SAE latent or an MLP neuron is steered through its decoder direction).
+    prompt : str
+        The prompt to continue.
+    feature : int
+        The feature to steer.
+    values : sequence of float, optional
+        The values to sweep, one generated row each. None sweeps `steps` values over -4x ... +4x the feature's
+        typical activation (`feature_scale`), and the result's ``note`` says where that range came from.
+    mode : {"add", "clamp", "ablate"}, default "add"
+        Add value x the decoder direction, set the feature's activation to value, or set it to zero.
+    positions : {"all", "prompt", "generated"}, default "all"
+        The token positions the hook acts on.
+    max_new_tokens : int, default 32
+        Tokens generated per value.
+    do_sample : bool, default False
+        Sample instead of greedy decoding.
+    temperature : float, default 1.0
+        Sampling temperature (with do_sample).
+    seed : int, default 0
+        Sampling seed.
+    top_tokens : int, default 5
+        Most likely next tokens per value shown in the probability chart.
+    steps : int, default 9
+        Values in the default sweep (values=None).
+
+    Returns
+    -------
+    SteeringResult
+        The continuation per value and unsteered, next-token probabilities and the KL to the unhooked model.
     """
     source = as_source(source, model)
     feature = source.check_feature(feature)

@@ -56,7 +56,32 @@ class SteeringTarget:
 def check_steering_target(model, source, feature: int, prompt: str, evidence: DashboardData, *,
                           max_punctuation: float = 0.5, max_position: float = 0.5,
                           multiples=SWEEP_MULTIPLES) -> SteeringTarget:
-    """Check one feature against `prompt` (where it will be ablated) and `evidence` (its top contexts)."""
+    """Check one feature before steering it, against `prompt` (where it will be ablated) and `evidence`.
+
+    Parameters
+    ----------
+    model : transformer_lens.HookedTransformer
+        The model.
+    source : FeatureSource or sae_lens SAE
+        The feature source.
+    feature : int
+        The feature to check.
+    prompt : str
+        The prompt it will be steered on: it should fire there.
+    evidence : DashboardData
+        Dashboards over held-out text: its top contexts should peak on words, not punctuation or position.
+    max_punctuation : float, default 0.5
+        Largest share of top contexts peaking on punctuation or whitespace that passes.
+    max_position : float, default 0.5
+        Largest share of top contexts peaking on one of the first tokens that passes.
+    multiples : sequence of float, default (-4, -2, -1, 0, 1, 2, 4)
+        The suggested sweep, in multiples of the feature's typical activation.
+
+    Returns
+    -------
+    SteeringTarget
+        Accepted or not, a sentence per check (``print`` it), and the suggested ``values``.
+    """
     source = as_source(source, model)
     feature = source.check_feature(feature)
     if not isinstance(evidence, DashboardData):
@@ -100,8 +125,34 @@ def check_steering_target(model, source, feature: int, prompt: str, evidence: Da
 
 def pick_steering_target(model, source, candidates, prompt: str, evidence: DashboardData,
                          **options) -> tuple[SteeringTarget, list[SteeringTarget]]:
-    """The first of `candidates` (best first, e.g. a contrast table's top features) that passes every check,
-    and the checks of all candidates tried (print them to see why the others were passed over)."""
+    """The first of `candidates` that passes every check of `check_steering_target`.
+
+    Parameters
+    ----------
+    model : transformer_lens.HookedTransformer
+        The model.
+    source : FeatureSource or sae_lens SAE
+        The feature source.
+    candidates : sequence of int
+        Features, best first (e.g. a contrast table's top features).
+    prompt : str
+        As in `check_steering_target`.
+    evidence : DashboardData
+        As in `check_steering_target`.
+    **options
+        Passed to `check_steering_target` (max_punctuation, max_position, multiples).
+
+    Returns
+    -------
+    (SteeringTarget, list of SteeringTarget)
+        The first candidate that passes, and the checks of every candidate tried (print them to see why the
+        others were passed over).
+
+    Raises
+    ------
+    ValueError
+        When no candidate passes; the message holds every check.
+    """
     tried = []
     for feature in candidates:
         target = check_steering_target(model, source, int(feature), prompt, evidence, **options)
@@ -142,10 +193,28 @@ class FeatureScale:
 
 
 def feature_scale(model, source, feature: int, prompt: str, *, texts=None) -> FeatureScale:
-    """A feature's typical activation on `texts` (default: the shipped emotion prompts, all groups).
+    """A feature's typical activation on `texts`, which sets the default steering sweep.
 
     A feature that never fires there takes the typical activation of the source's features instead, and the
     note says so; the note also says when the feature never fires on `prompt` (ablating it there does nothing).
+
+    Parameters
+    ----------
+    model : transformer_lens.HookedTransformer
+        The model.
+    source : FeatureSource or sae_lens SAE
+        The feature source.
+    feature : int
+        The feature.
+    prompt : str
+        The prompt it will be steered on.
+    texts : list of str, optional
+        Calibration texts; default: the shipped emotion prompts, all groups.
+
+    Returns
+    -------
+    FeatureScale
+        ``typical``, ``prompt_max``, ``note`` and ``sweep(steps)``.
     """
     source = as_source(source, model)
     feature = source.check_feature(feature)

@@ -67,11 +67,35 @@ def incoming_weights(model: nn.Module, layer: str) -> torch.Tensor | None:
 
 def checkpoint_gallery(checkpoints, layer: str, units, *, probe=None, x_values=None, x_label: str = "step",
                        progress: bool = True, **visualize_kwargs) -> CheckpointGallery:
-    """visualize(model, layer, units, **visualize_kwargs) at every checkpoint, with the same seed and settings.
+    """`visualize` at every checkpoint, with the same seed and settings, and each unit on a probe set.
 
-    checkpoints: {label: model} in training order (or a list of models). probe: images [N, 3, H, W] on which
-    each unit's mean activation is recorded per checkpoint (the longitudinal curve). Units are matched across
-    checkpoints by index; weight_cosine says how far each unit's incoming weights moved since the last one.
+    Units are matched across checkpoints by index; ``weight_cosine`` says how far each unit's incoming weights
+    moved since the previous checkpoint.
+
+    Parameters
+    ----------
+    checkpoints : dict of str to torch.nn.Module, or list of torch.nn.Module
+        ``{label: model}`` in training order (e.g. `load_checkpoints()`), or a list of models.
+    layer : str
+        The module name whose output holds the units.
+    units : sequence of int
+        Channel (or neuron) indices.
+    probe : torch.Tensor, optional
+        Images [N, 3, H, W] on which each unit's mean activation is recorded per checkpoint (the longitudinal
+        curve).
+    x_values : sequence of float, optional
+        Each checkpoint's x (e.g. its training step); default: read from the labels, else 0, 1, ...
+    x_label : str, default "step"
+        What x means.
+    progress : bool, default True
+        Show a progress bar.
+    **visualize_kwargs
+        Passed to `visualize` (steps, size, n_images, ...).
+
+    Returns
+    -------
+    CheckpointGallery
+        Images [checkpoints, units, n_images, H, W, 3] and the curves; ``show()`` gives a `VisionScrubber`.
     """
     if not isinstance(checkpoints, dict):
         checkpoints = {f"checkpoint {i}": model for i, model in enumerate(checkpoints)}

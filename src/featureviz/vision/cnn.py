@@ -44,12 +44,29 @@ class VisionCNN(nn.Module):
 
 
 def checkpoint_steps() -> list[int]:
-    """Training steps of the shipped checkpoints, in order."""
+    """Training steps of the shipped checkpoints, in order.
+
+    Returns
+    -------
+    list of int
+        The steps `load_checkpoint` accepts.
+    """
     return [entry["step"] for entry in _manifest()["checkpoints"]]
 
 
 def load_checkpoint(step: int | None = None) -> VisionCNN:
-    """The embedded CNN at a training step (default: the last), in eval mode."""
+    """The embedded CNN at a training step, in eval mode (offline: the weights ship with featureviz).
+
+    Parameters
+    ----------
+    step : int, optional
+        One of `checkpoint_steps()`; default: the last.
+
+    Returns
+    -------
+    VisionCNN
+        The model.
+    """
     steps = checkpoint_steps()
     step = steps[-1] if step is None else step
     if step not in steps:
@@ -61,12 +78,24 @@ def load_checkpoint(step: int | None = None) -> VisionCNN:
 
 
 def load_checkpoints() -> dict[str, VisionCNN]:
-    """Every shipped checkpoint, {"step 0": model, ...} in training order."""
+    """Every shipped checkpoint of the embedded CNN, in training order.
+
+    Returns
+    -------
+    dict of str to VisionCNN
+        ``{"step 0": model, ...}``.
+    """
     return {f"step {s}": load_checkpoint(s) for s in checkpoint_steps()}
 
 
 def training_metrics() -> list[dict]:
-    """Per checkpoint: step, loss and per-factor held-out accuracy, as recorded by the training script."""
+    """The training record of the shipped checkpoints.
+
+    Returns
+    -------
+    list of dict
+        Per checkpoint: step, loss and per-factor held-out accuracy, as recorded by the training script.
+    """
     return _manifest()["checkpoints"]
 
 

@@ -30,12 +30,33 @@ def hue_rgb(hue: torch.Tensor) -> torch.Tensor:
 
 
 def class_colours() -> torch.Tensor:
-    """The RGB of each hue class's centre, [6, 3] (red, yellow, green, cyan, blue, magenta)."""
+    """The RGB of each hue class's centre.
+
+    Returns
+    -------
+    torch.Tensor
+        [6, 3]: red, yellow, green, cyan, blue, magenta.
+    """
     return hue_rgb(torch.arange(len(HUES)) / len(HUES))
 
 
 def make_images(n: int, seed: int = 0, size: int = 32) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """n images [n, 3, size, size] in [0, 1] and their factors {name: LongTensor [n]} (class indices)."""
+    """Procedural images (hue, shape, stripes, background texture), seeded and regenerated, never downloaded.
+
+    Parameters
+    ----------
+    n : int
+        How many images.
+    seed : int, default 0
+        The same seed gives the same images.
+    size : int, default 32
+        Image side in pixels.
+
+    Returns
+    -------
+    (torch.Tensor, dict of str to torch.Tensor)
+        Images [n, 3, size, size] in [0, 1], and their factors ``{name: LongTensor [n]}`` (class indices).
+    """
     g = torch.Generator().manual_seed(seed)
     rand = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
     factors = {name: torch.randint(len(values), (n,), generator=g) for name, values in FACTORS.items()}

@@ -214,14 +214,51 @@ def visualize(model: nn.Module, layer: str, units, *, kind: str = "channel", ste
               n_images: int = 1, param: str = "fft", decorrelate: bool = True, transforms="standard",
               l2: float = 0.0, tv: float = 0.0, diversity: float = 0.0, lr: float = 0.05, seed: int = 0,
               preprocess=None, progress: bool = True) -> Visualization:
-    """Images that maximise units of `layer`, optimised together as one batch.
+    """Images that maximise units of `layer`, optimised together as one batch (activation maximisation).
 
-    units: channel (or neuron) indices, or a float tensor of directions [n, channels]. kind: "channel" (mean
-    over space) or "neuron" (centre position). param: "fft" (Fourier, decorrelated colour, Lucid's default) or
-    "pixel". transforms: "standard" (pad, jitter, scale, rotate), None, or a Transforms. l2 and tv weight the
-    regularisers (mean squared distance from grey, total variation); diversity > 0 pushes the n_images of a
-    unit apart (Lucid's Gram-matrix diversity). preprocess: applied to [0, 1] images before the model (e.g.
-    ImageNet normalisation). The model's weights are not changed; a model in training mode runs in eval mode.
+    The model's weights are not changed; a model in training mode runs in eval mode.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The vision model (e.g. `load_checkpoint()`); its weights are not changed.
+    layer : str
+        The module name whose output holds the units (e.g. "block2").
+    units : sequence of int or torch.Tensor
+        Channel (or neuron) indices, or a float tensor of directions [n, channels].
+    kind : {"channel", "neuron"}, default "channel"
+        Maximise the mean over space, or the centre position.
+    steps : int, default 256
+        Optimisation steps.
+    size : int or (int, int), default 128
+        Image side (or height, width) in pixels.
+    n_images : int, default 1
+        Images per unit.
+    param : {"fft", "pixel"}, default "fft"
+        Fourier parameterisation with decorrelated colour (Lucid's default), or plain pixels.
+    decorrelate : bool, default True
+        Decorrelate colours (with param="fft").
+    transforms : "standard", None, or Transforms, default "standard"
+        Transformation robustness: pad, jitter, scale and rotate each step.
+    l2 : float, default 0.0
+        Weight of the mean squared distance from grey.
+    tv : float, default 0.0
+        Weight of the total variation.
+    diversity : float, default 0.0
+        > 0 pushes the `n_images` of a unit apart (Lucid's Gram-matrix diversity).
+    lr : float, default 0.05
+        Adam's learning rate.
+    seed : int, default 0
+        Seed of the starting images and the transforms.
+    preprocess : callable, optional
+        Applied to [0, 1] images before the model (e.g. ImageNet normalisation).
+    progress : bool, default True
+        Show a progress bar.
+
+    Returns
+    -------
+    Visualization
+        Images [units, n_images, H, W, 3] in [0, 1], their activations before and after; ``show()`` draws them.
     """
     size = _size(size)
     if n_images < 1 or steps < 0:
@@ -324,7 +361,28 @@ class UnitActivations:
 
 def unit_activations(model: nn.Module, layer: str, units, images, *, batch_size: int = 256,
                      preprocess=None) -> UnitActivations:
-    """Each unit's mean over space and peak position on every image, streamed in batches."""
+    """Each unit's mean over space and peak position on every image, streamed in batches.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The vision model (e.g. `load_checkpoint()`); its weights are not changed.
+    layer : str
+        The module name whose output holds the units (e.g. "block2").
+    units : sequence of int
+        Channel indices.
+    images : torch.Tensor
+        [N, 3, H, W] in [0, 1].
+    batch_size : int, default 256
+        Images per forward batch.
+    preprocess : callable, optional
+        Applied to images before the model.
+
+    Returns
+    -------
+    UnitActivations
+        ``means`` and ``peaks`` [N, units], and the layer's spatial ``grid``.
+    """
     images = check_images(images)
     capture = LayerCapture(model, layer, preprocess)
     means, peaks = [], []
@@ -340,8 +398,32 @@ def unit_activations(model: nn.Module, layer: str, units, images, *, batch_size:
 
 def dataset_examples(model: nn.Module, layer: str, units, images, k: int = 8, *, crop: float = 0.5,
                      batch_size: int = 256, preprocess=None) -> DatasetExamples:
-    """The k images of `images` [N, 3, H, W] on which each channel's mean is largest, streamed in batches,
-    with a crop (`crop` of the image side) centred on the channel's peak position."""
+    """The k images of `images` on which each channel's mean is largest, with a crop around its peak.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The vision model (e.g. `load_checkpoint()`); its weights are not changed.
+    layer : str
+        The module name whose output holds the units (e.g. "block2").
+    units : sequence of int
+        Channel indices.
+    images : torch.Tensor
+        [N, 3, H, W] in [0, 1].
+    k : int, default 8
+        Images kept per unit.
+    crop : float, default 0.5
+        Crop side as a fraction of the image side, centred on the channel's peak position.
+    batch_size : int, default 256
+        Images per forward batch (streamed).
+    preprocess : callable, optional
+        Applied to images before the model.
+
+    Returns
+    -------
+    DatasetExamples
+        Indices, activations, images and crops per unit; ``show(crops=True)`` draws them.
+    """
     images = check_images(images)
     acts = unit_activations(model, layer, units, images, batch_size=batch_size, preprocess=preprocess)
     top = acts.means.topk(min(k, len(images)), dim=0)  # [k, U]

@@ -42,6 +42,19 @@ class Gallery(_UnitSelection):
     activations = t.Dict().tag(sync=True)         # matrix [U, N]
 
     def __init__(self, result, *, crops: bool = False, title: str | None = None, **kwargs):
+        """Draw a `Visualization` or `DatasetExamples`: ``Gallery(visualize(...))``.
+
+        Parameters
+        ----------
+        result : Visualization or DatasetExamples
+            What to draw.
+        crops : bool, default False
+            For DatasetExamples: show the crops around each peak instead of whole images.
+        title : str, optional
+            Default: the layer.
+        **kwargs
+            Initial trait values (e.g. ``display_size``).
+        """
         self.data = result
         pixels = result.uint8(crops=True) if crops else result.uint8()
         layer = f"{result.layer}" + (" (crops)" if crops else "")
@@ -71,6 +84,17 @@ class VisionScrubber(_UnitSelection):
     index = t.Int(0).tag(sync=True)               # two-way: the checkpoint shown
 
     def __init__(self, gallery, *, title: str | None = None, **kwargs):
+        """Play over the checkpoints of a `CheckpointGallery` (``gallery.show()`` does this).
+
+        Parameters
+        ----------
+        gallery : CheckpointGallery
+            From `checkpoint_gallery`.
+        title : str, optional
+            Default: the layer.
+        **kwargs
+            Initial trait values.
+        """
         self.data = gallery
         n_checkpoints, n_units, n_images = gallery.activations.shape
         probe = {}

@@ -19,6 +19,11 @@ COLOR_BY = ("sign", "cluster")
 
 
 class CircuitView(anywidget.AnyWidget):
+    """A feature circuit (`feature_circuit`) as a layered graph: upstream nodes, the target, downstream nodes.
+
+    ``selected_node`` ("hook:feature") is two-way; ``selected_source`` / ``selected_feature`` follow it, so a
+    linked `Dashboard` of that source shows the node clicked.
+    """
     _esm = bundle("circuit")
 
     graph = t.Dict().tag(sync=True)                   # {nodes, edges, target, method, ...}: plain JSON
@@ -31,8 +36,21 @@ class CircuitView(anywidget.AnyWidget):
 
     def __init__(self, circuit: Circuit, clusters: pd.Series | None = None, *, color_by: str | None = None,
                  title: str | None = None, **kwargs):
-        """CircuitView(circuit): the graph of fv.feature_circuit's result. clusters: fv.cluster_features(circuit)
-        (node id -> cluster) to colour nodes by cluster."""
+        """Draw the graph of a `Circuit`.
+
+        Parameters
+        ----------
+        circuit : Circuit
+            From `feature_circuit`.
+        clusters : pandas.Series, optional
+            ``cluster_features(circuit)`` (node id -> cluster), to colour nodes by cluster.
+        color_by : {"sign", "cluster"}, optional
+            Default: "cluster" when `clusters` is given, else "sign" (of each node's effect).
+        title : str, optional
+            Default: the target, its source and the method.
+        **kwargs
+            Initial trait values.
+        """
         if not isinstance(circuit, Circuit):
             raise TypeError(f"circuit must be the result of featureviz.feature_circuit(...), got {type(circuit).__name__}")
         if clusters is not None and not isinstance(clusters, pd.Series):

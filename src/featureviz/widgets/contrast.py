@@ -17,6 +17,10 @@ TABLE_COLUMNS = ("group", "feature", "mean", "rank_biserial", "q_value")
 
 
 class ContrastView(anywidget.AnyWidget):
+    """The features that separate groups (`contrast`'s table): effects, means and q-values per group.
+
+    ``selected_feature`` is two-way (-1: none) and ``sort_group`` picks whose effect orders the rows.
+    """
     _esm = bundle("contrast")
 
     groups = t.List(t.Unicode()).tag(sync=True)
@@ -33,8 +37,21 @@ class ContrastView(anywidget.AnyWidget):
     selected_feature = t.Int(-1).tag(sync=True)     # two-way, -1 = none
 
     def __init__(self, table: pd.DataFrame, top_n: int = 10, *, alpha: float | None = None, title: str = "", **kwargs):
-        """table: the DataFrame from fv.contrast. Shows the top_n features of each group (by effect); the title
-        defaults to the table's own description of its test (table.attrs["comparison"])."""
+        """Show the strongest features of each group of a `contrast` table.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame
+            The DataFrame from `contrast`.
+        top_n : int, default 10
+            Features shown per group, by effect.
+        alpha : float, optional
+            The q-value threshold marked significant; default: the table's own.
+        title : str, default ""
+            Default (empty): the table's description of its test, ``table.attrs["comparison"]``.
+        **kwargs
+            Initial trait values.
+        """
         if not isinstance(table, pd.DataFrame):
             raise TypeError(f"table must be the DataFrame returned by featureviz.contrast(...), got {type(table).__name__}")
         missing = [c for c in TABLE_COLUMNS if c not in table]

@@ -19,6 +19,9 @@ MAX_SEARCH_RESULTS = 50
 
 
 class Dashboard(anywidget.AnyWidget):
+    """One feature's dashboard: density, activation histogram, top contexts and interval samples, logit effects and
+    nearest features. ``feature`` is two-way; ``search`` finds a token in the top contexts of every feature.
+    """
     _esm = bundle("dashboard")
 
     feature = t.Int(0).tag(sync=True)                 # two-way: the feature shown
@@ -30,8 +33,28 @@ class Dashboard(anywidget.AnyWidget):
 
     def __init__(self, model_or_data, source=None, corpus=None, feature: int | None = None, *, features=None,
                  title: str | None = None, **build_options):
-        """Dashboard(model, source, corpus, feature=...) builds the data in one pass over corpus;
-        Dashboard(data, feature=...) reuses a DashboardData (e.g. DashboardData.load(path))."""
+        """Build the dashboard data in one pass over `corpus`, or reuse a `DashboardData`.
+
+        ``Dashboard(model, source, corpus, feature=...)`` or ``Dashboard(data, feature=...)`` (e.g. with
+        ``DashboardData.load(path)``).
+
+        Parameters
+        ----------
+        model_or_data : transformer_lens.HookedTransformer or DashboardData
+            The model (then `source` and `corpus` are needed), or ready dashboard data.
+        source : FeatureSource or sae_lens SAE, optional
+            The feature source, with a model.
+        corpus : list of str or path, optional
+            The texts, with a model (as in `dashboard_data`).
+        feature : int, optional
+            The feature shown first; default: the first of the data's features.
+        features : sequence of int, optional
+            With a model: the features to build (default: all).
+        title : str, optional
+            Default: the source kind and hook.
+        **build_options
+            With a model: passed to `dashboard_data` (k, n_samples, drop_first, ...).
+        """
         if isinstance(model_or_data, DashboardData):
             data = model_or_data
         else:

@@ -16,6 +16,11 @@ SORT_KEYS = ("index", "max", "mean", "count")
 
 
 class Heatmap(anywidget.AnyWidget):
+    """Token x feature heatmap of an `ActivationResult`; click a column to select its feature.
+
+    ``selected_feature`` is two-way (-1: none): set it from Python, or read what was clicked; `link` it to a
+    `Dashboard` or `Interpolation`.
+    """
     _esm = bundle("heatmap")
 
     matrix = t.Dict().tag(sync=True)
@@ -38,6 +43,27 @@ class Heatmap(anywidget.AnyWidget):
     def __init__(self, acts: ActivationResult, top_k: int = 20, *, features=None, sort_by: str = "max",
                  always_on_fraction: float = ALWAYS_ON_FRACTION, hide_always_on: bool = False,
                  title: str | None = None, **kwargs):
+        """Show the top features (or the given ones) of `acts` over every token.
+
+        Parameters
+        ----------
+        acts : ActivationResult
+            From `activations`.
+        top_k : int, default 20
+            Columns shown: the top_k features by `sort_by`.
+        features : sequence of int, optional
+            Show exactly these features instead.
+        sort_by : {"max", "mean", "count", "index"}, default "max"
+            How the columns are ordered (and chosen, unless `features` is given); the view can re-sort.
+        always_on_fraction : float, default 0.9
+            Features active on at least this fraction of tokens are marked always-on.
+        hide_always_on : bool, default False
+            Hide always-on features (top_k content features are still shown).
+        title : str, optional
+            Default: the source kind and hook.
+        **kwargs
+            Initial trait values, e.g. ``transpose=True``.
+        """
         if not isinstance(acts, ActivationResult):
             raise TypeError(f"acts must be the result of featureviz.activations(...), got {type(acts).__name__}")
         if sort_by not in SORT_KEYS:

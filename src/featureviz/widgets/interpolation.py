@@ -30,6 +30,11 @@ log = logging.getLogger("featureviz")
 
 
 class Interpolation(anywidget.AnyWidget):
+    """Steer one feature over a sweep of values and slide through the continuations and next-token probabilities.
+
+    Every value is generated in one batch, so moving the slider (``index``, two-way) is instant. ``prompt``,
+    ``feature``, ``mode``, ``positions`` and ``values`` are two-way inputs: changing any of them re-steers.
+    """
     _esm = bundle("interpolation")
 
     # Inputs (two-way): changing any of them, from Python, the browser or fv.link, re-steers; a value that
@@ -57,9 +62,33 @@ class Interpolation(anywidget.AnyWidget):
 
     def __init__(self, model, source, prompt: str, feature: int, values=None, steps: int = 21, *,
                  max_new_tokens: int = 24, mode: str = "add", positions: str = "all", **steer_options):
-        """values: (start, end) swept in `steps` evenly spaced values, or an explicit sequence of values.
-        None (the default) sweeps -4x ... +4x the feature's typical activation (fv.feature_scale), again for
-        each new feature or prompt, and `note` says where the range came from."""
+        """Steer `feature` on `prompt` over a sweep of values.
+
+        Parameters
+        ----------
+        model : transformer_lens.HookedTransformer
+            The model.
+        source : FeatureSource or sae_lens SAE
+            The feature source.
+        prompt : str
+            The prompt to continue.
+        feature : int
+            The feature to steer.
+        values : (start, end) or sequence of float, optional
+            A range swept in `steps` evenly spaced values, or explicit values. None (the default) sweeps -4x ... +4x
+            the feature's typical activation (`feature_scale`), again for each new feature or prompt, and ``note``
+            says where the range came from.
+        steps : int, default 21
+            Values in a range or in the default sweep.
+        max_new_tokens : int, default 24
+            Tokens generated per value.
+        mode : {"add", "clamp", "ablate"}, default "add"
+            As in `steer`.
+        positions : {"all", "prompt", "generated"}, default "all"
+            As in `steer`.
+        **steer_options
+            Passed to `steer` (do_sample, temperature, seed, top_tokens).
+        """
         steps = positive_int(steps, "steps")
         self._auto = values is None  # the sweep follows the feature's own scale until values are set
         if not self._auto:

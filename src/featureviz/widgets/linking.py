@@ -70,7 +70,21 @@ class Link:
 
 
 def link(*widgets) -> Link:
-    """fv.link(heatmap, dashboard, ...): clicking a feature in any of them selects it in all."""
+    """Link the feature selection of widgets: selecting a feature in any of them selects it in all.
+
+    Selections pass only between widgets of the same hook (feature 12 of another SAE is another feature); a
+    `CircuitView` selects the matching node.
+
+    Parameters
+    ----------
+    *widgets : Heatmap, ContrastView, Dashboard, Interpolation, CheckpointScrubber or CircuitView
+        Two or more widgets.
+
+    Returns
+    -------
+    Link
+        ``unlink()`` stops it.
+    """
     if len(widgets) < 2:
         raise ValueError("link needs at least two widgets")
     return Link(widgets)

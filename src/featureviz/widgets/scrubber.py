@@ -13,6 +13,10 @@ from .bundles import bundle
 
 
 class CheckpointScrubber(anywidget.AnyWidget):
+    """Play through checkpoints and watch features form: each checkpoint's heatmap, match quality and metrics.
+
+    ``index`` (the checkpoint shown) and ``selected_feature`` (its trajectory is plotted) are two-way.
+    """
     _esm = bundle("scrubber")
 
     labels = t.List(t.Unicode()).tag(sync=True)           # [C]
@@ -31,7 +35,23 @@ class CheckpointScrubber(anywidget.AnyWidget):
     selected_feature = t.Int(-1).tag(sync=True)           # two-way: its trajectory is plotted
 
     def __init__(self, frames_or_series, prompts=None, *, features=None, top_k: int = 32, title: str = "", **kwargs):
-        """CheckpointScrubber(frames) from checkpoint_frames(...), or CheckpointScrubber(series, prompts)."""
+        """``CheckpointScrubber(frames)`` from `checkpoint_frames`, or ``CheckpointScrubber(series, prompts)``.
+
+        Parameters
+        ----------
+        frames_or_series : CheckpointFrames or list of (x, model, source)
+            Frames, or a series to compute them from (as in `checkpoint_frames`).
+        prompts : str or list of str, optional
+            With a series: the prompts.
+        features : sequence of int, optional
+            With a series: reference features to follow.
+        top_k : int, default 32
+            With a series and no `features`: how many to follow.
+        title : str, default ""
+            The title shown.
+        **kwargs
+            Initial trait values.
+        """
         frames = (frames_or_series if isinstance(frames_or_series, CheckpointFrames)
                   else checkpoint_frames(frames_or_series, prompts, features, top_k=top_k))
         self.data = frames
