@@ -118,8 +118,8 @@ def main() -> int:
             r = json.loads(line.split("=", 1)[1])
             grown = (r["peak_kb"] - r["base_kb"]) * 1024
             if mode == "forward":
-                print(f"  {n:>6} prompts, {r['n_tokens']:,} tokens, forward passes only: peak RSS +{grown / 2**20:,.0f} "
-                      f"MiB ({r['seconds']:.0f} s)", flush=True)
+                print(f"  {n:>6} prompts, {r['n_tokens']:,} tokens, forward passes only: peak RSS "
+                      f"+{grown / 2**20:,.0f} MiB ({r['seconds']:.0f} s)", flush=True)
                 continue
             size = r["result_bytes"]
             stats = (r["stats_peak_kb"] - r["stats_base_kb"]) * 1024

@@ -45,6 +45,18 @@ def test_adding_zero_changes_nothing(tiny_model, tiny_sae):
     np.testing.assert_allclose(result.next_token_probs[0], result.baseline_probs, atol=1e-6)
 
 
+def test_the_prompt_runs_once(tiny_model, tiny_sae):
+    """Before: one forward for the next-token probabilities, then generate ran the prompt again (issue 24)."""
+    widths = []
+    handle = tiny_model.blocks[0].register_forward_pre_hook(lambda module, args: widths.append(args[0].shape[1]))
+    try:
+        steer(tiny_model, tiny_sae, PROMPT, 7, [0.0, 3.0], max_new_tokens=3)
+    finally:
+        handle.remove()
+    prompt_width = tiny_model.to_tokens(PROMPT).shape[1]
+    assert widths[0] == prompt_width and widths.count(prompt_width) == 1 and set(widths[1:]) == {1}
+
+
 def test_batched_sweep_equals_one_value_at_a_time(tiny_model, tiny_sae):
     values = [-4.0, 0.0, 2.0, 8.0]
     batched = steer(tiny_model, tiny_sae, PROMPT, 5, values, mode="clamp", max_new_tokens=8)

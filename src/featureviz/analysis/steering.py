@@ -103,7 +103,8 @@ class SteeringHook:
 def steer(model, source, prompt: str, feature: int, values=None, *, mode: str = "add", positions: str = "all",
           max_new_tokens: int = 32, do_sample: bool = False, temperature: float = 1.0, seed: int = 0,
           top_tokens: int = 5, steps: int = 9) -> SteeringResult:
-    """Generate from `prompt` once per value in `values`, all rows in one batched generate.
+    """Generate from `prompt` once per value in `values`, all rows in one batched generate (the prompt runs once:
+    the next-token probabilities are the logits of generate's first step).
 
     Parameters
     ----------
@@ -173,18 +174,26 @@ def steer(model, source, prompt: str, feature: int, values=None, *, mode: str = 
 
         return apply
 
+    from transformer_lens.utilities.activation_functions import apply_softcap
+
+    first = {}
+
+    def first_logits(acts, hook=None):  # generate's first step runs the whole prompt: its last position's logits
+        if not first:                   # are the next-token distribution (no second pass over the prompt)
+            first["logits"] = apply_softcap(acts[:, -1], model.cfg.output_logits_soft_cap).float()  # as forward
+            if not torch.isfinite(first["logits"]).all():  # before sampling from them fails less clearly
+                raise FloatingPointError(f"steering with values up to {np.abs(values).max():g} overflowed the "
+                                         f"model's {acts.dtype} activations: use smaller values")
+        return acts
+
     # The hooks live on the shared model only inside this lock: no other call sees them or leaves its own.
     with torch.inference_mode(), model_lock(model):
-        with model.hooks(fwd_hooks=[(source.hook_name, hook_for_rows())]):
-            logits = model(batch)[:, -1].float()
         torch.manual_seed(seed)
-        with model.hooks(fwd_hooks=[(source.hook_name, hook_for_rows())]):
+        with model.hooks(fwd_hooks=[(source.hook_name, hook_for_rows()), ("unembed.hook_out", first_logits)]):
             generated = model.generate(batch, max_new_tokens=max_new_tokens, do_sample=do_sample,
                                        temperature=temperature, stop_at_eos=True, verbose=False,
                                        use_past_kv_cache=True)
-    if not torch.isfinite(logits).all():
-        raise FloatingPointError(f"steering with values up to {np.abs(values).max():g} overflowed the model's "
-                                 f"{logits.dtype} activations: use smaller values")
+    logits = first["logits"]
     new = generated[:, tokens.shape[1]:]
     texts, new_tokens = zip(*[_decode(model, row) for row in new])
 
