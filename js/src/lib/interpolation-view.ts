@@ -8,22 +8,21 @@
 // setAttribute; nothing here parses markup.
 
 import { ACCENT_DARK, ACCENT_LIGHT, mix, toCss } from "./colour";
-import { clear, h, rangeSlider } from "./dom";
+import { h } from "./dom";
 import { formatValue } from "./format";
 import { createChart } from "./interpolation-chart";
+import { createSweepControls } from "./interpolation-controls";
 import {
   clampIndex,
   describeRequest,
   describeSteering,
-  diffTokens,
-  flowText,
   type InterpolationData,
   readInterpolation,
 } from "./interpolation-data";
-import { createPlayer } from "./player";
+import { createSteeredTexts } from "./interpolation-texts";
 import { BASE_CSS, scopeCss } from "./styles";
 import { readTheme, setAccent } from "./theme";
-import { cleanLabel, tokenTooltip } from "./tokens";
+import { cleanLabel } from "./tokens";
 import { type AnyModel, isKernelFree, safeGet } from "./traits";
 import { createScope } from "./view";
 
@@ -129,55 +128,39 @@ export interface InterpolationView {
   destroy(): void;
 }
 
-/** "unavailable": an export (no kernel) was asked for inputs it holds no result for. */
-type State = "ready" | "busy" | "error" | "empty" | "unavailable";
+const DATA_TRAITS = [
+  "values",
+  "texts",
+  "new_tokens",
+  "baseline_text",
+  "baseline_tokens",
+  "next_token_strings",
+  "next_token_probs",
+  "baseline_probs",
+  "kl",
+  "prompt",
+  "mode",
+  "positions",
+  "feature",
+  "computed_for",
+];
 
-export function createInterpolationView(model: AnyModel, el: HTMLElement): InterpolationView {
-  // ---- DOM -------------------------------------------------------------
-  const style = h("style", { text: BASE_CSS + INTERPOLATION_CSS });
-  const desc = h("span", { className: "fv-interp-desc" });
-  const promptHead = h("span", { className: "fv-interp-prompt-head" });
-  const statusText = h("span", { className: "fv-interp-status-text" });
-  const status = h("span", { className: "fv-interp-status", attrs: { role: "status", "aria-live": "polite" } }, [
-    h("span", { className: "fv-spinner", attrs: { "aria-hidden": "true" } }),
-    statusText,
-  ]);
-  const note = h("div", { className: "fv-note" });
-  // Where the default sweep came from (the feature's own scale), or why it may do nothing on this prompt.
-  const scaleNote = h("div", { className: "fv-scale-note" });
-  const toolbar = h("div", { className: "fv-toolbar" }, [desc, promptHead, status, note, scaleNote]);
-  const errorBox = h("div", { className: "fv-error", attrs: { role: "alert" } });
-  const message = h("div", { className: "fv-message" });
+/** The accent, the diff highlight, grid and error colours for the notebook theme. */
+function applyTheme(root: HTMLElement): void {
+  const theme = readTheme(root);
+  const accent = theme.dark ? ACCENT_DARK : ACCENT_LIGHT;
+  const diff = mix(theme.background, accent, theme.dark ? 0.42 : 0.26);
+  setAccent(root, accent);
+  root.style.setProperty("--fv-interp-diff-bg", toCss(diff));
+  root.style.setProperty("--fv-interp-grid", toCss(mix(theme.background, theme.text, theme.dark ? 0.18 : 0.1)));
+  const err = theme.dark ? ([255, 120, 120] as const) : ([198, 40, 40] as const);
+  root.style.setProperty("--fv-interp-error", `rgb(${err[0]},${err[1]},${err[2]})`);
+  root.style.setProperty("--fv-interp-error-bg", `rgba(${err[0]},${err[1]},${err[2]},${theme.dark ? 0.14 : 0.07})`);
+  root.dataset.theme = theme.dark ? "dark" : "light";
+}
 
-  const play = h("button", {
-    className: "fv-play",
-    text: "▶ play",
-    attrs: { type: "button", "aria-pressed": "false" },
-  });
-  const extendLow = h("button", {
-    className: "fv-extend-low",
-    text: "◀ more",
-    title: "compute values below the range (needs the Python kernel)",
-    attrs: { type: "button" },
-  });
-  const extendHigh = h("button", {
-    className: "fv-extend-high",
-    text: "more ▶",
-    title: "compute values above the range (needs the Python kernel)",
-    attrs: { type: "button" },
-  });
-  // In an HTML export no Python answers: the "more" buttons are off and say why.
-  const kernelFree = isKernelFree(model);
-  if (kernelFree) {
-    for (const b of [extendLow, extendHigh])
-      b.title = "computing more values needs a running Python kernel (this is an exported file)";
-  }
-  const slider = rangeSlider("steering value");
-  const minLabel = h("span", { className: "fv-interp-min" });
-  const maxLabel = h("span", { className: "fv-interp-max" });
-  const sliderWrap = h("div", { className: "fv-slider-wrap" }, [extendLow, minLabel, slider, maxLabel, extendHigh]);
-  const controls = h("div", { className: "fv-interp-controls" }, [play, sliderWrap]);
-
+/** The value shown and its KL from the unsteered next-token distribution. */
+function createReadout(): { el: HTMLElement; update(value: string, kl: number): void } {
   const valueNum = h("span", { className: "fv-interp-value-num" });
   const valueEl = h("span", { className: "fv-interp-value" }, [h("span", { text: "value = " }), valueNum]);
   const klNum = h("span", { className: "fv-interp-kl-num" });
@@ -189,23 +172,56 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     },
     [h("span", { text: "KL from unsteered: " }), klNum],
   );
-  const readout = h("div", { className: "fv-interp-readout" }, [valueEl, klEl]);
+  return {
+    el: h("div", { className: "fv-interp-readout" }, [valueEl, klEl]),
+    update(value, kl) {
+      valueNum.textContent = value;
+      klNum.textContent = Number.isFinite(kl) ? `${formatValue(kl)} nats` : "–";
+    },
+  };
+}
 
-  const generated = h("div", { className: "fv-generated", attrs: { "aria-live": "off" } });
-  const baseline = h("div", { className: "fv-baseline" });
-  const steeredLabel = h("div", { className: "fv-interp-label", text: "steered" });
-  const texts = h("div", { className: "fv-interp-texts" }, [
-    steeredLabel,
-    generated,
-    h("div", { className: "fv-interp-label", text: "unsteered" }),
-    baseline,
+/** The header: what is steered, the prompt, the status (with a spinner), warnings, the sweep's origin. */
+function createHeader() {
+  const desc = h("span", { className: "fv-interp-desc" });
+  const promptHead = h("span", { className: "fv-interp-prompt-head" });
+  const statusText = h("span", { className: "fv-interp-status-text" });
+  const status = h("span", { className: "fv-interp-status", attrs: { role: "status", "aria-live": "polite" } }, [
+    h("span", { className: "fv-spinner", attrs: { "aria-hidden": "true" } }),
+    statusText,
   ]);
+  const note = h("div", { className: "fv-note" });
+  // Where the default sweep came from (the feature's own scale), or why it may do nothing on this prompt.
+  const scaleNote = h("div", { className: "fv-scale-note" });
+  return {
+    el: h("div", { className: "fv-toolbar" }, [desc, promptHead, status, note, scaleNote]),
+    update(d: InterpolationData) {
+      desc.textContent = describeSteering(d.mode, d.feature, d.positions);
+      promptHead.textContent = d.prompt ? `“${cleanLabel(d.prompt, PROMPT_HEADER_MAX)}”` : "";
+      promptHead.title = d.prompt ? cleanLabel(d.prompt, 2000) : "";
+      note.textContent = d.warnings.length ? `Note: ${d.warnings.join("; ")}.` : "";
+    },
+    status(text: string, scale: unknown) {
+      scaleNote.textContent = typeof scale === "string" && scale ? `Sweep: ${scale}.` : "";
+      statusText.textContent = text;
+      status.classList.toggle("fv-show", text !== "");
+    },
+  };
+}
 
+export function createInterpolationView(model: AnyModel, el: HTMLElement): InterpolationView {
+  // ---- DOM -------------------------------------------------------------
+  const style = h("style", { text: BASE_CSS + INTERPOLATION_CSS });
+  const header = createHeader();
+  const errorBox = h("div", { className: "fv-error", attrs: { role: "alert" } });
+  const message = h("div", { className: "fv-message" });
+  // In an HTML export no Python answers: the "more" buttons are off and say why.
+  const kernelFree = isKernelFree(model);
+  const readout = createReadout();
+  const texts = createSteeredTexts();
   let selectFromUser: (i: number) => void = () => {};
   const chart = createChart((i) => selectFromUser(i));
-  const body = h("div", { className: "fv-interp-body" }, [controls, readout, texts, chart.el]);
-  const root = h("div", { className: "fv-root fv-interpolation" }, [style, toolbar, errorBox, message, body]);
-  el.appendChild(root);
+  const root = h("div", { className: "fv-root fv-interpolation" }, [style, header.el, errorBox, message]);
 
   // ---- State -----------------------------------------------------------
   let data: InterpolationData | null = null;
@@ -231,85 +247,22 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
 
   const get = (k: string): unknown => safeGet(model, k);
   const count = () => (data ? data.values.length : 0);
-  const player = createPlayer({
-    button: play,
+  const controls = createSweepControls({
+    scope,
     root,
     intervalMs: PLAY_STEP_MS,
+    kernelFree,
     count,
     index: () => index,
     go: (i) => select(i),
-    guard: safely,
+    extend: requestExtend,
   });
-
-  function applyTheme(): void {
-    const theme = readTheme(root);
-    const accent = theme.dark ? ACCENT_DARK : ACCENT_LIGHT;
-    const diff = mix(theme.background, accent, theme.dark ? 0.42 : 0.26);
-    setAccent(root, accent);
-    root.style.setProperty("--fv-interp-diff-bg", toCss(diff));
-    root.style.setProperty("--fv-interp-grid", toCss(mix(theme.background, theme.text, theme.dark ? 0.18 : 0.1)));
-    const err = theme.dark ? ([255, 120, 120] as const) : ([198, 40, 40] as const);
-    root.style.setProperty("--fv-interp-error", `rgb(${err[0]},${err[1]},${err[2]})`);
-    root.style.setProperty("--fv-interp-error-bg", `rgba(${err[0]},${err[1]},${err[2]},${theme.dark ? 0.14 : 0.07})`);
-    root.dataset.theme = theme.dark ? "dark" : "light";
-  }
+  const player = controls.player;
+  const body = h("div", { className: "fv-interp-body" }, [controls.el, readout.el, texts.el, chart.el]);
+  root.appendChild(body);
+  el.appendChild(root);
 
   // ---- Rendering -------------------------------------------------------
-  function tokenSpan(token: string, className: string, title: string): HTMLSpanElement {
-    const span = h("span", { className, text: token === "" ? "∅" : flowText(token), title });
-    return span;
-  }
-
-  function renderTexts(i: number): void {
-    clear(generated);
-    clear(baseline);
-    const d = data;
-    if (!d || i < 0 || i >= d.values.length) return;
-    if (d.prompt) generated.appendChild(h("span", { className: "fv-prompt", text: flowText(d.prompt, 20000) }));
-    const tokens = d.newTokens[i] ?? [];
-    const base = d.baselineTokens;
-    const diff = diffTokens(tokens, base);
-    if (tokens.length === 0 && d.texts[i]) {
-      // No tokens (malformed trait): show the text; diff it as a whole.
-      const differs = d.texts[i] !== d.baselineText;
-      generated.appendChild(tokenSpan(d.texts[i], differs ? "fv-token fv-diff fv-diff-first" : "fv-token", ""));
-    }
-    tokens.forEach((t, k) => {
-      let cls = "fv-token";
-      let title = `token ${k}: ${tokenTooltip(t)}`;
-      if (diff.diverged[k]) {
-        cls += k === diff.firstDiff ? " fv-diff fv-diff-first" : " fv-diff";
-        title += k < base.length ? `\nunsteered: ${tokenTooltip(base[k])}` : "\nunsteered: (ended)";
-      }
-      const span = tokenSpan(t, cls, title);
-      span.dataset.pos = String(k);
-      generated.appendChild(span);
-    });
-    if (tokens.length === 0 && !d.texts[i]) {
-      generated.appendChild(h("span", { className: "fv-interp-empty-text", text: " (no tokens generated)" }));
-    }
-    if (diff.endsEarly) {
-      generated.appendChild(
-        h("span", { className: "fv-interp-end", text: " ∎ ends here; the unsteered text goes on" }),
-      );
-    }
-    generated.dataset.firstDiff = diff.firstDiff < tokens.length ? String(diff.firstDiff) : "";
-
-    baseline.appendChild(h("span", { className: "fv-prompt", text: "…" }));
-    if (base.length === 0 && d.baselineText) {
-      baseline.appendChild(tokenSpan(d.baselineText, "fv-base-token", ""));
-    }
-    base.forEach((t, k) => {
-      const diverged = tokens.length > 0 && k >= diff.firstDiff;
-      baseline.appendChild(
-        tokenSpan(t, diverged ? "fv-base-token fv-base-diff" : "fv-base-token", `token ${k}: ${tokenTooltip(t)}`),
-      );
-    });
-    if (base.length === 0 && !d.baselineText) {
-      baseline.appendChild(h("span", { className: "fv-interp-empty-text", text: " (no tokens generated)" }));
-    }
-  }
-
   /** Show value i everywhere (text, readout, chart, attributes). */
   function renderIndex(i: number): void {
     const d = data;
@@ -322,35 +275,22 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     }
     index = clampIndex(i, S);
     const v = d.values[index];
-    if (slider.value !== String(index)) slider.value = String(index);
     const shown = formatValue(v);
-    valueNum.textContent = shown;
-    slider.setAttribute("aria-valuetext", `value ${shown}`);
-    const kl = d.kl[index];
-    klNum.textContent = Number.isFinite(kl) ? `${formatValue(kl)} nats` : "–";
+    readout.update(shown, d.kl[index]);
     root.dataset.index = String(index);
     root.dataset.value = Number.isFinite(v) ? String(v) : "";
-    renderTexts(index);
+    texts.update(d, index);
     chart.setIndex(index);
-    player.update();
+    controls.update(index, shown);
   }
 
   function renderData(): void {
     player.stop();
     data = readInterpolation(model);
     const d = data;
-    desc.textContent = describeSteering(d.mode, d.feature, d.positions);
-    promptHead.textContent = d.prompt ? `“${cleanLabel(d.prompt, PROMPT_HEADER_MAX)}”` : "";
-    promptHead.title = d.prompt ? cleanLabel(d.prompt, 2000) : "";
+    header.update(d);
     const S = d.values.length;
-    slider.max = String(Math.max(0, S - 1));
-    slider.disabled = S <= 1;
-    minLabel.textContent = S > 0 ? formatValue(d.values[0]) : "";
-    maxLabel.textContent = S > 0 ? formatValue(d.values[S - 1]) : "";
-    const ablate = d.mode === "ablate";
-    extendLow.style.display = ablate ? "none" : "";
-    extendHigh.style.display = ablate ? "none" : "";
-    note.textContent = d.warnings.length ? `Note: ${d.warnings.join("; ")}.` : "";
+    controls.build(d.values, d.mode === "ablate");
     // Stale (the inputs changed, e.g. a linked heatmap chose another feature): the header keeps naming what
     // the texts were steered with; live, they are dimmed until Python's new result arrives; in an export
     // nothing will arrive, so they give way to a plain sentence.
@@ -359,18 +299,15 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     root.dataset.feature = Number.isFinite(d.feature) ? String(d.feature) : "";
     root.dataset.requested = Number.isFinite(d.requested.feature) ? String(d.requested.feature) : "";
     chart.build(S > 0 ? d : null);
-    if (S === 0 || unavailable) {
-      body.style.display = "none";
-      message.style.display = "";
-      message.textContent = unavailable
-        ? `Steering ${describeRequest(d, d.requested)} needs a running Python kernel: this exported file holds ` +
-          `only the steering of feature ${d.feature} shown here before.`
-        : "No steering values to show.";
-    } else {
-      body.style.display = "";
-      message.style.display = "none";
-      message.textContent = "";
-    }
+    const msg = unavailable
+      ? `Steering ${describeRequest(d, d.requested)} needs a running Python kernel: this exported file holds ` +
+        `only the steering of feature ${d.feature} shown here before.`
+      : S === 0
+        ? "No steering values to show."
+        : "";
+    body.style.display = msg ? "none" : "";
+    message.style.display = msg ? "" : "none";
+    message.textContent = msg;
     renderIndex(clampIndex(get("index"), S));
     renderStatus();
   }
@@ -380,27 +317,20 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     const rawError = get("error");
     const error = typeof rawError === "string" ? rawError : rawError == null ? "" : String(rawError);
     errorBox.textContent = error.length > ERROR_MAX ? `${error.slice(0, ERROR_MAX)}…` : error;
-    const scale = get("note");
-    scaleNote.textContent = typeof scale === "string" && scale ? `Sweep: ${scale}.` : "";
     const stale = !!data && data.stale;
     let text = "";
     if (stale && !kernelFree) text = `computing the steering of ${describeRequest(data!, data!.requested)}…`;
     else if (busy) text = "computing more values…";
     else if (pendingExtend) text = `asking Python for ${pendingExtend === "low" ? "lower" : "higher"} values…`;
     else if (extendNote) text = extendNote;
-    statusText.textContent = text;
-    status.classList.toggle("fv-show", text !== "");
+    header.status(text, get("note"));
     const waiting = busy || stale || kernelFree || pendingExtend !== "";
-    extendLow.disabled = waiting || !data || count() === 0;
-    extendHigh.disabled = waiting || !data || count() === 0;
+    controls.setExtendDisabled(waiting || !data || count() === 0);
     const computing = busy || (stale && !kernelFree);
     root.setAttribute("aria-busy", computing ? "true" : "false");
-    let state: State = "ready";
-    if (stale && kernelFree) state = "unavailable";
-    else if (computing) state = "busy";
-    else if (error) state = "error";
-    else if (count() === 0) state = "empty";
-    root.dataset.state = state;
+    // "unavailable": an export (no kernel) was asked for inputs it holds no result for.
+    root.dataset.state =
+      stale && kernelFree ? "unavailable" : computing ? "busy" : error ? "error" : count() === 0 ? "empty" : "ready";
   }
 
   // ---- Selection and playback -----------------------------------------
@@ -438,25 +368,7 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
 
   // ---- Model listeners -------------------------------------------------
   const listen = scope.listen;
-  listen(
-    [
-      "values",
-      "texts",
-      "new_tokens",
-      "baseline_text",
-      "baseline_tokens",
-      "next_token_strings",
-      "next_token_probs",
-      "baseline_probs",
-      "kl",
-      "prompt",
-      "mode",
-      "positions",
-      "feature",
-      "computed_for",
-    ],
-    renderData,
-  );
+  listen(DATA_TRAITS, renderData);
   listen("index", () => {
     const i = clampIndex(get("index"), count());
     if (i !== index) renderIndex(i);
@@ -478,22 +390,10 @@ export function createInterpolationView(model: AnyModel, el: HTMLElement): Inter
     renderStatus();
   });
 
-  // ---- Interaction -----------------------------------------------------
-  const onSlider = () => {
-    player.stop();
-    const i = Number(slider.value);
-    if (Number.isFinite(i)) select(i);
-  };
-  scope.on(slider, "input", onSlider);
-  scope.on(slider, "change", onSlider);
-  scope.on(play, "click", player.toggle);
-  scope.on(extendLow, "click", () => requestExtend("low"));
-  scope.on(extendHigh, "click", () => requestExtend("high"));
-  scope.onTheme(applyTheme);
-  scope.defer(player.stop);
+  scope.onTheme(() => applyTheme(root));
   scope.defer(chart.destroy);
   scope.defer(() => root.remove());
-  safely(applyTheme);
+  safely(() => applyTheme(root));
   safely(renderData);
 
   return {
