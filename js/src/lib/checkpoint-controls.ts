@@ -3,8 +3,8 @@
 //
 // DOM: .fv-scrub-controls > button.fv-play, .fv-slider-box > input.fv-slider, .fv-ticks > .fv-tick-label
 
-import { h, rangeSlider } from "./dom";
-import { createPlayer, type Player } from "./player";
+import { h } from "./dom";
+import { createPlaySlider, type Player } from "./player";
 import { cleanLabel } from "./tokens";
 import type { Scope } from "./view";
 
@@ -44,48 +44,20 @@ export interface CheckpointControls {
 }
 
 export function createCheckpointControls(o: CheckpointControlsOptions): CheckpointControls {
-  const play = h("button", {
-    className: "fv-play",
-    text: "▶ play",
-    attrs: { type: "button", "aria-pressed": "false" },
-  });
-  const slider = rangeSlider("checkpoint");
+  const ps = createPlaySlider({ ...o, label: "checkpoint" });
   const ticks = h("div", { className: "fv-ticks" });
   const el = h("div", { className: "fv-scrub-controls" }, [
-    play,
-    h("div", { className: "fv-slider-box" }, [slider, ticks]),
+    ps.play,
+    h("div", { className: "fv-slider-box" }, [ps.slider, ticks]),
   ]);
-  const player = createPlayer({
-    button: play,
-    root: o.root,
-    intervalMs: o.intervalMs,
-    count: o.count,
-    index: o.index,
-    go: o.go,
-    guard: o.scope.safely,
-  });
-  const pick = (i: number) =>
-    o.scope.safely(() => {
-      player.stop();
-      o.go(i);
-    });
-  const onSlider = () => {
-    player.stop();
-    const i = Number(slider.value);
-    if (Number.isFinite(i)) o.go(i);
-  };
-  o.scope.on(slider, "input", onSlider);
-  o.scope.on(slider, "change", onSlider);
-  o.scope.on(play, "click", player.toggle);
-  o.scope.defer(player.stop);
+  const { player, pick } = ps;
 
   return {
     el,
     player,
     pick,
     build(labels, count) {
-      slider.max = String(Math.max(0, count - 1));
-      slider.disabled = count <= 1;
+      ps.setCount(count);
       ticks.replaceChildren();
       for (const i of tickIndices(count, MAX_TICKS)) {
         const tick = h("span", {
@@ -100,11 +72,9 @@ export function createCheckpointControls(o: CheckpointControlsOptions): Checkpoi
       }
     },
     update(index, label) {
-      if (slider.value !== String(index)) slider.value = String(index);
-      slider.setAttribute("aria-valuetext", label);
+      ps.update(index, label);
       for (const t of Array.from(ticks.children) as HTMLElement[])
         t.classList.toggle("fv-current", t.dataset.index === String(index));
-      player.update();
     },
   };
 }

@@ -5,9 +5,9 @@
 // DOM: .fv-interp-controls > button.fv-play, .fv-slider-wrap > button.fv-extend-low, .fv-interp-min,
 // input.fv-slider, .fv-interp-max, button.fv-extend-high
 
-import { h, rangeSlider } from "./dom";
+import { h } from "./dom";
 import { formatValue } from "./format";
-import { createPlayer, type Player } from "./player";
+import { createPlaySlider, type Player } from "./player";
 import type { Scope } from "./view";
 
 export interface SweepControlsOptions {
@@ -37,11 +37,7 @@ export interface SweepControls {
 }
 
 export function createSweepControls(o: SweepControlsOptions): SweepControls {
-  const play = h("button", {
-    className: "fv-play",
-    text: "▶ play",
-    attrs: { type: "button", "aria-pressed": "false" },
-  });
+  const ps = createPlaySlider({ ...o, label: "steering value" });
   const extendButton = (direction: "low" | "high") =>
     h("button", {
       className: `fv-extend-${direction}`,
@@ -53,48 +49,26 @@ export function createSweepControls(o: SweepControlsOptions): SweepControls {
     });
   const extendLow = extendButton("low");
   const extendHigh = extendButton("high");
-  const slider = rangeSlider("steering value");
   const minLabel = h("span", { className: "fv-interp-min" });
   const maxLabel = h("span", { className: "fv-interp-max" });
-  const sliderWrap = h("div", { className: "fv-slider-wrap" }, [extendLow, minLabel, slider, maxLabel, extendHigh]);
-  const el = h("div", { className: "fv-interp-controls" }, [play, sliderWrap]);
-  const player = createPlayer({
-    button: play,
-    root: o.root,
-    intervalMs: o.intervalMs,
-    count: o.count,
-    index: o.index,
-    go: o.go,
-    guard: o.scope.safely,
-  });
-  const onSlider = () => {
-    player.stop();
-    const i = Number(slider.value);
-    if (Number.isFinite(i)) o.go(i);
-  };
-  o.scope.on(slider, "input", onSlider);
-  o.scope.on(slider, "change", onSlider);
-  o.scope.on(play, "click", player.toggle);
+  const sliderWrap = h("div", { className: "fv-slider-wrap" }, [extendLow, minLabel, ps.slider, maxLabel, extendHigh]);
+  const el = h("div", { className: "fv-interp-controls" }, [ps.play, sliderWrap]);
   o.scope.on(extendLow, "click", () => o.extend("low"));
   o.scope.on(extendHigh, "click", () => o.extend("high"));
-  o.scope.defer(player.stop);
 
   return {
     el,
-    player,
+    player: ps.player,
     build(values, ablate) {
       const S = values.length;
-      slider.max = String(Math.max(0, S - 1));
-      slider.disabled = S <= 1;
+      ps.setCount(S);
       minLabel.textContent = S > 0 ? formatValue(values[0]) : "";
       maxLabel.textContent = S > 0 ? formatValue(values[S - 1]) : "";
       extendLow.style.display = ablate ? "none" : "";
       extendHigh.style.display = ablate ? "none" : "";
     },
     update(index, valueText) {
-      if (slider.value !== String(index)) slider.value = String(index);
-      slider.setAttribute("aria-valuetext", `value ${valueText}`);
-      player.update();
+      ps.update(index, `value ${valueText}`);
     },
     setExtendDisabled(disabled) {
       extendLow.disabled = disabled;

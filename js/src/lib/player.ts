@@ -1,6 +1,9 @@
 // Play / pause control shared by the scrubber and interpolation views: steps
 // an index on a timer, stops at the last value, restarts from the first.
 
+import { h, rangeSlider } from "./dom";
+import type { Scope } from "./view";
+
 export interface PlayerOptions {
   button: HTMLButtonElement;
   root: HTMLElement;
@@ -67,5 +70,79 @@ export function createPlayer(o: PlayerOptions): Player {
     update,
     stop,
     toggle: () => (timer !== null ? stop() : start()),
+  };
+}
+
+export interface PlaySliderOptions {
+  scope: Scope;
+  /** The view's root (data-playing). */
+  root: HTMLElement;
+  intervalMs: number;
+  /** The slider's aria-label. */
+  label: string;
+  count(): number;
+  index(): number;
+  /** Show step i and tell Python (player steps, the slider, pick()). */
+  go(i: number): void;
+}
+
+export interface PlaySlider {
+  /** button.fv-play */
+  readonly play: HTMLButtonElement;
+  /** input.fv-slider */
+  readonly slider: HTMLInputElement;
+  readonly player: Player;
+  /** Stop playing and go to step i (tick labels, chart points). */
+  pick(i: number): void;
+  /** A new number of steps. */
+  setCount(n: number): void;
+  /** Show step i: the slider, its spoken value, the play button. */
+  update(i: number, valueText: string): void;
+}
+
+/** A play / pause button and a range slider over the same steps, wired to each other and to go(). */
+export function createPlaySlider(o: PlaySliderOptions): PlaySlider {
+  const play = h("button", {
+    className: "fv-play",
+    text: "▶ play",
+    attrs: { type: "button", "aria-pressed": "false" },
+  });
+  const slider = rangeSlider(o.label);
+  const player = createPlayer({
+    button: play,
+    root: o.root,
+    intervalMs: o.intervalMs,
+    count: o.count,
+    index: o.index,
+    go: o.go,
+    guard: o.scope.safely,
+  });
+  const onSlider = () => {
+    player.stop();
+    const i = Number(slider.value);
+    if (Number.isFinite(i)) o.go(i);
+  };
+  o.scope.on(slider, "input", onSlider);
+  o.scope.on(slider, "change", onSlider);
+  o.scope.on(play, "click", player.toggle);
+  o.scope.defer(player.stop);
+  return {
+    play,
+    slider,
+    player,
+    pick: (i) =>
+      o.scope.safely(() => {
+        player.stop();
+        o.go(i);
+      }),
+    setCount(n) {
+      slider.max = String(Math.max(0, n - 1));
+      slider.disabled = n <= 1;
+    },
+    update(i, valueText) {
+      if (slider.value !== String(i)) slider.value = String(i);
+      slider.setAttribute("aria-valuetext", valueText);
+      player.update();
+    },
   };
 }
