@@ -289,15 +289,6 @@ export function readFeature(raw: unknown): number | null {
   return isId(raw) ? raw : null;
 }
 
-/** Position of every id in the navigation order (first occurrence). */
-export function indexIds(ids: number[]): Map<number, number> {
-  const m = new Map<number, number>();
-  ids.forEach((id, i) => {
-    if (!m.has(id)) m.set(id, i);
-  });
-  return m;
-}
-
 /**
  * The feature before (dir -1) or after (dir +1) `current` in `ids`, or null at
  * the ends. A current feature that is not in the list goes to the first (next)
@@ -370,3 +361,5 @@ export function intervalLabel(iv: Interval, max: number): string {
   if (max > 0 && Number.isFinite(iv.low) && Number.isFinite(iv.high)) return `${rel(iv.low)}–${rel(iv.high)} of max`;
   return `${formatValue(iv.low)}–${formatValue(iv.high)}`;
 }
+
+export { indexIds } from "./numbers";

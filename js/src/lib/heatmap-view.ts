@@ -1,16 +1,26 @@
 // The token x feature heatmap view. Reusable: the heatmap entry point wraps
 // it, and composite views (dashboard, ...) can embed it in their own element.
 
-import { type ColourScale, createLegend, makeScale } from "./colour";
-import { checkboxControl, selectControl } from "./controls";
+import { type ColourScale, makeScale } from "./colour";
 import { h } from "./dom";
 import { formatValue } from "./format";
 import { type HeatmapData, type HeatmapOptions, readData, readOptions } from "./heatmap-data";
+import { createHeatmapToolbar } from "./heatmap-toolbar";
 import type { Hit, Layout } from "./layout";
+import { indexIds } from "./numbers";
 import { columnOrder } from "./order";
 import { BASE_CSS } from "./styles";
 import { readTheme, type Theme } from "./theme";
-import { CELL_H, CELL_W, createTokenGrid, type GridPaint, tokenRows as placeRows, valueText } from "./token-grid";
+import {
+  CELL_H,
+  CELL_W,
+  createTokenGrid,
+  type GridPaint,
+  tokenRows as placeRows,
+  type Range,
+  type TokenGrid,
+  valueText,
+} from "./token-grid";
 import { cleanLabel, tokenLabel } from "./tokens";
 import type { TooltipRow } from "./tooltip";
 import { type AnyModel, setTrait } from "./traits";
@@ -47,24 +57,153 @@ export interface HeatmapView {
   destroy(): void;
 }
 
+/** Which feature lane a hit names: a cell's, a feature header's (or gutter row's, transposed); -1: none. */
+function featureLane(hit: Hit, transpose: boolean): number {
+  if (hit.region === "cell") return transpose ? hit.row : hit.col;
+  if (hit.region === "header" && !transpose) return hit.col;
+  if (hit.region === "gutter" && transpose) return hit.row;
+  return -1;
+}
+
+function featureRows(d: HeatmapData, c: number): TooltipRow[] {
+  const label = d.featureLabels[c];
+  return [["feature", `#${d.featureIds[c]}${label ? ` ${cleanLabel(label, 200)}` : ""}`]];
+}
+
+const tokenRows = (d: HeatmapData, t: number) => placeRows(d, t, d.promptGroups[d.rowPrompt[t]]);
+
+/** Tooltip rows for a hit; `order` maps lanes to matrix columns. */
+function tooltipRows(d: HeatmapData, order: readonly number[], transpose: boolean, hit: Hit): TooltipRow[] | null {
+  if (hit.region === "cell") {
+    const tok = transpose ? hit.col : hit.row;
+    const col = order[transpose ? hit.row : hit.col];
+    // Quantised matrices (dense_u8) are exact to half a step: say so.
+    const value = valueText(d.matrix.get(tok, col), d.matrix.step(col) / 2);
+    return [...tokenRows(d, tok), ...featureRows(d, col), ["value", value]];
+  }
+  const lane = featureLane(hit, transpose);
+  if (lane >= 0) {
+    const c = order[lane];
+    const s = d.stats;
+    const rows: TooltipRow[] = [
+      ...featureRows(d, c),
+      ["max", formatValue(s.max[c])],
+      ["mean", formatValue(s.mean[c])],
+      ["count", formatValue(s.count[c])],
+    ];
+    if (d.alwaysOn[c]) rows.push(["", "always-on"]);
+    rows.push(["", "click to select"]);
+    return rows;
+  }
+  if (hit.region === "gutter" || hit.region === "header")
+    return tokenRows(d, hit.region === "gutter" ? hit.row : hit.col);
+  return null;
+}
+
+/** Grid geometry: tokens x feature lanes, or lanes x tokens when transposed; room for group names. */
+function layoutOf(d: HeatmapData | null, lanes: number, transpose: boolean): Layout {
+  const groups = !!d && d.hasGroups;
+  const nTokens = d ? d.nRows : 0;
+  return transpose
+    ? {
+        cellW: CELL_W,
+        cellH: CELL_H,
+        gutterW: FEATURE_LABEL_W,
+        headerH: TOKEN_HEADER_H + (groups ? GROUP_NAME_H + GROUP_STRIP : 0),
+        nRows: lanes,
+        nCols: nTokens,
+      }
+    : {
+        cellW: CELL_W,
+        cellH: CELL_H,
+        gutterW: TOKEN_LABEL_W + (groups ? GROUP_NAME_W + GROUP_STRIP : 0),
+        headerH: FEATURE_HEADER_H,
+        nRows: nTokens,
+        nCols: lanes,
+      };
+}
+
+/** Matrix column -> its lane in `order` (-1: hidden). */
+function lanesOf(order: readonly number[], nCols: number): Int32Array<ArrayBuffer> {
+  const laneOf = new Int32Array(nCols).fill(-1);
+  order.forEach((c, i) => {
+    laneOf[c] = i;
+  });
+  return laneOf;
+}
+
+/** Why the grid is not shown ("" when it is). */
+function emptyMessage(d: HeatmapData | null, error: string, lanes: number): string {
+  if (!d) return error || "Cannot show heatmap: no data.";
+  if (d.nRows === 0 || d.nCols === 0) return `Nothing to show: the matrix has ${d.nRows} tokens × ${d.nCols} features.`;
+  if (lanes === 0) return `All ${d.nCols} features are always-on and hidden. Untick “hide always-on” to show them.`;
+  return "";
+}
+
+interface PaintLook {
+  theme: Theme;
+  scale: ColourScale;
+  /** Lanes (drawn order) -> matrix columns. */
+  order: readonly number[];
+  transpose: boolean;
+  /** Lane of the selected feature, -1 for none. */
+  selected: number;
+  tokenLabel(t: number): string;
+}
+
+/** What the grid paints: tokens x feature lanes (or transposed), prompt bands and group names. */
+function paintOf(d: HeatmapData, look: PaintLook): GridPaint {
+  const { order, transpose: t } = look;
+  const m = d.matrix;
+  const headerLabel = (c: number) => cleanLabel(d.featureLabels[c], 10) || String(d.featureIds[c]);
+  const gutterFeature = (c: number) => {
+    const label = d.featureLabels[c];
+    return `#${d.featureIds[c]}${label ? ` ${cleanLabel(label, 40)}` : ""}`;
+  };
+  return {
+    theme: look.theme,
+    scale: look.scale,
+    tokenAxis: t ? "cols" : "rows",
+    value: t ? (r, c) => m.get(c, order[r]) : (r, c) => m.get(r, order[c]),
+    rowLabel: t ? (r) => gutterFeature(order[r]) : look.tokenLabel,
+    colLabel: t ? look.tokenLabel : (c) => headerLabel(order[c]),
+    bands: {
+      promptStarts: d.promptStarts,
+      promptLengths: d.promptLengths,
+      promptGroupSlot: d.promptGroupSlot,
+      promptGroups: d.promptGroups.map((g) => cleanLabel(g, 24)),
+      show: d.hasGroups,
+    },
+    selected: look.selected,
+    groupNameSize: d.hasGroups ? (t ? GROUP_NAME_H : GROUP_NAME_W) : 0,
+    groupStripSize: d.hasGroups ? GROUP_STRIP : 0,
+  };
+}
+
+/** DOM hooks for end-to-end tests and benchmarks: geometry, selection, the feature ids in view. */
+function writeHooks(ds: DOMStringMap, grid: TokenGrid, opts: HeatmapOptions, lane: number, lanes: Range, ids: string) {
+  const { layout, vp } = grid;
+  ds.cellWidth = String(layout.cellW);
+  ds.cellHeight = String(layout.cellH);
+  ds.gutterWidth = String(layout.gutterW);
+  ds.headerHeight = String(layout.headerH);
+  ds.transpose = String(opts.transpose);
+  ds.selectedFeature = String(opts.selectedFeature);
+  ds.selectedLane = String(lane);
+  ds.visibleColumns = ids;
+  ds.firstVisibleOffset = String(
+    opts.transpose
+      ? layout.headerH + lanes.start * layout.cellH - vp.scrollTop
+      : layout.gutterW + lanes.start * layout.cellW - vp.scrollLeft,
+  );
+}
+
 export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = now()): HeatmapView {
   // ---- DOM -------------------------------------------------------------
   const style = h("style", { text: BASE_CSS });
-  const title = h("span", { className: "fv-title" });
-  const sort = selectControl(model, "sort_by", "sort", [
-    ["index", "feature id"],
-    ["max", "max"],
-    ["mean", "mean"],
-    ["count", "count"],
-  ]);
-  const hide = checkboxControl(model, "hide_always_on", "hide always-on");
-  const transpose = checkboxControl(model, "transpose", "transpose");
-  const legend = createLegend();
-  const info = h("span", { className: "fv-info" });
-  const note = h("div", { className: "fv-note" });
-  const toolbar = h("div", { className: "fv-toolbar" }, [title, sort.el, hide.el, transpose.el, legend.el, info, note]);
+  const toolbar = createHeatmapToolbar(model);
   const message = h("div", { className: "fv-message", attrs: { role: "status" } });
-  const root = h("div", { className: "fv-root fv-heatmap" }, [style, toolbar, message]);
+  const root = h("div", { className: "fv-root fv-heatmap" }, [style, toolbar.el, message]);
 
   // ---- State -----------------------------------------------------------
   let data: HeatmapData | null = null;
@@ -125,10 +264,7 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
         data = res.data;
         error = "";
         tokenLabels = new Array(data.nRows);
-        colOfFeature = new Map();
-        data.featureIds.forEach((id, c) => {
-          if (!colOfFeature.has(id)) colOfFeature.set(id, c);
-        });
+        colOfFeature = indexIds(data.featureIds);
       } else {
         data = null;
         error = res.error;
@@ -149,10 +285,7 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
           opts.hideAlwaysOn && data.anyAlwaysOn,
           data.alwaysOn,
         );
-        laneOf = new Int32Array(data.nCols).fill(-1);
-        order.forEach((c, i) => {
-          laneOf[c] = i;
-        });
+        laneOf = lanesOf(order, data.nCols);
       } else {
         order = [];
         laneOf = new Int32Array(0);
@@ -160,58 +293,14 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
     }
     if (data && !scale) {
       scale = makeScale({ vmin: data.vmin, vmax: data.vmax, background: theme.background, dark: theme.dark });
-      legend.update(scale);
+      toolbar.setScale(scale);
     }
 
-    // Toolbar.
-    title.textContent = opts.title;
-    title.style.display = opts.title ? "" : "none";
-    sort.update(opts.sortBy);
-    const canHide = !!data && data.anyAlwaysOn;
-    hide.update(
-      opts.hideAlwaysOn,
-      !canHide,
-      canHide ? "hide features that fire on (almost) every token" : "no always-on features",
-    );
-    transpose.update(opts.transpose);
-    legend.el.style.display = data ? "" : "none";
-    if (data) {
-      const hidden = data.nCols - order.length;
-      info.textContent = `${data.nRows} tokens × ${data.nCols} features${hidden ? ` (${hidden} hidden)` : ""}`;
-      note.textContent = data.warnings.length ? `⚠ ${data.warnings.join("; ")}` : "";
-    } else {
-      info.textContent = "";
-      note.textContent = "";
-    }
-
-    // Layout.
-    const groups = !!data && data.hasGroups;
-    const nTokens = data ? data.nRows : 0;
-    const layout: Layout = opts.transpose
-      ? {
-          cellW: CELL_W,
-          cellH: CELL_H,
-          gutterW: FEATURE_LABEL_W,
-          headerH: TOKEN_HEADER_H + (groups ? GROUP_NAME_H + GROUP_STRIP : 0),
-          nRows: order.length,
-          nCols: nTokens,
-        }
-      : {
-          cellW: CELL_W,
-          cellH: CELL_H,
-          gutterW: TOKEN_LABEL_W + (groups ? GROUP_NAME_W + GROUP_STRIP : 0),
-          headerH: FEATURE_HEADER_H,
-          nRows: nTokens,
-          nCols: order.length,
-        };
+    toolbar.update(opts, data, order.length);
+    const layout = layoutOf(data, order.length, opts.transpose);
 
     // Message vs grid.
-    let msg = "";
-    if (!data) msg = error || "Cannot show heatmap: no data.";
-    else if (data.nRows === 0 || data.nCols === 0)
-      msg = `Nothing to show: the matrix has ${data.nRows} tokens × ${data.nCols} features.`;
-    else if (order.length === 0)
-      msg = `All ${data.nCols} features are always-on and hidden. Untick “hide always-on” to show them.`;
+    const msg = emptyMessage(data, error, order.length);
     message.textContent = msg;
     message.style.display = msg ? "" : "none";
     showingGrid = !msg;
@@ -237,33 +326,18 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
     grid.measure(pendingScroll ? { axis: opts.transpose ? "rows" : "cols", index: lane } : null);
     pendingScroll = false;
     const d = data;
-    const sc = scale;
     const t = opts.transpose;
-    const visible = grid.draw(d && sc ? paintParams(d, sc, lane) : null);
+    const look = { order, transpose: t, selected: lane, tokenLabel: labelOfToken };
+    const visible = grid.draw(d && scale ? paintOf(d, { ...look, theme, scale }) : null);
     const lanes = t ? visible.rows : visible.cols;
-    const { layout, vp } = grid;
-
-    // Hooks for end-to-end tests / benchmarks.
-    const ds = root.dataset;
-    ds.cellWidth = String(layout.cellW);
-    ds.cellHeight = String(layout.cellH);
-    ds.gutterWidth = String(layout.gutterW);
-    ds.headerHeight = String(layout.headerH);
-    ds.transpose = String(opts.transpose);
-    ds.selectedFeature = String(opts.selectedFeature);
-    ds.selectedLane = String(lane);
-    ds.visibleColumns =
+    const ids =
       showingGrid && d
         ? order
             .slice(lanes.start, lanes.end)
             .map((c) => d.featureIds[c])
             .join(",")
         : "";
-    ds.firstVisibleOffset = String(
-      opts.transpose
-        ? layout.headerH + lanes.start * layout.cellH - vp.scrollTop
-        : layout.gutterW + lanes.start * layout.cellW - vp.scrollLeft,
-    );
+    writeHooks(root.dataset, grid, opts, lane, lanes, ids);
 
     if (!painted && showingGrid && d) {
       painted = true;
@@ -277,34 +351,6 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
     }
   }
 
-  function paintParams(d: HeatmapData, sc: ColourScale, lane: number): GridPaint {
-    const m = d.matrix;
-    const t = opts.transpose;
-    const headerLabel = (c: number) => cleanLabel(d.featureLabels[c], 10) || String(d.featureIds[c]);
-    const gutterFeature = (c: number) => {
-      const label = d.featureLabels[c];
-      return `#${d.featureIds[c]}${label ? ` ${cleanLabel(label, 40)}` : ""}`;
-    };
-    return {
-      theme,
-      scale: sc,
-      tokenAxis: t ? "cols" : "rows",
-      value: t ? (r, c) => m.get(c, order[r]) : (r, c) => m.get(r, order[c]),
-      rowLabel: t ? (r) => gutterFeature(order[r]) : labelOfToken,
-      colLabel: t ? labelOfToken : (c) => headerLabel(order[c]),
-      bands: {
-        promptStarts: d.promptStarts,
-        promptLengths: d.promptLengths,
-        promptGroupSlot: d.promptGroupSlot,
-        promptGroups: d.promptGroups.map((g) => cleanLabel(g, 24)),
-        show: d.hasGroups,
-      },
-      selected: lane,
-      groupNameSize: d.hasGroups ? (t ? GROUP_NAME_H : GROUP_NAME_W) : 0,
-      groupStripSize: d.hasGroups ? GROUP_STRIP : 0,
-    };
-  }
-
   function update(): void {
     rebuild();
     if (showingGrid) draw();
@@ -315,55 +361,13 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
   }
 
   // ---- Interaction -----------------------------------------------------
-  function featureLaneOf(hit: Hit): number {
-    if (hit.region === "cell") return opts.transpose ? hit.row : hit.col;
-    if (hit.region === "header" && !opts.transpose) return hit.col;
-    if (hit.region === "gutter" && opts.transpose) return hit.row;
-    return -1;
-  }
-
-  function tokenRows(t: number): TooltipRow[] {
-    return data ? placeRows(data, t, data.promptGroups[data.rowPrompt[t]]) : [];
-  }
-
-  function featureRows(c: number): TooltipRow[] {
-    if (!data) return [];
-    const label = data.featureLabels[c];
-    return [["feature", `#${data.featureIds[c]}${label ? ` ${cleanLabel(label, 200)}` : ""}`]];
-  }
-
   function tooltipFor(hit: Hit): TooltipRow[] | null {
-    if (!data) return null;
-    const t = opts.transpose;
-    if (hit.region === "cell") {
-      const tok = t ? hit.col : hit.row;
-      const col = order[t ? hit.row : hit.col];
-      // Quantised matrices (dense_u8) are exact to half a step: say so.
-      const value = valueText(data.matrix.get(tok, col), data.matrix.step(col) / 2);
-      return [...tokenRows(tok), ...featureRows(col), ["value", value]];
-    }
-    const lane = featureLaneOf(hit);
-    if (lane >= 0) {
-      const c = order[lane];
-      const s = data.stats;
-      const rows: TooltipRow[] = [
-        ...featureRows(c),
-        ["max", formatValue(s.max[c])],
-        ["mean", formatValue(s.mean[c])],
-        ["count", formatValue(s.count[c])],
-      ];
-      if (data.alwaysOn[c]) rows.push(["", "always-on"]);
-      rows.push(["", "click to select"]);
-      return rows;
-    }
-    if (hit.region === "gutter" || hit.region === "header")
-      return tokenRows(hit.region === "gutter" ? hit.row : hit.col);
-    return null;
+    return data ? tooltipRows(data, order, opts.transpose, hit) : null;
   }
 
   function click(hit: Hit): void {
     if (!data) return;
-    const lane = featureLaneOf(hit);
+    const lane = featureLane(hit, opts.transpose);
     if (lane < 0 || lane >= order.length) return;
     const id = data.featureIds[order[lane]];
     // Clicking the selected feature again keeps it selected.

@@ -1,4 +1,4 @@
-// Small numeric helpers shared by the charts.
+// Small numeric helpers shared by the views.
 
 /** Index of the value nearest to v (-1 when there is none). */
 export function nearestIndex(values: ArrayLike<number>, v: number): number {
@@ -12,4 +12,13 @@ export function nearestIndex(values: ArrayLike<number>, v: number): number {
     }
   }
   return best;
+}
+
+/** id -> index of its first occurrence in ids. */
+export function indexIds(ids: readonly number[]): Map<number, number> {
+  const m = new Map<number, number>();
+  ids.forEach((id, i) => {
+    if (!m.has(id)) m.set(id, i);
+  });
+  return m;
 }

@@ -23,6 +23,7 @@ import { titleControl } from "./controls";
 import { h } from "./dom";
 import { formatValue } from "./format";
 import type { Hit } from "./layout";
+import { indexIds } from "./numbers";
 import { clampIndex, frameValue, frameView, readScrubber, type ScrubberData } from "./scrubber-data";
 import { createFrameGrid } from "./scrubber-frame";
 import { createScrubberPanels } from "./scrubber-panels";
@@ -187,10 +188,7 @@ interface Loaded {
 function load(model: AnyModel): Loaded {
   const res = readScrubber(model);
   const d = res.ok ? res.data : null;
-  const colOf = new Map<number, number>();
-  d?.featureIds.forEach((id, c) => {
-    if (!colOf.has(id)) colOf.set(id, c);
-  });
+  const colOf = indexIds(d ? d.featureIds : []);
   let message = "";
   if (!d) message = (!res.ok && res.error) || "Cannot show checkpoints: no data.";
   else if (d.nCheckpoints === 0 || d.nTokens === 0 || d.nFeatures === 0)
