@@ -197,3 +197,43 @@ def test_load_refuses_a_mismatched_pair(tiny_model, tiny_sae, corpus, tmp_path):
     with pytest.raises(ValueError, match="does not hold one consistent save") as info:
         DashboardData.load(folder)
     assert "\n" not in str(info.value)
+
+
+def test_logit_effects_are_computed_per_page_not_per_build(tiny_model, tiny_sae, corpus, tmp_path, monkeypatch):
+    """Issue 24 item 2: the product of every direction with the whole unembedding (49k tokens on SmolLM2) was a
+    fixed cost of every build. Now a page computes its feature's row on first use, rows are shared by every
+    build of the same model and source, and save() stores them all (a file is read without the model)."""
+    import featureviz.analysis.dashboard as module
+
+    module._UNEMBEDDINGS.clear()
+    computed = []
+    rows = module._Unembedding.rows
+    monkeypatch.setattr(module._Unembedding, "rows", lambda self, features, **kw: (
+        computed.extend(f for f in features if int(f) not in self.computed), rows(self, features, **kw))[1])
+    data = dashboard_data(tiny_model, tiny_sae, corpus[:6], progress=False)
+    assert computed == []                                   # the build multiplied nothing by W_U
+    page = data.page(5)
+    assert computed == [5]
+    logits = tiny_sae.W_dec.detach()[5] @ tiny_model.W_U.detach()
+    top, bottom = logits.topk(10), logits.topk(10, largest=False)
+    assert [t["token"] for t in page["logits_top"]] == tiny_model.to_str_tokens(top.indices)
+    assert [t["token"] for t in page["logits_bottom"]] == tiny_model.to_str_tokens(bottom.indices)
+    np.testing.assert_allclose([t["value"] for t in page["logits_top"]], top.values.numpy(), rtol=1e-6)
+
+    again = dashboard_data(tiny_model, tiny_sae, corpus[6:12], features=[5, 7], progress=False)
+    assert again.page(5)["logits_top"] == page["logits_top"] and computed == [5]   # per (model, source), once
+    loaded = DashboardData.load(data.save(tmp_path / "dash"))  # save computes every other row, in batches
+    assert sorted(computed) == list(range(96)) and loaded.logits.done.all()
+    assert loaded.page(5) == data.page(5) and loaded.page(60) == data.page(60)
+    everything = tiny_sae.W_dec.detach() @ tiny_model.W_U.detach()
+    assert loaded.logit_top_ids.tolist() == everything.topk(10, dim=1).indices.tolist()
+    assert loaded.logit_bottom_ids.tolist() == everything.topk(10, dim=1, largest=False).indices.tolist()
+
+    with torch.no_grad():  # weights changed in place (an optimizer step): the shared rows are stale, recomputed
+        tiny_sae.W_dec[5] *= -1
+    try:
+        flipped = dashboard_data(tiny_model, tiny_sae, corpus[:2], features=[5], progress=False).page(5)
+        assert [t["token"] for t in flipped["logits_top"]] == [t["token"] for t in page["logits_bottom"]]
+    finally:
+        with torch.no_grad():
+            tiny_sae.W_dec[5] *= -1

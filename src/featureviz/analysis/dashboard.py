@@ -3,7 +3,8 @@
 Per feature: the top-k contexts (a token window around each context's max, with per-token activations),
 a uniform sample of active contexts (bucketed into activation intervals afterwards, as sae_vis's quantile
 groups), an exact streaming histogram of non-zero activations, density, logit effects of the decoder
-direction through the unembedding, and the nearest features by decoder cosine.
+direction through the unembedding (computed per feature when its page is first shown, see `LogitEffects`: the
+product with the whole vocabulary is no fixed cost of a build), and the nearest features by decoder cosine.
 
 Memory is bounded by features x k (x window), never by corpus length: every batch is reduced into fixed-size
 buffers (top-k merges and a doubling histogram) and then dropped.
@@ -14,7 +15,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, fields
+import weakref
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -53,10 +55,6 @@ class DashboardData:
     sample_acts: np.ndarray      # [F, R, W]
     hist_counts: np.ndarray      # [F, B] non-zero activations in B equal bins over [0, hist_high]
     hist_high: np.ndarray        # [F]
-    logit_top_ids: np.ndarray    # [F, L] tokens the direction promotes most
-    logit_top_values: np.ndarray
-    logit_bottom_ids: np.ndarray  # [F, L] tokens it suppresses most
-    logit_bottom_values: np.ndarray
     nearest_ids: np.ndarray      # [F, N] other features with the most similar decoder direction
     nearest_cosine: np.ndarray
     token_strings: dict          # token id -> string, for every id stored above
@@ -65,6 +63,25 @@ class DashboardData:
     window_before: int = WINDOW_BEFORE
     feature_space: FeatureSpace | None = None  # of the source (None: saved before spaces were recorded)
     drop_first: int = 0          # tokens after BOS never counted (windows still show them, at activation 0)
+    # The tokens each feature promotes / suppresses most (logit_top_ids, ... below): read from a saved file, or
+    # computed from the model per feature on first use.
+    logits: LogitEffects | None = field(default=None, repr=False, compare=False)
+
+    # [F, L] arrays, every feature's logit effects at once (computed for all features on first access)
+    logit_top_ids = property(lambda self: self._logit_arrays()["logit_top_ids"])
+    logit_top_values = property(lambda self: self._logit_arrays()["logit_top_values"])
+    logit_bottom_ids = property(lambda self: self._logit_arrays()["logit_bottom_ids"])
+    logit_bottom_values = property(lambda self: self._logit_arrays()["logit_bottom_values"])
+
+    def _logit_arrays(self, rows=None) -> dict:
+        """The logit arrays, with `rows` (default: all) computed if they were not yet, their tokens decoded."""
+        if self.logits is None:
+            raise ValueError("this DashboardData has no logit effects (built by hand without `logits`)")
+        new_ids = self.logits.fill(range(len(self.feature_ids)) if rows is None else rows, self.feature_ids)
+        if new_ids is not None:
+            unknown = sorted(set(new_ids.tolist()) - self.token_strings.keys())
+            self.token_strings.update(_token_strings(self.logits.model, unknown))
+        return self.logits.arrays
 
     @property
     def density(self) -> np.ndarray:
@@ -98,8 +115,7 @@ class DashboardData:
             "histogram": {"counts": counts[:used].tolist(), "edges": edges.tolist()},
             "top": self._examples(self.top_values[i], self.top_tokens[i], self.top_acts[i]),
             "intervals": self._intervals(i, n_intervals, per_interval),
-            "logits_top": self._logits(self.logit_top_ids[i], self.logit_top_values[i]),
-            "logits_bottom": self._logits(self.logit_bottom_ids[i], self.logit_bottom_values[i]),
+            **self._logit_lists(i),
             "nearest": [{"feature": int(f), "cosine": float(c)} for f, c in zip(self.nearest_ids[i], self.nearest_cosine[i])],
         }
 
@@ -131,8 +147,19 @@ class DashboardData:
                             "examples": self._examples(values[rows], self.sample_tokens[i][rows], self.sample_acts[i][rows])})
         return out
 
-    def _logits(self, ids, values) -> list[dict]:
-        return [{"token": self.token_strings[int(t)], "value": float(v)} for t, v in zip(ids, values)]
+    def _logit_lists(self, i) -> dict:
+        if self.logits is None:
+            return {"logits_top": [], "logits_bottom": []}
+        arrays = self._logit_arrays([i])
+        return {f"logits_{side}": [{"token": self.token_strings[int(t)], "value": float(v)}
+                                   for t, v in zip(arrays[f"logit_{side}_ids"][i], arrays[f"logit_{side}_values"][i])]
+                for side in ("top", "bottom")}
+
+    def prefetch_logits(self, features) -> None:
+        """Compute the logit effects of several features in one batched product (e.g. before showing or
+        exporting many pages); page() computes one feature's on first use otherwise."""
+        if self.logits is not None:
+            self._logit_arrays([self.row(f) for f in features])
 
     # -- persistence: ONE safetensors file, arrays plus the rest as JSON in its header; built once, reused ----
 
@@ -143,6 +170,8 @@ class DashboardData:
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f.name: np.ascontiguousarray(getattr(self, f.name)) for f in fields(self)
                   if isinstance(getattr(self, f.name), np.ndarray)}
+        if self.logits is not None:  # a file is read without the model: every feature's logit effects go in it
+            arrays.update({name: np.ascontiguousarray(value) for name, value in self._logit_arrays().items()})
         meta = {"n_tokens": self.n_tokens, "hook_name": self.hook_name, "source_kind": self.source_kind,
                 "window_before": self.window_before, "drop_first": self.drop_first, "token_strings": {str(k): v for k, v in self.token_strings.items()},
                 "feature_space": asdict(self.feature_space) if self.feature_space else None}
@@ -173,7 +202,8 @@ class DashboardData:
                 arrays = {name: file.get_tensor(name) for name in file.keys()}
         meta["token_strings"] = {int(k): v for k, v in meta["token_strings"].items()}
         meta["feature_space"] = FeatureSpace(**meta["feature_space"]) if meta.get("feature_space") else None
-        data = cls(**arrays, **meta)
+        logits = {name: arrays.pop(name) for name in LogitEffects.NAMES if name in arrays}
+        data = cls(**arrays, **meta, logits=LogitEffects.stored(logits) if len(logits) == 4 else None)
         unknown = data.stored_token_ids() - data.token_strings.keys()
         if unknown:
             raise ValueError(f"{path} does not hold one consistent save: its arrays use {len(unknown)} token ids "
@@ -181,8 +211,116 @@ class DashboardData:
         return data
 
     def stored_token_ids(self) -> set[int]:
-        ids = [self.top_tokens.ravel(), self.sample_tokens.ravel(), self.logit_top_ids.ravel(), self.logit_bottom_ids.ravel()]
+        """Token ids in the arrays (logit effects only where computed or loaded)."""
+        ids = [self.top_tokens.ravel(), self.sample_tokens.ravel()]
+        if self.logits is not None:
+            done = self.logits.done
+            ids += [self.logits.arrays["logit_top_ids"][done].ravel(), self.logits.arrays["logit_bottom_ids"][done].ravel()]
         return set(np.unique(np.concatenate(ids)).tolist()) - {-1}
+
+
+class LogitEffects:
+    """Per dashboard row: the `n` tokens a feature's residual direction promotes and suppresses most through the
+    unembedding (direction @ W_U, as sae_vis), as the four [F, n] arrays logit_{top,bottom}_{ids,values}.
+
+    Loaded from a file, all rows are there. Built with a model, a row is computed the first time it is asked
+    for (a page shown, an export, a save): the product with the whole vocabulary (49k tokens on SmolLM2) is not
+    a fixed cost of every build. Computed rows are shared by every dashboard of the same model and source
+    weights (`_unembedding`), so a rebuild over another corpus computes nothing again.
+    """
+
+    NAMES = ("logit_top_ids", "logit_top_values", "logit_bottom_ids", "logit_bottom_values")
+
+    def __init__(self, arrays: dict, done: np.ndarray, model=None, unembedding: _Unembedding | None = None):
+        self.arrays, self.done, self.model, self.unembedding = arrays, done, model, unembedding
+
+    @classmethod
+    def stored(cls, arrays: dict) -> LogitEffects:
+        return cls(arrays, np.ones(len(arrays["logit_top_ids"]), dtype=bool))
+
+    @classmethod
+    def lazy(cls, model, source: FeatureSource, n_rows: int, n: int) -> LogitEffects:
+        unembedding = _unembedding(model, source, n)
+        width = 0 if unembedding.directions is None else min(n, unembedding.unembed.shape[1])
+        ids, values = np.zeros((n_rows, width), dtype=np.int64), np.zeros((n_rows, width), dtype=np.float32)
+        arrays = {"logit_top_ids": ids, "logit_top_values": values, "logit_bottom_ids": ids.copy(),
+                  "logit_bottom_values": values.copy()}
+        return cls(arrays, np.zeros(n_rows, dtype=bool), model, unembedding)
+
+    def fill(self, rows, feature_ids: np.ndarray) -> np.ndarray | None:
+        """Compute the rows not done yet; returns the token ids they added (None if nothing was computed)."""
+        rows = np.asarray([r for r in dict.fromkeys(rows) if not self.done[r]], dtype=int)
+        if not len(rows):
+            return None
+        if self.unembedding is None:
+            raise ValueError("these logit effects were loaded without some rows; rebuild with dashboard_data(...)")
+        top_values, top_ids, bottom_values, bottom_ids = self.unembedding.rows(feature_ids[rows])
+        a = self.arrays
+        a["logit_top_ids"][rows], a["logit_top_values"][rows] = top_ids, top_values
+        a["logit_bottom_ids"][rows], a["logit_bottom_values"][rows] = bottom_ids, bottom_values
+        self.done[rows] = True
+        return np.concatenate([top_ids.ravel(), bottom_ids.ravel()])
+
+
+class _Unembedding:
+    """One (model, source weights, n): residual directions, W_U and the logit effects computed so far, by feature."""
+
+    def __init__(self, directions, unembed, n, stamp, decoder):
+        self.directions, self.unembed, self.n, self.stamp = directions, unembed, n, stamp
+        self.decoder = decoder  # holds the weights' memory, so no other tensor can reuse the address in the key
+        self.computed: dict[int, tuple] = {}
+
+    def rows(self, features, chunk: int = 256) -> tuple[np.ndarray, ...]:
+        """(top values, top ids, bottom values, bottom ids), each [len(features), n], for these feature ids."""
+        features = [int(f) for f in features]
+        missing = [f for f in dict.fromkeys(features) if f not in self.computed]
+        width = 0 if self.directions is None else min(self.n, self.unembed.shape[1])
+        unembed = self.unembed.float() if missing and self.directions is not None else None
+        with torch.inference_mode():
+            for start in range(0, len(missing), chunk):
+                block = missing[start : start + chunk]
+                if self.directions is None:
+                    empty = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+                    self.computed.update({f: (*empty, *empty) for f in block})
+                    continue
+                index = torch.as_tensor(block, device=self.directions.device)
+                logits = self.directions[index].float() @ unembed  # one row per page: one matrix-vector product
+                top, bottom = logits.topk(width, dim=1), logits.topk(width, dim=1, largest=False)
+                parts = [to_numpy(x) for x in (top.values, top.indices, bottom.values, bottom.indices)]
+                self.computed.update({f: tuple(p[j] for p in parts) for j, f in enumerate(block)})
+        return tuple(np.stack([self.computed[f][part] for f in features]).reshape(len(features), width)
+                     for part in range(4))
+
+
+_UNEMBEDDINGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {source key: _Unembedding}
+_UNEMBEDDINGS_PER_MODEL = 4
+
+
+def _version(tensor: torch.Tensor) -> int:
+    try:
+        return tensor._version
+    except RuntimeError:  # an inference tensor has no version counter (and cannot be changed in place)
+        return 0
+
+
+def _unembedding(model, source: FeatureSource, n: int) -> _Unembedding:
+    """The shared _Unembedding of this model and source: found by the source's decoder weights (same tensor,
+    not changed in place since) and W_U, so rebuilding a dashboard of the same SAE reuses what was computed."""
+    decoder = source.decoder_directions()
+    key = (source.kind, source.hook_name, decoder.data_ptr(), tuple(decoder.shape), n)
+    stamp = (_version(decoder), model.W_U.data_ptr(), _version(model.W_U))
+    cache = _UNEMBEDDINGS.setdefault(model, {})
+    found = cache.get(key)
+    if found is None or found.stamp != stamp:
+        directions = source.residual_directions(model)
+        unembed = model.W_U.detach()
+        found = _Unembedding(None if directions is None else directions.detach().to(unembed.device), unembed, n, stamp,
+                             decoder)
+        cache.pop(key, None)
+        while len(cache) >= _UNEMBEDDINGS_PER_MODEL:
+            cache.pop(next(iter(cache)))
+        cache[key] = found
+    return found
 
 
 # -- the streaming pass ---------------------------------------------------------------------------------------
@@ -385,10 +523,8 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
         bar.update(int(valid.sum()))
     bar.close()
 
-    logit_top, logit_bottom = _logit_effects(model, source, cols, n_logits)
     nearest_ids, nearest_cos = _nearest(source.decoder_directions().float(), cols, n_nearest)
-    used_ids = set(torch.cat([top["tokens"].flatten(), sample["tokens"].flatten(),
-                              logit_top[1].flatten().int(), logit_bottom[1].flatten().int()]).unique().tolist()) - {-1}
+    used_ids = set(torch.cat([top["tokens"].flatten(), sample["tokens"].flatten()]).unique().tolist()) - {-1}
     n = to_numpy
     return DashboardData(
         feature_ids=feature_ids, n_tokens=n_tokens, active_count=n(active),
@@ -396,12 +532,10 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
         top_values=n(top["value"]), top_tokens=n(top["tokens"]), top_acts=n(top["acts"]),
         sample_values=n(sample["value"]), sample_tokens=n(sample["tokens"]), sample_acts=n(sample["acts"]),
         hist_counts=n(hist), hist_high=n(high),
-        logit_top_ids=n(logit_top[1]), logit_top_values=n(logit_top[0]),
-        logit_bottom_ids=n(logit_bottom[1]), logit_bottom_values=n(logit_bottom[0]),
         nearest_ids=n(nearest_ids), nearest_cosine=n(nearest_cos),
         token_strings=_token_strings(model, sorted(used_ids)),
         hook_name=source.hook_name, source_kind=source.kind, feature_space=source.feature_space,
-        drop_first=drop_first,
+        drop_first=drop_first, logits=LogitEffects.lazy(model, source, len(feature_ids), n_logits),
     )
 
 
@@ -434,24 +568,6 @@ def _update_histogram(hist, high, feats, positive) -> None:
     values = feats[positive]
     bins = (values / high[f] * n_bins).long().clamp(max=n_bins - 1)
     hist.view(-1).index_add_(0, f * n_bins + bins, torch.ones_like(bins))
-
-
-def _logit_effects(model, source: FeatureSource, cols, n: int, chunk: int = 256):
-    """Top and bottom tokens of each direction through the unembedding (W_dec @ W_U, as sae_vis)."""
-    directions = source.residual_directions(model)
-    if directions is None:
-        empty = (torch.zeros(len(cols), 0, device=cols.device), torch.zeros(len(cols), 0, dtype=torch.long, device=cols.device))
-        return empty, empty
-    unembed = model.W_U.float()
-    directions = directions.to(unembed.device)
-    tops, bottoms = [], []
-    with torch.inference_mode():
-        for start in range(0, len(cols), chunk):
-            logits = directions[cols[start : start + chunk].to(unembed.device)].float() @ unembed
-            tops.append(logits.topk(n, dim=1))
-            bottoms.append(logits.topk(n, dim=1, largest=False))
-    return ((torch.cat([t.values for t in tops]), torch.cat([t.indices for t in tops])),
-            (torch.cat([b.values for b in bottoms]), torch.cat([b.indices for b in bottoms])))
 
 
 def _nearest(directions: torch.Tensor, cols, n: int, chunk: int = 512):

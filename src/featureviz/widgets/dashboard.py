@@ -89,7 +89,9 @@ class Dashboard(anywidget.AnyWidget):
         around = [ids[i] for i in sorted(range(len(ids)), key=lambda i: abs(i - at))][:max_nearby]
         wanted = [f for f in wanted if f in known]
         pages, used = {}, 0
-        for feature in dict.fromkeys([self.feature, *wanted, *nearest, *around]):
+        candidates = list(dict.fromkeys([self.feature, *wanted, *nearest, *around]))
+        self.data.prefetch_logits(candidates)  # their logit effects in one batched product, not one per page
+        for feature in candidates:
             page = self.data.page(feature)
             size = len(json.dumps(page, separators=(",", ":")))
             if pages and used + size > budget_bytes:
