@@ -237,3 +237,61 @@ def test_logit_effects_are_computed_per_page_not_per_build(tiny_model, tiny_sae,
     finally:
         with torch.no_grad():
             tiny_sae.W_dec[5] *= -1
+
+
+def _assert_same_dashboards(a, b):
+    assert a.n_tokens == b.n_tokens and a.drop_first == b.drop_first
+    for name in ("feature_ids", "active_count", "top_tokens", "sample_tokens", "hist_counts"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    for name in ("max_value", "top_values", "top_acts", "sample_values", "sample_acts", "hist_high"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-5, atol=1e-6, err_msg=name)
+    np.testing.assert_array_equal(a.density, b.density)
+    for feature in a.feature_ids[:10]:
+        page_a, page_b = a.page(int(feature)), b.page(int(feature))
+        assert page_a["histogram"]["counts"] == page_b["histogram"]["counts"]
+        assert [e["tokens"] for e in page_a["top"]] == [e["tokens"] for e in page_b["top"]]
+        assert page_a["logits_top"] == page_b["logits_top"] and page_a["nearest"] == page_b["nearest"]
+
+
+def test_dashboards_from_cached_activations_equal_the_corpus_pass(tiny_model, source, corpus, data, monkeypatch):
+    """Issue 24 item 5: dashboard_data(activations=fv.activations(...)) builds without running the model and
+    equals the corpus pass over the same prompts: top-k contexts, samples, histograms, densities, maxima."""
+    import featureviz.analysis.activations as module
+
+    # the same forward batches as the corpus passes: then even tied maxima (same window twice) rank alike
+    acts = fv.activations(tiny_model, source, corpus, batch_tokens=96)
+    acts_drop = fv.activations(tiny_model, source, corpus, drop_first=1, batch_tokens=64)
+    from_corpus_drop = dashboard_data(tiny_model, source, corpus, features=[9, 2, 31], drop_first=1, k=4,
+                                      batch_tokens=64, progress=False)
+    monkeypatch.setattr(module, "run_to_hook", lambda *a, **kw: pytest.fail("the model ran"))
+    stored = dashboard_data(tiny_model, source, activations=acts, k=5, n_samples=8, n_bins=16, batch_tokens=96,
+                            progress=False)
+    _assert_same_dashboards(stored, data)
+    # a subset, drop_first > 0 (the left-out tokens still show in the windows, at activation 0), other batches
+    stored_drop = dashboard_data(tiny_model, source, activations=acts_drop, features=[9, 2, 31], k=4,
+                                 batch_tokens=64, progress=False)
+    _assert_same_dashboards(stored_drop, from_corpus_drop)
+    widget = fv.Dashboard(tiny_model, source, activations=acts, feature=3, k=5, n_samples=8, n_bins=16,
+                          batch_tokens=96, progress=False)
+    assert widget.page == data.page(3)
+
+
+def test_dashboards_from_activations_refuse_what_does_not_fit(tiny_model, tiny_sae, corpus):
+    acts = fv.activations(tiny_model, tiny_sae, corpus[:5])
+    neurons = fv.activations(tiny_model, fv.NeuronSource(tiny_model, 0), corpus[:5])
+    with pytest.raises(ValueError, match="computed for another source .*kind 'sae' vs 'neurons'"):
+        dashboard_data(tiny_model, tiny_sae, activations=neurons, progress=False)
+    short = fv.analysis.activations.ActivationResult(
+        prompts=acts.prompts, str_tokens=acts.str_tokens, token_ids=acts.token_ids, values=acts.values[:-1],
+        offsets=acts.offsets, hook_name=acts.hook_name, source_kind=acts.source_kind, feature_space=acts.feature_space)
+    with pytest.raises(ValueError, match=r"do not hold one row of 96 values per token: values \("):
+        dashboard_data(tiny_model, tiny_sae, activations=short, progress=False)
+    with pytest.raises(ValueError, match="not both"):
+        dashboard_data(tiny_model, tiny_sae, corpus[:5], activations=acts, progress=False)
+    with pytest.raises(ValueError, match="below the activations' drop_first=1"):
+        dashboard_data(tiny_model, tiny_sae, activations=fv.activations(tiny_model, tiny_sae, corpus[:5], drop_first=1),
+                       drop_first=0, progress=False)
+    with pytest.raises(TypeError, match="must be an ActivationResult"):
+        dashboard_data(tiny_model, tiny_sae, activations=acts.values, progress=False)
+    with pytest.raises(TypeError, match="needs a corpus"):
+        dashboard_data(tiny_model, tiny_sae, progress=False)

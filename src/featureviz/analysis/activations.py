@@ -271,6 +271,20 @@ def run_to_hook(model, tokens: torch.Tensor, hook_name: str) -> torch.Tensor:
         return cache[hook_name]
 
 
+def length_sorted_batches(lengths: list[int], batch_tokens: int) -> list[list[int]]:
+    """Prompt indices in batches of similar length, sorted by length, each at most batch_tokens once padded
+    (a longer prompt gets a batch of its own)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches, current = [], []
+    for i in order:
+        if current and lengths[i] * (len(current) + 1) > batch_tokens:
+            batches.append(current)
+            current = []
+        current.append(i)
+    batches.append(current)
+    return batches
+
+
 def hook_activations_batches(model, token_lists: list[torch.Tensor], hook_name: str, batch_tokens: int = 8192,
                              progress: bool | None = None):
     """Yield (prompt indices, [batch, seq, d] hook activations, lengths) in length-sorted, right-padded batches.
@@ -278,15 +292,7 @@ def hook_activations_batches(model, token_lists: list[torch.Tensor], hook_name: 
     Right padding under causal attention leaves the real positions exact, so no attention mask is needed:
     padded positions are simply dropped by the caller.
     """
-    order = sorted(range(len(token_lists)), key=lambda i: len(token_lists[i]))
-    batches, current = [], []
-    for i in order:
-        width = len(token_lists[i])
-        if current and width * (len(current) + 1) > batch_tokens:
-            batches.append(current)
-            current = []
-        current.append(i)
-    batches.append(current)
+    batches = length_sorted_batches([len(t) for t in token_lists], batch_tokens)
     pad = model.tokenizer.pad_token_id if model.tokenizer is not None and model.tokenizer.pad_token_id is not None else 0
     show = progress if progress is not None else len(batches) > 3
     device = device_of(model)

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from ..devices import cpu_tokens, device_of, to_numpy
 from ..sources import FeatureSource, FeatureSpace, check_feature_index, resolve_drop_first
 from ..validation import integer, positive_int, text
-from .activations import as_source, hook_activations_batches
+from .activations import ActivationResult, as_source, hook_activations_batches, length_sorted_batches, tokenize
 
 WINDOW_BEFORE, WINDOW_AFTER = 10, 4
 _META_KEY = "featureviz.dashboard"
@@ -422,11 +422,12 @@ def default_batch_tokens(n_features: int) -> int:
     return int(max(256, min(8192, 2**26 // max(n_features, 1))))
 
 
-def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_samples: int = 40, n_bins: int = 40,
+def dashboard_data(model, source, corpus=None, features=None, *, k: int = 10, n_samples: int = 40, n_bins: int = 40,
                    n_logits: int = 10, n_nearest: int = 5, context_size: int = 128, max_texts: int | None = None,
                    batch_tokens: int | None = None, seed: int = 0, drop_first: int | None = None,
-                   progress: bool = True) -> DashboardData:
-    """Dashboard data for `features` (default: all) of `source`, in one streaming pass over `corpus`.
+                   activations: ActivationResult | None = None, progress: bool = True) -> DashboardData:
+    """Dashboard data for `features` (default: all) of `source`, in one streaming pass over `corpus`, or
+    over `activations` already computed (then the model never runs).
 
     Parameters
     ----------
@@ -434,8 +435,9 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
         The model.
     source : FeatureSource or sae_lens SAE
         The feature source.
-    corpus : list of str, path, or str
-        Texts; a text file (paragraphs split at blank lines); or a hub dataset name ("owner/name", online only).
+    corpus : list of str, path, str, or torch.Tensor, optional
+        Texts; a text file (paragraphs split at blank lines); a [n, ctx] token tensor (BOS first); or a hub
+        dataset name ("owner/name", online only). Not with `activations`.
     features : sequence of int, optional
         The features to keep; default: all of them.
     k : int, default 10
@@ -458,7 +460,14 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
         Seed of the interval sampling.
     drop_first : int, optional
         As in `activations`: the first tokens after BOS of every context are never counted (no top context,
-        sample, histogram entry or density from them). Default: the source's ``drop_first``.
+        sample, histogram entry or density from them). Default: the source's ``drop_first`` (with
+        `activations`: theirs; it cannot be smaller than theirs, those tokens have no values).
+    activations : ActivationResult, optional
+        A result of ``fv.activations(model, source, prompts)`` (same source): the dashboards are built from its
+        values, one context per prompt, without running the model (the model only tokenizes and decodes). The
+        result equals a corpus pass over the same prompts (``corpus=prompts``, when none is longer than
+        `context_size`; up to float rounding, bit for bit when both ran the same `batch_tokens`). Hook activations cached elsewhere (e.g. SAE training shards, which drop rows and lose
+        positions) go through ``fv.activations`` first.
     progress : bool, default True
         Show a progress bar.
 
@@ -468,7 +477,14 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
         Arrays for every feature; ``page(feature)`` gives one dashboard, ``save()`` / ``DashboardData.load()``.
     """
     source = as_source(source, model)
-    drop_first = resolve_drop_first(drop_first, source)
+    if activations is not None:
+        if corpus is not None:
+            raise ValueError("give a corpus or activations=, not both (the activations already fix the contexts)")
+        drop_first = _check_activations(activations, source, drop_first)
+    elif corpus is None:
+        raise TypeError("dashboard_data needs a corpus (texts, a file, a token tensor) or activations=fv.activations(...)")
+    else:
+        drop_first = resolve_drop_first(drop_first, source)
     feature_ids = (np.arange(source.n_features) if features is None
                    else np.array([check_feature_index(f, source.n_features, "features") for f in features], dtype=int))
     if len(feature_ids) == 0:
@@ -478,7 +494,8 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
     context_size = integer(context_size, "context_size", minimum=2)
     if n_bins % 2:
         raise ValueError(f"n_bins must be even (bins merge in pairs as the range doubles), got {n_bins}")
-    contexts = corpus_token_lists(model, corpus, context_size, max_texts)
+    contexts = (corpus_token_lists(model, corpus, context_size, max_texts) if activations is None
+                else _activation_contexts(model, activations))
     n_feat, width = len(feature_ids), WINDOW_BEFORE + WINDOW_AFTER + 1
     device = device_of(model)  # every buffer lives beside the activations; results come back as CPU numpy
     cols = torch.as_tensor(feature_ids, device=device)
@@ -497,11 +514,10 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
     active = torch.zeros(n_feat, dtype=torch.long, device=device)
     n_tokens = 0
     bar = tqdm(total=sum(max(len(c) - 1 - drop_first, 0) for c in contexts), desc="dashboard", unit="tok", disable=not progress)
-    for batch, hook_acts, lengths in hook_activations_batches(model, contexts, source.hook_name, batch_tokens,
-                                                              progress=False):
-        with torch.inference_mode():
-            feats = source.encode(hook_acts).float()
-            feats = feats if features is None else feats[..., cols]            # [B, S, F]
+    batches = (_encoded_batches(model, source, contexts, batch_tokens, None if features is None else cols)
+               if activations is None else
+               _stored_batches(activations, contexts, batch_tokens, None if features is None else cols.cpu(), device))
+    for batch, feats, lengths in batches:                                      # feats: [B, S, F]
         lengths = torch.tensor(lengths, device=device)
         tokens = torch.nn.utils.rnn.pad_sequence([contexts[i] for i in batch], batch_first=True, padding_value=0)
         tokens = tokens.to(device)
@@ -537,6 +553,70 @@ def dashboard_data(model, source, corpus, features=None, *, k: int = 10, n_sampl
         hook_name=source.hook_name, source_kind=source.kind, feature_space=source.feature_space,
         drop_first=drop_first, logits=LogitEffects.lazy(model, source, len(feature_ids), n_logits),
     )
+
+
+def _encoded_batches(model, source, contexts, batch_tokens, cols):
+    """(prompt indices, [B, S, F] feature activations, lengths) per batch of the forward pass."""
+    for batch, hook_acts, lengths in hook_activations_batches(model, contexts, source.hook_name, batch_tokens,
+                                                              progress=False):
+        with torch.inference_mode():
+            feats = source.encode(hook_acts).float()
+            yield batch, (feats if cols is None else feats[..., cols]), lengths
+
+
+def _stored_batches(result: ActivationResult, contexts, batch_tokens, cols, device):
+    """The same batches as _encoded_batches (same order, so the same interval samples), read from `result`:
+    the positions it left out (BOS, its drop_first tokens) are zeros, which the build never counts."""
+    start = 1 + result.drop_first
+    width = result.n_features if cols is None else len(cols)
+    for batch in length_sorted_batches([len(c) for c in contexts], batch_tokens):
+        lengths = [len(contexts[i]) for i in batch]
+        feats = torch.zeros(len(batch), max(lengths), width, device=device)
+        for row, i in enumerate(batch):
+            values = result.prompt_values(i)
+            feats[row, start : lengths[row]] = (values if cols is None else values[:, cols]).to(device, torch.float32)
+        yield batch, feats, lengths
+
+
+def _check_activations(result, source: FeatureSource, drop_first) -> int:
+    """Refuse, in one sentence, activations of another source or of inconsistent shape; the drop_first to use."""
+    if not isinstance(result, ActivationResult):
+        raise TypeError(f"activations must be an ActivationResult (from fv.activations(model, source, prompts)), got "
+                        f"{type(result).__name__}")
+    difference = source.feature_space.mismatch(result.feature_space)
+    if difference is None and (result.hook_name, result.source_kind) != (source.hook_name, source.kind):
+        difference = f"{result.source_kind} at {result.hook_name!r} vs {source.kind} at {source.hook_name!r}"
+    if difference:
+        raise ValueError(f"activations were computed for another source than {source!r} ({difference}); "
+                         "compute them with this source, or pass the source they came from")
+    values, offsets, n_prompts = result.values, np.asarray(result.offsets), len(result.token_ids)
+    rows = [len(t) for t in result.token_ids]
+    if (values.ndim != 2 or values.shape[1] != source.n_features or len(offsets) != n_prompts + 1 or offsets[0] != 0
+            or offsets[-1] != values.shape[0] or np.diff(offsets).tolist() != rows):
+        raise ValueError(f"activations do not hold one row of {source.n_features} values per token: values "
+                         f"{tuple(values.shape)}, {len(offsets)} offsets (ending at {offsets[-1] if len(offsets) else '-'}) "
+                         f"for {n_prompts} prompts of {sum(rows)} tokens")
+    if not n_prompts:
+        raise ValueError("activations hold no prompts")
+    drop_first = result.drop_first if drop_first is None else integer(drop_first, "drop_first", minimum=0)
+    if drop_first < result.drop_first:
+        raise ValueError(f"drop_first={drop_first} is below the activations' drop_first={result.drop_first}: those "
+                         "tokens have no values in them; pass drop_first >= theirs or recompute the activations")
+    return drop_first
+
+
+def _activation_contexts(model, result: ActivationResult) -> list[torch.Tensor]:
+    """Each prompt's full token ids (BOS first): result.token_ids start after BOS and its drop_first tokens,
+    which the windows still show (at activation 0). With drop_first > 0 they come from tokenizing its prompts."""
+    bos = model.tokenizer.bos_token_id if model.tokenizer.bos_token_id is not None else model.tokenizer.eos_token_id
+    if result.drop_first == 0:
+        return [torch.cat([cpu_tokens([bos]), cpu_tokens(t)]) for t in result.token_ids]
+    ids = tokenize(model, result.prompts)
+    for i, (full, kept) in enumerate(zip(ids, result.token_ids)):
+        if not torch.equal(full[1 + result.drop_first :], cpu_tokens(kept)):
+            raise ValueError(f"activations.token_ids[{i}] are not prompt {i} tokenized by this model (without its first "
+                             f"{1 + result.drop_first} tokens): were they computed with another model or tokenizer?")
+    return ids
 
 
 def _merge_candidates(buffers, scores, values, positions, feats, tokens, lengths, cols, slots):

@@ -53,14 +53,15 @@ class Dashboard(anywidget.AnyWidget):
         title : str, optional
             Default: the source kind and hook.
         **build_options
-            With a model: passed to `dashboard_data` (k, n_samples, drop_first, ...).
+            With a model: passed to `dashboard_data` (k, n_samples, drop_first, ``activations=`` an
+            `ActivationResult` instead of a corpus: no forward pass, ...).
         """
         if isinstance(model_or_data, DashboardData):
             data = model_or_data
         else:
-            if source is None or corpus is None:
-                raise TypeError("Dashboard(model, source, corpus, feature=...) needs a source and a corpus, "
-                                "or pass a DashboardData as the first argument")
+            if source is None or (corpus is None and build_options.get("activations") is None):
+                raise TypeError("Dashboard(model, source, corpus, feature=...) needs a source and a corpus (or "
+                                "activations=fv.activations(...)), or pass a DashboardData as the first argument")
             data = dashboard_data(model_or_data, source, corpus, features=features, **build_options)
         self.data = data
         self.feature_space = data.feature_space  # plain attribute: fv.link compares it
