@@ -21,13 +21,14 @@ import {
   significanceMark,
   testLegend,
 } from "./contrast-data";
-import { clear, h } from "./dom";
+import { titleControl } from "./controls";
+import { clear, closestIn, h } from "./dom";
 import { formatValue } from "./format";
 import { groupColour } from "./paint";
 import { BASE_CSS, scopeCss } from "./styles";
 import { readTheme, setAccent } from "./theme";
 import { cleanLabel } from "./tokens";
-import { createTooltip, type TooltipRow } from "./tooltip";
+import { createTooltip, hoverTooltips, type TooltipRow } from "./tooltip";
 import type { AnyModel } from "./traits";
 import { setTrait } from "./traits";
 import { createScope } from "./view";
@@ -88,13 +89,150 @@ export interface ContrastView {
   destroy(): void;
 }
 
+function applyTheme(root: HTMLElement): void {
+  const theme = readTheme(root);
+  const sel = theme.selection;
+  setAccent(root, sel, theme.dark ? 0.28 : 0.16);
+  root.style.setProperty("--fv-contrast-track", toCss(mix(theme.background, theme.text, theme.dark ? 0.16 : 0.09)));
+  root.style.setProperty("--fv-contrast-rule", toCss(mix(theme.background, theme.text, 0.1)));
+}
+
+/** The header row: "feature" (order as given) and one sort button per group. */
+function renderHeader(headRow: HTMLElement, d: ContrastData, sortGroup: string): void {
+  clear(headRow);
+  const featureBtn = h(
+    "button",
+    {
+      className: `fv-contrast-sort fv-contrast-sort-feature${sortGroup ? "" : " fv-active"}`,
+      attrs: { type: "button", "data-group": "", "aria-pressed": String(!d.groups.includes(sortGroup)) },
+    },
+    [h("span", { text: "feature" })],
+  );
+  featureBtn.title = "order as given";
+  headRow.appendChild(h("th", { attrs: { scope: "col" } }, [featureBtn]));
+  d.groups.forEach((g, k) => {
+    const active = sortGroup === g;
+    const btn = h(
+      "button",
+      {
+        className: `fv-contrast-sort${active ? " fv-active" : ""}`,
+        attrs: { type: "button", "data-group": g, "data-group-index": String(k), "aria-pressed": String(active) },
+      },
+      [
+        h("span", { className: "fv-contrast-swatch" }),
+        h("span", { className: "fv-contrast-group-name", text: cleanLabel(g, GROUP_NAME_MAX) }),
+        h("span", { className: "fv-contrast-sort-mark", text: active ? "▼" : "" }),
+      ],
+    );
+    (btn.firstChild as HTMLElement).style.background = toCss(groupColour(k));
+    btn.title = `sort by ${cleanLabel(g, 200)}'s effect (descending)`;
+    headRow.appendChild(h("th", { attrs: { scope: "col" } }, [btn]));
+  });
+}
+
+/** One feature's row: its name, then per group a bar for the mean, the mean, the mark and the effect. */
+function renderRow(d: ContrastData, r: number): HTMLTableRowElement {
+  const id = d.featureIds[r];
+  const label = d.featureLabels[r];
+  const featureCell = h("td", {
+    className: "fv-contrast-feature",
+    attrs: { "data-row": String(r), "data-group-index": "-1" },
+  });
+  if (label) featureCell.appendChild(h("span", { className: "fv-contrast-id", text: `#${id}` }));
+  featureCell.appendChild(
+    h("span", { className: "fv-contrast-label", text: featureDisplayName(id, label, LABEL_MAX) }),
+  );
+  const tr = h(
+    "tr",
+    {
+      className: "fv-contrast-row",
+      attrs: { "data-feature": String(id), "data-row": String(r), tabindex: "0", "aria-selected": "false" },
+    },
+    [featureCell],
+  );
+  for (let k = 0; k < d.nGroups; k++) {
+    const mean = d.means.get(r, k);
+    const effect = d.effects.get(r, k);
+    const q = d.qValues.get(r, k);
+    const colour = toCss(groupColour(k));
+    const frac = Number.isFinite(mean) && d.maxAbsMean > 0 ? Math.min(1, Math.abs(mean) / d.maxAbsMean) : 0;
+    const bar = h("span", { className: `fv-contrast-bar${mean < 0 ? " fv-neg" : ""}` });
+    bar.style.width = `${(frac * BAR_WIDTH_PX).toFixed(1)}px`;
+    bar.style.background = colour;
+    bar.style.color = colour;
+    const mark = groupMark(q, effect, d.alpha);
+    const cell = h("div", { className: "fv-contrast-cell" }, [
+      h("span", { className: "fv-contrast-track" }, [bar]),
+      h("span", { className: "fv-contrast-mean", text: Number.isNaN(mean) ? "–" : formatValue(mean) }),
+      h("span", { className: "fv-contrast-mark", text: mark }),
+      h("span", { className: "fv-contrast-effect", text: `r ${formatEffect(effect)}` }),
+    ]);
+    tr.appendChild(
+      h(
+        "td",
+        {
+          className: "fv-contrast-group-cell",
+          attrs: { "data-row": String(r), "data-group-index": String(k), "data-mark": mark },
+        },
+        [cell],
+      ),
+    );
+  }
+  return tr;
+}
+
+/** Tooltip rows for a cell: the feature, and for a group cell its mean, effect and q. */
+function tooltipRows(d: ContrastData, cell: HTMLElement): TooltipRow[] | null {
+  const r = Number(cell.getAttribute("data-row"));
+  const k = Number(cell.getAttribute("data-group-index"));
+  if (!Number.isInteger(r) || r < 0 || r >= d.nRows) return null;
+  const id = d.featureIds[r];
+  const label = d.featureLabels[r];
+  const out: TooltipRow[] = [["feature", `#${id}${label ? ` ${cleanLabel(label, 200)}` : ""}`]];
+  if (Number.isInteger(k) && k >= 0 && k < d.nGroups) {
+    const q = d.qValues.get(r, k);
+    const effect = d.effects.get(r, k);
+    const mark = groupMark(q, effect, d.alpha);
+    const verdict = mark
+      ? "significantly higher"
+      : significanceMark(q, d.alpha)
+        ? "significantly lower: marked in the group it is higher in"
+        : "not significant";
+    out.push(
+      ["group", cleanLabel(d.groups[k], 200)],
+      ["mean", formatValue(d.means.get(r, k))],
+      ["effect", `${formatEffect(effect)} (rank-biserial vs rest)`],
+      ["q", `${formatQ(q)}${mark ? ` ${mark}` : ""} (${verdict} at α = ${formatValue(d.alpha)})`],
+    );
+  } else {
+    out.push(["", "click to select"]);
+  }
+  return out;
+}
+
+/** Scroll the table's own scroller (not the notebook) so the row is visible below the sticky header. */
+function scrollRowIntoView(scroller: HTMLElement, headerH: number, tr: HTMLTableRowElement): void {
+  const top = tr.offsetTop;
+  const bottom = top + tr.offsetHeight;
+  const viewH = scroller.clientHeight;
+  if (!(viewH > 0)) return;
+  if (top - headerH < scroller.scrollTop) scroller.scrollTop = Math.max(0, top - headerH);
+  else if (bottom > scroller.scrollTop + viewH) scroller.scrollTop = bottom - viewH;
+}
+
 export function createContrastView(model: AnyModel, el: HTMLElement): ContrastView {
   // ---- DOM -------------------------------------------------------------
   const style = h("style", { text: BASE_CSS + CONTRAST_CSS });
-  const title = h("span", { className: "fv-title" });
   const info = h("span", { className: "fv-info" });
   const note = h("div", { className: "fv-note" });
-  const toolbar = h("div", { className: "fv-toolbar" }, [title, info, note]);
+  /** Never let a rendering bug escape into the notebook: show it instead. */
+  const scope = createScope(model, (text) => {
+    data = null;
+    showMessage(`Cannot show contrast: ${text}`, "error");
+  });
+  const safely = scope.safely;
+  const title = titleControl(model, scope);
+  const toolbar = h("div", { className: "fv-toolbar" }, [title.el, info, note]);
   const message = h("div", { className: "fv-message", attrs: { role: "status" } });
   const headRow = h("tr");
   const thead = h("thead", {}, [headRow]);
@@ -115,14 +253,6 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
   let rows: HTMLTableRowElement[] = []; // by data row index
   let localSelection = false; // true while this view itself sets selected_feature
 
-  function applyTheme(): void {
-    const theme = readTheme(root);
-    const sel = theme.selection;
-    setAccent(root, sel, theme.dark ? 0.28 : 0.16);
-    root.style.setProperty("--fv-contrast-track", toCss(mix(theme.background, theme.text, theme.dark ? 0.16 : 0.09)));
-    root.style.setProperty("--fv-contrast-rule", toCss(mix(theme.background, theme.text, 0.1)));
-  }
-
   // ---- Rendering -------------------------------------------------------
 
   function showMessage(text: string, state: "error" | "empty"): void {
@@ -137,88 +267,6 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
     tooltip.hide();
     root.dataset.state = state;
     root.dataset.order = "";
-  }
-
-  function renderHeader(d: ContrastData): void {
-    clear(headRow);
-    const featureBtn = h(
-      "button",
-      {
-        className: `fv-contrast-sort fv-contrast-sort-feature${opts.sortGroup ? "" : " fv-active"}`,
-        attrs: { type: "button", "data-group": "", "aria-pressed": String(!d.groups.includes(opts.sortGroup)) },
-      },
-      [h("span", { text: "feature" })],
-    );
-    featureBtn.title = "order as given";
-    headRow.appendChild(h("th", { attrs: { scope: "col" } }, [featureBtn]));
-    d.groups.forEach((g, k) => {
-      const active = opts.sortGroup === g;
-      const btn = h(
-        "button",
-        {
-          className: `fv-contrast-sort${active ? " fv-active" : ""}`,
-          attrs: { type: "button", "data-group": g, "data-group-index": String(k), "aria-pressed": String(active) },
-        },
-        [
-          h("span", { className: "fv-contrast-swatch" }),
-          h("span", { className: "fv-contrast-group-name", text: cleanLabel(g, GROUP_NAME_MAX) }),
-          h("span", { className: "fv-contrast-sort-mark", text: active ? "▼" : "" }),
-        ],
-      );
-      (btn.firstChild as HTMLElement).style.background = toCss(groupColour(k));
-      btn.title = `sort by ${cleanLabel(g, 200)}'s effect (descending)`;
-      headRow.appendChild(h("th", { attrs: { scope: "col" } }, [btn]));
-    });
-  }
-
-  function renderRow(d: ContrastData, r: number): HTMLTableRowElement {
-    const id = d.featureIds[r];
-    const label = d.featureLabels[r];
-    const featureCell = h("td", {
-      className: "fv-contrast-feature",
-      attrs: { "data-row": String(r), "data-group-index": "-1" },
-    });
-    if (label) featureCell.appendChild(h("span", { className: "fv-contrast-id", text: `#${id}` }));
-    featureCell.appendChild(
-      h("span", { className: "fv-contrast-label", text: featureDisplayName(id, label, LABEL_MAX) }),
-    );
-    const tr = h(
-      "tr",
-      {
-        className: "fv-contrast-row",
-        attrs: { "data-feature": String(id), "data-row": String(r), tabindex: "0", "aria-selected": "false" },
-      },
-      [featureCell],
-    );
-    for (let k = 0; k < d.nGroups; k++) {
-      const mean = d.means.get(r, k);
-      const effect = d.effects.get(r, k);
-      const q = d.qValues.get(r, k);
-      const colour = toCss(groupColour(k));
-      const frac = Number.isFinite(mean) && d.maxAbsMean > 0 ? Math.min(1, Math.abs(mean) / d.maxAbsMean) : 0;
-      const bar = h("span", { className: `fv-contrast-bar${mean < 0 ? " fv-neg" : ""}` });
-      bar.style.width = `${(frac * BAR_WIDTH_PX).toFixed(1)}px`;
-      bar.style.background = colour;
-      bar.style.color = colour;
-      const mark = groupMark(q, effect, d.alpha);
-      const cell = h("div", { className: "fv-contrast-cell" }, [
-        h("span", { className: "fv-contrast-track" }, [bar]),
-        h("span", { className: "fv-contrast-mean", text: Number.isNaN(mean) ? "–" : formatValue(mean) }),
-        h("span", { className: "fv-contrast-mark", text: mark }),
-        h("span", { className: "fv-contrast-effect", text: `r ${formatEffect(effect)}` }),
-      ]);
-      tr.appendChild(
-        h(
-          "td",
-          {
-            className: "fv-contrast-group-cell",
-            attrs: { "data-row": String(r), "data-group-index": String(k), "data-mark": mark },
-          },
-          [cell],
-        ),
-      );
-    }
-    return tr;
   }
 
   function renderBody(d: ContrastData): void {
@@ -240,24 +288,12 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
       tr.setAttribute("aria-selected", String(on));
       if (on && !first) first = tr;
     });
-    if (scroll && first) scrollRowIntoView(first);
-  }
-
-  /** Scroll the table's own scroller (not the notebook) so the row is visible below the sticky header. */
-  function scrollRowIntoView(tr: HTMLTableRowElement): void {
-    const top = tr.offsetTop;
-    const bottom = top + tr.offsetHeight;
-    const headerH = thead.offsetHeight || 0;
-    const viewH = scroller.clientHeight;
-    if (!(viewH > 0)) return;
-    if (top - headerH < scroller.scrollTop) scroller.scrollTop = Math.max(0, top - headerH);
-    else if (bottom > scroller.scrollTop + viewH) scroller.scrollTop = bottom - viewH;
+    if (scroll && first) scrollRowIntoView(scroller, thead.offsetHeight || 0, first);
   }
 
   function renderAll(scrollToSelection: boolean): void {
     opts = readContrastOptions(model);
-    title.textContent = opts.title;
-    title.style.display = opts.title ? "" : "none";
+    title.update();
     root.dataset.sortGroup = opts.sortGroup;
     root.dataset.selectedFeature = String(opts.selectedFeature);
     const res = readContrast(model);
@@ -287,18 +323,11 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
     legendMarks.textContent = marksLegend(d.alpha);
     legendTest.textContent = testLegend(d.test, d.aggregate);
     tooltip.hide();
-    renderHeader(d);
+    renderHeader(headRow, d, opts.sortGroup);
     renderBody(d);
     root.dataset.state = "ready";
     applySelection(scrollToSelection);
   }
-
-  /** Never let a rendering bug escape into the notebook: show it instead. */
-  const scope = createScope(model, (text) => {
-    data = null;
-    showMessage(`Cannot show contrast: ${text}`, "error");
-  });
-  const safely = scope.safely;
 
   // ---- Model listeners -------------------------------------------------
   const listen = scope.listen;
@@ -310,11 +339,6 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
   listen("selected_feature", () => {
     opts = readContrastOptions(model);
     applySelection(!localSelection);
-  });
-  listen("title", () => {
-    opts = readContrastOptions(model);
-    title.textContent = opts.title;
-    title.style.display = opts.title ? "" : "none";
   });
 
   // ---- Interaction -----------------------------------------------------
@@ -334,12 +358,7 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
     }
   }
 
-  function closest(target: EventTarget | null, selector: string): HTMLElement | null {
-    const node = target as Element | null;
-    if (!node || typeof node.closest !== "function") return null;
-    const found = node.closest(selector) as HTMLElement | null;
-    return found && root.contains(found) ? found : null;
-  }
+  const closest = (target: EventTarget | null, selector: string) => closestIn(root, target, selector);
 
   const onClick = (e: MouseEvent) =>
     safely(() => {
@@ -364,77 +383,26 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
       selectRow(tr);
     });
 
-  function tooltipFor(cell: HTMLElement): TooltipRow[] | null {
-    const d = data;
-    if (!d) return null;
-    const r = Number(cell.getAttribute("data-row"));
-    const k = Number(cell.getAttribute("data-group-index"));
-    if (!Number.isInteger(r) || r < 0 || r >= d.nRows) return null;
-    const id = d.featureIds[r];
-    const label = d.featureLabels[r];
-    const out: TooltipRow[] = [["feature", `#${id}${label ? ` ${cleanLabel(label, 200)}` : ""}`]];
-    if (Number.isInteger(k) && k >= 0 && k < d.nGroups) {
-      const q = d.qValues.get(r, k);
-      const effect = d.effects.get(r, k);
-      const mark = groupMark(q, effect, d.alpha);
-      const verdict = mark
-        ? "significantly higher"
-        : significanceMark(q, d.alpha)
-          ? "significantly lower: marked in the group it is higher in"
-          : "not significant";
-      out.push(
-        ["group", cleanLabel(d.groups[k], 200)],
-        ["mean", formatValue(d.means.get(r, k))],
-        ["effect", `${formatEffect(effect)} (rank-biserial vs rest)`],
-        ["q", `${formatQ(q)}${mark ? ` ${mark}` : ""} (${verdict} at α = ${formatValue(d.alpha)})`],
-      );
-    } else {
-      out.push(["", "click to select"]);
-    }
-    return out;
-  }
-
-  let hoverCell: HTMLElement | null = null;
-  const onMove = (e: MouseEvent) =>
-    safely(() => {
-      const cell = closest(e.target, "td[data-row]");
-      if (!cell) {
-        hoverCell = null;
-        tooltip.hide();
-        return;
-      }
-      const rect = root.getBoundingClientRect();
-      const x = e.clientX - rect.left;
-      const y = e.clientY - rect.top;
-      if (cell !== hoverCell || !tooltip.visible) {
-        hoverCell = cell;
-        const rowsOut = tooltipFor(cell);
-        if (rowsOut) tooltip.show(rowsOut, x, y);
-        else tooltip.hide();
-      } else {
-        // Same cell: just follow the pointer.
-        tooltip.el.style.left = `${Math.max(0, x + 14)}px`;
-        tooltip.el.style.top = `${Math.max(0, y + 14)}px`;
-      }
-    });
-  const onLeave = () => {
-    hoverCell = null;
-    tooltip.hide();
-  };
-  const onScroll = () => onLeave();
-
+  hoverTooltips({
+    scope,
+    within: table,
+    host: root,
+    tooltip,
+    selector: "td[data-row]",
+    rows: (cell) => (data ? tooltipRows(data, cell) : null),
+    follow: true,
+  });
+  // The rows moved under the pointer.
+  scope.on(scroller, "scroll", () => tooltip.hide(), { passive: true });
   scope.on(table, "click", onClick);
   scope.on(table, "keydown", onKey);
-  scope.on(table, "mousemove", onMove);
-  scope.on(table, "mouseleave", onLeave);
-  scope.on(scroller, "scroll", onScroll, { passive: true });
-  scope.onTheme(applyTheme);
+  scope.onTheme(() => applyTheme(root));
   scope.defer(() => {
     tooltip.destroy();
     root.remove();
   });
 
-  safely(applyTheme);
+  safely(() => applyTheme(root));
   safely(() => renderAll(true));
   // Once laid out, bring an initially selected feature into view.
   if (opts.selectedFeature >= 0) scope.frames(() => applySelection(true)).schedule();

@@ -23,9 +23,9 @@ import {
   type Palette,
   tokenTooltipRows,
 } from "./dashboard-parts";
-import { clear, h } from "./dom";
+import { clear, closestIn, h } from "./dom";
 import { formatValue } from "./format";
-import type { Tooltip, TooltipRow } from "./tooltip";
+import { hoverTooltips, type Tooltip, type TooltipRow } from "./tooltip";
 import type { Scope } from "./view";
 
 export interface DashboardBody {
@@ -34,14 +34,6 @@ export interface DashboardBody {
   update(page: DashboardPage, palette: Palette, available: (id: number) => boolean): void;
   /** Empty both columns (no page). */
   clear(): void;
-}
-
-/** The element matching selector at or above target, inside within (null otherwise). */
-export function closestIn(within: Element, target: EventTarget | null, selector: string): Element | null {
-  const node = target as Element | null;
-  if (!node || typeof node.closest !== "function") return null;
-  const found = node.closest(selector);
-  return found && within.contains(found) ? found : null;
 }
 
 function section(name: string, heading: string, extra: Node[] = []): HTMLElement {
@@ -207,25 +199,13 @@ export function createDashboardBody(scope: Scope, host: HTMLElement, tooltip: To
     return null;
   }
 
-  let hoverTarget: Element | null = null;
-  scope.on<MouseEvent>(el, "mousemove", (e) => {
-    const target = closest(e.target, ".fv-token, .fv-hist-hit, .fv-hist-bar, .fv-logit");
-    if (!target) {
-      hoverTarget = null;
-      tooltip.hide();
-      return;
-    }
-    const rect = host.getBoundingClientRect();
-    if (target !== hoverTarget || !tooltip.visible) {
-      hoverTarget = target;
-      const rows = tooltipRowsFor(target);
-      if (rows) tooltip.show(rows, e.clientX - rect.left, e.clientY - rect.top);
-      else tooltip.hide();
-    }
-  });
-  scope.on(el, "mouseleave", () => {
-    hoverTarget = null;
-    tooltip.hide();
+  hoverTooltips({
+    scope,
+    within: el,
+    host,
+    tooltip,
+    selector: ".fv-token, .fv-hist-hit, .fv-hist-bar, .fv-logit",
+    rows: tooltipRowsFor,
   });
   scope.on<MouseEvent>(el, "click", (e) => {
     const btn = closest(e.target, ".fv-dash-logy");

@@ -10,7 +10,7 @@
 
 import { mix, toCss } from "./colour";
 import { titleControl } from "./controls";
-import { closestIn, createDashboardBody } from "./dashboard-body";
+import { createDashboardBody } from "./dashboard-body";
 import {
   type DashboardPage,
   indexIds,
@@ -24,7 +24,7 @@ import {
 import { createDashboardNav } from "./dashboard-nav";
 import { makePalette } from "./dashboard-parts";
 import { createDashboardSearch } from "./dashboard-search";
-import { h } from "./dom";
+import { closestIn, h } from "./dom";
 import { BASE_CSS, scopeCss } from "./styles";
 import { readTheme, setAccent, type Theme } from "./theme";
 import { cleanLabel } from "./tokens";

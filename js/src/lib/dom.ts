@@ -62,3 +62,11 @@ export function svg<K extends keyof SVGElementTagNameMap>(
   for (const c of children) el.appendChild(c);
   return el;
 }
+
+/** The element matching selector at or above target, inside within (null otherwise). */
+export function closestIn(within: Element, target: EventTarget | null, selector: string): HTMLElement | null {
+  const node = target as Element | null;
+  if (!node || typeof node.closest !== "function") return null;
+  const found = node.closest(selector) as HTMLElement | null;
+  return found && within.contains(found) ? found : null;
+}

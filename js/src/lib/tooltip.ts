@@ -1,6 +1,7 @@
 // DOM tooltip. Content is set ONLY through textContent (tokens are untrusted).
 
-import { h } from "./dom";
+import { closestIn, h } from "./dom";
+import type { Scope } from "./view";
 
 export type TooltipRow = [label: string, value: string];
 
@@ -57,4 +58,46 @@ export function createTooltip(container: HTMLElement): Tooltip {
       el.remove();
     },
   };
+}
+
+export interface HoverTooltipOptions {
+  scope: Scope;
+  /** Where the pointer is watched. */
+  within: HTMLElement;
+  /** The tooltip's container (positions are relative to it). */
+  host: HTMLElement;
+  tooltip: Tooltip;
+  /** The elements that have a tooltip. */
+  selector: string;
+  /** Rows for one of them (null: none). */
+  rows(target: HTMLElement): TooltipRow[] | null;
+  /** Follow the pointer within the same element (else the tooltip stays where it appeared). */
+  follow?: boolean;
+}
+
+/** DOM tooltips: rows for the element under the pointer, computed once per element entered. */
+export function hoverTooltips(o: HoverTooltipOptions): void {
+  const { tooltip } = o;
+  let current: HTMLElement | null = null;
+  const leave = () => {
+    current = null;
+    tooltip.hide();
+  };
+  o.scope.on<MouseEvent>(o.within, "mousemove", (e) => {
+    const target = closestIn(o.within, e.target, o.selector);
+    if (!target) return leave();
+    const rect = o.host.getBoundingClientRect();
+    const x = e.clientX - rect.left;
+    const y = e.clientY - rect.top;
+    if (target !== current || !tooltip.visible) {
+      current = target;
+      const rows = o.rows(target);
+      if (rows) tooltip.show(rows, x, y);
+      else tooltip.hide();
+    } else if (o.follow) {
+      tooltip.el.style.left = `${Math.max(0, x + 14)}px`;
+      tooltip.el.style.top = `${Math.max(0, y + 14)}px`;
+    }
+  });
+  o.scope.on(o.within, "mouseleave", leave);
 }
