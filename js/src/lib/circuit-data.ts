@@ -138,7 +138,7 @@ export function readGraph(raw: unknown): ReadGraph {
 }
 
 /** Edges into the target share one width scale ("upstream"); edges out of it one per downstream source. */
-export function edgeGroup(edge: CircuitEdge, target: string, sourceOf: Map<string, string>): string {
+export function edgeGroup(edge: CircuitEdge, target: string, sourceOf: ReadonlyMap<string, string>): string {
   return edge.to === target ? "upstream" : `downstream ${sourceOf.get(edge.to) ?? ""}`;
 }
 

@@ -4,6 +4,7 @@
 // Labels are untrusted (token strings for logits): they only ever go through textContent / setAttribute.
 
 import {
+  type CircuitEdge,
   type CircuitGraph,
   type CircuitNode,
   columnTitle,
@@ -62,6 +63,111 @@ interface Palette {
   dark: boolean;
 }
 
+function readPalette(root: HTMLElement): Palette {
+  const theme = readTheme(root);
+  setAccent(root, theme.selection);
+  root.style.setProperty("--fv-circuit-node-border", toCss(mix(theme.background, theme.text, 0.45)));
+  return {
+    positive: theme.dark ? [110, 170, 255] : [31, 95, 191],
+    negative: theme.dark ? [255, 120, 100] : [192, 57, 43],
+    background: theme.background,
+    text: theme.text,
+    dark: theme.dark,
+  };
+}
+
+function signColourOf(palette: Palette, value: number | null): RGB {
+  if (value === null || value === 0) return mix(palette.background, palette.text, 0.4);
+  return value > 0 ? palette.positive : palette.negative;
+}
+
+function nodeFill(palette: Palette, node: CircuitNode, byCluster: boolean): string {
+  if (node.role === "target") return toCss(mix(palette.background, palette.text, 0.12));
+  const base = byCluster && node.cluster > 0 ? groupColour(node.cluster - 1) : signColourOf(palette, node.effect);
+  return toCss(mix(palette.background, base, palette.dark ? 0.45 : 0.3));
+}
+
+function nodeRows(node: CircuitNode, graph: CircuitGraph | null): TooltipRow[] {
+  const rows: TooltipRow[] = [
+    ["node", cleanLabel(node.label, 80)],
+    ["source", node.source],
+    ["role", node.role],
+  ];
+  if (node.role === "target") {
+    rows.push(["mean", `${formatValue(node.activation ?? NaN)} where it fires`]);
+    if (graph) rows.push(["fires on", `${graph.nFiring} tokens of ${graph.nPrompts} prompts`]);
+    return rows;
+  }
+  rows.push([node.role === "upstream" ? "effect" : "driven by", formatValue(node.effect ?? NaN)]);
+  if (node.attribution !== null) rows.push(["attribution", formatValue(node.attribution)]);
+  if (node.activation !== null) rows.push(["activation", formatValue(node.activation)]);
+  if (node.cluster > 0) rows.push(["cluster", String(node.cluster)]);
+  return rows;
+}
+
+type GraphLayout = ReturnType<typeof layoutGraph>;
+
+/** One edge: a curve from a's right side to b's left, as wide as its weight within its group. */
+function edgePath(
+  graph: CircuitGraph,
+  layout: GraphLayout,
+  sourceOf: ReadonlyMap<string, string>,
+  a: CircuitNode,
+  b: CircuitNode,
+  edge: CircuitEdge,
+): SVGPathElement {
+  const x1 = layout.x.get(a.id)! + NODE_WIDTH;
+  const x2 = layout.x.get(b.id)!;
+  const y1 = layout.y.get(a.id)!;
+  const y2 = layout.y.get(b.id)!;
+  const mid = (x1 + x2) / 2;
+  return svg("path", {
+    class: "fv-circuit-edge",
+    d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`,
+    "stroke-width": edgeWidth(
+      edge.weight,
+      graph.maxAbsWeight.get(edgeGroup(edge, graph.target, sourceOf)) ?? 0,
+    ).toFixed(2),
+    "data-from": edge.from,
+    "data-to": edge.to,
+    "data-weight": String(edge.weight),
+  });
+}
+
+/** One node: a focusable button with its label (and effect). */
+function nodeElement(layout: GraphLayout, node: CircuitNode): SVGGElement {
+  const x = layout.x.get(node.id)!;
+  const y = layout.y.get(node.id)! - NODE_HEIGHT / 2;
+  const label = cleanLabel(node.label, LABEL_MAX);
+  const g = svg("g", {
+    class: `fv-circuit-node${node.role === "target" ? " fv-target" : ""}`,
+    tabindex: "0",
+    role: "button",
+    "aria-pressed": "false",
+    "aria-label": `${label}, ${node.role}${node.effect !== null ? `, effect ${formatValue(node.effect)}` : ""}`,
+    "data-node": node.id,
+    "data-kind": node.kind,
+    transform: `translate(${x},${y})`,
+  });
+  const rect = svg("rect", { width: String(NODE_WIDTH), height: String(NODE_HEIGHT), rx: "4" });
+  const text = svg("text", { x: "6", y: String(NODE_HEIGHT / 2 + 4) });
+  text.textContent = node.effect !== null && node.role !== "target" ? `${label} ${formatValue(node.effect)}` : label;
+  g.append(rect, text);
+  return g;
+}
+
+function legendItems(): Node[] {
+  return [
+    h("span", {
+      text: "edge width: |effect| where the target fires (upstream -> target; target -> each downstream source, scaled apart)",
+    }),
+    h("span", { className: "fv-circuit-swatch fv-pos" }),
+    h("span", { text: "raises" }),
+    h("span", { className: "fv-circuit-swatch fv-neg" }),
+    h("span", { text: "lowers" }),
+  ];
+}
+
 export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView {
   const style = h("style", { text: BASE_CSS + CIRCUIT_CSS });
   const title = h("span", { className: "fv-title" });
@@ -81,52 +187,11 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
   el.appendChild(root);
 
   let graph: CircuitGraph | null = null;
-  let palette: Palette = readPalette();
+  let palette: Palette = readPalette(root);
   const nodeEls = new Map<string, SVGGElement>();
   const edgeEls: Array<{ el: SVGPathElement; from: string; to: string }> = [];
 
-  function readPalette(): Palette {
-    const theme = readTheme(root);
-    setAccent(root, theme.selection);
-    root.style.setProperty("--fv-circuit-node-border", toCss(mix(theme.background, theme.text, 0.45)));
-    return {
-      positive: theme.dark ? [110, 170, 255] : [31, 95, 191],
-      negative: theme.dark ? [255, 120, 100] : [192, 57, 43],
-      background: theme.background,
-      text: theme.text,
-      dark: theme.dark,
-    };
-  }
-
-  function signColour(value: number | null): RGB {
-    if (value === null || value === 0) return mix(palette.background, palette.text, 0.4);
-    return value > 0 ? palette.positive : palette.negative;
-  }
-
-  function nodeFill(node: CircuitNode): string {
-    if (node.role === "target") return toCss(mix(palette.background, palette.text, 0.12));
-    const base =
-      model.get("color_by") === "cluster" && node.cluster > 0 ? groupColour(node.cluster - 1) : signColour(node.effect);
-    return toCss(mix(palette.background, base, palette.dark ? 0.45 : 0.3));
-  }
-
-  function nodeRows(node: CircuitNode): TooltipRow[] {
-    const rows: TooltipRow[] = [
-      ["node", cleanLabel(node.label, 80)],
-      ["source", node.source],
-      ["role", node.role],
-    ];
-    if (node.role === "target") {
-      rows.push(["mean", `${formatValue(node.activation ?? NaN)} where it fires`]);
-      if (graph) rows.push(["fires on", `${graph.nFiring} tokens of ${graph.nPrompts} prompts`]);
-      return rows;
-    }
-    rows.push([node.role === "upstream" ? "effect" : "driven by", formatValue(node.effect ?? NaN)]);
-    if (node.attribution !== null) rows.push(["attribution", formatValue(node.attribution)]);
-    if (node.activation !== null) rows.push(["activation", formatValue(node.activation)]);
-    if (node.cluster > 0) rows.push(["cluster", String(node.cluster)]);
-    return rows;
-  }
+  const signColour = (value: number | null) => signColourOf(palette, value);
 
   function showTip(rows: TooltipRow[], event: { clientX: number; clientY: number }): void {
     const box = root.getBoundingClientRect();
@@ -153,7 +218,12 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
 
   function paintColours(): void {
     if (!graph) return;
-    for (const node of graph.nodes) nodeEls.get(node.id)?.querySelector("rect")?.setAttribute("fill", nodeFill(node));
+    const byCluster = model.get("color_by") === "cluster";
+    for (const node of graph.nodes)
+      nodeEls
+        .get(node.id)
+        ?.querySelector("rect")
+        ?.setAttribute("fill", nodeFill(palette, node, byCluster));
     const byId = new Map(graph.edges.map((e) => [`${e.from}>${e.to}`, e]));
     for (const e of edgeEls) e.el.setAttribute("stroke", toCss(signColour(byId.get(`${e.from}>${e.to}`)?.weight ?? 0)));
     const pos = legend.querySelector<HTMLElement>(".fv-pos");
@@ -211,22 +281,7 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
     for (const edge of graph.edges) {
       const a = nodeById.get(edge.from)!;
       const b = nodeById.get(edge.to)!;
-      const x1 = layout.x.get(a.id)! + NODE_WIDTH;
-      const x2 = layout.x.get(b.id)!;
-      const y1 = layout.y.get(a.id)!;
-      const y2 = layout.y.get(b.id)!;
-      const mid = (x1 + x2) / 2;
-      const path = svg("path", {
-        class: "fv-circuit-edge",
-        d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`,
-        "stroke-width": edgeWidth(
-          edge.weight,
-          graph.maxAbsWeight.get(edgeGroup(edge, graph.target, sourceOf)) ?? 0,
-        ).toFixed(2),
-        "data-from": edge.from,
-        "data-to": edge.to,
-        "data-weight": String(edge.weight),
-      });
+      const path = edgePath(graph, layout, sourceOf, a, b, edge);
       path.addEventListener("mousemove", (event) =>
         showTip(
           [
@@ -245,24 +300,7 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
 
     const order = [...graph.nodes].sort((p, q) => p.column - q.column || p.row - q.row);
     for (const node of order) {
-      const x = layout.x.get(node.id)!;
-      const y = layout.y.get(node.id)! - NODE_HEIGHT / 2;
-      const label = cleanLabel(node.label, LABEL_MAX);
-      const g = svg("g", {
-        class: `fv-circuit-node${node.role === "target" ? " fv-target" : ""}`,
-        tabindex: "0",
-        role: "button",
-        "aria-pressed": "false",
-        "aria-label": `${label}, ${node.role}${node.effect !== null ? `, effect ${formatValue(node.effect)}` : ""}`,
-        "data-node": node.id,
-        "data-kind": node.kind,
-        transform: `translate(${x},${y})`,
-      });
-      const rect = svg("rect", { width: String(NODE_WIDTH), height: String(NODE_HEIGHT), rx: "4" });
-      const text = svg("text", { x: "6", y: String(NODE_HEIGHT / 2 + 4) });
-      text.textContent =
-        node.effect !== null && node.role !== "target" ? `${label} ${formatValue(node.effect)}` : label;
-      g.append(rect, text);
+      const g = nodeElement(layout, node);
       g.addEventListener("click", () => select(node));
       g.addEventListener("keydown", (event) => {
         if (event.key === "Enter" || event.key === " ") {
@@ -276,11 +314,11 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
           nodeEls.get(next)?.focus();
         }
       });
-      g.addEventListener("mousemove", (event) => showTip(nodeRows(node), event));
+      g.addEventListener("mousemove", (event) => showTip(nodeRows(node, graph), event));
       g.addEventListener("mouseleave", () => tooltip.hide());
       g.addEventListener("focus", () => {
         const box = g.getBoundingClientRect();
-        showTip(nodeRows(node), { clientX: box.right, clientY: box.top });
+        showTip(nodeRows(node, graph), { clientX: box.right, clientY: box.top });
       });
       g.addEventListener("blur", () => tooltip.hide());
       canvas.appendChild(g);
@@ -288,15 +326,7 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
     }
 
     while (legend.firstChild) legend.removeChild(legend.firstChild);
-    legend.append(
-      h("span", {
-        text: "edge width: |effect| where the target fires (upstream -> target; target -> each downstream source, scaled apart)",
-      }),
-      h("span", { className: "fv-circuit-swatch fv-pos" }),
-      h("span", { text: "raises" }),
-      h("span", { className: "fv-circuit-swatch fv-neg" }),
-      h("span", { text: "lowers" }),
-    );
+    legend.append(...legendItems());
     root.dataset.state = "ready";
     paintColours();
     paintSelection();
@@ -316,7 +346,7 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
   });
   scope.listen("selected_node", paintSelection);
   scope.onTheme(() => {
-    palette = readPalette();
+    palette = readPalette(root);
     paintColours();
   });
   scope.defer(() => {
