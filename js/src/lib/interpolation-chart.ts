@@ -36,6 +36,112 @@ export interface Chart {
   destroy(): void;
 }
 
+interface Scales {
+  xMin: number;
+  xMax: number;
+  yMax: number;
+}
+
+const xOf = (sc: Scales, v: number) =>
+  M.left + ((v - sc.xMin) / (sc.xMax - sc.xMin)) * (CHART_WIDTH - M.left - M.right);
+const yOf = (sc: Scales, p: number) =>
+  CHART_HEIGHT - M.bottom - (Math.min(p, sc.yMax) / sc.yMax) * (CHART_HEIGHT - M.top - M.bottom);
+
+/** Steering values on x (padded when they are all one value), probabilities of the first `lines` tokens on y. */
+function scalesOf(d: InterpolationData, lines: number): Scales {
+  const finite = d.values.filter((v) => Number.isFinite(v));
+  let xMin = finite.length ? Math.min(...finite) : 0;
+  let xMax = finite.length ? Math.max(...finite) : 1;
+  if (!(xMax > xMin)) {
+    const pad = Math.abs(xMin) > 0 ? Math.abs(xMin) * 0.5 : 1;
+    xMin -= pad;
+    xMax += pad;
+  }
+  let pMax = 0;
+  for (let u = 0; u < lines; u++) {
+    for (let s = 0; s < d.values.length; s++) if (d.probs[s][u] > pMax) pMax = d.probs[s][u];
+    if (d.baselineProbs[u] > pMax) pMax = d.baselineProbs[u];
+  }
+  return { xMin, xMax, yMax: niceCeil(pMax) };
+}
+
+/** Horizontal grid lines and probability ticks, the axes, value ticks (and 0), the x label. */
+function drawAxes(gridG: SVGGElement, axesG: SVGGElement, sc: Scales): void {
+  const { xMin, xMax, yMax } = sc;
+  const bottom = CHART_HEIGHT - M.bottom;
+  for (const f of [0, 0.5, 1]) {
+    const py = yOf(sc, yMax * f);
+    gridG.appendChild(
+      svg("line", { class: f === 0 ? "fv-axis" : "fv-grid", x1: M.left, x2: CHART_WIDTH - M.right, y1: py, y2: py }),
+    );
+    const t = svg("text", { class: "fv-tick", x: M.left - 4, y: py + 3, "text-anchor": "end" });
+    t.textContent = formatProb(yMax * f);
+    axesG.appendChild(t);
+  }
+  axesG.appendChild(svg("line", { class: "fv-axis", x1: M.left, x2: M.left, y1: M.top, y2: bottom }));
+  const xTicks = [xMin, xMax];
+  if (xMin < 0 && xMax > 0) xTicks.push(0);
+  for (const v of xTicks) {
+    const px = xOf(sc, v);
+    axesG.appendChild(svg("line", { class: "fv-axis", x1: px, x2: px, y1: bottom, y2: bottom + 3 }));
+    const anchor = v === xMin ? "start" : v === xMax ? "end" : "middle";
+    const t = svg("text", { class: "fv-tick", x: px, y: bottom + 13, "text-anchor": anchor });
+    t.textContent = formatValue(v);
+    axesG.appendChild(t);
+  }
+  if (xMin < 0 && xMax > 0) {
+    gridG.appendChild(svg("line", { class: "fv-zero", x1: xOf(sc, 0), x2: xOf(sc, 0), y1: M.top, y2: bottom }));
+  }
+  const xl = svg("text", {
+    class: "fv-tick fv-axis-label",
+    x: (M.left + CHART_WIDTH - M.right) / 2,
+    y: bottom + 24,
+    "text-anchor": "middle",
+  });
+  xl.textContent = "steering value";
+  axesG.appendChild(xl);
+}
+
+/** Token u's line (gaps where a value or probability is not finite). */
+function seriesOf(d: InterpolationData, sc: Scales, u: number, colour: string): SVGGElement {
+  let path = "";
+  let pen = false;
+  for (let s = 0; s < d.values.length; s++) {
+    const v = d.values[s];
+    const p = d.probs[s][u];
+    if (!Number.isFinite(v) || !Number.isFinite(p)) {
+      pen = false;
+      continue;
+    }
+    path += `${pen ? "L" : "M"}${xOf(sc, v).toFixed(1)} ${yOf(sc, p).toFixed(1)}`;
+    pen = true;
+  }
+  const g = svg("g", { class: "fv-series", "data-token": u });
+  g.appendChild(
+    svg("path", { class: "fv-line", d: path || "M0 0", stroke: colour, ...(path ? {} : { visibility: "hidden" }) }),
+  );
+  return g;
+}
+
+/** Token u's legend entry; `prob` shows its probability at the current value. */
+function legendItem(d: InterpolationData, u: number, colour: string, prob: HTMLElement): HTMLElement {
+  const item = h(
+    "div",
+    {
+      className: "fv-chart-item",
+      title: `${tokenTooltip(d.tokenStrings[u])}\nunsteered: ${formatProb(d.baselineProbs[u])}`,
+      attrs: { "data-token": String(u) },
+    },
+    [
+      h("span", { className: "fv-chart-swatch" }),
+      h("span", { className: "fv-chart-token", text: tokenLabel(d.tokenStrings[u], 16) }),
+      prob,
+    ],
+  );
+  (item.firstChild as HTMLElement).style.background = colour;
+  return item;
+}
+
 /** onPick: called with the index nearest to a click on the plot. */
 export function createChart(onPick: (index: number) => void): Chart {
   const root = svg("svg", {
@@ -76,16 +182,14 @@ export function createChart(onPick: (index: number) => void): Chart {
 
   let data: InterpolationData | null = null;
   let lines = 0;
-  let xMin = 0;
-  let xMax = 1;
-  let yMax = 1;
+  let sc: Scales = { xMin: 0, xMax: 1, yMax: 1 };
   let series: SVGGElement[] = [];
   let curDots: SVGCircleElement[] = [];
   let legendProbs: HTMLElement[] = [];
   let items: HTMLElement[] = [];
 
-  const x = (v: number) => M.left + ((v - xMin) / (xMax - xMin)) * (CHART_WIDTH - M.left - M.right);
-  const y = (p: number) => CHART_HEIGHT - M.bottom - (Math.min(p, yMax) / yMax) * (CHART_HEIGHT - M.top - M.bottom);
+  const x = (v: number) => xOf(sc, v);
+  const y = (p: number) => yOf(sc, p);
 
   function highlight(u: number): void {
     root.classList.toggle("fv-hl-on", u >= 0);
@@ -120,75 +224,12 @@ export function createChart(onPick: (index: number) => void): Chart {
     empty.textContent = "";
     el.dataset.lines = String(lines);
 
-    // Scales.
-    const finite = d.values.filter((v) => Number.isFinite(v));
-    xMin = finite.length ? Math.min(...finite) : 0;
-    xMax = finite.length ? Math.max(...finite) : 1;
-    if (!(xMax > xMin)) {
-      const pad = Math.abs(xMin) > 0 ? Math.abs(xMin) * 0.5 : 1;
-      xMin -= pad;
-      xMax += pad;
-    }
-    let pMax = 0;
-    for (let u = 0; u < lines; u++) {
-      for (let s = 0; s < S; s++) if (d.probs[s][u] > pMax) pMax = d.probs[s][u];
-      if (d.baselineProbs[u] > pMax) pMax = d.baselineProbs[u];
-    }
-    yMax = niceCeil(pMax);
-
-    // Grid, axes, ticks.
-    const bottom = CHART_HEIGHT - M.bottom;
-    for (const f of [0, 0.5, 1]) {
-      const py = y(yMax * f);
-      gridG.appendChild(
-        svg("line", { class: f === 0 ? "fv-axis" : "fv-grid", x1: M.left, x2: CHART_WIDTH - M.right, y1: py, y2: py }),
-      );
-      const t = svg("text", { class: "fv-tick", x: M.left - 4, y: py + 3, "text-anchor": "end" });
-      t.textContent = formatProb(yMax * f);
-      axesG.appendChild(t);
-    }
-    axesG.appendChild(svg("line", { class: "fv-axis", x1: M.left, x2: M.left, y1: M.top, y2: bottom }));
-    const xTicks = [xMin, xMax];
-    if (xMin < 0 && xMax > 0) xTicks.push(0);
-    for (const v of xTicks) {
-      const px = x(v);
-      axesG.appendChild(svg("line", { class: "fv-axis", x1: px, x2: px, y1: bottom, y2: bottom + 3 }));
-      const anchor = v === xMin ? "start" : v === xMax ? "end" : "middle";
-      const t = svg("text", { class: "fv-tick", x: px, y: bottom + 13, "text-anchor": anchor });
-      t.textContent = formatValue(v);
-      axesG.appendChild(t);
-    }
-    if (xMin < 0 && xMax > 0) {
-      gridG.appendChild(svg("line", { class: "fv-zero", x1: x(0), x2: x(0), y1: M.top, y2: bottom }));
-    }
-    const xl = svg("text", {
-      class: "fv-tick fv-axis-label",
-      x: (M.left + CHART_WIDTH - M.right) / 2,
-      y: bottom + 24,
-      "text-anchor": "middle",
-    });
-    xl.textContent = "steering value";
-    axesG.appendChild(xl);
-
-    const showBaseline = xMin <= 0 && xMax >= 0;
+    sc = scalesOf(d, lines);
+    drawAxes(gridG, axesG, sc);
+    const showBaseline = sc.xMin <= 0 && sc.xMax >= 0;
     for (let u = 0; u < lines; u++) {
       const colour = toCss(groupColour(u));
-      let path = "";
-      let pen = false;
-      for (let s = 0; s < S; s++) {
-        const v = d.values[s];
-        const p = d.probs[s][u];
-        if (!Number.isFinite(v) || !Number.isFinite(p)) {
-          pen = false;
-          continue;
-        }
-        path += `${pen ? "L" : "M"}${x(v).toFixed(1)} ${y(p).toFixed(1)}`;
-        pen = true;
-      }
-      const g = svg("g", { class: "fv-series", "data-token": u });
-      g.appendChild(
-        svg("path", { class: "fv-line", d: path || "M0 0", stroke: colour, ...(path ? {} : { visibility: "hidden" }) }),
-      );
+      const g = seriesOf(d, sc, u, colour);
       linesG.appendChild(g);
       series.push(g);
       const bp = d.baselineProbs[u];
@@ -203,20 +244,7 @@ export function createChart(onPick: (index: number) => void): Chart {
 
       // Legend entry.
       const prob = h("span", { className: "fv-chart-prob" });
-      const item = h(
-        "div",
-        {
-          className: "fv-chart-item",
-          title: `${tokenTooltip(d.tokenStrings[u])}\nunsteered: ${formatProb(bp)}`,
-          attrs: { "data-token": String(u) },
-        },
-        [
-          h("span", { className: "fv-chart-swatch" }),
-          h("span", { className: "fv-chart-token", text: tokenLabel(d.tokenStrings[u], 16) }),
-          prob,
-        ],
-      );
-      (item.firstChild as HTMLElement).style.background = colour;
+      const item = legendItem(d, u, colour, prob);
       item.addEventListener("mouseenter", () => highlight(u));
       item.addEventListener("mouseleave", () => highlight(-1));
       legend.appendChild(item);
@@ -262,7 +290,7 @@ export function createChart(onPick: (index: number) => void): Chart {
     const rect = root.getBoundingClientRect();
     if (!(rect.width > 0)) return;
     const px = ((e.clientX - rect.left) / rect.width) * CHART_WIDTH;
-    const v = xMin + ((px - M.left) / (CHART_WIDTH - M.left - M.right)) * (xMax - xMin);
+    const v = sc.xMin + ((px - M.left) / (CHART_WIDTH - M.left - M.right)) * (sc.xMax - sc.xMin);
     const i = nearestIndex(d.values, v);
     if (i >= 0) onPick(i);
   };
