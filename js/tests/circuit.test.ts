@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import widget from "../src/circuit";
 import { type CircuitGraph, edgeWidth, layoutGraph, neighbour, readGraph } from "../src/lib/circuit-data";
-import { FakeModel } from "./helpers";
+import { FakeModel, widgetPage } from "./helpers";
 
 const XSS = "<img src=x onerror=alert(1)>";
 const T = "blocks.2.hook_resid_pre:7";
@@ -74,28 +74,14 @@ function state(): Record<string, unknown> {
   };
 }
 
-let el: HTMLElement;
-let cleanup: (() => void) | undefined;
+const page = widgetPage(widget, ".fv-circuit");
 
 function mount(s = state()) {
-  const model = new FakeModel(s);
-  cleanup = widget.render({ model, el });
-  return { model, root: el.querySelector<HTMLElement>(".fv-circuit")! };
+  return page.mount(s);
 }
 
 const nodeEl = (root: HTMLElement, id: string) =>
   root.querySelector<SVGGElement>(`.fv-circuit-node[data-node="${id}"]`)!;
-
-beforeEach(() => {
-  el = document.createElement("div");
-  document.body.appendChild(el);
-});
-
-afterEach(() => {
-  cleanup?.();
-  cleanup = undefined;
-  el.remove();
-});
 
 function graph(): CircuitGraph {
   const read = readGraph(graphState());
@@ -226,11 +212,11 @@ describe("the view", () => {
 
   it("says so when there is no circuit, and cleans up its listeners", () => {
     const model = new FakeModel({ ...state(), graph: {} });
-    const dispose = widget.render({ model, el });
-    expect(el.querySelector<HTMLElement>(".fv-circuit")!.dataset.state).toBe("error");
-    expect(el.textContent).toContain("no target node");
+    const dispose = widget.render({ model, el: page.el });
+    expect(page.el.querySelector<HTMLElement>(".fv-circuit")!.dataset.state).toBe("error");
+    expect(page.el.textContent).toContain("no target node");
     dispose();
     expect(model.listenerCount()).toBe(0);
-    expect(el.querySelector(".fv-circuit")).toBeNull();
+    expect(page.el.querySelector(".fv-circuit")).toBeNull();
   });
 });

@@ -1,8 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import widget from "../src/contrast";
 import { decodeMatrix } from "../src/lib/binary";
 import { formatEffect, groupMark, marksLegend, rowOrder, significanceMark, testLegend } from "../src/lib/contrast-data";
-import { csrTrait, denseTrait, FakeModel, f32 } from "./helpers";
+import { csrTrait, denseTrait, FakeModel, f32, widgetPage } from "./helpers";
 
 const XSS = "<img src=x onerror=alert(1)>";
 
@@ -41,31 +41,16 @@ function baseState(): Record<string, unknown> {
   };
 }
 
-let el: HTMLElement;
-let cleanup: (() => void) | undefined;
+const page = widgetPage(widget, ".fv-contrast");
 
 function mount(state = baseState()) {
-  const model = new FakeModel(state);
-  cleanup = widget.render({ model, el });
-  const root = el.querySelector<HTMLElement>(".fv-contrast")!;
-  return { model, root };
+  return page.mount(state);
 }
 
 const rowEls = (root: HTMLElement) => [...root.querySelectorAll<HTMLElement>(".fv-contrast-row")];
 const rowIds = (root: HTMLElement) => rowEls(root).map((r) => r.dataset.feature);
 const rowOf = (root: HTMLElement, id: number) =>
   root.querySelector<HTMLElement>(`.fv-contrast-row[data-feature="${id}"]`)!;
-
-beforeEach(() => {
-  el = document.createElement("div");
-  document.body.appendChild(el);
-});
-
-afterEach(() => {
-  cleanup?.();
-  cleanup = undefined;
-  el.remove();
-});
 
 describe("significance marks", () => {
   it("uses *** / ** / * at 0.001 / 0.01 / alpha", () => {
@@ -273,7 +258,7 @@ describe("contrast render()", () => {
     expect(text).toContain("**");
     root.querySelector("table")!.dispatchEvent(new MouseEvent("mouseleave"));
     expect(tip.style.display).toBe("none");
-    expect(el.querySelectorAll("img").length).toBe(0);
+    expect(page.el.querySelectorAll("img").length).toBe(0);
   });
 
   it("never creates elements from group names or labels", () => {
@@ -285,13 +270,13 @@ describe("contrast render()", () => {
     const { model, root } = mount(state);
     expect(root.dataset.state).toBe("ready");
     expect(document.querySelectorAll("img").length).toBe(0);
-    expect(el.querySelectorAll("img, b, script").length).toBe(0);
+    expect(page.el.querySelectorAll("img, b, script").length).toBe(0);
     expect(root.querySelector(".fv-contrast-sort.fv-active")!.getAttribute("data-group")).toBe(XSS);
     expect(root.textContent).toContain("<img src=x onerror=alert(1)>");
     expect(rowIds(root)).toEqual(["10", "40", "30", "20"]); // sorted by the XSS-named group
     root.querySelector<HTMLElement>('.fv-contrast-sort[data-group-index="1"]')!.click();
     expect(model.get("sort_group")).toBe("<b>angry</b>");
-    expect(el.querySelectorAll("img, b, script").length).toBe(0);
+    expect(page.el.querySelectorAll("img, b, script").length).toBe(0);
   });
 
   it("shows an error for malformed buffers without throwing, and recovers", () => {
@@ -367,9 +352,8 @@ describe("contrast render()", () => {
   it("cleans up listeners and DOM", () => {
     const { model } = mount();
     expect(model.listenerCount()).toBeGreaterThan(0);
-    cleanup!();
-    cleanup = undefined;
+    page.unmount();
     expect(model.listenerCount()).toBe(0);
-    expect(el.querySelector(".fv-contrast")).toBeNull();
+    expect(page.el.querySelector(".fv-contrast")).toBeNull();
   });
 });

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import widget from "../src/dashboard";
 import { LocalModel } from "../src/export_runtime";
 import {
@@ -13,7 +13,7 @@ import {
   readSearchResults,
 } from "../src/lib/dashboard-data";
 import { PAGE_TIMEOUT_MS } from "../src/lib/dashboard-view";
-import { FakeModel } from "./helpers";
+import { type FakeModel, widgetPage } from "./helpers";
 
 const XSS = "<img src=x onerror=alert(1)>";
 const IDS = [3, 7, 12, 40];
@@ -71,31 +71,15 @@ function baseState(feature = 7): Record<string, unknown> {
   };
 }
 
-let el: HTMLElement;
-let cleanup: (() => void) | undefined;
+const page = widgetPage(widget, ".fv-dashboard");
 
 function mount(state = baseState()) {
-  const model = new FakeModel(state);
-  cleanup = widget.render({ model, el });
-  const root = el.querySelector<HTMLElement>(".fv-dashboard")!;
-  return { model, root };
+  return page.mount(state);
 }
 
 const q = <T extends Element = HTMLElement>(root: Element, sel: string) => root.querySelector<T & Element>(sel) as T;
 const qa = (root: Element, sel: string) => [...root.querySelectorAll<HTMLElement>(sel)];
 const featureSets = (model: FakeModel) => model.sets.filter(([k]) => k === "feature").map(([, v]) => v);
-
-beforeEach(() => {
-  el = document.createElement("div");
-  document.body.appendChild(el);
-});
-
-afterEach(() => {
-  cleanup?.();
-  cleanup = undefined;
-  el.remove();
-  vi.useRealTimers();
-});
 
 describe("page reading", () => {
   it("reads a well-formed page", () => {
@@ -312,11 +296,10 @@ describe("dashboard view", () => {
       null,
       {},
     ];
-    for (const page of bad) {
-      const { root } = mount({ ...baseState(), page });
+    for (const bad1 of bad) {
+      const { root } = mount({ ...baseState(), page: bad1 });
       expect(["ready", "loading", "error", "empty"]).toContain(root.dataset.state);
-      cleanup?.();
-      cleanup = undefined;
+      page.unmount();
     }
     const { root } = mount({ ...baseState(), page: bad[0] });
     expect(root.dataset.state).toBe("ready");
@@ -329,19 +312,19 @@ describe("dashboard view", () => {
   it("shows empty and error states", () => {
     let { root } = mount({ ...baseState(), page: {} });
     expect(root.dataset.state).toBe("empty");
-    cleanup?.();
+    page.unmount();
     ({ root } = mount({ ...baseState(), page: "broken" }));
     expect(root.dataset.state).toBe("error");
     expect(q(root, ".fv-message").textContent).toContain("not an object");
   });
 
   it("renders tokens as text only", () => {
-    const page = makePage(7);
-    (page.top as Array<{ tokens: string[] }>)[0].tokens[1] = XSS;
-    (page.logits_top as Array<{ token: string }>)[0].token = XSS;
+    const xssPage = makePage(7);
+    (xssPage.top as Array<{ tokens: string[] }>)[0].tokens[1] = XSS;
+    (xssPage.logits_top as Array<{ token: string }>)[0].token = XSS;
     const state = {
       ...baseState(),
-      page,
+      page: xssPage,
       title: XSS,
       search: "x",
       search_results: [{ feature: 3, value: 1, token: XSS }],
@@ -420,10 +403,9 @@ describe("dashboard view", () => {
   it("cleans up listeners and DOM", () => {
     const { model } = mount();
     expect(model.listenerCount()).toBeGreaterThan(0);
-    cleanup?.();
-    cleanup = undefined;
+    page.unmount();
     expect(model.listenerCount()).toBe(0);
-    expect(el.querySelector(".fv-dashboard")).toBeNull();
+    expect(page.el.querySelector(".fv-dashboard")).toBeNull();
   });
 
   it("handles thousands of feature ids", () => {
@@ -438,8 +420,8 @@ describe("dashboard view", () => {
 describe("in an HTML export (no kernel)", () => {
   function mountOffline(responses: Record<string, Record<string, Record<string, unknown>>> = {}) {
     const model = new LocalModel(baseState(), responses);
-    cleanup = widget.render({ model, el });
-    return { model, root: el.querySelector<HTMLElement>(".fv-dashboard")! };
+    page.render(model);
+    return { model, root: page.el.querySelector<HTMLElement>(".fv-dashboard")! };
   }
 
   it("disables search with a tooltip that says why", () => {

@@ -1,11 +1,11 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import widget from "../src/heatmap";
 import { formatValue } from "../src/lib/format";
 import { MAX_SCROLL_EXTENT, toContentScroll, toScrollerScroll } from "../src/lib/layout";
-import { type CtxCall, denseTrait, FakeModel, stubCanvas, tick } from "./helpers";
+import { type CtxCall, denseTrait, FakeModel, mouse, tick, widgetPage } from "./helpers";
 import { u8Payload } from "./quantised";
 
 const XSS = "<img src=x onerror=alert(1)>";
@@ -45,44 +45,23 @@ const HEADER = 56;
 const CW = 12;
 const CH = 14;
 
-let canvasStub: ReturnType<typeof stubCanvas>;
-let el: HTMLElement;
-let cleanup: (() => void) | undefined;
+const page = widgetPage(widget, ".fv-heatmap", { canvas: true });
 
 function mount(state = baseState()) {
-  const model = new FakeModel(state);
-  cleanup = widget.render({ model, el });
-  const root = el.querySelector<HTMLElement>(".fv-heatmap")!;
-  const canvas = el.querySelector<HTMLCanvasElement>(".fv-heatmap-canvas")!;
+  const { model, root } = page.mount(state);
+  const canvas = page.el.querySelector<HTMLCanvasElement>(".fv-heatmap-canvas")!;
   return { model, root, canvas };
-}
-
-function mouse(target: Element, type: string, x: number, y: number) {
-  target.dispatchEvent(new MouseEvent(type, { clientX: x, clientY: y, bubbles: true }));
 }
 
 const cellX = (lane: number) => GUTTER + lane * CW + CW / 2;
 const cellY = (row: number) => HEADER + row * CH + CH / 2;
-
-beforeEach(() => {
-  canvasStub = stubCanvas();
-  el = document.createElement("div");
-  document.body.appendChild(el);
-});
-
-afterEach(() => {
-  cleanup?.();
-  cleanup = undefined;
-  el.remove();
-  canvasStub.restore();
-});
 
 describe("heatmap render()", () => {
   it("renders the DOM hooks and geometry", () => {
     const { root, canvas } = mount();
     expect(root).toBeTruthy();
     expect(canvas).toBeTruthy();
-    expect(el.querySelector(".fv-tooltip")).toBeTruthy();
+    expect(page.el.querySelector(".fv-tooltip")).toBeTruthy();
     expect(root.dataset.state).toBe("ready");
     expect(root.dataset.cellWidth).toBe(String(CW));
     expect(root.dataset.cellHeight).toBe(String(CH));
@@ -90,18 +69,18 @@ describe("heatmap render()", () => {
     expect(root.dataset.headerHeight).toBe(String(HEADER));
     // sort_by "index": ascending feature id.
     expect(root.dataset.visibleColumns).toBe("7,55,101");
-    expect(el.querySelector(".fv-title")?.textContent).toBe("Test heatmap");
-    expect(Number(el.dataset.firstPaintMs)).toBeGreaterThanOrEqual(0);
+    expect(page.el.querySelector(".fv-title")?.textContent).toBe("Test heatmap");
+    expect(Number(page.el.dataset.firstPaintMs)).toBeGreaterThanOrEqual(0);
     expect(performance.getEntriesByName("featureviz:heatmap:first-paint").length).toBeGreaterThan(0);
     // Cells were drawn and labels painted through fillText.
-    expect(canvasStub.calls.some((c) => c.name === "fillRect")).toBe(true);
-    expect(canvasStub.calls.some((c) => c.name === "fillText" && c.args[0] === "·The")).toBe(true);
-    expect(canvasStub.calls.some((c) => c.name === "fillText" && c.args[0] === "happy")).toBe(true);
+    expect(page.canvas.calls.some((c) => c.name === "fillRect")).toBe(true);
+    expect(page.canvas.calls.some((c) => c.name === "fillText" && c.args[0] === "·The")).toBe(true);
+    expect(page.canvas.calls.some((c) => c.name === "fillText" && c.args[0] === "happy")).toBe(true);
   });
 
   it("shows a tooltip on hover and hides it on mouse leave", () => {
     const { canvas } = mount();
-    const tooltip = el.querySelector<HTMLElement>(".fv-tooltip")!;
+    const tooltip = page.el.querySelector<HTMLElement>(".fv-tooltip")!;
     // Row 4 is the XSS token (prompt 1, position 1); lane 2 is feature 101.
     mouse(canvas, "mousemove", cellX(2), cellY(4));
     expect(tooltip.style.display).toBe("block");
@@ -127,10 +106,10 @@ describe("heatmap render()", () => {
     const { canvas } = mount();
     mouse(canvas, "mousemove", cellX(0), cellY(4));
     mouse(canvas, "mousemove", 10, cellY(4)); // gutter
-    expect(el.querySelectorAll("img").length).toBe(0);
+    expect(page.el.querySelectorAll("img").length).toBe(0);
     expect(document.querySelectorAll("img").length).toBe(0);
     // The tooltip only contains our own structural elements.
-    const tags = new Set(Array.from(el.querySelectorAll(".fv-tooltip *")).map((n) => n.tagName));
+    const tags = new Set(Array.from(page.el.querySelectorAll(".fv-tooltip *")).map((n) => n.tagName));
     expect([...tags].every((t) => t === "DIV" || t === "SPAN")).toBe(true);
   });
 
@@ -156,12 +135,12 @@ describe("heatmap render()", () => {
   it("redraws and highlights when Python changes selected_feature", async () => {
     const { model, root } = mount();
     await tick();
-    canvasStub.calls.length = 0;
+    page.canvas.calls.length = 0;
     model.remoteSet("selected_feature", 101);
     await tick();
     expect(root.dataset.selectedFeature).toBe("101");
     expect(root.dataset.selectedLane).toBe("2");
-    const outline = canvasStub.calls.find(
+    const outline = page.canvas.calls.find(
       (c: CtxCall) => c.name === "strokeRect" && c.args[0] === GUTTER + 2 * CW + 1 && c.args[1] === HEADER + 1,
     );
     expect(outline).toBeTruthy();
@@ -182,7 +161,7 @@ describe("heatmap render()", () => {
     state.column_stats = undefined;
     state.always_on = Array(n).fill(false);
     const { model, root } = mount(state);
-    const scroller = el.querySelector<HTMLElement>(".fv-scroll")!;
+    const scroller = page.el.querySelector<HTMLElement>(".fv-scroll")!;
     expect(root.dataset.visibleColumns?.split(",")[0]).toBe("0");
     model.remoteSet("selected_feature", 350);
     await tick();
@@ -192,7 +171,7 @@ describe("heatmap render()", () => {
 
   it("binds the toolbar controls to two-way traits", async () => {
     const { model, root } = mount();
-    const select = el.querySelector<HTMLSelectElement>("select.fv-sort-by")!;
+    const select = page.el.querySelector<HTMLSelectElement>("select.fv-sort-by")!;
     select.value = "max";
     select.dispatchEvent(new Event("change"));
     expect(model.get("sort_by")).toBe("max");
@@ -204,7 +183,7 @@ describe("heatmap render()", () => {
     expect(select.value).toBe("count");
     expect(root.dataset.visibleColumns).toBe("55,7,101");
 
-    const hide = el.querySelector<HTMLInputElement>("input.fv-hide-always-on")!;
+    const hide = page.el.querySelector<HTMLInputElement>("input.fv-hide-always-on")!;
     expect(hide.disabled).toBe(false);
     hide.checked = true;
     hide.dispatchEvent(new Event("change"));
@@ -212,7 +191,7 @@ describe("heatmap render()", () => {
     await tick();
     expect(root.dataset.visibleColumns).toBe("7,101");
 
-    const transpose = el.querySelector<HTMLInputElement>("input.fv-transpose")!;
+    const transpose = page.el.querySelector<HTMLInputElement>("input.fv-transpose")!;
     transpose.checked = true;
     transpose.dispatchEvent(new Event("change"));
     expect(model.get("transpose")).toBe(true);
@@ -226,7 +205,7 @@ describe("heatmap render()", () => {
     const state = baseState();
     state.always_on = [false, false, false];
     mount(state);
-    const hide = el.querySelector<HTMLInputElement>("input.fv-hide-always-on")!;
+    const hide = page.el.querySelector<HTMLInputElement>("input.fv-hide-always-on")!;
     expect(hide.disabled).toBe(true);
     expect(hide.closest("label")?.classList.contains("fv-disabled")).toBe(true);
   });
@@ -240,9 +219,9 @@ describe("heatmap render()", () => {
     const header = Number(root.dataset.headerHeight);
     // Rows are features (7, 55, 101), columns are tokens.
     mouse(canvas, "mousemove", gutter + 4 * CW + 6, header + 2 * CH + 7);
-    expect(el.querySelector(".fv-tooltip")?.textContent).toContain("#101");
-    expect(el.querySelector(".fv-tooltip")?.textContent).toContain("<img·src");
-    expect(el.querySelector(".fv-tooltip")?.textContent).toContain("0.75");
+    expect(page.el.querySelector(".fv-tooltip")?.textContent).toContain("#101");
+    expect(page.el.querySelector(".fv-tooltip")?.textContent).toContain("<img·src");
+    expect(page.el.querySelector(".fv-tooltip")?.textContent).toContain("0.75");
     mouse(canvas, "click", 20, header + 1 * CH + 7); // feature label in the gutter
     expect(model.get("selected_feature")).toBe(55);
   });
@@ -251,10 +230,10 @@ describe("heatmap render()", () => {
     const state = baseState();
     state.matrix = { shape: [6, 3], format: "dense", data: new Uint8Array(10) };
     const { model, root } = mount(state);
-    const message = el.querySelector<HTMLElement>(".fv-message")!;
+    const message = page.el.querySelector<HTMLElement>(".fv-message")!;
     expect(root.dataset.state).toBe("error");
     expect(message.textContent).toMatch(/Cannot show heatmap/);
-    expect(el.querySelector<HTMLElement>(".fv-scroll")!.style.display).toBe("none");
+    expect(page.el.querySelector<HTMLElement>(".fv-scroll")!.style.display).toBe("none");
     model.remoteSet("matrix", denseTrait(ROWS));
     await tick();
     expect(root.dataset.state).toBe("ready");
@@ -276,16 +255,15 @@ describe("heatmap render()", () => {
     state.vmin = "x";
     const { root } = mount(state);
     expect(root.dataset.state).toBe("ready");
-    expect(el.querySelector(".fv-note")?.textContent).toMatch(/tokens has 1 entries/);
+    expect(page.el.querySelector(".fv-note")?.textContent).toMatch(/tokens has 1 entries/);
   });
 
   it("cleans up listeners and DOM", () => {
     const { model } = mount();
     expect(model.listenerCount()).toBeGreaterThan(0);
-    cleanup?.();
-    cleanup = undefined;
+    page.unmount();
     expect(model.listenerCount()).toBe(0);
-    expect(el.querySelector(".fv-heatmap")).toBeNull();
+    expect(page.el.querySelector(".fv-heatmap")).toBeNull();
   });
 
   it("draws only the visible window of 2048 tokens x 512 features", () => {
@@ -303,7 +281,7 @@ describe("heatmap render()", () => {
     state.column_stats = undefined;
     state.always_on = Array(nC).fill(false);
     const { root } = mount(state);
-    const rects = canvasStub.calls.filter((c) => c.name === "fillRect").length;
+    const rects = page.canvas.calls.filter((c) => c.name === "fillRect").length;
     // Only the visible window is drawn (fallback viewport 800 x 480).
     expect(rects).toBeLessThan(5000);
     expect(root.dataset.visibleColumns!.split(",").length).toBeLessThan(60);
@@ -352,12 +330,12 @@ function hugeState(nTokens: number, nFeatures: number, promptLength: number, tra
 function mountHuge(state: ReturnType<typeof hugeState>) {
   const model = new FakeModel(state);
   const t0 = performance.now();
-  cleanup = widget.render({ model, el });
+  page.render(model);
   const ms = performance.now() - t0;
-  const root = el.querySelector<HTMLElement>(".fv-heatmap")!;
-  const canvas = el.querySelector<HTMLCanvasElement>(".fv-heatmap-canvas")!;
-  const scroller = el.querySelector<HTMLElement>(".fv-scroll")!;
-  const spacer = el.querySelector<HTMLElement>(".fv-spacer")!;
+  const root = page.el.querySelector<HTMLElement>(".fv-heatmap")!;
+  const canvas = page.el.querySelector<HTMLCanvasElement>(".fv-heatmap-canvas")!;
+  const scroller = page.el.querySelector<HTMLElement>(".fv-scroll")!;
+  const spacer = page.el.querySelector<HTMLElement>(".fv-spacer")!;
   return { model, root, canvas, scroller, spacer, ms };
 }
 
@@ -376,8 +354,8 @@ function expectBoundedCanvas(canvas: HTMLCanvasElement) {
   expect(canvas.width * canvas.height).toBeLessThanOrEqual(MAX_CANVAS_PIXELS);
 }
 
-const tooltipText = () => el.querySelector(".fv-tooltip")?.textContent ?? "";
-const fillRects = () => canvasStub.calls.filter((c) => c.name === "fillRect").length;
+const tooltipText = () => page.el.querySelector(".fv-tooltip")?.textContent ?? "";
+const fillRects = () => page.canvas.calls.filter((c) => c.name === "fillRect").length;
 
 describe("huge heatmaps", () => {
   it("100,000 tokens x 512 features: paints a bounded window, hover is exact at the far end", async () => {
@@ -385,12 +363,12 @@ describe("huge heatmaps", () => {
     const { root, canvas, scroller, spacer, ms } = mountHuge(state);
     console.info(`100k x 512 dense_u8: first paint ${ms.toFixed(0)} ms in happy-dom`);
     expect(root.dataset.state).toBe("ready");
-    expect(el.dataset.firstPaintMs).toBeDefined();
+    expect(page.el.dataset.firstPaintMs).toBeDefined();
     expectBoundedCanvas(canvas);
     expect(fillRects()).toBeLessThan(5000);
     // 1.4M px tall: under the cap, so scrolling is 1:1.
     expect(spacer.style.height).toBe(`${HEADER + 100_000 * CH}px`);
-    canvasStub.calls.length = 0;
+    page.canvas.calls.length = 0;
     await scrollTo(scroller, HEADER + 100_000 * CH - 480, 512 * CW + PLAIN_GUTTER - 800);
     expect(fillRects()).toBeLessThan(5000);
     expectBoundedCanvas(canvas);

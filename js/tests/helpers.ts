@@ -1,5 +1,6 @@
 // Test helpers: a fake anywidget model, matrix builders and a canvas stub.
 
+import { afterEach, beforeEach, vi } from "vitest";
 import type { AnyModel, Handler } from "../src/lib/traits";
 
 export class FakeModel implements AnyModel {
@@ -114,3 +115,62 @@ export function stubCanvas(): { calls: CtxCall[]; restore(): void } {
 }
 
 export const tick = (ms = 40) => new Promise((r) => setTimeout(r, ms));
+
+export function mouse(target: Element, type: string, x: number, y: number): void {
+  target.dispatchEvent(new MouseEvent(type, { clientX: x, clientY: y, bubbles: true }));
+}
+
+interface Widget {
+  render(ctx: { model: AnyModel; el: HTMLElement }): unknown;
+}
+
+/**
+ * A widget mounted on a fresh element in each test (registers beforeEach / afterEach): mount(state)
+ * renders it with a FakeModel and finds its root; afterEach unmounts it, removes the element, restores
+ * real timers and (with canvas: true) the real canvas context.
+ */
+export function widgetPage(widget: Widget, rootSelector: string, opts: { canvas?: boolean } = {}) {
+  let el: HTMLElement | null = null;
+  let stub: ReturnType<typeof stubCanvas> | null = null;
+  let cleanup: (() => void) | undefined;
+  beforeEach(() => {
+    if (opts.canvas) stub = stubCanvas();
+    el = document.createElement("div");
+    document.body.appendChild(el);
+  });
+  afterEach(() => {
+    page.unmount();
+    el?.remove();
+    el = null;
+    stub?.restore();
+    stub = null;
+    vi.useRealTimers();
+  });
+  const page = {
+    get el(): HTMLElement {
+      if (!el) throw new Error("widgetPage: no element outside a test");
+      return el;
+    },
+    /** The recording canvas stub (canvas: true). */
+    get canvas(): { calls: CtxCall[] } {
+      if (!stub) throw new Error("widgetPage: created without canvas: true");
+      return stub;
+    },
+    /** Render the widget with this model; returns its root element. */
+    render(model: AnyModel): HTMLElement {
+      const dispose = widget.render({ model, el: page.el });
+      cleanup = typeof dispose === "function" ? (dispose as () => void) : undefined;
+      return page.el.querySelector<HTMLElement>(rootSelector)!;
+    },
+    mount(state: Record<string, unknown>): { model: FakeModel; root: HTMLElement } {
+      const model = new FakeModel(state);
+      return { model, root: page.render(model) };
+    },
+    /** Tear the widget down (its cleanup), keeping the element. */
+    unmount(): void {
+      cleanup?.();
+      cleanup = undefined;
+    },
+  };
+  return page;
+}

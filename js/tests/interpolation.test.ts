@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { LocalModel } from "../src/export_runtime";
 import widget from "../src/interpolation";
 import { niceCeil } from "../src/lib/interpolation-chart";
@@ -12,7 +12,7 @@ import {
   readInterpolation,
 } from "../src/lib/interpolation-data";
 import { EXTEND_TIMEOUT_MS, PLAY_STEP_MS } from "../src/lib/interpolation-view";
-import { csrTrait, denseTrait, FakeModel, f32 } from "./helpers";
+import { csrTrait, denseTrait, FakeModel, f32, widgetPage } from "./helpers";
 
 const XSS = "<img src=x onerror=alert(1)>";
 
@@ -55,14 +55,10 @@ function baseState(): Record<string, unknown> {
   };
 }
 
-let el: HTMLElement;
-let cleanup: (() => void) | undefined;
+const page = widgetPage(widget, ".fv-interpolation");
 
 function mount(state: Record<string, unknown> = baseState()) {
-  const model = new FakeModel(state);
-  cleanup = widget.render({ model, el });
-  const root = el.querySelector<HTMLElement>(".fv-interpolation")!;
-  return { model, root };
+  return page.mount(state);
 }
 
 const q = <T extends Element = HTMLElement>(root: HTMLElement, sel: string) =>
@@ -76,18 +72,6 @@ function moveSlider(root: HTMLElement, i: number): void {
   slider.value = String(i);
   slider.dispatchEvent(new Event("input", { bubbles: true }));
 }
-
-beforeEach(() => {
-  el = document.createElement("div");
-  document.body.appendChild(el);
-});
-
-afterEach(() => {
-  cleanup?.();
-  cleanup = undefined;
-  el.remove();
-  vi.useRealTimers();
-});
 
 describe("pure helpers", () => {
   it("diffs position-wise and marks everything after the first difference", () => {
@@ -317,10 +301,9 @@ describe("rendering", () => {
   it("cleans up listeners and DOM on destroy", () => {
     const { model } = mount();
     expect(model.listenerCount()).toBeGreaterThan(0);
-    cleanup!();
-    cleanup = undefined;
+    page.unmount();
     expect(model.listenerCount()).toBe(0);
-    expect(el.querySelector(".fv-interpolation")).toBeNull();
+    expect(page.el.querySelector(".fv-interpolation")).toBeNull();
   });
 });
 
@@ -371,8 +354,7 @@ describe("play", () => {
     vi.useFakeTimers();
     const { root } = mount();
     q<HTMLButtonElement>(root, ".fv-play").click();
-    cleanup!();
-    cleanup = undefined;
+    page.unmount();
     expect(vi.getTimerCount()).toBe(0);
   });
 });
@@ -600,8 +582,8 @@ describe("inputs that change (issue 23: never one feature's steering under anoth
 
   it("in an export (no kernel) a new feature says plainly it needs a kernel, with no stale texts", () => {
     const model = new LocalModel(steered(), {});
-    cleanup = widget.render({ model, el });
-    const root = el.querySelector<HTMLElement>(".fv-interpolation")!;
+    page.render(model);
+    const root = page.el.querySelector<HTMLElement>(".fv-interpolation")!;
     for (const b of [".fv-extend-low", ".fv-extend-high"]) {
       expect(q<HTMLButtonElement>(root, b).disabled).toBe(true);
       expect(q<HTMLButtonElement>(root, b).title).toMatch(/needs a running Python kernel.*exported file/);

@@ -1,11 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { tickIndices } from "../src/lib/checkpoint-controls";
 import { MAX_SCROLL_EXTENT } from "../src/lib/layout";
 import { nearestIndex as nearest } from "../src/lib/numbers";
 import { readScrubber } from "../src/lib/scrubber-data";
 import { createScrubberView, PLAY_STEP_MS, type ScrubberView } from "../src/lib/scrubber-view";
 import widget from "../src/scrubber";
-import { csrTrait, denseTrait, FakeModel, f32, stubCanvas } from "./helpers";
+import { csrTrait, denseTrait, FakeModel, f32, mouse, widgetPage } from "./helpers";
 
 const XSS = "<img src=x onerror=alert(1)>";
 const C = 3;
@@ -52,47 +52,37 @@ const HEADER = 64;
 const cellX = (col: number) => GUTTER + col * 12 + 6;
 const cellY = (row: number) => HEADER + row * 14 + 7;
 
-let canvasStub: ReturnType<typeof stubCanvas>;
-let el: HTMLElement;
 let view: ScrubberView | undefined;
-let cleanup: (() => void) | undefined;
+// The view itself (tests read its data() and currentFrame()); unmount destroys it.
+const page = widgetPage(
+  {
+    render({ model, el }) {
+      const v = createScrubberView(model, el);
+      view = v;
+      return () => {
+        v.destroy();
+        view = undefined;
+      };
+    },
+  },
+  ".fv-scrubber",
+  { canvas: true },
+);
 
 function mount(state = baseState()) {
-  const model = new FakeModel(state);
-  view = createScrubberView(model, el);
-  const root = el.querySelector<HTMLElement>(".fv-scrubber")!;
-  const canvas = el.querySelector<HTMLCanvasElement>(".fv-heatmap-canvas")!;
-  const slider = el.querySelector<HTMLInputElement>("input.fv-slider")!;
-  const play = el.querySelector<HTMLButtonElement>(".fv-play")!;
-  return { model, root, canvas, slider, play, view };
-}
-
-function mouse(target: Element, type: string, x: number, y: number) {
-  target.dispatchEvent(new MouseEvent(type, { clientX: x, clientY: y, bubbles: true }));
+  const { model, root } = page.mount(state);
+  const canvas = root.querySelector<HTMLCanvasElement>(".fv-heatmap-canvas")!;
+  const slider = root.querySelector<HTMLInputElement>("input.fv-slider")!;
+  const play = root.querySelector<HTMLButtonElement>(".fv-play")!;
+  return { model, root, canvas, slider, play, view: view! };
 }
 
 function cellFills(): string[] {
   // Fill colours of cell-sized rects (12 x 14), in drawing order.
-  return canvasStub.calls
+  return page.canvas.calls
     .filter((c) => c.name === "fillRect" && c.args[2] === 12 && c.args[3] === 14)
     .map((c) => `${c.args[0]},${c.args[1]}:${String(c.fillStyle)}`);
 }
-
-beforeEach(() => {
-  canvasStub = stubCanvas();
-  el = document.createElement("div");
-  document.body.appendChild(el);
-});
-
-afterEach(() => {
-  vi.useRealTimers();
-  view?.destroy();
-  view = undefined;
-  cleanup?.();
-  cleanup = undefined;
-  el.remove();
-  canvasStub.restore();
-});
 
 describe("scrubber render()", () => {
   it("renders the header, slider, heatmap, metrics and trajectory", () => {
@@ -106,30 +96,29 @@ describe("scrubber render()", () => {
     expect(play.textContent).toContain("play");
     // Jupyter's arrow-key shortcuts must not steal the keys from a focused slider.
     expect(slider.dataset.lmSuppressShortcuts).toBe("true");
-    expect(el.querySelector(".fv-title")?.textContent).toBe("Features forming");
-    expect(el.querySelector(".fv-scrub-label")?.textContent).toContain("4.00M tokens");
-    const ticks = Array.from(el.querySelectorAll(".fv-tick-label")).map((t) => t.textContent);
+    expect(page.el.querySelector(".fv-title")?.textContent).toBe("Features forming");
+    expect(page.el.querySelector(".fv-scrub-label")?.textContent).toContain("4.00M tokens");
+    const ticks = Array.from(page.el.querySelectorAll(".fv-tick-label")).map((t) => t.textContent);
     expect(ticks).toEqual(["1.00M tokens", "2.00M tokens", "4.00M tokens"]);
-    const metrics = Array.from(el.querySelectorAll<HTMLElement>(".fv-metric"));
+    const metrics = Array.from(page.el.querySelectorAll<HTMLElement>(".fv-metric"));
     expect(metrics.map((m) => m.dataset.metric)).toEqual(["l0", "explained_variance", "inactive_fraction"]);
     expect(metrics[0].querySelectorAll(".fv-point").length).toBe(3);
     expect(metrics[0].querySelector(".fv-cursor")?.getAttribute("x1")).toBeTruthy();
-    expect(el.querySelector(".fv-trajectory .fv-panel-title")?.textContent).toContain("#11");
-    expect(el.querySelectorAll(".fv-traj-activation .fv-line").length).toBe(2);
-    expect(el.querySelectorAll(".fv-traj-cosine .fv-point").length).toBe(3);
+    expect(page.el.querySelector(".fv-trajectory .fv-panel-title")?.textContent).toContain("#11");
+    expect(page.el.querySelectorAll(".fv-traj-activation .fv-line").length).toBe(2);
+    expect(page.el.querySelectorAll(".fv-traj-cosine .fv-point").length).toBe(3);
     // Cells, labels and the cosine strip were drawn.
     expect(cellFills().length).toBeGreaterThan(0);
-    expect(canvasStub.calls.some((c) => c.name === "fillText" && c.args[0] === "·The")).toBe(true);
-    expect(canvasStub.calls.some((c) => c.name === "fillRect" && c.args[1] === 0 && c.args[3] === 6)).toBe(true);
+    expect(page.canvas.calls.some((c) => c.name === "fillText" && c.args[0] === "·The")).toBe(true);
+    expect(page.canvas.calls.some((c) => c.name === "fillRect" && c.args[1] === 0 && c.args[3] === 6)).toBe(true);
   });
 
   it("works through the anywidget entry point", () => {
     const model = new FakeModel(baseState());
-    cleanup = widget.render({ model, el });
-    expect(el.querySelector<HTMLElement>(".fv-scrubber")?.dataset.state).toBe("ready");
-    cleanup();
-    cleanup = undefined;
-    expect(el.querySelector(".fv-scrubber")).toBeNull();
+    const dispose = widget.render({ model, el: page.el });
+    expect(page.el.querySelector<HTMLElement>(".fv-scrubber")?.dataset.state).toBe("ready");
+    dispose();
+    expect(page.el.querySelector(".fv-scrubber")).toBeNull();
     expect(model.listenerCount()).toBe(0);
   });
 
@@ -139,14 +128,14 @@ describe("scrubber render()", () => {
     const last = Array.from(view.currentFrame()!);
     expect(last).toEqual(frameRows().slice(8, 12).flat());
     const before = cellFills();
-    canvasStub.calls.length = 0;
+    page.canvas.calls.length = 0;
 
     slider.value = "0";
     slider.dispatchEvent(new Event("input"));
     expect(model.state.index).toBe(0);
     expect(model.saves).toBeGreaterThan(0);
     expect(root.dataset.index).toBe("0");
-    expect(el.querySelector(".fv-scrub-label")?.textContent).toContain("1.00M tokens");
+    expect(page.el.querySelector(".fv-scrub-label")?.textContent).toContain("1.00M tokens");
     expect(Array.from(view.currentFrame()!)).toEqual(frameRows().slice(0, 4).flat());
     expect(Number(root.dataset.frameMs)).toBeGreaterThanOrEqual(0);
     // The frame drawn changed, the decoded data did not.
@@ -154,7 +143,7 @@ describe("scrubber render()", () => {
     expect(view.data()).toBe(decoded);
     expect(view.currentFrame()!.buffer).toBe(decoded.dense!.buffer);
     // Cursor of the metric charts follows.
-    expect(el.querySelector<HTMLElement>(".fv-metric")?.dataset.index).toBe("0");
+    expect(page.el.querySelector<HTMLElement>(".fv-metric")?.dataset.index).toBe("0");
   });
 
   it("follows index changes from Python and clamps bad values", () => {
@@ -198,9 +187,9 @@ describe("scrubber render()", () => {
     expect(model.state.selected_feature).toBe(7);
     expect(model.saves).toBe(1);
     expect(root.dataset.selectedFeature).toBe("7");
-    expect(el.querySelector(".fv-trajectory .fv-panel-title")?.textContent).toContain("#7");
+    expect(page.el.querySelector(".fv-trajectory .fv-panel-title")?.textContent).toContain("#7");
     // Max of feature 7 per checkpoint: 0, 0, 1.
-    const act = el.querySelector(".fv-traj-activation")!;
+    const act = page.el.querySelector(".fv-traj-activation")!;
     expect(act.querySelector(".fv-mini-readout")?.textContent).toContain("max 1");
     // Header click works too.
     mouse(canvas, "click", cellX(1), 20);
@@ -212,20 +201,20 @@ describe("scrubber render()", () => {
 
   it("clicking a metric point jumps to that checkpoint", () => {
     const { model, root } = mount();
-    const point = el.querySelector<SVGElement>('.fv-metric[data-metric="l0"] .fv-point[data-index="1"]')!;
+    const point = page.el.querySelector<SVGElement>('.fv-metric[data-metric="l0"] .fv-point[data-index="1"]')!;
     point.dispatchEvent(new MouseEvent("click", { bubbles: true }));
     expect(root.dataset.index).toBe("1");
     expect(model.state.index).toBe(1);
     const r = (i: number) =>
-      el.querySelector(`.fv-metric[data-metric="l0"] .fv-point[data-index="${i}"]`)?.getAttribute("r");
+      page.el.querySelector(`.fv-metric[data-metric="l0"] .fv-point[data-index="${i}"]`)?.getAttribute("r");
     expect([r(0), r(1), r(2)]).toEqual(["2", "3.5", "2"]);
-    el.querySelector<HTMLElement>('.fv-tick-label[data-index="0"]')!.click();
+    page.el.querySelector<HTMLElement>('.fv-tick-label[data-index="0"]')!.click();
     expect(root.dataset.index).toBe("0");
   });
 
   it("shows token, feature, value and match cosine on hover; untrusted tokens stay text", () => {
     const { canvas } = mount();
-    const tooltip = el.querySelector<HTMLElement>(".fv-tooltip")!;
+    const tooltip = page.el.querySelector<HTMLElement>(".fv-tooltip")!;
     mouse(canvas, "mousemove", cellX(0), cellY(0));
     expect(tooltip.style.display).toBe("block");
     expect(tooltip.textContent).toContain("#11");
@@ -233,15 +222,14 @@ describe("scrubber render()", () => {
     expect(tooltip.textContent).toContain("match cos1");
     mouse(canvas, "mousemove", cellX(1), cellY(2));
     expect(tooltip.textContent).toContain("<img·src=x·onerror=alert(1)>");
-    expect(el.querySelector("img")).toBeNull();
+    expect(page.el.querySelector("img")).toBeNull();
     mouse(canvas, "mouseleave", 0, 0);
     expect(tooltip.style.display).toBe("none");
     // Labels with markup stay text too.
-    view!.destroy();
-    view = undefined;
+    page.unmount();
     mount({ ...baseState(), labels: [XSS, "b", "c"], title: XSS, metrics: { [XSS]: [1, 2, 3] } });
-    expect(el.querySelector("img")).toBeNull();
-    expect(el.querySelector(".fv-title")?.textContent).toBe(XSS);
+    expect(page.el.querySelector("img")).toBeNull();
+    expect(page.el.querySelector(".fv-title")?.textContent).toBe(XSS);
   });
 
   it("caps the scroll spacer for very long prompts and keeps the last token reachable", () => {
@@ -260,12 +248,12 @@ describe("scrubber render()", () => {
       index: 0,
       selected_feature: -1,
     });
-    const scroller = el.querySelector<HTMLElement>(".fv-scroll")!;
-    expect(el.querySelector<HTMLElement>(".fv-spacer")!.style.height).toBe(`${MAX_SCROLL_EXTENT}px`);
+    const scroller = page.el.querySelector<HTMLElement>(".fv-scroll")!;
+    expect(page.el.querySelector<HTMLElement>(".fv-spacer")!.style.height).toBe(`${MAX_SCROLL_EXTENT}px`);
     scroller.scrollTop = MAX_SCROLL_EXTENT - 480;
     scroller.dispatchEvent(new Event("scroll"));
     mouse(canvas, "mousemove", cellX(0), 480 - 7);
-    expect(el.querySelector(".fv-tooltip")?.textContent).toContain(`${n - 1} of ${n}`);
+    expect(page.el.querySelector(".fv-tooltip")?.textContent).toContain(`${n - 1} of ${n}`);
   });
 
   it("shows an error state for a truncated frames buffer without throwing", () => {
@@ -274,14 +262,14 @@ describe("scrubber render()", () => {
     frames.data = f32(frameRows().flat().slice(0, 20));
     const { root } = mount({ ...state, frames });
     expect(root.dataset.state).toBe("error");
-    expect(el.querySelector(".fv-message")?.textContent).toMatch(/frames/);
-    expect(el.querySelector<HTMLElement>(".fv-scroll")!.style.display).toBe("none");
+    expect(page.el.querySelector(".fv-message")?.textContent).toMatch(/frames/);
+    expect(page.el.querySelector<HTMLElement>(".fv-scroll")!.style.display).toBe("none");
   });
 
   it("shows an error when frames do not split into checkpoints x tokens", () => {
     const { root, model } = mount({ ...baseState(), tokens: ["a", "b", "c"], prompt_lengths: [3] });
     expect(root.dataset.state).toBe("error");
-    expect(el.querySelector(".fv-message")?.textContent).toContain("3 checkpoints × 3 tokens");
+    expect(page.el.querySelector(".fv-message")?.textContent).toContain("3 checkpoints × 3 tokens");
     // A fixed payload from Python recovers the view.
     model.remoteSet("tokens", ["a", "b", "c", "d"]);
     model.remoteSet("prompt_lengths", [4]);
@@ -295,8 +283,7 @@ describe("scrubber render()", () => {
       frames: { shape: [12, 3], format: "csr", data: f32([1]), indices: "x", indptr: null },
     });
     expect(root.dataset.state).toBe("error");
-    view!.destroy();
-    view = undefined;
+    page.unmount();
     const m2 = mount({
       ...baseState(),
       match_cosine: { shape: [2, 2], data: f32([1, 2, 3, 4]) },
@@ -304,8 +291,8 @@ describe("scrubber render()", () => {
       x_values: [3, 2, 1],
     });
     expect(m2.root.dataset.state).toBe("ready");
-    expect(el.querySelector(".fv-note")?.textContent).toContain("match_cosine");
-    expect(el.querySelectorAll(".fv-metric").length).toBe(1);
+    expect(page.el.querySelector(".fv-note")?.textContent).toContain("match_cosine");
+    expect(page.el.querySelectorAll(".fv-metric").length).toBe(1);
     expect(m2.view.data()!.xIsIndex).toBe(true);
   });
 
@@ -335,15 +322,15 @@ describe("scrubber theme", () => {
     };
     root.style.setProperty("--jp-layout-color0", "#111111");
     root.style.setProperty("--jp-ui-font-color1", "rgb(240, 240, 240)");
-    canvasStub.calls.length = 0;
+    page.canvas.calls.length = 0;
     await switchTheme();
     expect(root.dataset.theme).toBe("dark");
-    expect(canvasStub.calls.some((c) => c.name === "fillRect" && c.fillStyle === "rgb(17,17,17)")).toBe(true);
+    expect(page.canvas.calls.some((c) => c.name === "fillRect" && c.fillStyle === "rgb(17,17,17)")).toBe(true);
     root.style.removeProperty("--jp-layout-color0");
     root.style.removeProperty("--jp-ui-font-color1");
     await switchTheme();
     expect(root.dataset.theme).toBe("light");
-    expect(canvasStub.calls.some((c) => c.name === "fillRect" && c.fillStyle === "rgb(255,255,255)")).toBe(true);
+    expect(page.canvas.calls.some((c) => c.name === "fillRect" && c.fillStyle === "rgb(255,255,255)")).toBe(true);
   });
 });
 

@@ -17,7 +17,7 @@ import {
   valueText,
 } from "../src/lib/token-grid";
 import { createScope, type Scope } from "../src/lib/view";
-import { FakeModel, stubCanvas } from "./helpers";
+import { FakeModel, mouse, stubCanvas } from "./helpers";
 
 const GUTTER = 100;
 const HEADER = 50;
@@ -52,10 +52,6 @@ function mount(nRows: number, nCols: number): TokenGrid {
   grid.setLayout(layoutOf(nRows, nCols));
   grid.measure();
   return grid;
-}
-
-function mouse(target: Element, type: string, x: number, y: number) {
-  target.dispatchEvent(new MouseEvent(type, { clientX: x, clientY: y, bubbles: true }));
 }
 
 function scrollTo(grid: TokenGrid, top: number, left = 0) {
