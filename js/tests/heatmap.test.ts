@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import widget from "../src/heatmap";
 import { formatValue } from "../src/lib/format";
-import { MAX_SCROLL_EXTENT, toContentScroll, toScrollerScroll } from "../src/lib/layout";
+import { MAX_SCROLL_EXTENT, toContentScroll, toScrollerScroll } from "../src/lib/grid-layout";
 import { type CtxCall, denseTrait, FakeModel, mouse, tick, widgetPage } from "./helpers";
 import { u8Payload } from "./quantised";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodeMatrix } from "../src/lib/binary";
-import { contentSize, hitTest, type Layout, scrollToShow, visibleRange } from "../src/lib/layout";
+import { contentSize, hitTest, type Layout, scrollToShow, visibleRange } from "../src/lib/grid-layout";
 import { columnOrder, computeColumnStats, isSortBy } from "../src/lib/order";
 import { csrTrait, denseTrait } from "./helpers";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { tickIndices } from "../src/lib/checkpoint-controls";
-import { MAX_SCROLL_EXTENT } from "../src/lib/layout";
+import { MAX_SCROLL_EXTENT } from "../src/lib/grid-layout";
 import { nearestIndex as nearest } from "../src/lib/numbers";
 import { readScrubber } from "../src/lib/scrubber-data";
 import { createScrubberView, PLAY_STEP_MS, type ScrubberView } from "../src/lib/scrubber-view";

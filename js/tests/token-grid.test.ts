@@ -3,7 +3,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeScale } from "../src/lib/colour";
-import { type Hit, type Layout, MAX_SCROLL_EXTENT, toContentScroll } from "../src/lib/layout";
+import { type Hit, type Layout, MAX_SCROLL_EXTENT, toContentScroll } from "../src/lib/grid-layout";
 import { readTheme } from "../src/lib/theme";
 import {
   CELL_H,

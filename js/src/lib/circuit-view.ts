@@ -16,11 +16,10 @@ import {
   neighbour,
   readGraph,
 } from "./circuit-data";
-import { mix, type RGB, toCss } from "./colour";
+import { groupColour, mix, type RGB, toCss } from "./colour";
 import { selectControl } from "./controls";
 import { h, svg } from "./dom";
 import { formatValue } from "./format";
-import { groupColour } from "./paint";
 import { BASE_CSS, scopeCss } from "./styles";
 import { readTheme, setAccent } from "./theme";
 import { cleanLabel } from "./tokens";

@@ -187,3 +187,21 @@ export function createLegend(): { el: HTMLElement; update(scale: ColourScale): v
     },
   };
 }
+
+/** Categorical colours (prompt groups, chart series, clusters). */
+export const GROUP_PALETTE: RGB[] = [
+  [78, 121, 167],
+  [242, 142, 43],
+  [225, 87, 89],
+  [118, 183, 178],
+  [89, 161, 79],
+  [237, 201, 72],
+  [176, 122, 161],
+  [255, 157, 167],
+  [156, 117, 95],
+  [186, 176, 172],
+];
+
+export function groupColour(slot: number): RGB {
+  return GROUP_PALETTE[((slot % GROUP_PALETTE.length) + GROUP_PALETTE.length) % GROUP_PALETTE.length];
+}

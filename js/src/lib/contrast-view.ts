@@ -6,7 +6,7 @@
 // All untrusted text (group names, feature labels) goes through textContent
 // or setAttribute; nothing here parses markup.
 
-import { mix, toCss } from "./colour";
+import { groupColour, mix, toCss } from "./colour";
 import {
   type ContrastData,
   type ContrastOptions,
@@ -24,7 +24,6 @@ import {
 import { titleControl } from "./controls";
 import { clear, closestIn, h } from "./dom";
 import { formatValue } from "./format";
-import { groupColour } from "./paint";
 import { BASE_CSS, scopeCss } from "./styles";
 import { readTheme, setAccent } from "./theme";
 import { cleanLabel } from "./tokens";

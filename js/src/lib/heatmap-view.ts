@@ -4,9 +4,9 @@
 import { type ColourScale, makeScale } from "./colour";
 import { h } from "./dom";
 import { formatValue } from "./format";
+import type { Hit, Layout } from "./grid-layout";
 import { type HeatmapData, type HeatmapOptions, readData, readOptions } from "./heatmap-data";
 import { createHeatmapToolbar } from "./heatmap-toolbar";
-import type { Hit, Layout } from "./layout";
 import { indexIds } from "./numbers";
 import { columnOrder } from "./order";
 import { BASE_CSS } from "./styles";

@@ -4,12 +4,11 @@
 // dots at value 0, and a legend. build() runs when the data changes; the cheap
 // setIndex() runs on every slider move. Text goes through textContent only.
 
-import { toCss } from "./colour";
+import { groupColour, toCss } from "./colour";
 import { clear, h, svg } from "./dom";
 import { formatValue } from "./format";
 import { formatProb, type InterpolationData, MAX_LINES } from "./interpolation-data";
 import { nearestIndex } from "./numbers";
-import { groupColour } from "./paint";
 import { tokenLabel, tokenTooltip } from "./tokens";
 
 export const CHART_WIDTH = 420;

@@ -2,26 +2,9 @@
 // plus the sticky gutter (row labels), header (column labels) and corner.
 // Text goes through fillText, which cannot inject markup.
 
-import { type ColourScale, type RGB, toCss } from "./colour";
-import { columnX, type Layout, rowY, type Viewport, visibleRange } from "./layout";
+import { type ColourScale, groupColour, toCss } from "./colour";
+import { columnX, type Layout, rowY, type Viewport, visibleRange } from "./grid-layout";
 import type { Theme } from "./theme";
-
-export const GROUP_PALETTE: RGB[] = [
-  [78, 121, 167],
-  [242, 142, 43],
-  [225, 87, 89],
-  [118, 183, 178],
-  [89, 161, 79],
-  [237, 201, 72],
-  [176, 122, 161],
-  [255, 157, 167],
-  [156, 117, 95],
-  [186, 176, 172],
-];
-
-export function groupColour(slot: number): RGB {
-  return GROUP_PALETTE[((slot % GROUP_PALETTE.length) + GROUP_PALETTE.length) % GROUP_PALETTE.length];
-}
 
 /** Bands along the token axis: prompt boundaries and their groups. */
 export interface TokenBands {

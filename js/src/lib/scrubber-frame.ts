@@ -4,7 +4,7 @@
 // records how long it took in data-frame-ms.
 
 import { type ColourScale, makeScale, mix, toCss } from "./colour";
-import type { Hit, Layout } from "./layout";
+import type { Hit, Layout } from "./grid-layout";
 import { frameValue, frameView, type ScrubberData } from "./scrubber-data";
 import { readTheme, setAccent, type Theme } from "./theme";
 import { CELL_H, CELL_W, createTokenGrid, type GridPaint, type TokenGrid } from "./token-grid";

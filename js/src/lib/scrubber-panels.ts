@@ -5,9 +5,9 @@
 // DOM: .fv-scrub-panels > .fv-metrics (.fv-metric[data-metric]), .fv-trajectory (.fv-traj-activation,
 // .fv-traj-cosine)
 
+import { groupColour } from "./colour";
 import { h } from "./dom";
-import { groupColour } from "./paint";
-import { createMiniChart, type MiniChart } from "./scrubber-chart";
+import { createMiniChart, type MiniChart } from "./mini-chart";
 import type { ScrubberData } from "./scrubber-data";
 import { cleanLabel } from "./tokens";
 

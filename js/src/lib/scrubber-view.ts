@@ -22,7 +22,7 @@ import { type ColourScale, createLegend } from "./colour";
 import { titleControl } from "./controls";
 import { h } from "./dom";
 import { formatValue } from "./format";
-import type { Hit } from "./layout";
+import type { Hit } from "./grid-layout";
 import { indexIds } from "./numbers";
 import { clampIndex, frameValue, frameView, readScrubber, type ScrubberData } from "./scrubber-data";
 import { createFrameGrid } from "./scrubber-frame";

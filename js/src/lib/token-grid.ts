@@ -19,7 +19,7 @@ import {
   toScrollerScroll,
   type Viewport,
   visibleRange,
-} from "./layout";
+} from "./grid-layout";
 import { type PaintParams, paint } from "./paint";
 import { cleanLabel, tokenTooltip } from "./tokens";
 import { createTooltip, type TooltipRow } from "./tooltip";

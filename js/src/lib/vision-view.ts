@@ -12,10 +12,10 @@
 // Strings reach the page through textContent only.
 
 import { createCheckpointControls } from "./checkpoint-controls";
+import { groupColour } from "./colour";
 import { context2d, h } from "./dom";
 import { formatValue } from "./format";
-import { groupColour } from "./paint";
-import { createMiniChart } from "./scrubber-chart";
+import { createMiniChart } from "./mini-chart";
 import { PLAY_STEP_MS, SCRUBBER_CSS } from "./scrubber-view";
 import { BASE_CSS, scopeCss } from "./styles";
 import { cleanLabel } from "./tokens";

@@ -1,4 +1,4 @@
-// A tiny SVG line chart for the checkpoint scrubber's small multiples: one or
+// A tiny SVG line chart (the small multiples of the checkpoint and vision scrubbers): one or
 // more series against the checkpoint axis, a cursor at the current checkpoint
 // and a dot per point; clicking a point (or anywhere on the plot) picks the
 // nearest checkpoint. build() runs when data changes, setIndex() on every
