@@ -304,6 +304,81 @@ def measure_ratio(args, fv, model, source) -> None:
         print(s.getvalue())
 
 
+def limit_prompts(model, tokens: torch.Tensor) -> tuple[list[str], list[torch.Tensor]]:
+    """The corpus as text prompts whose tokenization is exactly the context (BOS first), so that every side -
+    the forward, dashboard_data over the texts, fv.activations, its reference - runs on the same token ids and
+    therefore the same batches. A context whose decoded text tokenizes differently (a cut inside a multi-byte
+    character) is left out."""
+    from featureviz.analysis.activations import tokenize
+
+    prompts = [model.tokenizer.decode(ctx[1:].tolist()) for ctx in tokens]
+    ids = tokenize(model, prompts)
+    keep = [i for i, (a, b) in enumerate(zip(ids, tokens)) if torch.equal(a, b.cpu())]
+    return [prompts[i] for i in keep], [ids[i] for i in keep]
+
+
+def measure_limits(args, fv, model, source) -> None:
+    """Issue 24 item 6: each build against the true minimum, one forward stopped at the hook (run_to_hook) over
+    the same token ids in the same batches, interleaved in one process, CPU seconds: dashboards for all
+    features (goal <= 1.1x), fv.activations (<= 1.05x), dashboards from those activations (<= 0.1x)."""
+    from featureviz.analysis import dashboard as d
+    from featureviz.analysis.activations import length_sorted_batches
+
+    tokens, desc = build_corpus(model, args.tokens, args.context_size)
+    prompts, ids = limit_prompts(model, tokens)
+    batch_tokens = d.default_batch_tokens(source.n_features)
+    assert batch_tokens == 8192, "fv.activations' default batch_tokens: both must run the same batches"
+    assert [torch.equal(a, b) for a, b in zip(d.corpus_token_lists(model, prompts, args.context_size), ids)] == [True] * len(ids)
+    n_tokens = sum(len(t) - 1 for t in ids)
+    print(f"\n== limits (issue 24 item 6): {len(ids)} of {len(tokens)} contexts round-trip through text, "
+          f"{n_tokens:,} tokens (BOS excluded), {len(length_sorted_batches([len(t) for t in ids], batch_tokens))} "
+          f"batches of <= {batch_tokens} tokens ==\ncorpus: {desc}", flush=True)
+    reference_pass(model, source, ids[:4], batch_tokens)  # warm-up
+    acts = fv.activations(model, source, prompts[:4], progress=False)
+    sides = {
+        "forward": lambda: reference_pass(model, source, ids, batch_tokens),
+        "dashboard_data": lambda: fv.dashboard_data(model, source, prompts, progress=False),
+        "activations": lambda: fv.activations(model, source, prompts, progress=False),
+        "dashboard_data(activations=)": lambda: fv.dashboard_data(model, source, activations=acts, progress=False),
+    }
+    wall = {name: [] for name in sides}
+    cpu = {name: [] for name in sides}
+    order = list(sides)
+    acts = sides["activations"]()  # the cached side's input (and a warm-up of the activations side)
+    for r in range(args.repeats):
+        for name in order if r % 2 == 0 else order[::-1]:  # ABBA: no side always runs right after another
+            gc.collect()
+            t0, c0 = time.perf_counter(), time.process_time()
+            out = sides[name]()
+            wall[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+            if name == "activations":
+                acts = out
+            elif name == "dashboard_data":
+                data = out
+            del out
+        print(f"  repeat {r + 1}: " + ", ".join(f"{n} {wall[n][-1]:.1f} s wall / {cpu[n][-1]:.1f} s CPU" for n in order),
+              flush=True)
+    goals = {"dashboard_data": 1.1, "activations": 1.05, "dashboard_data(activations=)": 0.1}
+    base_cpu, base_wall = min(cpu["forward"]), min(wall["forward"])
+    print(f"forward to {source.hook_name} (run_to_hook): CPU min {base_cpu:.1f} s ({n_tokens / base_cpu:.0f} tok per "
+          f"CPU-s), wall min {base_wall:.1f} s")
+    for name, goal in goals.items():
+        ratio, ratio_wall = min(cpu[name]) / base_cpu, min(wall[name]) / base_wall
+        print(f"{name}: CPU min {min(cpu[name]):.1f} s = {ratio:.3f}x the forward (wall minima {ratio_wall:.3f}x; "
+              f"every repeat CPU {', '.join(f'{c / f:.3f}x' for c, f in zip(cpu[name], cpu['forward']))})  "
+              f"goal <= {goal}x: {'PASS' if ratio <= goal else 'FAIL'}", flush=True)
+    d._UNEMBEDDINGS.clear()
+    c0 = time.process_time()
+    data.page(int(data.feature_ids[0]))
+    c_page = time.process_time() - c0
+    c0 = time.process_time()
+    data.logit_top_ids  # noqa: B018 - every other row, as save() and a full export need
+    c_all = time.process_time() - c0
+    print(f"logit effects, no part of any build above: first page {c_page * 1000:.0f} ms CPU, all "
+          f"{source.n_features} rows {c_all:.2f} s CPU (= {c_all / base_cpu:.3f}x the forward)", flush=True)
+
+
 # -- SAEDashboard, run in ITS venv (imports neither featureviz nor anything our venv pins) --------------------
 
 
@@ -430,6 +505,10 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true", help="also cProfile one dashboard_data call")
     ap.add_argument("--skip-rss", action="store_true")
     ap.add_argument("--skip-ratio", action="store_true")
+    ap.add_argument("--limits", action="store_true",
+                    help="issue 24 item 6: dashboard_data, fv.activations and dashboard_data(activations=) against "
+                         "one forward stopped at the hook, same token ids and batches, interleaved (--tokens, "
+                         "--repeats); replaces the plain time ratio")
     ap.add_argument("--save-corpus", metavar="PATH", help="save the --tokens corpus tensor (for other tools)")
     ap.add_argument("--compare-saedashboard", action="store_true",
                     help="print how to run SAEDashboard on the same corpus in its own venv, and exit")
@@ -463,7 +542,9 @@ def main() -> int:
         tokens, desc = build_corpus(model, args.tokens, args.context_size)
         torch.save(tokens, args.save_corpus)
         print(f"saved {tuple(tokens.shape)} tokens to {args.save_corpus} ({desc})")
-    if not args.skip_ratio:
+    if args.limits:
+        measure_limits(args, fv, model, source)
+    elif not args.skip_ratio:
         measure_ratio(args, fv, model, source)
     if not args.skip_rss:
         del model
