@@ -147,16 +147,16 @@ class FeatureSource(ABC):
 
     def check_model(self, model) -> None:
         """Fail early, with one sentence, if this source does not fit the model."""
-        if self.hook_name not in model.hook_dict:
-            close = [h for h in model.hook_dict if h.split(".")[-1] == self.hook_name.split(".")[-1]][:3]
-            hint = f" (hooks like it: {', '.join(close)})" if close else ""
-            raise ValueError(f"hook {self.hook_name!r} does not exist in {model.cfg.model_name}{hint}")
+        from .backends import as_backend
+
+        backend = as_backend(model)
+        backend.check_hook(self.hook_name)
         expected = self.d_in
-        actual = _hook_width(model, self.hook_name)
+        actual = backend.hook_width(self.hook_name)
         if expected is not None and actual is not None and expected != actual:
             raise ValueError(
                 f"this {self.kind} source expects d_in={expected} at {self.hook_name}, "
-                f"but {model.cfg.model_name} has width {actual} there: the SAE was trained for another model"
+                f"but {backend.name} has width {actual} there: the SAE was trained for another model"
             )
 
     @property
@@ -237,6 +237,49 @@ class NeuronSource(FeatureSource):
 
     def residual_directions(self, model) -> torch.Tensor:
         return self._W_out.detach()
+
+
+class HookNeuronSource(FeatureSource):
+    """The units of any hook as features: feature i is coordinate i of the hook's last dimension (issue 20).
+
+    Works on any model featureviz takes (TransformerLens hooks, Hugging Face module paths such as
+    ``model.layers.1.self_attn.q_proj``: see `fv.hooks`). A hook with more than one trailing dimension
+    (TransformerLens's per-head ``hook_q`` [pos, head, d_head]) is flattened: feature ``head * d_head + i``.
+    Steering sets or adds to that coordinate (one trailing dimension only); there is no decoder direction.
+
+    Parameters
+    ----------
+    model : HookedTransformer, fv.HFModel or (transformers model, tokenizer)
+        The model; one short forward pass finds the hook's width.
+    hook_name : str
+        The hook (``fv.hooks(model, layer=..., kind=...)`` lists them).
+    """
+
+    kind = "neurons"
+
+    def __init__(self, model, hook_name: str):
+        from .backends import as_backend
+
+        backend = as_backend(model)
+        backend.check_hook(hook_name)
+        probe = backend.run_to_hook(backend.tokenize("a")[None].to(backend.device), hook_name)
+        if probe.ndim < 3:
+            raise ValueError(f"hook {hook_name!r} gives activations of shape {tuple(probe.shape)}: a neuron source "
+                             "needs [batch, pos, ...units]")
+        self.hook_name = hook_name
+        self.unit_shape = tuple(probe.shape[2:])
+        self.n_features = int(torch.Size(self.unit_shape).numel())
+        self.steering = "coordinate" if len(self.unit_shape) == 1 else None
+
+    def encode(self, hook_acts: torch.Tensor) -> torch.Tensor:
+        trailing = len(self.unit_shape)
+        return hook_acts if trailing == 1 else hook_acts.flatten(-trailing)
+
+    def decoder_directions(self) -> torch.Tensor:
+        raise NotImplementedError(f"the units of {self.hook_name} have no decoder directions")
+
+    def residual_directions(self, model) -> None:
+        return None
 
 
 class HeadSource(FeatureSource):

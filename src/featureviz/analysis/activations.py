@@ -11,7 +11,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ..devices import cpu_tokens, device_of, model_lock, to_numpy
+from ..backends import as_backend
+from ..devices import model_lock, to_numpy
 from ..sources import FeatureSource, FeatureSpace, SAESource, check_feature_index, resolve_drop_first
 from ..validation import fraction, positive_int, text
 
@@ -206,27 +207,30 @@ def check_group_names(groups: Mapping) -> None:
         seen[str(name)] = name
 
 
-def as_source(source, model) -> FeatureSource:
-    """A FeatureSource from a FeatureSource or a bare sae-lens SAE, checked against the model."""
-    from transformer_lens import HookedTransformer  # here, so that `import featureviz` stays light
+def as_source(source, model, any_model: bool = False) -> FeatureSource:
+    """A FeatureSource from a FeatureSource or a bare sae-lens SAE, checked against the model.
 
-    if not isinstance(model, HookedTransformer):
-        raise TypeError(f"model must be a TransformerLens HookedTransformer (e.g. from featureviz.load_default()), "
-                        f"got {type(model).__name__}")
+    any_model: the caller runs through the model interface (featureviz.backends), so a Hugging Face model is
+    fine; otherwise the model must be a TransformerLens one."""
+    backend = as_backend(model)
+    if backend.kind != "transformer_lens" and not any_model:
+        raise TypeError("this analysis takes TransformerLens models only so far (fv.activations and "
+                        f"fv.top_activating also take Hugging Face models), got {backend!r}")
     if not isinstance(source, FeatureSource):
         from sae_lens import SAE
 
         if not isinstance(source, SAE):
             raise TypeError(f"source must be a FeatureSource or an sae_lens.SAE, got {type(source).__name__}")
         source = SAESource(source)
-    source.check_model(model)
+    source.check_model(backend)
     return source
 
 
 def tokenize(model, prompts: list[str], max_length: int | None = None) -> list[torch.Tensor]:
     """Token ids per prompt (CPU), BOS first, truncated to the model's context with a warning."""
-    limit = max_length or model.cfg.n_ctx
-    ids = [cpu_tokens(model.to_tokens(p, prepend_bos=True, truncate=False)[0]) for p in prompts]
+    backend = as_backend(model)
+    limit = max_length or backend.n_ctx
+    ids = [backend.tokenize(p) for p in prompts]
     long = [i for i, t in enumerate(ids) if len(t) > limit]
     if long:
         import warnings
@@ -293,16 +297,17 @@ def hook_activations_batches(model, token_lists: list[torch.Tensor], hook_name: 
     padded positions are simply dropped by the caller.
     """
     batches = length_sorted_batches([len(t) for t in token_lists], batch_tokens)
-    pad = model.tokenizer.pad_token_id if model.tokenizer is not None and model.tokenizer.pad_token_id is not None else 0
+    backend = as_backend(model)
+    pad = backend.pad_token_id
     show = progress if progress is not None else len(batches) > 3
-    device = device_of(model)
+    device = backend.device
     for batch in tqdm(batches, desc="forward", unit="batch", disable=not show):
         lengths = [len(token_lists[i]) for i in batch]
         tokens = torch.full((len(batch), max(lengths)), pad, dtype=torch.long, device=device)
         for row, i in enumerate(batch):
             tokens[row, : lengths[row]] = token_lists[i].to(device)
         with torch.inference_mode():
-            hook_acts = run_to_hook(model, tokens, hook_name)
+            hook_acts = backend.run_to_hook(tokens, hook_name)
         yield batch, hook_acts, lengths
 
 
@@ -314,8 +319,9 @@ def activations(model, source, prompts, *, drop_first: int | None = None, batch_
 
     Parameters
     ----------
-    model : transformer_lens.HookedTransformer
-        The model, e.g. from `fv.load` or `fv.load_default`.
+    model : transformer_lens.HookedTransformer, fv.HFModel or (transformers model, tokenizer)
+        The model, e.g. from `fv.load` or `fv.load_default`, or a plain Hugging Face model with its tokenizer
+        (hook names are then module paths: see `fv.hooks`).
     source : FeatureSource or sae_lens SAE
         What turns the hook activations into features: an `SAESource`, `NeuronSource`, `HeadSource`, or an SAE.
     prompts : str, list of str, or dict of str to list of str
@@ -333,7 +339,8 @@ def activations(model, source, prompts, *, drop_first: int | None = None, batch_
     ActivationResult
         ``values`` [tokens, features], ``str_tokens`` per prompt, groups, and the ranking helpers.
     """
-    source = as_source(source, model)
+    model = as_backend(model)
+    source = as_source(source, model, any_model=True)
     prompts, groups = normalise_prompts(prompts)
     drop_first = resolve_drop_first(drop_first, source)
     ids = tokenize(model, prompts)
@@ -376,8 +383,8 @@ def top_activating(model, source, feature, corpus, k: int = 10, *, drop_first: i
 
     Parameters
     ----------
-    model : transformer_lens.HookedTransformer
-        The model.
+    model : transformer_lens.HookedTransformer, fv.HFModel or (transformers model, tokenizer)
+        The model (as in `activations`).
     source : FeatureSource or sae_lens SAE
         The feature source the feature index belongs to.
     feature : int
@@ -400,7 +407,8 @@ def top_activating(model, source, feature, corpus, k: int = 10, *, drop_first: i
         Sorted by activation: text, activation, the token and position of the max, and the per-token
         ``str_tokens`` / ``activations`` for highlighting.
     """
-    source = as_source(source, model)
+    model = as_backend(model)
+    source = as_source(source, model, any_model=True)
     feature = source.check_feature(feature)
     texts, _ = normalise_prompts(corpus)
     k = positive_int(k, "k")

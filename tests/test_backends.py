@@ -1,0 +1,180 @@
+"""The model interface (issue 20): TransformerLens and plain Hugging Face models give the same activations.
+
+Fast tests use a 2-layer random Llama and TransformerLens's own conversion of it; the `embedded` ones compare
+the embedded SmolLM2 loaded both ways (fv.load_default() and load_embedded_hf_model()).
+"""
+
+import time
+
+import pytest
+import torch
+
+import featureviz as fv
+from featureviz.backends import HFModel, as_backend
+
+PROMPTS = ["The cat sat on the mat.", "I am so happy today, what a wonderful surprise!", "Numbers: 1, 2, 3, 4"]
+
+
+@pytest.fixture(scope="module")
+def tiny_pair(tokenizer):
+    """(HFModel of a 2-layer random Llama, the same model converted to a HookedTransformer)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from featureviz.loading import hooked_from_hf
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    config.architectures = ["LlamaForCausalLM"]  # what save_pretrained writes; TL picks the architecture by it
+    hf = LlamaForCausalLM(config).eval()
+    return HFModel(hf, tokenizer), hooked_from_hf(hf, tokenizer, name="tiny-llama")
+
+
+def test_hooks_by_layer_and_kind(tiny_pair):
+    hf, tl = tiny_pair
+    assert fv.hooks(tl, layer=1, kind="attn_out") == ["blocks.1.hook_attn_out"]
+    assert fv.hooks(hf, layer=1, kind="attn_out") == ["model.layers.1.self_attn"]
+    assert fv.hooks(hf, layer=0, kind="resid_pre") == ["model.layers.0:input"]
+    assert fv.hooks(hf, layer=1, kind="neurons") == ["model.layers.1.mlp.down_proj:input"]
+    assert fv.hooks(hf, kind="q") == ["model.layers.0.self_attn.q_proj", "model.layers.1.self_attn.q_proj"]
+    assert "model.layers.1.self_attn.q_proj" in fv.hooks(hf, layer=1)
+    assert not any(h.startswith("model.layers.0") for h in fv.hooks(hf, layer=1))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        fv.hooks(hf, kind="attention")
+    with pytest.raises(ValueError, match="out of range"):
+        fv.hooks(hf, layer=2)
+
+
+def test_bad_input_is_one_sentence(tiny_pair):
+    hf, tl = tiny_pair
+    with pytest.raises(ValueError, match=r"hook 'blocks.1.hook_atn_out' does not exist in tiny-llama \(close: blocks.1.hook_attn_out"):
+        fv.HookNeuronSource(tl, "blocks.1.hook_atn_out")
+    with pytest.raises(ValueError, match=r"module path 'model.layer.1' matches no module .*close: model.layers.1"):
+        fv.HookNeuronSource(hf, "model.layer.1")
+    with pytest.raises(ValueError, match="carries no tokenizer: pass fv.HFModel"):
+        fv.hooks(hf.model)
+    with pytest.raises(ValueError, match="needs its tokenizer"):
+        HFModel(hf.model, None)
+    with pytest.raises(TypeError, match="takes TransformerLens models only"):
+        fv.steer(hf, fv.HookNeuronSource(hf, "model.layers.1:input"), "x", 0, [1.0])
+
+
+def test_run_to_hook_stops_at_the_hook(tiny_pair):
+    hf, _ = tiny_pair
+    ran = []
+    handle = hf.model.model.layers[1].register_forward_hook(lambda *args: ran.append(1))
+    try:
+        acts = hf.run_to_hook(hf.tokenize(PROMPTS[0])[None], "model.layers.0.self_attn.q_proj")
+    finally:
+        handle.remove()
+    assert acts.shape[-1] == 32 and not ran
+
+
+@pytest.mark.parametrize(("tl_hook", "hf_hook"), [
+    # RMSNorm models keep their residual stream through TransformerLens's weight processing (no centering),
+    # so the residual entering block L is comparable; so are the MLP neurons (act(gate) * up, the down
+    # projection's input). Attention outputs are not: TL folds and splits those weights per head.
+    ("blocks.1.hook_resid_pre", "model.layers.1:input"),
+    ("blocks.1.hook_resid_post", "model.layers.1"),
+    ("blocks.0.mlp.hook_post", "model.layers.0.mlp.down_proj:input"),
+])
+def test_same_activations_both_ways(tiny_pair, tl_hook, hf_hook):
+    hf, tl = tiny_pair
+    ours = fv.activations(hf, fv.HookNeuronSource(hf, hf_hook), PROMPTS)
+    theirs = fv.activations(tl, fv.HookNeuronSource(tl, tl_hook), PROMPTS)
+    assert ours.str_tokens == theirs.str_tokens
+    assert (ours.values - theirs.values).abs().max() <= 1e-4 * theirs.values.abs().max()
+    top = fv.top_activating(hf, fv.HookNeuronSource(hf, hf_hook), 3, PROMPTS, k=2)
+    assert list(top["text"]) == list(fv.top_activating(tl, fv.HookNeuronSource(tl, tl_hook), 3, PROMPTS, k=2)["text"])
+
+
+def test_pair_and_sae_on_hf(tiny_pair, tiny_sae):
+    """A (model, tokenizer) pair works as the model; an SAE trained at TL's resid_pre reads HF's layer input."""
+    from sae_lens import StandardSAE, StandardSAEConfig
+    from sae_lens.saes.sae import SAEMetadata
+
+    hf, tl = tiny_pair
+    sae = StandardSAE(StandardSAEConfig(d_in=32, d_sae=96, metadata=SAEMetadata(hook_name="model.layers.1:input")))
+    sae.load_state_dict(tiny_sae.state_dict())
+    ours = fv.activations((hf.model, hf.tokenizer), sae, PROMPTS)
+    theirs = fv.activations(tl, tiny_sae, PROMPTS)
+    assert torch.allclose(ours.values, theirs.values, atol=1e-4)
+    wrong = StandardSAE(StandardSAEConfig(d_in=32, d_sae=8,
+                                          metadata=SAEMetadata(hook_name="model.layers.1.mlp.down_proj:input")))
+    with pytest.raises(ValueError, match="expects d_in=32 .* has width 64 there"):
+        fv.activations(hf, wrong, PROMPTS)
+
+
+def test_per_head_hook_is_flattened(tiny_pair):
+    _, tl = tiny_pair
+    source = fv.HookNeuronSource(tl, "blocks.1.attn.hook_q")
+    assert source.unit_shape == (4, 8) and source.n_features == 32 and source.steering is None
+    acts = fv.activations(tl, source, PROMPTS[0])
+    assert acts.n_features == 32
+
+
+def test_interventions_and_generate_agree(tiny_pair):
+    hf, tl = tiny_pair
+    direction = torch.randn(32, generator=torch.Generator().manual_seed(1))
+
+    def add(acts):
+        return acts + 3 * direction
+
+    tokens = hf.tokenize(PROMPTS[1])[None]
+    ours = hf.run_with_hooks(tokens, {"model.layers.1:input": add}).log_softmax(-1)
+    theirs = as_backend(tl).run_with_hooks(tokens, {"blocks.1.hook_resid_pre": add}).log_softmax(-1)
+    assert (ours - theirs).abs().max() < 1e-4  # TL centers the unembedding: compare log-probabilities
+    rows = tokens.expand(2, -1)
+    seq_hf, first_hf = hf.generate(rows, {"model.layers.1:input": add}, max_new_tokens=8)
+    seq_tl, first_tl = as_backend(tl).generate(rows, {"blocks.1.hook_resid_pre": add}, max_new_tokens=8)
+    assert seq_hf.tolist() == seq_tl.tolist()
+    assert (first_hf.log_softmax(-1) - first_tl.log_softmax(-1)).abs().max() < 1e-4
+
+
+@pytest.fixture(scope="module")
+def embedded_hf():
+    from featureviz.loading import load_embedded_hf_model
+
+    return HFModel(*load_embedded_hf_model())
+
+
+@pytest.mark.embedded
+@pytest.mark.parametrize(("tl_hook", "hf_hook"), [
+    ("blocks.15.hook_resid_pre", "model.layers.15:input"),  # the shipped SAE's hook: the residual stream
+    ("blocks.14.mlp.hook_post", "model.layers.14.mlp.down_proj:input"),  # MLP neurons
+])
+def test_embedded_model_both_ways(embedded, embedded_hf, tl_hook, hf_hook, capsys):
+    """The embedded SmolLM2 as a HookedTransformer and as a plain LlamaForCausalLM: the same activations.
+
+    TransformerLens's processing folds the RMSNorm weights into the next matrices, so hooks inside attention
+    or after a norm differ by design; the residual stream (SmolLM2 uses RMSNorm, so TL does not center it) and
+    the MLP neurons are computed the same way in both."""
+    tl, _ = embedded
+    tl_source, hf_source = fv.HookNeuronSource(tl, tl_hook), fv.HookNeuronSource(embedded_hf, hf_hook)
+    start = time.perf_counter()
+    theirs = fv.activations(tl, tl_source, PROMPTS, drop_first=0)
+    tl_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    ours = fv.activations(embedded_hf, hf_source, PROMPTS, drop_first=0)
+    hf_seconds = time.perf_counter() - start
+    assert ours.str_tokens == theirs.str_tokens
+    diff = (ours.values - theirs.values).abs().max().item()
+    relative = diff / theirs.values.abs().max().item()
+    with capsys.disabled():
+        print(f"\n{tl_hook} vs {hf_hook}: max abs diff {diff:.3g}, relative {relative:.3g}; "
+              f"TL {tl_seconds:.2f}s, HF {hf_seconds:.2f}s")
+    assert relative <= 1e-3
+
+
+@pytest.mark.embedded
+def test_embedded_sae_both_ways(embedded, embedded_hf):
+    """The shipped SAE's latents through the HF model's layer-15 input equal those through TransformerLens."""
+    tl, source = embedded
+    theirs = fv.activations(tl, source, PROMPTS)
+    sae_hf = type(source)(source.sae)
+    sae_hf.hook_name = "model.layers.15:input"
+    ours = fv.activations(embedded_hf, sae_hf, PROMPTS)
+    relative = (ours.values - theirs.values).abs().max() / theirs.values.abs().max()
+    assert relative <= 1e-3
+    assert list(ours.top_features(5).index) == list(theirs.top_features(5).index)
