@@ -2,16 +2,6 @@
 // Bundled to src/featureviz/static/circuit.js by build.mjs.
 
 import { createCircuitView } from "./lib/circuit-view";
-import type { AnyModel } from "./lib/traits";
+import { widget } from "./lib/view";
 
-export interface RenderProps {
-  model: AnyModel;
-  el: HTMLElement;
-}
-
-function render({ model, el }: RenderProps): () => void {
-  const view = createCircuitView(model, el);
-  return () => view.destroy();
-}
-
-export default { render };
+export default widget(createCircuitView);

@@ -3,16 +3,6 @@
 // Bundled to src/featureviz/static/contrast.js by build.mjs.
 
 import { createContrastView } from "./lib/contrast-view";
-import type { AnyModel } from "./lib/traits";
+import { widget } from "./lib/view";
 
-export interface RenderProps {
-  model: AnyModel;
-  el: HTMLElement;
-}
-
-function render({ model, el }: RenderProps): () => void {
-  const view = createContrastView(model, el);
-  return () => view.destroy();
-}
-
-export default { render };
+export default widget(createContrastView);

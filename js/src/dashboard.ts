@@ -4,16 +4,6 @@
 // Bundled to src/featureviz/static/dashboard.js by build.mjs.
 
 import { createDashboardView } from "./lib/dashboard-view";
-import type { AnyModel } from "./lib/traits";
+import { widget } from "./lib/view";
 
-export interface RenderProps {
-  model: AnyModel;
-  el: HTMLElement;
-}
-
-function render({ model, el }: RenderProps): () => void {
-  const view = createDashboardView(model, el);
-  return () => view.destroy();
-}
-
-export default { render };
+export default widget(createDashboardView);

@@ -4,16 +4,6 @@
 // Bundled to src/featureviz/static/interpolation.js by build.mjs.
 
 import { createInterpolationView } from "./lib/interpolation-view";
-import type { AnyModel } from "./lib/traits";
+import { widget } from "./lib/view";
 
-export interface RenderProps {
-  model: AnyModel;
-  el: HTMLElement;
-}
-
-function render({ model, el }: RenderProps): () => void {
-  const view = createInterpolationView(model, el);
-  return () => view.destroy();
-}
-
-export default { render };
+export default widget(createInterpolationView);

@@ -4,16 +4,6 @@
 // lib/scrubber-view.ts.
 
 import { createScrubberView } from "./lib/scrubber-view";
-import type { AnyModel } from "./lib/traits";
+import { widget } from "./lib/view";
 
-export interface RenderProps {
-  model: AnyModel;
-  el: HTMLElement;
-}
-
-function render({ model, el }: RenderProps): () => void {
-  const view = createScrubberView(model, el);
-  return () => view.destroy();
-}
-
-export default { render };
+export default widget(createScrubberView);

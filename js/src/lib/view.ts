@@ -154,3 +154,20 @@ export function createScope(model: AnyModel, onError: (message: string) => void)
     },
   };
 }
+
+export interface RenderProps {
+  model: AnyModel;
+  el: HTMLElement;
+}
+
+/** An anywidget module (`export default widget(createXView)`): render() builds the view, its cleanup destroys it. */
+export function widget(create: (model: AnyModel, el: HTMLElement) => { destroy(): void }): {
+  render(props: RenderProps): () => void;
+} {
+  return {
+    render({ model, el }) {
+      const view = create(model, el);
+      return () => view.destroy();
+    },
+  };
+}
