@@ -401,11 +401,7 @@ describe("dashboard view", () => {
   });
 
   it("cleans up listeners and DOM", () => {
-    const { model } = mount();
-    expect(model.listenerCount()).toBeGreaterThan(0);
-    page.unmount();
-    expect(model.listenerCount()).toBe(0);
-    expect(page.el.querySelector(".fv-dashboard")).toBeNull();
+    page.expectTornDown(mount().model);
   });
 
   it("handles thousands of feature ids", () => {

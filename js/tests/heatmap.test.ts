@@ -259,11 +259,7 @@ describe("heatmap render()", () => {
   });
 
   it("cleans up listeners and DOM", () => {
-    const { model } = mount();
-    expect(model.listenerCount()).toBeGreaterThan(0);
-    page.unmount();
-    expect(model.listenerCount()).toBe(0);
-    expect(page.el.querySelector(".fv-heatmap")).toBeNull();
+    page.expectTornDown(mount().model);
   });
 
   it("draws only the visible window of 2048 tokens x 512 features", () => {

@@ -1,6 +1,6 @@
 // Test helpers: a fake anywidget model, matrix builders and a canvas stub.
 
-import { afterEach, beforeEach, vi } from "vitest";
+import { afterEach, beforeEach, expect, vi } from "vitest";
 import type { AnyModel, Handler } from "../src/lib/traits";
 
 export class FakeModel implements AnyModel {
@@ -170,6 +170,13 @@ export function widgetPage(widget: Widget, rootSelector: string, opts: { canvas?
     unmount(): void {
       cleanup?.();
       cleanup = undefined;
+    },
+    /** Unmount, and check that every model listener and the widget's root are gone. */
+    expectTornDown(model: FakeModel): void {
+      expect(model.listenerCount()).toBeGreaterThan(0);
+      page.unmount();
+      expect(model.listenerCount()).toBe(0);
+      expect(page.el.querySelector(rootSelector)).toBeNull();
     },
   };
   return page;

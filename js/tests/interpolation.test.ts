@@ -299,11 +299,7 @@ describe("rendering", () => {
   });
 
   it("cleans up listeners and DOM on destroy", () => {
-    const { model } = mount();
-    expect(model.listenerCount()).toBeGreaterThan(0);
-    page.unmount();
-    expect(model.listenerCount()).toBe(0);
-    expect(page.el.querySelector(".fv-interpolation")).toBeNull();
+    page.expectTornDown(mount().model);
   });
 });
 
