@@ -6,11 +6,13 @@ the embedded SmolLM2 loaded both ways (fv.load_default() and load_embedded_hf_mo
 
 import time
 
+import numpy as np
 import pytest
 import torch
 
 import featureviz as fv
 from featureviz.backends import HFModel, as_backend
+from featureviz.sources import FeatureSource
 
 PROMPTS = ["The cat sat on the mat.", "I am so happy today, what a wonderful surprise!", "Numbers: 1, 2, 3, 4"]
 
@@ -57,7 +59,7 @@ def test_bad_input_is_one_sentence(tiny_pair):
     with pytest.raises(ValueError, match="needs its tokenizer"):
         HFModel(hf.model, None)
     with pytest.raises(TypeError, match="takes TransformerLens models only"):
-        fv.steer(hf, fv.HookNeuronSource(hf, "model.layers.1:input"), "x", 0, [1.0])
+        fv.dashboard_data(hf, fv.HookNeuronSource(hf, "model.layers.1:input"), ["x y z"])
 
 
 def test_run_to_hook_stops_at_the_hook(tiny_pair):
@@ -178,3 +180,73 @@ def test_embedded_sae_both_ways(embedded, embedded_hf):
     relative = (ours.values - theirs.values).abs().max() / theirs.values.abs().max()
     assert relative <= 1e-3
     assert list(ours.top_features(5).index) == list(theirs.top_features(5).index)
+
+
+class Direction(FeatureSource):
+    """One fixed direction at a hook (a probe): steering adds or clamps it."""
+
+    kind, steering, n_features = "probe", "direction", 1
+
+    def __init__(self, hook_name, direction):
+        self.hook_name, self.direction = hook_name, direction
+
+    def encode(self, hook_acts):
+        return hook_acts @ self.direction.to(hook_acts.dtype)[:, None]
+
+    def decoder_directions(self):
+        return self.direction[None]
+
+
+def _same_steering(ours, theirs):
+    assert ours.texts == theirs.texts and ours.baseline_text == theirs.baseline_text
+    assert list(ours.next_token_ids) == list(theirs.next_token_ids)
+    assert np.allclose(ours.next_token_probs, theirs.next_token_probs, atol=1e-4)
+    assert np.allclose(ours.kl, theirs.kl, atol=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["add", "clamp"])
+def test_steer_the_residual_stream_both_ways(tiny_pair, mode):
+    hf, tl = tiny_pair
+    direction = torch.randn(32, generator=torch.Generator().manual_seed(2))
+    direction /= direction.norm()
+    values = [-6.0, 0.0, 6.0]
+    ours = fv.steer(hf, Direction("model.layers.1:input", direction), PROMPTS[0], 0, values, mode=mode,
+                    max_new_tokens=8)
+    theirs = fv.steer(tl, Direction("blocks.1.hook_resid_pre", direction), PROMPTS[0], 0, values, mode=mode,
+                      max_new_tokens=8)
+    _same_steering(ours, theirs)
+    assert ours.kl[0] > 0 and ours.texts[0] != ours.baseline_text
+
+
+def test_steer_a_neuron_of_any_module(tiny_pair):
+    """Set one MLP neuron (both ways alike), and interpolate one q_proj unit of the HF model."""
+    hf, tl = tiny_pair
+    kwargs = {"mode": "clamp", "max_new_tokens": 6}
+    _same_steering(fv.steer(hf, fv.HookNeuronSource(hf, "model.layers.0.mlp.down_proj:input"), PROMPTS[1], 5,
+                            [0.0, 8.0], **kwargs),
+                   fv.steer(tl, fv.HookNeuronSource(tl, "blocks.0.mlp.hook_post"), PROMPTS[1], 5, [0.0, 8.0], **kwargs))
+    q = fv.HookNeuronSource(hf, "model.layers.1.self_attn.q_proj")
+    result = fv.steer(hf, q, PROMPTS[1], 7, [-50.0, 0.0, 50.0], positions="all", **kwargs)
+    assert result.kl[0] > 0 and result.kl[2] > 0
+    with pytest.raises(NotImplementedError, match="does not say how to steer"):
+        fv.steer(tl, fv.HookNeuronSource(tl, "blocks.1.attn.hook_q"), PROMPTS[1], 7, [1.0])
+
+
+@pytest.mark.embedded
+def test_embedded_steering_both_ways(embedded, embedded_hf):
+    """The shipped SAE's latent steered at blocks.15.hook_resid_pre and at model.layers.15:input: same greedy texts."""
+    tl, source = embedded
+    hf_source = type(source)(source.sae)
+    hf_source.hook_name = "model.layers.15:input"
+    feature = int(source.sae.W_dec.norm(dim=1).argmax())
+    kwargs = {"values": [-80.0, 0.0, 80.0], "max_new_tokens": 12}
+    start = time.perf_counter()
+    theirs = fv.steer(tl, source, "I walked into the room and", feature, **kwargs)
+    tl_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    ours = fv.steer(embedded_hf, hf_source, "I walked into the room and", feature, **kwargs)
+    hf_seconds = time.perf_counter() - start
+    print(f"\nsteer: TL {tl_seconds:.2f}s, HF {hf_seconds:.2f}s; texts {ours.texts}")
+    assert ours.texts == theirs.texts and ours.baseline_text == theirs.baseline_text
+    assert ours.texts[0] != ours.baseline_text or ours.texts[2] != ours.baseline_text  # the steering did something
+    assert np.allclose(ours.kl, theirs.kl, atol=1e-3, rtol=1e-3)

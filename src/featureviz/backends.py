@@ -99,10 +99,12 @@ class ModelBackend(ABC):
 
     @abstractmethod
     def generate(self, tokens: torch.Tensor, hooks: dict[str, HookFn], *, max_new_tokens: int,
-                 do_sample: bool = False, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+                 do_sample: bool = False, temperature: float = 1.0,
+                 check_first: Callable[[torch.Tensor], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(sequences [batch, pos + new], the first step's logits [batch, vocab]) of a KV-cached generate of the
         [batch, pos] tokens with the hooks applied on every step (the first call sees the whole prompt, each
-        later call one new token). Stops at end of sequence."""
+        later call one new token). Stops at end of sequence. check_first sees the first step's logits before
+        anything is sampled from them (to raise a clear error)."""
 
     @property
     @abstractmethod
@@ -155,6 +157,10 @@ class TransformerLensModel(ModelBackend):
         return int(self.model.cfg.n_ctx)
 
     @property
+    def tokenizer(self):
+        return self.model.tokenizer
+
+    @property
     def pad_token_id(self) -> int:
         tokenizer = self.model.tokenizer
         return tokenizer.pad_token_id if tokenizer is not None and tokenizer.pad_token_id is not None else 0
@@ -179,7 +185,7 @@ class TransformerLensModel(ModelBackend):
         with torch.no_grad(), model_lock(self.model):
             return self.model.run_with_hooks(tokens, fwd_hooks=[(n, _tl_hook(f)) for n, f in hooks.items()])
 
-    def generate(self, tokens, hooks, *, max_new_tokens, do_sample=False, temperature=1.0):
+    def generate(self, tokens, hooks, *, max_new_tokens, do_sample=False, temperature=1.0, check_first=None):
         from transformer_lens.utilities.activation_functions import apply_softcap
 
         for name in hooks:
@@ -189,6 +195,8 @@ class TransformerLensModel(ModelBackend):
         def first_logits(acts, hook=None):  # generate's first step runs the whole prompt
             if not first:
                 first["logits"] = apply_softcap(acts[:, -1], self.model.cfg.output_logits_soft_cap).float()
+                if check_first is not None:
+                    check_first(first["logits"])
             return acts
 
         fwd_hooks = [(n, _tl_hook(f)) for n, f in hooks.items()] + [("unembed.hook_out", first_logits)]
@@ -383,16 +391,26 @@ class HFModel(ModelBackend):
                 for handle in handles:
                     handle.remove()
 
-    def generate(self, tokens, hooks, *, max_new_tokens, do_sample=False, temperature=1.0):
+    def generate(self, tokens, hooks, *, max_new_tokens, do_sample=False, temperature=1.0, check_first=None):
         tokens = tokens.to(self.device)
-        options = {"do_sample": do_sample, "temperature": temperature} if do_sample else {"do_sample": False}
+        # plain temperature sampling, as TransformerLens's generate (no top-k / top-p from a generation config)
+        options = ({"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0} if do_sample
+                   else {"do_sample": False})
+        calls = []
+
+        def first_logits(mod, args, output):  # the output embedding's first call sees the whole prompt
+            if not calls and check_first is not None:
+                check_first(output[:, -1].float())
+            calls.append(1)
+
         with torch.inference_mode(), model_lock(self.model):
             handles = [self._register(n, f) for n, f in hooks.items()]
+            handles.append(self.model.get_output_embeddings().register_forward_hook(first_logits))
             try:
                 out = self.model.generate(
                     input_ids=tokens, attention_mask=torch.ones_like(tokens), max_new_tokens=max_new_tokens,
                     use_cache=True, return_dict_in_generate=True, output_logits=True, pad_token_id=self.pad_token_id,
-                    eos_token_id=self.tokenizer.eos_token_id, top_k=None, top_p=None, **options)
+                    eos_token_id=self.tokenizer.eos_token_id, **options)
             finally:
                 for handle in handles:
                     handle.remove()

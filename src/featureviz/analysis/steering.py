@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..devices import device_of, model_lock, to_numpy
+from ..backends import as_backend
+from ..devices import dtype_of, model_lock, to_numpy
 from ..sources import FeatureSource, FeatureSpace
 from ..validation import float32_values, positive_int, text
 from .activations import as_source
@@ -108,10 +109,11 @@ def steer(model, source, prompt: str, feature: int, values=None, *, mode: str = 
 
     Parameters
     ----------
-    model : transformer_lens.HookedTransformer
-        The model.
+    model : transformer_lens.HookedTransformer, fv.HFModel or (transformers model, tokenizer)
+        The model (generation runs through featureviz's model interface, with the KV cache).
     source : FeatureSource or sae_lens SAE
-        The feature source (an SAE latent or an MLP neuron is steered through its decoder direction).
+        The feature source (an SAE latent is steered through its decoder direction, a neuron of any hook by
+        setting or adding to its coordinate).
     prompt : str
         The prompt to continue.
     feature : int
@@ -141,7 +143,8 @@ def steer(model, source, prompt: str, feature: int, values=None, *, mode: str = 
     SteeringResult
         The continuation per value and unsteered, next-token probabilities and the KL to the unhooked model.
     """
-    source = as_source(source, model)
+    backend = as_backend(model)
+    source = as_source(source, backend, any_model=True)
     feature = source.check_feature(feature)
     source.check_steerable()
     if mode not in MODES:
@@ -155,47 +158,34 @@ def steer(model, source, prompt: str, feature: int, values=None, *, mode: str = 
     top_tokens = positive_int(top_tokens, "top_tokens")
     note = ""
     if values is None and mode != "ablate":
-        scale = feature_scale(model, source, feature, prompt)
+        # calibration is cached per model object: the TransformerLens model itself, else this interface
+        scale = feature_scale(model if backend.kind == "transformer_lens" else backend, source, feature, prompt)
         values, note = scale.sweep(positive_int(steps, "steps")), scale.note
     values = np.zeros(1) if mode == "ablate" else float32_values(values)
 
-    tokens = model.to_tokens(prompt)                            # [1, P], BOS first
-    if tokens.shape[1] + max_new_tokens > model.cfg.n_ctx:
+    tokens = backend.tokenize(prompt)[None].to(backend.device)  # [1, P], BOS first
+    if tokens.shape[1] + max_new_tokens > backend.n_ctx:
         raise ValueError(f"prompt ({tokens.shape[1]} tokens) + max_new_tokens ({max_new_tokens}) exceeds the "
-                         f"model's context of {model.cfg.n_ctx}")
+                         f"model's context of {backend.n_ctx}")
     batch = tokens.expand(len(values) + 1, -1)                  # last row: unhooked baseline (value ignored)
-    row_values = torch.tensor(np.append(values, np.nan), dtype=torch.float32, device=device_of(model))
+    row_values = torch.tensor(np.append(values, np.nan), dtype=torch.float32, device=backend.device)
+    steering = SteeringHook(source, feature, mode, row_values[:-1], positions)
 
-    def hook_for_rows():
-        steering = SteeringHook(source, feature, mode, row_values[:-1], positions)
+    def apply(acts):  # the baseline row passes through untouched
+        return torch.cat([steering(acts[:-1], None), acts[-1:]], 0)
 
-        def apply(acts, hook=None):  # the baseline row passes through untouched
-            return torch.cat([steering(acts[:-1], hook), acts[-1:]], 0)
-
-        return apply
-
-    from transformer_lens.utilities.activation_functions import apply_softcap
-
-    first = {}
-
-    def first_logits(acts, hook=None):  # generate's first step runs the whole prompt: its last position's logits
-        if not first:                   # are the next-token distribution (no second pass over the prompt)
-            first["logits"] = apply_softcap(acts[:, -1], model.cfg.output_logits_soft_cap).float()  # as forward
-            if not torch.isfinite(first["logits"]).all():  # before sampling from them fails less clearly
-                raise FloatingPointError(f"steering with values up to {np.abs(values).max():g} overflowed the "
-                                         f"model's {acts.dtype} activations: use smaller values")
-        return acts
+    def check_first(logits):  # generate's first step runs the whole prompt: its last position's logits are the
+        if not torch.isfinite(logits).all():  # next-token distribution (no second pass over the prompt)
+            raise FloatingPointError(f"steering with values up to {np.abs(values).max():g} overflowed the "
+                                     f"model's {dtype_of(backend.model)} activations: use smaller values")
 
     # The hooks live on the shared model only inside this lock: no other call sees them or leaves its own.
-    with torch.inference_mode(), model_lock(model):
+    with model_lock(backend.model):
         torch.manual_seed(seed)
-        with model.hooks(fwd_hooks=[(source.hook_name, hook_for_rows()), ("unembed.hook_out", first_logits)]):
-            generated = model.generate(batch, max_new_tokens=max_new_tokens, do_sample=do_sample,
-                                       temperature=temperature, stop_at_eos=True, verbose=False,
-                                       use_past_kv_cache=True)
-    logits = first["logits"]
+        generated, logits = backend.generate(batch, {source.hook_name: apply}, max_new_tokens=max_new_tokens,
+                                             do_sample=do_sample, temperature=temperature, check_first=check_first)
     new = generated[:, tokens.shape[1]:]
-    texts, new_tokens = zip(*[_decode(model, row) for row in new])
+    texts, new_tokens = zip(*[_decode(backend, row) for row in new])
 
     log_probs = logits.log_softmax(-1)
     probs = log_probs.exp()
@@ -206,16 +196,16 @@ def steer(model, source, prompt: str, feature: int, values=None, *, mode: str = 
     return SteeringResult(
         prompt=prompt, feature=feature, mode=mode, positions=positions, values=values,
         texts=list(texts[:-1]), new_tokens=list(new_tokens[:-1]), baseline_text=texts[-1], baseline_tokens=new_tokens[-1],
-        next_token_ids=to_numpy(shown), next_token_strings=list(model.to_str_tokens(shown)),
+        next_token_ids=to_numpy(shown), next_token_strings=backend.to_str_tokens(shown),
         next_token_probs=to_numpy(probs[:-1, shown]), baseline_probs=to_numpy(probs[-1, shown]), kl=to_numpy(kl),
         feature_space=source.feature_space, note=note,
     )
 
 
-def _decode(model, row: torch.Tensor) -> tuple[str, list[str]]:
+def _decode(backend, row: torch.Tensor) -> tuple[str, list[str]]:
     """Text and tokens of one generated row, cut at the first end-of-sequence token."""
-    eos = model.tokenizer.eos_token_id
+    eos = backend.tokenizer.eos_token_id
     ids = row.tolist()
     if eos is not None and eos in ids:
         ids = ids[: ids.index(eos)]
-    return model.tokenizer.decode(ids), list(model.to_str_tokens(torch.tensor(ids, dtype=torch.long, device="cpu"))) if ids else []
+    return backend.tokenizer.decode(ids), backend.to_str_tokens(torch.tensor(ids, dtype=torch.long, device="cpu")) if ids else []

@@ -200,7 +200,7 @@ def feature_scale(model, source, feature: int, prompt: str, *, texts=None) -> Fe
 
     Parameters
     ----------
-    model : transformer_lens.HookedTransformer
+    model : transformer_lens.HookedTransformer, fv.HFModel or (transformers model, tokenizer)
         The model.
     source : FeatureSource or sae_lens SAE
         The feature source.
@@ -216,7 +216,7 @@ def feature_scale(model, source, feature: int, prompt: str, *, texts=None) -> Fe
     FeatureScale
         ``typical``, ``prompt_max``, ``note`` and ``sweep(steps)``.
     """
-    source = as_source(source, model)
+    source = as_source(source, model, any_model=True)
     feature = source.check_feature(feature)
     maxima = _calibration_maxima(model, source, texts)             # [n_texts, n_features]
     fired = maxima[:, feature][maxima[:, feature] > 0]
