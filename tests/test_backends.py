@@ -232,6 +232,27 @@ def test_steer_a_neuron_of_any_module(tiny_pair):
         fv.steer(tl, fv.HookNeuronSource(tl, "blocks.1.attn.hook_q"), PROMPTS[1], 7, [1.0])
 
 
+def test_interpolate_a_q_proj_unit_of_an_hf_model(tiny_pair):
+    """The Interpolation widget on a plain HF model: one q_proj unit swept during generation, as steer does it."""
+    hf, _ = tiny_pair
+    source = fv.HookNeuronSource(hf, "model.layers.1.self_attn.q_proj")
+    widget = fv.Interpolation((hf.model, hf.tokenizer), source, PROMPTS[0], 3, values=(-40.0, 40.0), steps=3,
+                              max_new_tokens=4, mode="clamp")
+    direct = fv.steer(hf, source, PROMPTS[0], 3, widget.values, mode="clamp", max_new_tokens=4)
+    assert widget.texts == direct.texts and np.allclose(widget.kl, direct.kl, atol=1e-6)
+    widget.prompt = "Another prompt here"
+    assert widget.computed_for["prompt"] == "Another prompt here"
+
+
+def test_hf_model_from_a_local_directory(tiny_pair, tmp_path):
+    hf, _ = tiny_pair
+    hf.model.save_pretrained(tmp_path / "m")
+    hf.tokenizer.save_pretrained(tmp_path / "m")
+    again = HFModel.from_pretrained(tmp_path / "m")
+    tokens = hf.tokenize(PROMPTS[2])[None]
+    assert torch.equal(again.run_to_hook(tokens, "model.layers.1"), hf.run_to_hook(tokens, "model.layers.1"))
+
+
 @pytest.mark.embedded
 def test_embedded_steering_both_ways(embedded, embedded_hf):
     """The shipped SAE's latent steered at blocks.15.hook_resid_pre and at model.layers.15:input: same greedy texts."""

@@ -22,6 +22,7 @@ from ..analysis.steering import (
     steer,
     value_range,
 )
+from ..backends import as_backend
 from ..validation import float32_values, positive_int, text
 from .arrays import encode_matrix
 from .bundles import bundle
@@ -66,10 +67,11 @@ class Interpolation(anywidget.AnyWidget):
 
         Parameters
         ----------
-        model : transformer_lens.HookedTransformer
+        model : transformer_lens.HookedTransformer, fv.HFModel or (transformers model, tokenizer)
             The model.
         source : FeatureSource or sae_lens SAE
-            The feature source.
+            The feature source (an SAE, or e.g. ``fv.HookNeuronSource(model, "model.layers.1.self_attn.q_proj")``
+            to interpolate one unit of any module).
         prompt : str
             The prompt to continue.
         feature : int
@@ -94,7 +96,9 @@ class Interpolation(anywidget.AnyWidget):
         if not self._auto:
             values = np.linspace(values[0], values[1], steps) if _is_range(values) else np.asarray(values, float)
             values = np.unique(float32_values(values))
-        self._model, self._source = model, as_source(source, model)
+        self._backend = as_backend(model)  # TransformerLens or a plain Hugging Face model (fv.HFModel)
+        self._model = model if self._backend.kind == "transformer_lens" else self._backend
+        self._source = as_source(source, self._backend, any_model=True)
         self.feature_space = self._source.feature_space  # plain attribute: fv.link compares it
         self._options = dict(max_new_tokens=max_new_tokens, steps=steps, **steer_options)
         self._sweep = values  # what "add"/"clamp" sweep ("ablate" has the one value 0); None: from the scale
@@ -146,8 +150,8 @@ class Interpolation(anywidget.AnyWidget):
             text(prompt, "prompt")
         except (TypeError, ValueError) as error:
             raise t.TraitError(str(error)) from None
-        n_tokens = self._model.to_tokens(prompt).shape[1]
-        limit = self._model.cfg.n_ctx - self._options["max_new_tokens"]
+        n_tokens = len(self._backend.tokenize(prompt))
+        limit = self._backend.n_ctx - self._options["max_new_tokens"]
         if n_tokens > limit:
             raise t.TraitError(f"prompt has {n_tokens} tokens: at most {limit} fit before the "
                                f"{self._options['max_new_tokens']} new tokens in the model's context")
