@@ -67,3 +67,33 @@ describe("scopeCss", () => {
     expect(DASHBOARD_CSS).not.toMatch(/(^|\})\s*\.fv-token/);
   });
 });
+
+/** Declarations of every rule whose selector ends at a bare `.fv-token` (or `.fv-token` + state / modifier). */
+function tokenDeclarations(css: string): string[] {
+  const out: string[] = [];
+  for (const m of css.matchAll(/([^{}]+)\{([^{}]*)\}/g)) {
+    const sels = m[1].split(",").map((s) => s.trim());
+    if (sels.some((s) => /\.fv-(base-)?token(?![\w-])[^ ]*$/.test(s)))
+      out.push(...m[2].split(";").map((d) => d.trim()));
+  }
+  return out.filter(Boolean);
+}
+
+describe("token runs (issue 18)", () => {
+  // Subword pieces ("en" + "raged") must read as one word: no padding, margin or rounded chip between
+  // neighbouring tokens, and no atomic inline-block boxes; the token's own leading space marks the word boundary.
+  it.each([
+    ["dashboard", DASHBOARD_CSS],
+    ["interpolation", INTERPOLATION_CSS],
+  ])("the %s draws tokens as contiguous text", (_name, css) => {
+    const decls = tokenDeclarations(css);
+    expect(decls.length).toBeGreaterThan(0);
+    for (const d of decls) {
+      const [prop, value] = d.split(":").map((x) => x.trim());
+      if (/^(padding|margin)(-left|-right)?$/.test(prop)) expect(value, d).toMatch(/^0(px)?$/);
+      expect(d, d).not.toMatch(/^(border-radius|gap|letter-spacing)\s*:/);
+      expect(d, d).not.toMatch(/^display\s*:\s*inline-(block|flex)/);
+    }
+    expect(css).toMatch(/\.fv-token \{[^}]*white-space: pre-wrap/);
+  });
+});

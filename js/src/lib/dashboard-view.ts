@@ -25,7 +25,7 @@ import { createDashboardNav } from "./dashboard-nav";
 import { makePalette } from "./dashboard-parts";
 import { createDashboardSearch } from "./dashboard-search";
 import { closestIn, h } from "./dom";
-import { BASE_CSS, scopeCss } from "./styles";
+import { BASE_CSS, scopeCss, TOKEN_RUN_CSS } from "./styles";
 import { readTheme, setAccent, type Theme } from "./theme";
 import { cleanLabel } from "./tokens";
 import { createTooltip } from "./tooltip";
@@ -135,7 +135,8 @@ export const DASHBOARD_CSS = scopeCss(
 .fv-context:last-child { border-bottom: none; }
 .fv-context-value { flex: none; min-width: 3.4em; text-align: right; color: var(--fv-fg2); font-size: 10px; font-variant-numeric: tabular-nums; }
 .fv-context-tokens { min-width: 0; overflow-wrap: anywhere; }
-.fv-token { display: inline-block; white-space: pre; border-radius: 2px; padding: 0 1px; cursor: default; vertical-align: baseline; }
+${TOKEN_RUN_CSS}
+.fv-token { cursor: default; }
 .fv-token:hover { box-shadow: inset 0 0 0 1px var(--fv-fg2); }
 .fv-token-max { box-shadow: 0 0 0 1.5px var(--fv-max); }
 .fv-token-max:hover { box-shadow: 0 0 0 1.5px var(--fv-max), inset 0 0 0 1px var(--fv-fg2); }

@@ -20,7 +20,7 @@ import {
   readInterpolation,
 } from "./interpolation-data";
 import { createSteeredTexts } from "./interpolation-texts";
-import { BASE_CSS, scopeCss } from "./styles";
+import { BASE_CSS, scopeCss, TOKEN_RUN_CSS } from "./styles";
 import { readTheme, setAccent } from "./theme";
 import { cleanLabel } from "./tokens";
 import { type AnyModel, isKernelFree, safeGet } from "./traits";
@@ -86,7 +86,7 @@ export const INTERPOLATION_CSS = scopeCss(
 }
 .fv-baseline { color: var(--fv-fg2); font-size: 12px; }
 .fv-prompt { color: var(--fv-fg2); }
-.fv-token { border-radius: 2px; }
+${TOKEN_RUN_CSS}
 .fv-token:hover { outline: 1px solid var(--fv-border); }
 .fv-token.fv-diff { background: var(--fv-interp-diff-bg, rgba(214,62,10,0.2)); }
 .fv-token.fv-diff-first { box-shadow: inset 2px 0 0 var(--fv-accent, #d63e0a); }

@@ -61,6 +61,15 @@ function scopeSelector(root: string, sel: string): string {
   return sel.startsWith(root) && !/^[\w-]/.test(rest) ? sel : `${root} ${sel}`;
 }
 
+/**
+ * Tokens drawn as running text (issue 18): subword pieces ("en" + "raged") sit flush against each other, so
+ * no padding, margin, rounded chip or atomic inline-block box between them; the token's own leading space
+ * marks the word boundary and may wrap the line. Hover and colour stay per token. Each view scopes it.
+ */
+export const TOKEN_RUN_CSS = `
+.fv-token { display: inline; margin: 0; padding: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
+`;
+
 export const BASE_CSS = scopeCss(
   ".fv-root",
   `
