@@ -12,7 +12,9 @@ import {
   readPage,
   readSearchResults,
 } from "../src/lib/dashboard-data";
-import { PAGE_TIMEOUT_MS } from "../src/lib/dashboard-view";
+import { logitTable, makePalette } from "../src/lib/dashboard-parts";
+import { DASHBOARD_CSS, PAGE_TIMEOUT_MS } from "../src/lib/dashboard-view";
+import { readTheme } from "../src/lib/theme";
 import { type FakeModel, widgetPage } from "./helpers";
 
 const XSS = "<img src=x onerror=alert(1)>";
@@ -441,5 +443,30 @@ describe("in an HTML export (no kernel)", () => {
     vi.advanceTimersByTime(PAGE_TIMEOUT_MS + 10);
     expect(root.textContent).not.toMatch(/kernel running/);
     expect(root.dataset.feature).toBe("12"); // the page shown says which feature it is
+  });
+});
+
+describe("logit tokens (issue 18)", () => {
+  it("shows the whole token, as text, and lets it wrap instead of cutting it with an ellipsis", () => {
+    const long = " sentimentality_and_more_than_twenty_chars";
+    const pal = makePalette(readTheme(document.body), 0, 1);
+    const col = logitTable(
+      [
+        { token: long, value: 1.5 },
+        { token: XSS, value: 0.5 },
+      ],
+      "up",
+      "pos",
+      1.5,
+      pal,
+    );
+    const toks = [...col.querySelectorAll<HTMLElement>(".fv-logit-token")];
+    expect(toks[0].textContent).toBe(`·${long.slice(1)}`);
+    expect(toks[0].textContent).not.toContain("…");
+    expect(toks[1].textContent).toBe(XSS.replace(/ /g, "·")); // still inserted as text
+    expect(col.querySelector("img")).toBeNull();
+    const rule = DASHBOARD_CSS.match(/\.fv-logit-token \{([^}]*)\}/)?.[1] ?? "";
+    expect(rule).not.toContain("ellipsis");
+    expect(rule).toMatch(/white-space: pre-wrap/);
   });
 });

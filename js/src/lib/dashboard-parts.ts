@@ -21,11 +21,10 @@ import { formatCount } from "./dashboard-data";
 import { h, svg } from "./dom";
 import { formatValue } from "./format";
 import type { Theme } from "./theme";
-import { tokenLabel, tokenTooltip, truncate, visibleWhitespace } from "./tokens";
+import { TOOLTIP_MAX_CHARS, tokenLabel, tokenTooltip, truncate, visibleWhitespace } from "./tokens";
 import type { TooltipRow } from "./tooltip";
 
 const TOKEN_MAX_CHARS = 32;
-const LOGIT_TOKEN_MAX_CHARS = 20;
 
 export interface Palette {
   theme: Theme;
@@ -224,7 +223,8 @@ export function logitTable(
           attrs: { "data-kind": kind, "data-index": String(i), "data-value": String(e.value) },
         },
         [
-          h("span", { className: "fv-logit-token", text: tokenLabel(e.token, LOGIT_TOKEN_MAX_CHARS) }),
+          // The whole token (issue 18), wrapping in its column; only absurd lengths are capped, like tooltips.
+          h("span", { className: "fv-logit-token", text: tokenLabel(e.token, TOOLTIP_MAX_CHARS) }),
           h("span", { className: "fv-logit-track" }, [bar]),
           h("span", { className: "fv-logit-value", text: `${e.value > 0 ? "+" : ""}${formatValue(e.value)}` }),
         ],

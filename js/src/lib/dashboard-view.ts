@@ -121,7 +121,7 @@ export const DASHBOARD_CSS = scopeCss(
 .fv-logits-head { font-size: 10px; color: var(--fv-fg2); margin-bottom: 1px; }
 .fv-logit { display: grid; grid-template-columns: minmax(0, 1fr) 28px auto; align-items: center; gap: 4px; padding: 0 2px; line-height: 1.45; }
 .fv-logit:hover { background: var(--fv-panel); }
-.fv-logit-token { font-family: var(--fv-code); font-size: 11px; white-space: pre; overflow: hidden; text-overflow: ellipsis; }
+.fv-logit-token { font-family: var(--fv-code); font-size: 11px; white-space: pre-wrap; overflow-wrap: anywhere; min-width: 0; }
 .fv-logit-track { height: 7px; border-radius: 2px; background: var(--fv-track); overflow: hidden; }
 .fv-logit-bar { display: block; height: 100%; border-radius: 2px; }
 .fv-logit-value { font-family: var(--fv-code); font-size: 10px; color: var(--fv-fg2); text-align: right; min-width: 3.6em; }
