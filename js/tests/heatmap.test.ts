@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import widget from "../src/heatmap";
-import { formatValue } from "../src/lib/format";
+import { formatUncertain, formatValue } from "../src/lib/format";
 import { MAX_SCROLL_EXTENT, toContentScroll, toScrollerScroll } from "../src/lib/grid-layout";
 import { type CtxCall, denseTrait, FakeModel, mouse, tick, widgetPage } from "./helpers";
 import { u8Payload } from "./quantised";
@@ -375,7 +375,7 @@ describe("huge heatmaps", () => {
     expect(text).toContain("99 of 100");
     expect(text).toContain("#511");
     const v = code(99_999, 511) * state.scale[511];
-    expect(text).toContain(`value${formatValue(v)} ± ${formatValue(state.scale[511] / 2)}`);
+    expect(text).toContain(`value${formatUncertain(v, state.scale[511] / 2)}`);
   });
 
   it("10,000 tokens x 2,000 features: click selects the right feature after scrolling right", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatValue } from "../src/lib/format";
+import { formatUncertain, formatValue } from "../src/lib/format";
+import { valueText } from "../src/lib/token-grid";
 import { TOOLTIP_MAX_CHARS, tokenLabel, tokenTooltip, truncate, visibleWhitespace } from "../src/lib/tokens";
 
 describe("visibleWhitespace", () => {
@@ -66,5 +67,23 @@ describe("formatValue", () => {
     expect(formatValue(1234.5)).toBe("1235");
     expect(formatValue(12345678)).toBe("1.23e7");
     expect(formatValue(NaN)).toBe("NaN");
+  });
+});
+
+describe("formatUncertain (issue 18)", () => {
+  it("gives the error one significant digit and the value no digits finer than the error", () => {
+    expect(formatUncertain(5.2, 0.0306)).toBe("5.2 ± 0.03"); // was "5.2 ± 0.0306"
+    expect(formatUncertain(5.2137, 0.0306)).toBe("5.21 ± 0.03");
+    expect(formatUncertain(5.2137, 0.096)).toBe("5.2 ± 0.1"); // the error rounds up a decade
+    expect(formatUncertain(1234.5, 20.4)).toBe("1230 ± 20");
+    expect(formatUncertain(0.5, 0.01)).toBe("0.5 ± 0.01");
+    expect(formatUncertain(1.23456, 0.00001)).toBe("1.23 ± 1e-5"); // never more digits than formatValue
+    expect(formatUncertain(0.0123, 0)).toBe(formatValue(0.0123)); // exact: no error shown
+    expect(formatUncertain(NaN, 0.1)).toBe("NaN");
+  });
+
+  it("is what the grid tooltips show", () => {
+    expect(valueText(5.2, 0.0306)).toBe("5.2 ± 0.03");
+    expect(valueText(5.2)).toBe("5.2");
   });
 });

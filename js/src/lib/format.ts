@@ -18,3 +18,16 @@ export function formatValue(v: number): string {
 function stripZeros(s: string): string {
   return s.includes(".") ? s.replace(/\.?0+$/, "") : s;
 }
+
+/**
+ * A value with its uncertainty (e.g. a quantisation step's half-width), issue 18: the error to one
+ * significant digit and the value rounded to the error's decimal place, then written like formatValue
+ * (so never more digits than elsewhere): 5.2 ± 0.0306 -> "5.2 ± 0.03". No error (0, NaN) -> formatValue.
+ */
+export function formatUncertain(v: number, err: number): string {
+  if (!(err > 0) || !Number.isFinite(err) || typeof v !== "number" || !Number.isFinite(v)) return formatValue(v);
+  const e1 = Number(err.toPrecision(1)); // 0.096 -> 0.1: take the place after rounding
+  const place = Math.floor(Math.log10(e1));
+  const rounded = place < 0 ? Number(v.toFixed(Math.min(100, -place))) : Math.round(v / 10 ** place) * 10 ** place;
+  return `${formatValue(rounded)} ± ${formatValue(e1)}`;
+}

@@ -7,7 +7,7 @@
 // DOM: div.fv-scroll > div.fv-spacer > canvas.fv-heatmap-canvas, plus .fv-tooltip in the host.
 
 import { context2d, h } from "./dom";
-import { formatValue } from "./format";
+import { formatUncertain } from "./format";
 import {
   contentSize,
   type Hit,
@@ -106,10 +106,9 @@ export function tokenRows(d: TokenPlaces, t: number, group = ""): TooltipRow[] {
   ];
 }
 
-/** A value for a tooltip, with its quantisation error when there is one. */
+/** A value for a tooltip, with its quantisation error when there is one (formatUncertain's digits). */
 export function valueText(value: number, halfStep = 0): string {
-  const text = formatValue(value);
-  return halfStep > 0 ? `${text} ± ${formatValue(halfStep)}` : text;
+  return formatUncertain(value, halfStep);
 }
 
 export function createTokenGrid(o: TokenGridOptions): TokenGrid {
