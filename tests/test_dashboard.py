@@ -263,6 +263,7 @@ def test_dashboards_from_cached_activations_equal_the_corpus_pass(tiny_model, so
     acts_drop = fv.activations(tiny_model, source, corpus, drop_first=1, batch_tokens=64)
     from_corpus_drop = dashboard_data(tiny_model, source, corpus, features=[9, 2, 31], drop_first=1, k=4,
                                       batch_tokens=64, progress=False)
+    monkeypatch.setattr(type(tiny_model), "forward", lambda *a, **kw: pytest.fail("the model ran"))
     monkeypatch.setattr(module, "run_to_hook", lambda *a, **kw: pytest.fail("the model ran"))
     stored = dashboard_data(tiny_model, source, activations=acts, k=5, n_samples=8, n_bins=16, batch_tokens=96,
                             progress=False)
