@@ -1,7 +1,8 @@
 """One small model interface (issue 20): what featureviz's analyses need from a language model, for two kinds.
 
 - TransformerLens (`HookedTransformer`, and anything shaped like it: `hook_dict`, `to_tokens`, `run_with_cache`,
-  e.g. TransformerBridge): hook names are TransformerLens's own (`blocks.8.hook_resid_pre`).
+  e.g. TransformerBridge, tested for activations; its generation is refused): hook names are TransformerLens's
+  own (`blocks.8.hook_resid_pre`).
 - Plain Hugging Face transformers models, read through torch forward hooks on named modules. Wrap the model and
   its tokenizer: ``HFModel(model, tokenizer)`` (or pass the ``(model, tokenizer)`` pair itself). A hook name is
   a module path from ``model.named_modules()``: ``model.layers.8`` is that module's output (the first tensor of
@@ -188,6 +189,13 @@ class TransformerLensModel(ModelBackend):
     def generate(self, tokens, hooks, *, max_new_tokens, do_sample=False, temperature=1.0, check_first=None):
         from transformer_lens.utilities.activation_functions import apply_softcap
 
+        if type(self.model).__name__ == "TransformerBridge":
+            # Measured (tests/test_backends.py): its KV-cached greedy generate of a plain Llama departs from the
+            # model's own tokens from the second new token on, without any hook; uncached, the hooks would see
+            # the whole sequence at every step. Steered texts would be wrong, so refuse.
+            raise NotImplementedError(
+                "steering a TransformerBridge is not supported: its KV-cached generate departs from the model's "
+                "own greedy tokens; pass fv.HFModel(hf_model, tokenizer) of a fresh (unbooted) copy instead")
         for name in hooks:
             self.check_hook(name)
         first = {}
