@@ -58,8 +58,9 @@ def test_bad_input_is_one_sentence(tiny_pair):
         fv.hooks(hf.model)
     with pytest.raises(ValueError, match="needs its tokenizer"):
         HFModel(hf.model, None)
-    with pytest.raises(TypeError, match="takes TransformerLens models only"):
-        fv.dashboard_data(hf, fv.HookNeuronSource(hf, "model.layers.1:input"), ["x y z"])
+    with pytest.raises(TypeError, match="feature circuits take TransformerLens models only"):
+        source = fv.HookNeuronSource(hf, "model.layers.1:input")
+        fv.feature_circuit(hf, (source, 0), source, ["x y z"])
 
 
 def test_run_to_hook_stops_at_the_hook(tiny_pair):
@@ -134,6 +135,70 @@ def test_interventions_and_generate_agree(tiny_pair):
     assert (first_hf.log_softmax(-1) - first_tl.log_softmax(-1)).abs().max() < 1e-4
 
 
+def _sae_pair(tiny_sae):
+    """The same SAE at TransformerLens's blocks.1.hook_resid_pre and at the HF model's model.layers.1:input."""
+    from sae_lens import StandardSAE, StandardSAEConfig
+    from sae_lens.saes.sae import SAEMetadata
+
+    sae = StandardSAE(StandardSAEConfig(d_in=32, d_sae=96, metadata=SAEMetadata(hook_name="model.layers.1:input")))
+    sae.load_state_dict(tiny_sae.state_dict())
+    return sae, tiny_sae
+
+
+def _same_dashboards(ours, theirs, rtol=1e-4):
+    """Top contexts (tokens and values), maxima, densities, nearest features and logit effects agree."""
+    scale = np.abs(theirs.max_value).max()
+    assert np.array_equal(ours.top_tokens, theirs.top_tokens)
+    finite = np.isfinite(theirs.top_values)
+    assert np.array_equal(finite, np.isfinite(ours.top_values))
+    assert np.abs(ours.top_values[finite] - theirs.top_values[finite]).max() <= rtol * scale
+    assert np.abs(ours.max_value - theirs.max_value).max() <= rtol * scale
+    assert np.array_equal(ours.active_count, theirs.active_count) and ours.n_tokens == theirs.n_tokens
+    assert np.array_equal(ours.nearest_ids, theirs.nearest_ids)
+    if theirs.logit_top_ids.size:
+        assert np.array_equal(ours.logit_top_ids, theirs.logit_top_ids)
+        assert np.allclose(ours.logit_top_values, theirs.logit_top_values, rtol=1e-3, atol=1e-4)
+
+
+def test_dashboards_both_ways(tiny_pair, tiny_sae):
+    """dashboard_data on the plain HF model equals the TransformerLens one: an SAE at the residual stream (its
+    logit effects through the final norm's folded weights) and the MLP neurons of any hook."""
+    hf, tl = tiny_pair
+    sae_hf, sae_tl = _sae_pair(tiny_sae)
+    corpus = PROMPTS * 2 + ["A longer text, so that contexts differ in length and the padding matters."]
+    _same_dashboards(fv.dashboard_data(hf, sae_hf, corpus, k=3, progress=False),
+                     fv.dashboard_data(tl, sae_tl, corpus, k=3, progress=False))
+    ours = fv.dashboard_data(hf, fv.HookNeuronSource(hf, "model.layers.0.mlp.down_proj:input"), corpus, k=3,
+                             progress=False)
+    theirs = fv.dashboard_data(tl, fv.HookNeuronSource(tl, "blocks.0.mlp.hook_post"), corpus, k=3, progress=False)
+    _same_dashboards(ours, theirs)
+    assert ours.nearest_ids.shape == (64, 0)  # units without decoder directions have no nearest features
+    assert ours.logit_top_ids.shape == (64, 10)  # ...but they write the residual stream through down_proj
+    assert ours.page(5)["top"]
+    # from activations already computed (no forward pass), on the HF model too
+    acts = fv.activations(hf, sae_hf, corpus)
+    stored = fv.dashboard_data(hf, sae_hf, activations=acts, k=3, progress=False)
+    assert np.allclose(stored.max_value, fv.dashboard_data(hf, sae_hf, corpus, k=3, progress=False).max_value)
+
+
+def test_checkpoints_and_contrast_on_hf(tiny_pair, tiny_sae):
+    """checkpoint_frames and contrast on the plain HF model give what TransformerLens gives."""
+    hf, tl = tiny_pair
+    sae_hf, sae_tl = _sae_pair(tiny_sae)
+    frames = {}
+    for name, model, sae in (("hf", hf, sae_hf), ("tl", tl, sae_tl)):
+        frames[name] = fv.checkpoint_frames([(1, model, sae), (2, model, sae)], PROMPTS, top_k=8, progress=False)
+    assert np.array_equal(frames["hf"].feature_ids, frames["tl"].feature_ids)
+    assert np.abs(frames["hf"].frames - frames["tl"].frames).max() <= 1e-4 * np.abs(frames["tl"].frames).max()
+    neurons = fv.HookNeuronSource(hf, "model.layers.1.self_attn.q_proj")
+    by_index = fv.checkpoint_frames([(0, hf, neurons), (1, hf, neurons)], PROMPTS, features=[2, 9], progress=False)
+    assert by_index.match_index.tolist() == [[2, 9], [2, 9]] and np.isnan(by_index.match_cosine).all()
+    groups = {"a": PROMPTS[:2], "b": PROMPTS[1:]}
+    table_hf = fv.contrast(fv.activations(hf, sae_hf, groups))
+    table_tl = fv.contrast(fv.activations(tl, sae_tl, groups))
+    assert np.allclose(table_hf["p_value"], table_tl["p_value"], atol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def embedded_hf():
     from featureviz.loading import load_embedded_hf_model
@@ -180,6 +245,34 @@ def test_embedded_sae_both_ways(embedded, embedded_hf):
     relative = (ours.values - theirs.values).abs().max() / theirs.values.abs().max()
     assert relative <= 1e-3
     assert list(ours.top_features(5).index) == list(theirs.top_features(5).index)
+
+
+@pytest.mark.embedded
+def test_embedded_dashboards_both_ways(embedded, embedded_hf, capsys):
+    """Dashboards of the shipped SAE (blocks.15.hook_resid_pre vs model.layers.15:input) and of layer-14 MLP
+    neurons on the embedded model loaded both ways: the same top contexts, maxima within 1e-3 relative."""
+    from featureviz.datasets import emotion_prompts
+
+    tl, source = embedded
+    hf_source = type(source)(source.sae)
+    hf_source.hook_name = "model.layers.15:input"
+    corpus = [p for group in emotion_prompts(per_group=8).values() for p in group]
+    features = list(range(0, source.n_features, 40))  # 64 latents
+    pairs = {"sae": (fv.dashboard_data(embedded_hf, hf_source, corpus, features, k=5, progress=False),
+                     fv.dashboard_data(tl, source, corpus, features, k=5, progress=False)),
+             "neurons": (fv.dashboard_data(embedded_hf, fv.HookNeuronSource(embedded_hf, "model.layers.14.mlp.down_proj:input"),
+                                           corpus, list(range(64)), k=5, progress=False),
+                         fv.dashboard_data(tl, fv.HookNeuronSource(tl, "blocks.14.mlp.hook_post"), corpus,
+                                           list(range(64)), k=5, progress=False))}
+    for name, (ours, theirs) in pairs.items():
+        finite = np.isfinite(theirs.top_values)
+        diff = np.abs(ours.top_values[finite] - theirs.top_values[finite]).max()
+        with capsys.disabled():
+            print(f"\n{name}: top-context values max abs diff {diff:.3g}, relative {diff / theirs.max_value.max():.3g}; "
+                  f"same top tokens {np.array_equal(ours.top_tokens, theirs.top_tokens)}, same logit tokens "
+                  f"{np.array_equal(ours.logit_top_ids, theirs.logit_top_ids)}, logit values max abs diff "
+                  f"{np.abs(ours.logit_top_values - theirs.logit_top_values).max():.3g}")
+        _same_dashboards(ours, theirs, rtol=1e-3)
 
 
 class Direction(FeatureSource):

@@ -83,6 +83,16 @@ class ModelBackend(ABC):
         """Token ids of one prompt with BOS first (CPU, not truncated)."""
 
     @abstractmethod
+    def tokenize_text(self, text: str) -> torch.Tensor:
+        """Token ids of a passage without BOS (CPU, not truncated): contexts cut from a corpus."""
+
+    @property
+    def bos_token_id(self) -> int | None:
+        """The id put first in every context (BOS, else EOS)."""
+        tokenizer = self.tokenizer
+        return next((t for t in (tokenizer.bos_token_id, tokenizer.eos_token_id) if t is not None), None)
+
+    @abstractmethod
     def to_str_tokens(self, ids: torch.Tensor) -> list[str]:
         """One string per token id."""
 
@@ -93,6 +103,10 @@ class ModelBackend(ABC):
     @abstractmethod
     def run_to_hook(self, tokens: torch.Tensor, hook_name: str) -> torch.Tensor:
         """[batch, pos, ...] activations at the hook of one forward of [batch, pos] tokens, stopped at the hook."""
+
+    @abstractmethod
+    def run_to_hooks(self, tokens: torch.Tensor, hook_names) -> list[torch.Tensor]:
+        """The activations at several hooks of ONE forward of [batch, pos] tokens, stopped after the last of them."""
 
     @abstractmethod
     def run_with_hooks(self, tokens: torch.Tensor, hooks: dict[str, HookFn]) -> torch.Tensor:
@@ -115,6 +129,16 @@ class ModelBackend(ABC):
     def hook_width(self, hook_name: str) -> int | None:
         """The last dimension of a hook's activations when known without a forward pass, else None."""
         return None
+
+    @abstractmethod
+    def residual_unembed(self) -> torch.Tensor:
+        """[d_model, d_vocab]: the logits a residual-stream direction adds, as TransformerLens's processed W_U
+        (the final norm's weights folded in, centered over the vocabulary: softmax does not see the mean)."""
+
+    @abstractmethod
+    def residual_map(self, hook_name: str) -> torch.Tensor | str | None:
+        """How a hook's units reach the residual stream: "identity" (the hook is the residual stream or writes
+        it directly), a [d_hook, d_model] matrix (the input of the linear map that writes it), else None."""
 
     @abstractmethod
     def hooks(self, layer: int | None = None, kind: str | None = None) -> list[str]:
@@ -169,6 +193,9 @@ class TransformerLensModel(ModelBackend):
     def tokenize(self, prompt: str) -> torch.Tensor:
         return cpu_tokens(self.model.to_tokens(prompt, prepend_bos=True, truncate=False)[0])
 
+    def tokenize_text(self, text: str) -> torch.Tensor:
+        return cpu_tokens(self.model.to_tokens(text, prepend_bos=False, truncate=False)[0])
+
     def to_str_tokens(self, ids: torch.Tensor) -> list[str]:
         return list(self.model.to_str_tokens(ids))
 
@@ -179,6 +206,18 @@ class TransformerLensModel(ModelBackend):
         from .analysis.activations import run_to_hook
 
         return run_to_hook(self.model, tokens, hook_name)
+
+    def run_to_hooks(self, tokens: torch.Tensor, hook_names) -> list[torch.Tensor]:
+        from .analysis.activations import _cache_stop
+
+        names = list(dict.fromkeys(hook_names))
+        for name in names:
+            self.check_hook(name)
+        stops = [_cache_stop(self.model, name) for name in names]
+        with torch.no_grad(), model_lock(self.model):
+            _, cache = self.model.run_with_cache(tokens, names_filter=names, return_type=None,
+                                                 stop_at_layer=None if None in stops else max(stops))
+        return [cache[name] for name in hook_names]
 
     def run_with_hooks(self, tokens: torch.Tensor, hooks: dict[str, HookFn]) -> torch.Tensor:
         for name in hooks:
@@ -222,6 +261,18 @@ class TransformerLensModel(ModelBackend):
         from .sources import _hook_width
 
         return _hook_width(self.model, hook_name)
+
+    def residual_unembed(self) -> torch.Tensor:
+        return self.model.W_U.detach()
+
+    def residual_map(self, hook_name: str) -> torch.Tensor | str | None:
+        from .sources import _RESIDUAL_HOOKS
+
+        leaf = hook_name.split(".")[-1]
+        if leaf in _RESIDUAL_HOOKS:
+            return "identity"
+        match = re.fullmatch(r"blocks\.(\d+)\.mlp\.hook_post", hook_name)
+        return self.model.blocks[int(match.group(1))].mlp.W_out.detach() if match else None
 
     def hooks(self, layer=None, kind=None) -> list[str]:
         _check_kind(kind)
@@ -319,14 +370,13 @@ class HFModel(ModelBackend):
                 return int(token)
         return 0
 
-    @property
-    def bos_token_id(self) -> int | None:
-        return next((t for t in (self.tokenizer.bos_token_id, self.tokenizer.eos_token_id) if t is not None), None)
-
     def tokenize(self, prompt: str) -> torch.Tensor:
         ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         bos = self.bos_token_id
         return cpu_tokens(([bos] if bos is not None else []) + list(ids))
+
+    def tokenize_text(self, text: str) -> torch.Tensor:
+        return cpu_tokens(list(self.tokenizer(text, add_special_tokens=False)["input_ids"]))
 
     def to_str_tokens(self, ids: torch.Tensor) -> list[str]:
         ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
@@ -390,6 +440,32 @@ class HFModel(ModelBackend):
             raise ValueError(f"{hook_name!r} did not run in a forward pass of {self.name} (or has no tensor)")
         return seen[0]
 
+    def run_to_hooks(self, tokens: torch.Tensor, hook_names) -> list[torch.Tensor]:
+        names = list(dict.fromkeys(hook_names))
+        seen: dict[str, torch.Tensor] = {}
+
+        def reader(name):
+            def read(acts):
+                seen.setdefault(name, acts)  # a module called twice in one forward: its first call
+                if len(seen) == len(names):
+                    raise _Stop  # the last of the hooks has run: nothing after it is needed
+                return acts
+            return read
+
+        with torch.no_grad(), model_lock(self.model):
+            handles = [self._register(name, reader(name)) for name in names]
+            try:
+                self._forward(tokens)
+            except _Stop:
+                pass
+            finally:
+                for handle in handles:
+                    handle.remove()
+        missing = [name for name in names if name not in seen]
+        if missing:
+            raise ValueError(f"{missing[0]!r} did not run in a forward pass of {self.name} (or has no tensor)")
+        return [seen[name] for name in hook_names]
+
     def run_with_hooks(self, tokens: torch.Tensor, hooks: dict[str, HookFn]) -> torch.Tensor:
         with torch.no_grad(), model_lock(self.model):
             handles = [self._register(n, f) for n, f in hooks.items()]
@@ -437,6 +513,39 @@ class HFModel(ModelBackend):
         path = hook_name.removesuffix(INPUT)
         if self.layers_path and re.fullmatch(re.escape(self.layers_path) + r"\.\d+", path):
             return getattr(self.model.config, "hidden_size", None)
+        return None
+
+    def final_norm(self) -> torch.nn.Module | None:
+        """The norm before the unembedding: the last norm module outside the decoder layers (model.norm)."""
+        inside = (self.layers_path + ".") if self.layers_path else None
+        norms = [m for name, m in self.modules.items() if "norm" in type(m).__name__.lower()
+                 and not (inside and name.startswith(inside))]
+        return norms[-1] if norms else None
+
+    def residual_unembed(self) -> torch.Tensor:
+        W_U = self.W_U.detach().float()
+        norm = self.final_norm()
+        weight = getattr(norm, "weight", None)
+        if isinstance(weight, torch.Tensor) and weight.shape == (W_U.shape[0],):
+            W_U = weight.detach().float()[:, None] * W_U  # TransformerLens's fold_ln
+            if isinstance(norm, torch.nn.LayerNorm):  # LayerNorm centers its input: only the centered part counts
+                W_U = W_U - W_U.mean(0, keepdim=True)
+        return W_U - W_U.mean(1, keepdim=True)
+
+    def residual_map(self, hook_name: str) -> torch.Tensor | str | None:
+        module, is_input = self.module(hook_name)
+        path = hook_name.removesuffix(INPUT)
+        match = re.fullmatch(re.escape(self.layers_path) + r"\.(\d+)(\..+)?", path) if self.layers_path else None
+        if match is None:
+            embedding = module is self.model.get_input_embeddings() and not is_input
+            return "identity" if embedding or (module is self.final_norm() and is_input) else None
+        layer = f"{self.layers_path}.{match.group(1)}"
+        writers = [c.format(layer=layer) for kind in ("attn_out", "mlp_out") for c in HF_KINDS[kind]]
+        linears = [c.format(layer=layer).removesuffix(INPUT) for kind in ("neurons", "z") for c in HF_KINDS[kind]]
+        if match.group(2) is None or (not is_input and path in writers + linears):
+            return "identity"  # the decoder layer's input or output, or a module whose output is added to it
+        if is_input and path in linears and isinstance(module, torch.nn.Linear):
+            return module.weight.detach().T  # unit i of the input writes column i of the weight
         return None
 
     def hooks(self, layer=None, kind=None) -> list[str]:

@@ -84,13 +84,19 @@ class FeatureSource(ABC):
 
     def residual_directions(self, model) -> torch.Tensor | None:
         """[n_features, d_model]: what each feature adds to the residual stream (None if not expressible)."""
-        leaf = self.hook_name.split(".")[-1]
+        from .backends import as_backend
+
+        to_residual = as_backend(model).residual_map(self.hook_name)
+        if to_residual is None:
+            return None
         directions = self.decoder_directions()
-        if leaf in _RESIDUAL_HOOKS:
-            return directions
-        if ".mlp." in self.hook_name and leaf == "hook_post" and self.layer is not None:
-            return directions @ model.blocks[self.layer].mlp.W_out.detach()
-        return None
+        return directions if isinstance(to_residual, str) else directions @ to_residual.to(directions)
+
+    @property
+    def reads(self) -> str | tuple[str, ...]:
+        """What a forward pass collects for encode(): the hook name, or a tuple of hooks read in one pass (then
+        encode() takes them stacked, [..., n_hooks, d]: a crosscoder)."""
+        return self.hook_name
 
     @property
     def layer(self) -> int | None:
@@ -278,8 +284,15 @@ class HookNeuronSource(FeatureSource):
     def decoder_directions(self) -> torch.Tensor:
         raise NotImplementedError(f"the units of {self.hook_name} have no decoder directions")
 
-    def residual_directions(self, model) -> None:
-        return None
+    def residual_directions(self, model) -> torch.Tensor | None:
+        """Unit i of a residual hook is basis direction i; unit i of a linear map's input writes its column i."""
+        from .backends import as_backend
+
+        backend = as_backend(model)
+        to_residual = backend.residual_map(self.hook_name) if len(self.unit_shape) == 1 else None
+        if isinstance(to_residual, str):
+            return torch.eye(self.n_features, device=backend.device)
+        return to_residual
 
 
 class HeadSource(FeatureSource):

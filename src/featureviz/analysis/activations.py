@@ -211,11 +211,12 @@ def as_source(source, model, any_model: bool = False) -> FeatureSource:
     """A FeatureSource from a FeatureSource or a bare sae-lens SAE, checked against the model.
 
     any_model: the caller runs through the model interface (featureviz.backends), so a Hugging Face model is
-    fine; otherwise the model must be a TransformerLens one."""
+    fine; otherwise (feature circuits) the model must be a TransformerLens one."""
     backend = as_backend(model)
     if backend.kind != "transformer_lens" and not any_model:
-        raise TypeError("this analysis takes TransformerLens models only so far (fv.activations and "
-                        f"fv.top_activating also take Hugging Face models), got {backend!r}")
+        raise TypeError("feature circuits take TransformerLens models only (they differentiate through its "
+                        "per-head attention weights and folded norms; every other analysis also takes Hugging Face "
+                        f"models), got {backend!r}")
     if not isinstance(source, FeatureSource):
         from sae_lens import SAE
 
@@ -294,7 +295,8 @@ def hook_activations_batches(model, token_lists: list[torch.Tensor], hook_name: 
     """Yield (prompt indices, [batch, seq, d] hook activations, lengths) in length-sorted, right-padded batches.
 
     Right padding under causal attention leaves the real positions exact, so no attention mask is needed:
-    padded positions are simply dropped by the caller.
+    padded positions are simply dropped by the caller. `hook_name` may be a tuple of hooks (a source's `reads`):
+    all are read in one forward, stopped after the last, and stacked as [batch, seq, n_hooks, d].
     """
     batches = length_sorted_batches([len(t) for t in token_lists], batch_tokens)
     backend = as_backend(model)
@@ -307,7 +309,8 @@ def hook_activations_batches(model, token_lists: list[torch.Tensor], hook_name: 
         for row, i in enumerate(batch):
             tokens[row, : lengths[row]] = token_lists[i].to(device)
         with torch.inference_mode():
-            hook_acts = backend.run_to_hook(tokens, hook_name)
+            hook_acts = (backend.run_to_hook(tokens, hook_name) if isinstance(hook_name, str)
+                         else torch.stack(backend.run_to_hooks(tokens, hook_name), dim=-2))
         yield batch, hook_acts, lengths
 
 
@@ -353,7 +356,7 @@ def activations(model, source, prompts, *, drop_first: int | None = None, batch_
     # Written in place batch by batch: peak memory is the result plus one batch, not per-prompt views that keep
     # every padded batch alive and a concatenated copy of them all.
     values = torch.empty(int(offsets[-1]), source.n_features, dtype=torch.float32, device="cpu")
-    for batch, hook_acts, lengths in hook_activations_batches(model, ids, source.hook_name, batch_tokens, progress):
+    for batch, hook_acts, lengths in hook_activations_batches(model, ids, source.reads, batch_tokens, progress):
         rows = max(1, ENCODE_TOKENS // hook_acts.shape[1])  # [rows, seq, d] keeps position-aware sources exact
         for first in range(0, len(batch), rows):
             with torch.inference_mode():
@@ -417,7 +420,7 @@ def top_activating(model, source, feature, corpus, k: int = 10, *, drop_first: i
     best: list[tuple[float, int, torch.Tensor]] = []  # (max activation, text index, per-token activations)
     show = progress if progress is not None else len(texts) > 32
     bar = tqdm(total=len(texts), desc=f"feature {feature}", unit="text", disable=not show)
-    for batch, hook_acts, lengths in hook_activations_batches(model, ids, source.hook_name, batch_tokens,
+    for batch, hook_acts, lengths in hook_activations_batches(model, ids, source.reads, batch_tokens,
                                                               progress=False):
         with torch.inference_mode():
             feats = source.encode(hook_acts)[..., feature].float().cpu()

@@ -20,6 +20,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from tqdm.auto import tqdm
 
+from ..backends import as_backend
 from ..devices import to_numpy
 from ..sources import FeatureSource, FeatureSpace, NeuronSource, SAESource, check_feature_index
 from .activations import as_source, hook_activations_batches, normalise_prompts, tokenize
@@ -168,19 +169,20 @@ def checkpoint_frames(series, prompts, features=None, *, top_k: int = 32, x_labe
     if len(series) < 2:
         raise ValueError(f"a checkpoint series needs at least 2 checkpoints, got {len(series)}")
     prompts, _ = normalise_prompts(prompts)
-    series = [(x, model, as_source(source, model)) for x, model, source in series]
+    series = [(x, as_backend(model), source) for x, model, source in series]
+    series = [(x, model, as_source(source, model, any_model=True)) for x, model, source in series]
     ref_x, ref_model, reference = series[-1]
     widths = {s.n_features for _, _, s in series}
-    if isinstance(reference, NeuronSource) and len(widths) > 1:
+    if _by_index(reference) and len(widths) > 1:
         raise ValueError("neuron checkpoints must all have the same number of neurons")
     ids = tokenize(ref_model, prompts)
     hook_cache: dict[int, list[torch.Tensor]] = {}
 
     def hook_acts(model, source):  # SAE checkpoints share one model: its activations are computed once
-        key = (id(model), source.hook_name)
+        key = (id(model.model), source.reads)
         if key not in hook_cache:
             per_prompt = [None] * len(ids)
-            for batch, acts, lengths in hook_activations_batches(model, ids, source.hook_name, progress=False):
+            for batch, acts, lengths in hook_activations_batches(model, ids, source.reads, progress=False):
                 for row, i in enumerate(batch):
                     per_prompt[i] = acts[row, 1 : lengths[row]]
             hook_cache[key] = torch.cat(per_prompt)
@@ -204,10 +206,12 @@ def checkpoint_frames(series, prompts, features=None, *, top_k: int = 32, x_labe
         raise ValueError("features is empty")
 
     match_index, match_cosine = [], []
-    ref_dirs = reference.decoder_directions().float()[feature_ids]
     for _, _, source in series:
-        index, cosine = _match(ref_dirs, source.decoder_directions().float(),
-                               by_index=isinstance(source, NeuronSource), feature_ids=feature_ids)
+        if _by_index(source):  # neurons keep their index; units without a decoder have no cosine to report
+            index, cosine = _match_by_index(reference, source, feature_ids)
+        else:
+            index, cosine = _match(reference.decoder_directions().float()[feature_ids],
+                                   source.decoder_directions().float())
         match_index.append(index)
         match_cosine.append(cosine)
     match_index = np.stack(match_index)
@@ -220,13 +224,26 @@ def checkpoint_frames(series, prompts, features=None, *, top_k: int = 32, x_labe
                             metrics=pd.DataFrame(rows).set_index("checkpoint"), feature_space=reference.feature_space)
 
 
-def _match(ref_dirs, dirs, by_index: bool, feature_ids):
+def _by_index(source: FeatureSource) -> bool:
+    """Neurons (of a TransformerLens MLP or of any hook) are the same unit at the same index in every checkpoint."""
+    return isinstance(source, NeuronSource) or source.kind == "neurons"
+
+
+def _match_by_index(reference: FeatureSource, source: FeatureSource, feature_ids):
+    """(index, cosine of the unit's decoder direction with the reference's, NaN for units without one)."""
+    index = np.asarray(feature_ids)
+    try:
+        ref_unit = torch.nn.functional.normalize(reference.decoder_directions().float().cpu()[index], dim=1)
+        unit = torch.nn.functional.normalize(source.decoder_directions().float().cpu()[index], dim=1)
+    except NotImplementedError:
+        return index, np.full(len(index), np.nan, dtype=np.float32)
+    return index, to_numpy((ref_unit * unit).sum(1))
+
+
+def _match(ref_dirs, dirs):
     """Latents of one checkpoint matched one-to-one to the reference features by decoder cosine."""
     ref_unit = torch.nn.functional.normalize(ref_dirs.cpu(), dim=1)  # checkpoints may sit on different devices
     unit = torch.nn.functional.normalize(dirs.cpu(), dim=1)
-    if by_index:
-        index = np.asarray(feature_ids)
-        return index, to_numpy((ref_unit * unit[index]).sum(1))
     cosine = to_numpy(ref_unit @ unit.T)                     # [F, d_sae]
     rows, cols = linear_sum_assignment(-cosine)              # F <= d_sae: every feature gets a distinct latent
     index = np.empty(len(ref_dirs), dtype=int)

@@ -25,7 +25,8 @@ from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 from tqdm.auto import tqdm
 
-from ..devices import cpu_tokens, device_of, to_numpy
+from ..backends import as_backend
+from ..devices import cpu_tokens, to_numpy
 from ..sources import FeatureSource, FeatureSpace, check_feature_index, resolve_drop_first
 from ..validation import integer, positive_int, text
 from .activations import ActivationResult, as_source, hook_activations_batches, length_sorted_batches, tokenize
@@ -292,8 +293,16 @@ class _Unembedding:
                      for part in range(4))
 
 
-_UNEMBEDDINGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {source key: _Unembedding}
+_UNEMBEDDINGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # torch model -> {source key: _Unembedding}
 _UNEMBEDDINGS_PER_MODEL = 4
+
+
+def _decoder_or_none(source: FeatureSource) -> torch.Tensor | None:
+    """The source's decoder directions, or None for units without one (the units of a HookNeuronSource)."""
+    try:
+        return source.decoder_directions()
+    except NotImplementedError:
+        return None
 
 
 def _version(tensor: torch.Tensor) -> int:
@@ -306,14 +315,17 @@ def _version(tensor: torch.Tensor) -> int:
 def _unembedding(model, source: FeatureSource, n: int) -> _Unembedding:
     """The shared _Unembedding of this model and source: found by the source's decoder weights (same tensor,
     not changed in place since) and W_U, so rebuilding a dashboard of the same SAE reuses what was computed."""
-    decoder = source.decoder_directions()
-    key = (source.kind, source.hook_name, decoder.data_ptr(), tuple(decoder.shape), n)
-    stamp = (_version(decoder), model.W_U.data_ptr(), _version(model.W_U))
-    cache = _UNEMBEDDINGS.setdefault(model, {})
+    backend = as_backend(model)
+    decoder = _decoder_or_none(source)
+    weights = None if decoder is None else (decoder.data_ptr(), tuple(decoder.shape))
+    key = (source.kind, source.hook_name, source.n_features, weights, n)
+    W_U = backend.W_U
+    stamp = (None if decoder is None else _version(decoder), W_U.data_ptr(), _version(W_U))
+    cache = _UNEMBEDDINGS.setdefault(backend.model, {})
     found = cache.get(key)
     if found is None or found.stamp != stamp:
-        directions = source.residual_directions(model)
-        unembed = model.W_U.detach()
+        directions = source.residual_directions(backend)
+        unembed = backend.residual_unembed()
         found = _Unembedding(None if directions is None else directions.detach().to(unembed.device), unembed, n, stamp,
                              decoder)
         cache.pop(key, None)
@@ -334,10 +346,11 @@ def corpus_token_lists(model, corpus, context_size: int = 128, max_texts: int | 
             raise ValueError(f"a token corpus must be [n_contexts, ctx_len >= 2] with BOS first, got {tuple(corpus.shape)}")
         return list(cpu_tokens(corpus))
     texts = _corpus_texts(corpus, max_texts)
-    bos = model.tokenizer.bos_token_id if model.tokenizer.bos_token_id is not None else model.tokenizer.eos_token_id
+    backend = as_backend(model)
+    bos = backend.bos_token_id
     contexts = []
     for passage in texts:
-        ids = cpu_tokens(model.to_tokens(passage, prepend_bos=False, truncate=False)[0])
+        ids = backend.tokenize_text(passage)
         for start in range(0, len(ids), context_size - 1):
             contexts.append(torch.cat([cpu_tokens([bos]), ids[start : start + context_size - 1]]))
     if not contexts:
@@ -431,8 +444,8 @@ def dashboard_data(model, source, corpus=None, features=None, *, k: int = 10, n_
 
     Parameters
     ----------
-    model : transformer_lens.HookedTransformer
-        The model.
+    model : transformer_lens.HookedTransformer, fv.HFModel or (transformers model, tokenizer)
+        The model (a plain Hugging Face model reads module paths: see `fv.hooks`).
     source : FeatureSource or sae_lens SAE
         The feature source.
     corpus : list of str, path, str, or torch.Tensor, optional
@@ -476,7 +489,8 @@ def dashboard_data(model, source, corpus=None, features=None, *, k: int = 10, n_
     DashboardData
         Arrays for every feature; ``page(feature)`` gives one dashboard, ``save()`` / ``DashboardData.load()``.
     """
-    source = as_source(source, model)
+    model = as_backend(model)
+    source = as_source(source, model, any_model=True)
     if activations is not None:
         if corpus is not None:
             raise ValueError("give a corpus or activations=, not both (the activations already fix the contexts)")
@@ -497,7 +511,7 @@ def dashboard_data(model, source, corpus=None, features=None, *, k: int = 10, n_
     contexts = (corpus_token_lists(model, corpus, context_size, max_texts) if activations is None
                 else _activation_contexts(model, activations))
     n_feat, width = len(feature_ids), WINDOW_BEFORE + WINDOW_AFTER + 1
-    device = device_of(model)  # every buffer lives beside the activations; results come back as CPU numpy
+    device = model.device  # every buffer lives beside the activations; results come back as CPU numpy
     cols = torch.as_tensor(feature_ids, device=device)
     gen = torch.Generator().manual_seed(seed)  # on the CPU: the same sample whatever the device
     batch_tokens = batch_tokens or default_batch_tokens(source.n_features)
@@ -539,7 +553,9 @@ def dashboard_data(model, source, corpus=None, features=None, *, k: int = 10, n_
         bar.update(int(valid.sum()))
     bar.close()
 
-    nearest_ids, nearest_cos = _nearest(source.decoder_directions().float(), cols, n_nearest)
+    decoder = _decoder_or_none(source)
+    nearest_ids, nearest_cos = (_nearest(decoder.float(), cols, n_nearest) if decoder is not None
+                                else (torch.zeros(n_feat, 0, dtype=torch.long, device=device), torch.zeros(n_feat, 0, device=device)))
     used_ids = set(torch.cat([top["tokens"].flatten(), sample["tokens"].flatten()]).unique().tolist()) - {-1}
     n = to_numpy
     return DashboardData(
@@ -557,7 +573,7 @@ def dashboard_data(model, source, corpus=None, features=None, *, k: int = 10, n_
 
 def _encoded_batches(model, source, contexts, batch_tokens, cols):
     """(prompt indices, [B, S, F] feature activations, lengths) per batch of the forward pass."""
-    for batch, hook_acts, lengths in hook_activations_batches(model, contexts, source.hook_name, batch_tokens,
+    for batch, hook_acts, lengths in hook_activations_batches(model, contexts, source.reads, batch_tokens,
                                                               progress=False):
         with torch.inference_mode():
             feats = source.encode(hook_acts).float()
@@ -608,7 +624,7 @@ def _check_activations(result, source: FeatureSource, drop_first) -> int:
 def _activation_contexts(model, result: ActivationResult) -> list[torch.Tensor]:
     """Each prompt's full token ids (BOS first): result.token_ids start after BOS and its drop_first tokens,
     which the windows still show (at activation 0). With drop_first > 0 they come from tokenizing its prompts."""
-    bos = model.tokenizer.bos_token_id if model.tokenizer.bos_token_id is not None else model.tokenizer.eos_token_id
+    bos = as_backend(model).bos_token_id
     if result.drop_first == 0:
         return [torch.cat([cpu_tokens([bos]), cpu_tokens(t)]) for t in result.token_ids]
     ids = tokenize(model, result.prompts)

@@ -82,7 +82,7 @@ def check_steering_target(model, source, feature: int, prompt: str, evidence: Da
     SteeringTarget
         Accepted or not, a sentence per check (``print`` it), and the suggested ``values``.
     """
-    source = as_source(source, model)
+    source = as_source(source, model, any_model=True)
     feature = source.check_feature(feature)
     if not isinstance(evidence, DashboardData):
         raise TypeError(f"evidence must be DashboardData (fv.dashboard_data over held-out text), "
