@@ -29,7 +29,7 @@ def test_numpy_integers_are_accepted_as_counts(tiny_model, tiny_sae):
     assert len(acts.top_features(N(5))) == 5
     top = fv.top_activating(tiny_model, tiny_sae, N(3), ["one text", "two texts", "three"], k=N(2))
     assert len(top) == 2
-    assert len(fv.Heatmap(acts, top_k=N(4)).feature_ids) == 4
+    assert fv.Heatmap(acts, top_k=N(4)).always_on.count(False) == 4
     result = fv.steer(tiny_model, tiny_sae, PROMPT, N(3), [1.0], max_new_tokens=N(2), top_tokens=N(3))
     assert len(result.new_tokens[0]) <= 2
     assert fv.NeuronSource(tiny_model, N(1)).hook_name == "blocks.1.mlp.hook_post"

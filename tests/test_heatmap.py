@@ -150,7 +150,7 @@ def acts(tiny_model, tiny_sae):
 
 def test_heatmap_traits_carry_the_chosen_columns(acts):
     h = fv.Heatmap(acts, top_k=7)
-    assert len(h.feature_ids) == 7
+    assert h.always_on.count(False) == 7  # plus the always-on features among the top 7, hidden by default
     assert_within_half_step(h.matrix, acts.values[:, h.feature_ids].numpy())
     assert h.tokens == [tok for prompt in acts.str_tokens for tok in prompt]
     assert h.prompt_lengths == [len(s) for s in acts.str_tokens]
@@ -183,11 +183,11 @@ def test_heatmap_explicit_features_and_validation(acts):
 
 def test_always_on_features_are_flagged_not_silently_dropped(tiny_model):
     acts = fv.activations(tiny_model, PlantedSource(), ["one two three four", "five six seven"])
-    h = fv.Heatmap(acts, top_k=2, sort_by="count")
+    h = fv.Heatmap(acts, top_k=2, sort_by="count", hide_always_on=False)
     assert 0 in h.feature_ids and h.always_on[h.feature_ids.index(0)]
     assert not any(flag for f, flag in zip(h.feature_ids, h.always_on) if f != 0)
-    hidden = fv.Heatmap(acts, top_k=2, sort_by="count", hide_always_on=True)
-    assert 0 not in hidden.feature_ids and len(hidden.feature_ids) == 2
+    hidden = fv.Heatmap(acts, top_k=2, sort_by="count")  # hidden by default, still there for the toggle
+    assert hidden.hide_always_on and hidden.feature_ids == h.feature_ids and hidden.always_on.count(False) == 2
 
 
 def test_state_crosses_the_wire_as_binary(acts):
@@ -207,3 +207,50 @@ def test_heatmap_on_the_embedded_default(embedded):
     h = fv.Heatmap(acts, top_k=20)
     assert h.tokens[:3] == [" love", " this", "!"]  # the shipped SAE leaves out the first token (artifact latents)
     assert "render" in h.get_state()["_esm"]  # the built bundle is wired in
+
+
+def test_always_on_features_are_kept_but_hidden_by_default(acts):
+    """Issue 18: hidden by default, and the toggle has something to show (the always-on top features)."""
+    always_on = acts.always_on()
+    ranked = acts.top_features(acts.n_features, by="max").index.to_numpy()
+    h = fv.Heatmap(acts, top_k=7)
+    assert h.hide_always_on is True
+    content = [f for f in ranked if not always_on[f]][:7]
+    noisy = [f for f in ranked[:7] if always_on[f]]
+    assert sorted(h.feature_ids) == sorted(content + noisy)
+    assert h.always_on == [bool(always_on[f]) for f in h.feature_ids]
+    assert sum(not a for a in h.always_on) == 7
+
+
+def test_column_minima_and_colour_scale_trait(acts):
+    h = fv.Heatmap(acts, features=[3, 1, 4])
+    assert h.column_stats["min"] == pytest.approx(acts.values[:, [3, 1, 4]].min(dim=0).values.tolist())
+    assert h.color_scale == "column"
+    h.color_scale = "log"
+    with pytest.raises(traitlets.TraitError):
+        h.color_scale = "sqrt"
+    h.height = 900
+    with pytest.raises(traitlets.TraitError, match="height"):
+        h.height = 10
+    assert h.height == 900
+
+
+def test_feature_labels_by_id_and_shared_through_link(acts):
+    h = fv.Heatmap(acts, features=[3, 1, 4], feature_labels={3: "joy"})
+    assert h.feature_labels == {3: "joy"}
+    h.feature_labels = {"1": "anger", 4: ""}  # JSON keys come back as strings; "" removes a label
+    assert h.feature_labels == {1: "anger"}
+    with pytest.raises(traitlets.TraitError, match="feature ids"):
+        h.feature_labels = {"x": "joy"}
+    with pytest.raises(traitlets.TraitError, match="str"):
+        h.feature_labels = {1: 5}
+    other = fv.Heatmap(acts, top_k=5, feature_labels={7: "dog"})
+    link = fv.link(h, other)
+    assert h.feature_labels == other.feature_labels == {1: "anger", 7: "dog"}
+    h.feature_labels = {1387: "joy"}
+    assert other.feature_labels == {1387: "joy"}
+    other.selected_feature = h.feature_ids[0]
+    assert h.selected_feature == h.feature_ids[0]
+    link.unlink()
+    h.feature_labels = {}
+    assert other.feature_labels == {1387: "joy"}

@@ -68,5 +68,7 @@ def test_widgets_show_their_repr_as_the_text_fallback(objects):
 
 def test_heatmap_repr_names_its_shape_hook_and_selection(objects):
     heatmap = next(o for o in objects if isinstance(o, fv.Heatmap))
-    assert repr(heatmap) == (f"Heatmap({len(heatmap.tokens)} tokens x 5 features @ blocks.1.hook_resid_pre, "
-                             "selected=-1)")
+    n_on = sum(heatmap.always_on)  # the tiny SAE's always-on latents among the top 5, hidden by default
+    assert n_on > 0
+    assert repr(heatmap) == (f"Heatmap({len(heatmap.tokens)} tokens x 5 features (+{n_on} always-on, hidden) @ "
+                             "blocks.1.hook_resid_pre, selected=-1)")

@@ -41,7 +41,9 @@ function baseState(): Record<string, unknown> {
 
 // Geometry with groups: gutter = 64 (group names) + 8 (strip) + 120 (labels).
 const GUTTER = 192;
-const HEADER = 56;
+// Feature 7 has a label ("dog"): the header grows to fit "7 dog" rotated.
+const HEADER = 104;
+const PLAIN_HEADER = 56;
 const CW = 12;
 const CH = 14;
 
@@ -363,9 +365,9 @@ describe("huge heatmaps", () => {
     expectBoundedCanvas(canvas);
     expect(fillRects()).toBeLessThan(5000);
     // 1.4M px tall: under the cap, so scrolling is 1:1.
-    expect(spacer.style.height).toBe(`${HEADER + 100_000 * CH}px`);
+    expect(spacer.style.height).toBe(`${PLAIN_HEADER + 100_000 * CH}px`);
     page.canvas.calls.length = 0;
-    await scrollTo(scroller, HEADER + 100_000 * CH - 480, 512 * CW + PLAIN_GUTTER - 800);
+    await scrollTo(scroller, PLAIN_HEADER + 100_000 * CH - 480, 512 * CW + PLAIN_GUTTER - 800);
     expect(fillRects()).toBeLessThan(5000);
     expectBoundedCanvas(canvas);
     // Bottom-right visible cell: token 99,999 (prompt 999, position 99), feature 511.
@@ -392,7 +394,7 @@ describe("huge heatmaps", () => {
   it("3,000,000 tokens: the spacer is capped and scrolling is scaled, every row reachable", async () => {
     const n = 3_000_000;
     const { canvas, scroller, spacer } = mountHuge(hugeState(n, 2, 100));
-    const contentH = HEADER + n * CH; // 42M px: beyond every browser's element-size limit
+    const contentH = PLAIN_HEADER + n * CH; // 42M px: beyond every browser's element-size limit
     expect(spacer.style.height).toBe(`${MAX_SCROLL_EXTENT}px`);
     expectBoundedCanvas(canvas);
     // Bottom: the last token.
@@ -405,7 +407,7 @@ describe("huge heatmaps", () => {
     await scrollTo(scroller, mid);
     const top = toContentScroll(mid, contentH, MAX_SCROLL_EXTENT, 480);
     const row = Math.floor(top / CH);
-    mouse(canvas, "mousemove", PLAIN_GUTTER + CW + CW / 2, HEADER + 1);
+    mouse(canvas, "mousemove", PLAIN_GUTTER + CW + CW / 2, PLAIN_HEADER + 1);
     expect(tooltipText()).toContain(`${Math.floor(row / 100)}`);
     expect(tooltipText()).toContain(`${row % 100} of 100`);
     expect(tooltipText()).toContain(formatValue(code(row, 1) * 0.25));

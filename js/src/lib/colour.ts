@@ -72,6 +72,12 @@ export interface ScaleOptions {
   vmax: number;
   background: RGB;
   dark: boolean;
+  /**
+   * "accent" (default): background -> one accent colour, mixed in sRGB (token backgrounds under text).
+   * "perceptual": a magma-like ramp from the background, interpolated in OKLab with stops spaced by their
+   * OKLab distance, so equal value steps look like equal colour steps (heatmaps).
+   */
+  ramp?: "accent" | "perceptual";
 }
 
 export interface ColourScale {
@@ -94,6 +100,83 @@ export const NEG_DARK: RGB = [92, 163, 255];
 export const POS_LIGHT: RGB = [178, 24, 43]; // red
 export const POS_DARK: RGB = [255, 99, 99];
 
+// ---- OKLab (Björn Ottosson, 2020): a space where Euclidean distance tracks perceived difference ----------
+
+export type Lab = [number, number, number];
+
+const toLinear = (v: number) => {
+  const x = v / 255;
+  return x <= 0.04045 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+};
+const fromLinear = (x: number) => {
+  const v = x <= 0.0031308 ? 12.92 * x : 1.055 * x ** (1 / 2.4) - 0.055;
+  return clamp(Math.round(v * 255), 0, 255);
+};
+
+export function toOklab(c: RGB): Lab {
+  const [r, g, b] = c.map(toLinear);
+  const l = Math.cbrt(0.4122214708 * r + 0.5363325363 * g + 0.0514459929 * b);
+  const m = Math.cbrt(0.2119034982 * r + 0.6806995451 * g + 0.1073969566 * b);
+  const s = Math.cbrt(0.0883024619 * r + 0.2817188376 * g + 0.6299787005 * b);
+  return [
+    0.2104542553 * l + 0.793617785 * m - 0.0040720468 * s,
+    1.9779984951 * l - 2.428592205 * m + 0.4505937099 * s,
+    0.0259040371 * l + 0.7827717662 * m - 0.808675766 * s,
+  ];
+}
+
+export function fromOklab(lab: Lab): RGB {
+  const [L, A, B] = lab;
+  const l = (L + 0.3963377774 * A + 0.2158037573 * B) ** 3;
+  const m = (L - 0.1055613458 * A - 0.0638541728 * B) ** 3;
+  const s = (L - 0.0894841775 * A - 1.291485548 * B) ** 3;
+  return [
+    fromLinear(4.0767416621 * l - 3.3077115913 * m + 0.2309699292 * s),
+    fromLinear(-1.2684380046 * l + 2.6097574011 * m - 0.3413193965 * s),
+    fromLinear(-0.0041960863 * l - 0.7034186147 * m + 1.707614701 * s),
+  ];
+}
+
+/** Colour at t in [0, 1] along stops interpolated in OKLab, the stops spaced by their OKLab distance. */
+export function oklabRamp(stops: readonly RGB[]): (t: number) => RGB {
+  const labs = stops.map(toOklab);
+  const at = [0];
+  for (let i = 1; i < labs.length; i++) at.push(at[i - 1] + Math.hypot(...labs[i].map((v, k) => v - labs[i - 1][k])));
+  const total = at[at.length - 1] || 1;
+  return (t) => {
+    const x = clamp(t, 0, 1) * total;
+    let i = 1;
+    while (i < at.length - 1 && at[i] < x) i++;
+    const span = at[i] - at[i - 1] || 1;
+    const u = clamp((x - at[i - 1]) / span, 0, 1);
+    const a = labs[i - 1];
+    const b = labs[i];
+    return fromOklab([a[0] + (b[0] - a[0]) * u, a[1] + (b[1] - a[1]) * u, a[2] + (b[2] - a[2]) * u]);
+  };
+}
+
+// Magma / inferno-like stops (matplotlib's, by eye): darkening from pale yellow on light themes, brightening
+// from deep purple on dark ones, so a stronger value always moves away from the page background.
+const RAMP_LIGHT: RGB[] = [
+  [253, 231, 143],
+  [252, 165, 10],
+  [221, 81, 58],
+  [147, 38, 103],
+  [66, 10, 104],
+];
+const RAMP_DARK: RGB[] = [
+  [66, 10, 104],
+  [147, 38, 103],
+  [221, 81, 58],
+  [252, 165, 10],
+  [252, 255, 164],
+];
+
+/** The heatmap ramp for a theme: from its background out to the far end of the magma-like stops. */
+export function perceptualRamp(background: RGB, dark: boolean): (t: number) => RGB {
+  return oklabRamp([background, ...(dark ? RAMP_DARK : RAMP_LIGHT)]);
+}
+
 const LUT_SIZE = 256;
 
 /**
@@ -110,16 +193,18 @@ export function makeScale(opts: ScaleOptions): ColourScale {
   const bg = opts.background;
   const diverging = vmin < 0;
 
+  const perceptual = opts.ramp === "perceptual";
   if (!diverging) {
     const accent = opts.dark ? ACCENT_DARK : ACCENT_LIGHT;
+    const along = perceptual ? perceptualRamp(bg, opts.dark) : (u: number) => mix(bg, accent, u);
     const lut: string[] = [];
-    for (let i = 0; i < LUT_SIZE; i++) lut.push(toCss(mix(bg, accent, i / (LUT_SIZE - 1))));
+    for (let i = 0; i < LUT_SIZE; i++) lut.push(toCss(along(i / (LUT_SIZE - 1))));
     const t = (v: number) => clamp((v - vmin) / (vmax - vmin), 0, 1);
     return {
       vmin,
       vmax,
       diverging,
-      rgb: (v) => (Number.isNaN(v) ? ([...bg] as RGB) : mix(bg, accent, t(v))),
+      rgb: (v) => (Number.isNaN(v) ? ([...bg] as RGB) : along(t(v))),
       css: (v) => (Number.isNaN(v) ? lut[0] : lut[Math.round(t(v) * (LUT_SIZE - 1))]),
       isBackground: (v) => Number.isNaN(v) || Math.round(t(v) * (LUT_SIZE - 1)) === 0,
     };
@@ -127,12 +212,14 @@ export function makeScale(opts: ScaleOptions): ColourScale {
 
   const neg = opts.dark ? NEG_DARK : NEG_LIGHT;
   const pos = opts.dark ? POS_DARK : POS_LIGHT;
+  const negAlong = perceptual ? oklabRamp([bg, neg]) : (u: number) => mix(bg, neg, u);
+  const posAlong = perceptual ? oklabRamp([bg, pos]) : (u: number) => mix(bg, pos, u);
   const half = LUT_SIZE / 2;
   const negLut: string[] = [];
   const posLut: string[] = [];
   for (let i = 0; i < half; i++) {
-    negLut.push(toCss(mix(bg, neg, i / (half - 1))));
-    posLut.push(toCss(mix(bg, pos, i / (half - 1))));
+    negLut.push(toCss(negAlong(i / (half - 1))));
+    posLut.push(toCss(posAlong(i / (half - 1))));
   }
   // Signed position in [-1, 1]; 0 is the background.
   const s = (v: number): number => {
@@ -148,7 +235,7 @@ export function makeScale(opts: ScaleOptions): ColourScale {
     rgb: (v) => {
       if (Number.isNaN(v)) return [...bg] as RGB;
       const x = s(v);
-      return x < 0 ? mix(bg, neg, -x) : mix(bg, pos, x);
+      return x < 0 ? negAlong(-x) : posAlong(x);
     },
     css: (v) => {
       if (Number.isNaN(v)) return negLut[0];
@@ -169,21 +256,29 @@ export function gradientCss(scale: ColourScale, stops = 16): string {
   return `linear-gradient(to right, ${parts.join(", ")})`;
 }
 
-/** Legend: colour bar with min (and 0 when diverging) and max labels. */
-export function createLegend(): { el: HTMLElement; update(scale: ColourScale): void } {
+export interface LegendText {
+  min?: string;
+  max?: string;
+  title?: string;
+}
+
+/** Legend: colour bar with min and max labels (`text` overrides them, e.g. "0" … "column max"). */
+export function createLegend(): { el: HTMLElement; update(scale: ColourScale, text?: LegendText): void } {
   const minLabel = h("span", { className: "fv-legend-min" });
   const bar = h("span", { className: "fv-legend-bar" });
   const maxLabel = h("span", { className: "fv-legend-max" });
   const el = h("span", { className: "fv-legend" }, [minLabel, bar, maxLabel]);
   return {
     el,
-    update(scale) {
-      minLabel.textContent = formatValue(scale.vmin);
-      maxLabel.textContent = formatValue(scale.vmax);
+    update(scale, text = {}) {
+      minLabel.textContent = text.min ?? formatValue(scale.vmin);
+      maxLabel.textContent = text.max ?? formatValue(scale.vmax);
       bar.style.background = gradientCss(scale);
-      bar.title = scale.diverging
-        ? `diverging: ${formatValue(scale.vmin)} (blue) … 0 … ${formatValue(scale.vmax)} (red)`
-        : `${formatValue(scale.vmin)} … ${formatValue(scale.vmax)}`;
+      bar.title =
+        text.title ??
+        (scale.diverging
+          ? `diverging: ${formatValue(scale.vmin)} (blue) … 0 … ${formatValue(scale.vmax)} (red)`
+          : `${formatValue(scale.vmin)} … ${formatValue(scale.vmax)}`);
     },
   };
 }

@@ -2,6 +2,7 @@
 // Everything coming from the model is treated as untrusted `unknown`.
 
 import { decodeMatrix, type Matrix } from "./binary";
+import { type ColorScaleMode, isColorScaleMode } from "./heatmap-scale";
 import { type ColumnStats, computeColumnStats, isSortBy, type SortBy } from "./order";
 import { type AnyModel, arrayOf, numArray, safeGet, strArray } from "./traits";
 
@@ -13,6 +14,8 @@ export interface HeatmapData {
   featureIds: number[];
   featureLabels: string[];
   stats: ColumnStats;
+  /** Per-column minimum (for the colour normalisation). */
+  colMin: ArrayLike<number>;
   alwaysOn: boolean[];
   anyAlwaysOn: boolean;
   /** Prompt index of each row and position of the row within its prompt. */
@@ -37,6 +40,9 @@ export interface HeatmapOptions {
   transpose: boolean;
   selectedFeature: number;
   title: string;
+  colorScale: ColorScaleMode;
+  /** Viewport height in px (the user may drag it taller or shorter). */
+  height: number;
 }
 
 export type ReadResult = { ok: true; data: HeatmapData } | { ok: false; error: string };
@@ -52,7 +58,8 @@ function statsFrom(v: unknown, n: number): ColumnStats | null {
   const max = pick("max");
   const mean = pick("mean");
   const count = pick("count");
-  return max && mean && count ? { max, mean, count } : null;
+  const min = pick("min") ?? undefined;
+  return max && mean && count ? { min, max, mean, count } : null;
 }
 
 /** Read and validate all data traits. Never throws. */
@@ -71,10 +78,11 @@ export function readData(model: AnyModel): ReadResult {
 
   const tokens = strArray(get("tokens"), nRows, "tokens", warnings);
   const featureIds = numArray(get("feature_ids"), nCols, "feature_ids", warnings, (i) => i);
-  const featureLabels = strArray(get("feature_labels"), nCols, "feature_labels", warnings);
+  const featureLabels = labelsOf(get("feature_labels"), featureIds, warnings);
 
   let stats = statsFrom(get("column_stats"), nCols);
   if (!stats) stats = computeColumnStats(matrix);
+  const colMin = stats.min ?? computeColumnStats(matrix).min;
 
   const aoRaw = arrayOf(get("always_on"));
   if (aoRaw && aoRaw.length !== nCols) warnings.push(`always_on has ${aoRaw.length} entries, expected ${nCols}`);
@@ -139,6 +147,7 @@ export function readData(model: AnyModel): ReadResult {
       featureIds,
       featureLabels,
       stats,
+      colMin,
       alwaysOn,
       anyAlwaysOn,
       rowPrompt,
@@ -161,13 +170,32 @@ export function readOptions(model: AnyModel): HeatmapOptions {
   const sortBy = get("sort_by");
   const sel = get("selected_feature");
   const title = get("title");
+  const colorScale = get("color_scale");
+  const height = get("height");
   return {
     sortBy: isSortBy(sortBy) ? sortBy : "index",
     hideAlwaysOn: get("hide_always_on") === true,
     transpose: get("transpose") === true,
     selectedFeature: typeof sel === "number" && Number.isFinite(sel) ? sel : -1,
     title: typeof title === "string" ? title : "",
+    colorScale: isColorScaleMode(colorScale) ? colorScale : "global",
+    height: typeof height === "number" && height >= 80 && Number.isFinite(height) ? height : 600,
   };
+}
+
+/**
+ * Labels per column from `feature_labels`: {feature id: label} (what Python sends; JSON keys are strings),
+ * or a per-column list (older saved states). Non-string labels are dropped.
+ */
+export function labelsOf(raw: unknown, featureIds: readonly number[], warnings: string[]): string[] {
+  if (Array.isArray(raw)) return strArray(raw, featureIds.length, "feature_labels", warnings);
+  if (!raw || typeof raw !== "object") return featureIds.map(() => "");
+  const byId = raw as Record<string, unknown>;
+  // Keys are numeric strings, so no lookup can reach Object.prototype's own names.
+  return featureIds.map((id) => {
+    const label = Number.isFinite(id) ? byId[String(id)] : undefined;
+    return typeof label === "string" ? label : "";
+  });
 }
 
 /** Display name of column c: its label, or "#<id>". */

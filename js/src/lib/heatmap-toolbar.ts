@@ -1,7 +1,7 @@
 // The heatmap's toolbar: title, sort order, hide always-on, transpose (two-way traits), colour legend,
 // size and warnings.
 
-import { type ColourScale, createLegend } from "./colour";
+import { type ColourScale, createLegend, type LegendText } from "./colour";
 import { checkboxControl, selectControl } from "./controls";
 import { h } from "./dom";
 import type { HeatmapData, HeatmapOptions } from "./heatmap-data";
@@ -9,8 +9,8 @@ import type { AnyModel } from "./traits";
 
 export interface HeatmapToolbar {
   readonly el: HTMLElement;
-  /** A new colour scale. */
-  setScale(scale: ColourScale): void;
+  /** A new colour scale (legend labels from its normalisation). */
+  setScale(scale: ColourScale, text?: LegendText): void;
   /** Show the options and the data's size (`shown` of its features are drawn). */
   update(opts: HeatmapOptions, data: HeatmapData | null, shown: number): void;
 }
@@ -23,19 +23,34 @@ export function createHeatmapToolbar(model: AnyModel): HeatmapToolbar {
     ["mean", "mean"],
     ["count", "count"],
   ]);
+  const colour = selectControl(model, "color_scale", "colour", [
+    ["global", "global"],
+    ["column", "per column"],
+    ["log", "log"],
+  ]);
   const hide = checkboxControl(model, "hide_always_on", "hide always-on");
   const transpose = checkboxControl(model, "transpose", "transpose");
   const legend = createLegend();
   const info = h("span", { className: "fv-info" });
   const note = h("div", { className: "fv-note" });
-  const el = h("div", { className: "fv-toolbar" }, [title, sort.el, hide.el, transpose.el, legend.el, info, note]);
+  const el = h("div", { className: "fv-toolbar" }, [
+    title,
+    sort.el,
+    colour.el,
+    hide.el,
+    transpose.el,
+    legend.el,
+    info,
+    note,
+  ]);
   return {
     el,
-    setScale: (scale) => legend.update(scale),
+    setScale: (scale, text) => legend.update(scale, text),
     update(opts, data, shown) {
       title.textContent = opts.title;
       title.style.display = opts.title ? "" : "none";
       sort.update(opts.sortBy);
+      colour.update(opts.colorScale);
       const canHide = !!data && data.anyAlwaysOn;
       hide.update(
         opts.hideAlwaysOn,

@@ -6,6 +6,7 @@ import { h } from "./dom";
 import { formatValue } from "./format";
 import type { Hit, Layout } from "./grid-layout";
 import { type HeatmapData, type HeatmapOptions, readData, readOptions } from "./heatmap-data";
+import { makeNormaliser, type Normaliser } from "./heatmap-scale";
 import { createHeatmapToolbar } from "./heatmap-toolbar";
 import { indexIds } from "./numbers";
 import { columnOrder } from "./order";
@@ -24,11 +25,13 @@ import {
 import { cleanLabel, tokenLabel } from "./tokens";
 import type { TooltipRow } from "./tooltip";
 import { type AnyModel, setTrait } from "./traits";
-import { createScope } from "./view";
+import { createScope, type Scope } from "./view";
 
 const TOKEN_LABEL_W = 120;
 const FEATURE_LABEL_W = 130;
 const FEATURE_HEADER_H = 56;
+/** Header height when some feature has a label: room for "1387 joy-ish" rotated. */
+const LABELLED_HEADER_H = 104;
 const TOKEN_HEADER_H = 84;
 const GROUP_NAME_W = 64;
 const GROUP_NAME_H = 13;
@@ -47,6 +50,7 @@ const DATA_TRAITS = [
   "vmax",
 ];
 const ORDER_TRAITS = ["sort_by", "hide_always_on", "transpose"];
+const KEY_STEPS: Record<string, number> = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
 
 const now = (): number => (typeof performance !== "undefined" && performance.now ? performance.now() : Date.now());
 
@@ -103,6 +107,7 @@ function tooltipRows(d: HeatmapData, order: readonly number[], transpose: boolea
 /** Grid geometry: tokens x feature lanes, or lanes x tokens when transposed; room for group names. */
 function layoutOf(d: HeatmapData | null, lanes: number, transpose: boolean): Layout {
   const groups = !!d && d.hasGroups;
+  const labelled = !!d && d.featureLabels.some((l) => l !== "");
   const nTokens = d ? d.nRows : 0;
   return transpose
     ? {
@@ -117,7 +122,7 @@ function layoutOf(d: HeatmapData | null, lanes: number, transpose: boolean): Lay
         cellW: CELL_W,
         cellH: CELL_H,
         gutterW: TOKEN_LABEL_W + (groups ? GROUP_NAME_W + GROUP_STRIP : 0),
-        headerH: FEATURE_HEADER_H,
+        headerH: labelled ? LABELLED_HEADER_H : FEATURE_HEADER_H,
         nRows: nTokens,
         nCols: lanes,
       };
@@ -143,6 +148,8 @@ function emptyMessage(d: HeatmapData | null, error: string, lanes: number): stri
 interface PaintLook {
   theme: Theme;
   scale: ColourScale;
+  /** Cell value -> [-1, 1] per matrix column (the colour normalisation). */
+  norm: Normaliser;
   /** Lanes (drawn order) -> matrix columns. */
   order: readonly number[];
   transpose: boolean;
@@ -155,7 +162,11 @@ interface PaintLook {
 function paintOf(d: HeatmapData, look: PaintLook): GridPaint {
   const { order, transpose: t } = look;
   const m = d.matrix;
-  const headerLabel = (c: number) => cleanLabel(d.featureLabels[c], 10) || String(d.featureIds[c]);
+  const norm = look.norm.norm;
+  const headerLabel = (c: number) => {
+    const label = cleanLabel(d.featureLabels[c], 24);
+    return label ? `${d.featureIds[c]} ${label}` : String(d.featureIds[c]);
+  };
   const gutterFeature = (c: number) => {
     const label = d.featureLabels[c];
     return `#${d.featureIds[c]}${label ? ` ${cleanLabel(label, 40)}` : ""}`;
@@ -164,7 +175,7 @@ function paintOf(d: HeatmapData, look: PaintLook): GridPaint {
     theme: look.theme,
     scale: look.scale,
     tokenAxis: t ? "cols" : "rows",
-    value: t ? (r, c) => m.get(c, order[r]) : (r, c) => m.get(r, order[c]),
+    value: t ? (r, c) => norm(m.get(c, order[r]), order[r]) : (r, c) => norm(m.get(r, order[c]), order[c]),
     rowLabel: t ? (r) => gutterFeature(order[r]) : look.tokenLabel,
     colLabel: t ? look.tokenLabel : (c) => headerLabel(order[c]),
     bands: {
@@ -198,6 +209,43 @@ function writeHooks(ds: DOMStringMap, grid: TokenGrid, opts: HeatmapOptions, lan
   );
 }
 
+interface LaneKeys {
+  /** Number of feature lanes (0: nothing to move through). */
+  lanes(): number;
+  selected(): number;
+  transpose(): boolean;
+  select(lane: number): void;
+  describe(lane: number): string;
+}
+
+/**
+ * Keyboard path to a feature: the canvas takes focus; arrows move the selected feature (Left / Right, or
+ * Up / Down when transposed; Home / End to the ends); Enter / Space select the first lane when none is.
+ */
+function bindLaneKeys(scope: Scope, canvas: HTMLCanvasElement, k: LaneKeys): void {
+  canvas.tabIndex = 0;
+  canvas.setAttribute("role", "listbox");
+  canvas.setAttribute("aria-label", "features: arrow keys move the selection, Enter selects");
+  // JupyterLab and Notebook 7 bind the arrow keys to notebook commands outside text fields (docs/DESIGN.md).
+  canvas.setAttribute("data-lm-suppress-shortcuts", "true");
+  scope.on<KeyboardEvent>(canvas, "keydown", (e) => {
+    const n = k.lanes();
+    if (n === 0 || e.altKey || e.ctrlKey || e.metaKey) return;
+    const lane = k.selected();
+    const along = k.transpose() ? ["ArrowUp", "ArrowDown"] : ["ArrowLeft", "ArrowRight"];
+    let next = -1;
+    if (along.includes(e.key)) next = lane < 0 ? 0 : Math.min(n - 1, Math.max(0, lane + KEY_STEPS[e.key]));
+    else if (e.key === "Home") next = 0;
+    else if (e.key === "End") next = n - 1;
+    else if (e.key === "Enter" || e.key === " ") next = Math.max(0, lane);
+    if (next < 0) return;
+    e.preventDefault();
+    e.stopPropagation();
+    k.select(next);
+    canvas.setAttribute("aria-label", k.describe(next));
+  });
+}
+
 export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = now()): HeatmapView {
   // ---- DOM -------------------------------------------------------------
   const style = h("style", { text: BASE_CSS });
@@ -211,6 +259,7 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
   let opts: HeatmapOptions = readOptions(model);
   let theme: Theme = readTheme(root);
   let scale: ColourScale | null = null;
+  let normaliser: Normaliser | null = null;
   let order: number[] = []; // matrix column indices, in drawn order
   let laneOf = new Int32Array(0); // matrix column -> index in order (-1 hidden)
   let colOfFeature = new Map<number, number>();
@@ -246,6 +295,8 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
   listen(ORDER_TRAITS, () => (orderDirty = true));
   listen("selected_feature", () => (pendingScroll = true));
   listen("title", () => undefined);
+  listen("color_scale", () => (scale = null));
+  listen("height", () => undefined);
 
   // ---- Derived state ---------------------------------------------------
   function rebuild(): void {
@@ -286,15 +337,19 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
           data.alwaysOn,
         );
         laneOf = lanesOf(order, data.nCols);
+        scale = null; // hiding or showing columns rescales "global" and "log"
       } else {
         order = [];
         laneOf = new Int32Array(0);
       }
     }
     if (data && !scale) {
-      scale = makeScale({ vmin: data.vmin, vmax: data.vmax, background: theme.background, dark: theme.dark });
-      toolbar.setScale(scale);
+      normaliser = makeNormaliser(opts.colorScale, data.colMin, data.stats.max, order);
+      const vmin = normaliser.diverging ? -1 : 0;
+      scale = makeScale({ vmin, vmax: 1, background: theme.background, dark: theme.dark, ramp: "perceptual" });
+      toolbar.setScale(scale, normaliser.legend());
     }
+    grid.setViewHeight(opts.height);
 
     toolbar.update(opts, data, order.length);
     const layout = layoutOf(data, order.length, opts.transpose);
@@ -328,7 +383,9 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
     const d = data;
     const t = opts.transpose;
     const look = { order, transpose: t, selected: lane, tokenLabel: labelOfToken };
-    const visible = grid.draw(d && scale ? paintOf(d, { ...look, theme, scale }) : null);
+    const visible = grid.draw(
+      d && scale && normaliser ? paintOf(d, { ...look, theme, scale, norm: normaliser }) : null,
+    );
     const lanes = t ? visible.rows : visible.cols;
     const ids =
       showingGrid && d
@@ -366,14 +423,24 @@ export function createHeatmapView(model: AnyModel, el: HTMLElement, startTime = 
   }
 
   function click(hit: Hit): void {
-    if (!data) return;
-    const lane = featureLane(hit, opts.transpose);
-    if (lane < 0 || lane >= order.length) return;
+    selectLane(featureLane(hit, opts.transpose));
+  }
+
+  function selectLane(lane: number): void {
+    if (!data || lane < 0 || lane >= order.length) return;
     const id = data.featureIds[order[lane]];
-    // Clicking the selected feature again keeps it selected.
+    // Selecting the selected feature again keeps it selected.
     if (model.get("selected_feature") === id) return;
     setTrait(model, "selected_feature", id);
   }
+
+  bindLaneKeys(scope, grid.canvas, {
+    lanes: () => (data && showingGrid ? order.length : 0),
+    selected: selectedLane,
+    transpose: () => opts.transpose,
+    select: selectLane,
+    describe: (lane) => (data ? `feature #${data.featureIds[order[lane]]} ${data.featureLabels[order[lane]]}` : ""),
+  });
 
   scope.onResize(grid.el, schedule);
   scope.onTheme(() => {

@@ -6,6 +6,8 @@ export type SortBy = "index" | "max" | "mean" | "count";
 export const SORT_KEYS: readonly SortBy[] = ["index", "max", "mean", "count"];
 
 export interface ColumnStats {
+  /** Minimum per column (colour normalisation); computed from the matrix when Python sends none. */
+  min?: ArrayLike<number>;
   max: ArrayLike<number>;
   mean: ArrayLike<number>;
   count: ArrayLike<number>;
@@ -57,8 +59,9 @@ export function columnOrder(
   return cols;
 }
 
-/** Per-column max / mean / count of non-zero values (fallback when Python sends none). */
-export function computeColumnStats(m: Matrix): ColumnStats {
+/** Per-column min / max / mean / count of non-zero values (fallback when Python sends none). */
+export function computeColumnStats(m: Matrix): ColumnStats & { min: Float64Array } {
+  const min = new Float64Array(m.nCols).fill(Infinity);
   const max = new Float64Array(m.nCols).fill(-Infinity);
   const sum = new Float64Array(m.nCols);
   const count = new Float64Array(m.nCols);
@@ -68,6 +71,7 @@ export function computeColumnStats(m: Matrix): ColumnStats {
       stored[c] += 1;
       if (Number.isNaN(v)) return;
       if (v > max[c]) max[c] = v;
+      if (v < min[c]) min[c] = v;
       sum[c] += v;
       if (v !== 0) count[c] += 1;
     });
@@ -77,7 +81,9 @@ export function computeColumnStats(m: Matrix): ColumnStats {
     mean[c] = m.nRows > 0 ? sum[c] / m.nRows : 0;
     // Sparse matrices hold implicit zeros wherever a column stores fewer than nRows values.
     if (stored[c] < m.nRows && max[c] < 0) max[c] = 0;
+    if (stored[c] < m.nRows && min[c] > 0) min[c] = 0;
     if (max[c] === -Infinity) max[c] = NaN;
+    if (min[c] === Infinity) min[c] = NaN;
   }
-  return { max, mean, count };
+  return { min, max, mean, count };
 }

@@ -210,15 +210,16 @@ export function paint(
     const isSel = p.tokenAxis === "rows" && c === sel;
     const isHover = hover !== null && hover.col === c;
     if (isSel || isHover) {
+      // The selected header is solid, its label in the background colour: readable in both themes.
       ctx.fillStyle = isSel ? selCss : toCss(theme.border);
-      ctx.globalAlpha = isSel ? 0.3 : 0.5;
+      ctx.globalAlpha = isSel ? 1 : 0.5;
       ctx.fillRect(x, bandH, cellW, headerH - bandH);
       ctx.globalAlpha = 1;
     }
     ctx.save();
     ctx.translate(x + cellW / 2, headerH - 3);
     ctx.rotate(-Math.PI / 2);
-    ctx.fillStyle = isSel ? selCss : text;
+    ctx.fillStyle = isSel ? toCss(theme.background) : text;
     ctx.fillText(fitText(ctx, p.colLabel(c), headerH - bandH - 6), 0, 0);
     ctx.restore();
   }

@@ -116,8 +116,10 @@ export const BASE_CSS = scopeCss(
   border: 1px solid var(--fv-border); background: var(--fv-bg);
   overscroll-behavior: contain;
 }
+.fv-scroll.fv-resizable { resize: vertical; max-height: none; min-height: 60px; }
 .fv-spacer { position: relative; }
 .fv-heatmap-canvas { position: sticky; top: 0; left: 0; display: block; cursor: crosshair; }
+.fv-heatmap-canvas:focus-visible { outline: 2px solid var(--fv-accent, #06c); outline-offset: -2px; }
 .fv-message {
   padding: 10px 12px; border: 1px solid var(--fv-border); color: var(--fv-fg2);
   white-space: pre-wrap; overflow-wrap: anywhere;

@@ -70,6 +70,11 @@ export interface TokenGrid {
   refreshTooltip(): void;
   /** Drop the hover and the tooltip (the content changed). */
   clearHover(): void;
+  /**
+   * Make the viewport vertically resizable (CSS resize), at most `px` tall by default: the grid's height
+   * follows the content up to px; once the user drags the handle, their height stays until px changes.
+   */
+  setViewHeight(px: number): void;
 }
 
 /** The hover cell for a hit: a cell, a whole column (header), a whole row (gutter), or nothing. */
@@ -124,6 +129,19 @@ export function createTokenGrid(o: TokenGridOptions): TokenGrid {
   let hover: Hover = null;
   let shown = true;
   let pointer: { hit: Hit; x: number; y: number } | null = null;
+  let viewHeight = 0; // 0: the CSS max-height decides
+  let heightSet = ""; // the inline height this grid last wrote (another one: the user dragged the handle)
+
+  const fitHeight = () => {
+    if (!viewHeight) return;
+    const dragged = scroller.style.height !== "" && scroller.style.height !== heightSet;
+    if (dragged) return;
+    // Room for a horizontal scrollbar when the content is wider than the viewport (offset - client - borders).
+    const bar = scroller.scrollWidth > scroller.clientWidth ? scroller.offsetHeight - scroller.clientHeight - 2 : 0;
+    const px = `${Math.round(Math.min(viewHeight, content.height + 2 + Math.max(0, bar)))}px`;
+    scroller.style.height = px;
+    heightSet = px;
+  };
 
   /** Scroller offsets -> content offsets (they differ only past MAX_SCROLL_EXTENT). */
   const syncScroll = () => {
@@ -163,6 +181,7 @@ export function createTokenGrid(o: TokenGridOptions): TokenGrid {
       extent = { width: spacerExtent(content.width), height: spacerExtent(content.height) };
       spacer.style.width = `${extent.width}px`;
       spacer.style.height = `${extent.height}px`;
+      fitHeight();
     },
     show(on) {
       shown = on;
@@ -213,6 +232,14 @@ export function createTokenGrid(o: TokenGridOptions): TokenGrid {
       pointer = null;
       hover = null;
       tooltip.hide();
+    },
+    setViewHeight(px) {
+      if (px === viewHeight) return;
+      viewHeight = px;
+      scroller.classList.add("fv-resizable");
+      heightSet = "";
+      scroller.style.height = "";
+      fitHeight();
     },
   };
 

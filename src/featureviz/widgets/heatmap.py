@@ -11,15 +11,19 @@ from ..sources import check_feature_index
 from ..validation import positive_int
 from .arrays import encode_matrix
 from .bundles import bundle
+from .linking import labels_dict
 
 SORT_KEYS = ("index", "max", "mean", "count")
+COLOR_SCALES = ("global", "column", "log")
 
 
 class Heatmap(anywidget.AnyWidget):
     """Token x feature heatmap of an `ActivationResult`; click a column to select its feature.
 
-    ``selected_feature`` is two-way (-1: none): set it from Python, or read what was clicked; `link` it to a
-    `Dashboard` or `Interpolation`.
+    ``selected_feature`` is two-way (-1: none): set it from Python, or read what was clicked (or moved to with
+    the arrow keys); `link` it to a `Dashboard` or `Interpolation`. ``feature_labels`` names features
+    (``heatmap.feature_labels = {1387: "joy"}``; assign a new dict, `link` shares it). ``color_scale`` is
+    "global" (one range over the shown columns), "column" (each column its own range) or "log".
     """
     _esm = bundle("heatmap")
 
@@ -28,7 +32,7 @@ class Heatmap(anywidget.AnyWidget):
     prompt_lengths = t.List(t.Int()).tag(sync=True)
     prompt_groups = t.List(t.Unicode()).tag(sync=True)
     feature_ids = t.List(t.Int()).tag(sync=True)
-    feature_labels = t.List(t.Unicode()).tag(sync=True)
+    feature_labels = t.Dict().tag(sync=True)  # {feature id: label}; JSON sends the keys as strings
     column_stats = t.Dict().tag(sync=True)
     always_on = t.List(t.Bool()).tag(sync=True)
     vmin = t.Float(0.0).tag(sync=True)
@@ -36,13 +40,15 @@ class Heatmap(anywidget.AnyWidget):
     title = t.Unicode("").tag(sync=True)
     # Two-way: the browser sets these, Python may too.
     sort_by = t.Enum(SORT_KEYS, default_value="max").tag(sync=True)
-    hide_always_on = t.Bool(False).tag(sync=True)
+    color_scale = t.Enum(COLOR_SCALES, default_value="column").tag(sync=True)
+    height = t.Int(600).tag(sync=True)  # viewport px; the user can drag it taller or shorter
+    hide_always_on = t.Bool(True).tag(sync=True)
     transpose = t.Bool(False).tag(sync=True)
     selected_feature = t.Int(-1).tag(sync=True)
 
     def __init__(self, acts: ActivationResult, top_k: int = 20, *, features=None, sort_by: str = "max",
-                 always_on_fraction: float = ALWAYS_ON_FRACTION, hide_always_on: bool = False,
-                 title: str | None = None, **kwargs):
+                 always_on_fraction: float = ALWAYS_ON_FRACTION, hide_always_on: bool = True,
+                 feature_labels=None, title: str | None = None, **kwargs):
         """Show the top features (or the given ones) of `acts` over every token.
 
         Parameters
@@ -50,15 +56,19 @@ class Heatmap(anywidget.AnyWidget):
         acts : ActivationResult
             From `activations`.
         top_k : int, default 20
-            Columns shown: the top_k features by `sort_by`.
+            Columns shown: the top_k features by `sort_by` that are not always-on, plus the always-on ones
+            ranked among the top_k overall (shown when `hide_always_on` is off).
         features : sequence of int, optional
             Show exactly these features instead.
         sort_by : {"max", "mean", "count", "index"}, default "max"
             How the columns are ordered (and chosen, unless `features` is given); the view can re-sort.
         always_on_fraction : float, default 0.9
             Features active on at least this fraction of tokens are marked always-on.
-        hide_always_on : bool, default False
-            Hide always-on features (top_k content features are still shown).
+        hide_always_on : bool, default True
+            Hide always-on features (position and format latents that fire on nearly every token and would
+            dominate the colours); the toolbar's toggle shows them.
+        feature_labels : dict of int to str, optional
+            Names shown beside feature ids, e.g. ``{1387: "joy"}``.
         title : str, optional
             Default: the source kind and hook.
         **kwargs
@@ -71,8 +81,7 @@ class Heatmap(anywidget.AnyWidget):
         self._n_features = acts.n_features
         stats = acts.feature_stats()
         always_on = stats["frac_active"].to_numpy() >= always_on_fraction
-        columns = _choose_columns(acts, stats, always_on, top_k, features, "max" if sort_by == "index" else sort_by,
-                                  hide_always_on)
+        columns = _choose_columns(acts, always_on, top_k, features, "max" if sort_by == "index" else sort_by)
         values = acts.values[:, columns]
         chosen = stats.iloc[columns]
         self.feature_space = acts.feature_space  # plain attribute: fv.link compares it
@@ -82,8 +91,9 @@ class Heatmap(anywidget.AnyWidget):
             prompt_lengths=np.diff(acts.offsets).astype(int).tolist(),
             prompt_groups=list(acts.groups) or [""] * len(acts.prompts),
             feature_ids=[int(c) for c in columns],
-            feature_labels=[""] * len(columns),
-            column_stats={k: chosen[k].astype(float).tolist() for k in ("max", "mean", "count")},
+            feature_labels=labels_dict(feature_labels or {}),
+            column_stats={**{k: chosen[k].astype(float).tolist() for k in ("max", "mean", "count")},
+                          "min": _column_min(values)},
             always_on=[bool(a) for a in always_on[columns]],
             vmin=min(float(values.min()), 0.0) if values.numel() else 0.0,
             vmax=max(float(values.max()), 1e-6) if values.numel() else 1.0,
@@ -95,8 +105,21 @@ class Heatmap(anywidget.AnyWidget):
         self.selection_hook = acts.hook_name  # fv.link passes selections only between widgets of one hook
 
     def __repr__(self) -> str:
-        return (f"Heatmap({len(self.tokens)} tokens x {len(self.feature_ids)} features @ {self.selection_hook}, "
-                f"selected={self.selected_feature})")
+        n_on = sum(self.always_on)
+        extra = f" (+{n_on} always-on{', hidden' if self.hide_always_on else ''})" if n_on else ""
+        return (f"Heatmap({len(self.tokens)} tokens x {len(self.feature_ids) - n_on} features{extra} @ "
+                f"{self.selection_hook}, selected={self.selected_feature})")
+
+    @t.validate("feature_labels")
+    def _check_labels(self, proposal):
+        return labels_dict(proposal["value"])
+
+    @t.validate("height")
+    def _check_height(self, proposal):
+        value = proposal["value"]
+        if not 80 <= value <= 10_000:
+            raise t.TraitError(f"height={value} px is out of range: use 80..10000")
+        return value
 
     @t.validate("selected_feature")
     def _check_selected(self, proposal):
@@ -106,9 +129,16 @@ class Heatmap(anywidget.AnyWidget):
         return value
 
 
-def _choose_columns(acts, stats, always_on, top_k, features, by, hide_always_on) -> np.ndarray:
-    """Explicit features, or the top_k features by `by` (the top_k content features when always-on ones
-    are hidden, so hiding never leaves fewer than top_k columns)."""
+def _column_min(values) -> list[float]:
+    """Per-column minimum (the view's colour normalisation needs negative ranges too)."""
+    if values.numel() == 0:
+        return [0.0] * values.shape[1]
+    return values.min(dim=0).values.float().tolist()
+
+
+def _choose_columns(acts, always_on, top_k, features, by) -> np.ndarray:
+    """Explicit features, or the top_k content features by `by` plus the always-on features that rank among
+    the top_k overall (so hiding them, the default, still leaves top_k columns and the toggle reveals them)."""
     if features is not None:
         columns = np.array([check_feature_index(f, acts.n_features, "features") for f in features], dtype=int)
         if len(columns) == 0:
@@ -116,6 +146,7 @@ def _choose_columns(acts, stats, always_on, top_k, features, by, hide_always_on)
         return columns
     top_k = positive_int(top_k, "top_k")
     ranked = acts.top_features(acts.n_features, by=by).index.to_numpy()
-    if hide_always_on:
-        ranked = ranked[~always_on[ranked]]
-    return ranked[:top_k].copy()  # a writable array: torch refuses to index with read-only numpy views
+    on = always_on[ranked]
+    content = ~on & (np.cumsum(~on) <= top_k)
+    noisy = on & (np.arange(len(ranked)) < top_k)
+    return ranked[content | noisy].copy()  # a writable array: torch refuses to index with read-only numpy views  # a writable array: torch refuses to index with read-only numpy views

@@ -14,13 +14,15 @@ from ..sources import check_same_space
 
 log = logging.getLogger("featureviz")
 
+LABELS_TRAIT = "feature_labels"  # {feature id: label}, shared by every linked widget that has it
+
 # The trait that holds "the feature the user is looking at" in each widget. A widget's `selection_hook` (if
 # any) names the hook of its features, so a selection passes only to widgets of the same hook.
 SELECTION_TRAITS = ("selected_feature", "feature")
 
 
 class Link:
-    """Keeps the selected feature of several widgets in sync; `unlink()` stops it."""
+    """Keeps the selected feature (and the feature labels) of several widgets in sync; `unlink()` stops it."""
 
     def __init__(self, widgets):
         self.widgets = list(widgets)
@@ -30,6 +32,15 @@ class Link:
         check_same_space({f"{type(w).__name__} (widget {i + 1})": getattr(w, "feature_space", None)
                           for i, w in enumerate(self.widgets)}, "fv.link")
         self._handlers = [(widget, self._make_handler(widget), name) for widget, name in zip(self.widgets, names)]
+        labelled = [w for w in self.widgets if _has_labels(w)]
+        if len(labelled) > 1:
+            # Labels from every widget (later widgets win), then any widget's new labels go to all.
+            merged = {}
+            for widget in labelled:
+                merged.update(getattr(widget, LABELS_TRAIT))
+            for widget in labelled:
+                setattr(widget, LABELS_TRAIT, dict(merged))
+            self._handlers += [(w, self._make_label_handler(w, labelled), LABELS_TRAIT) for w in labelled]
         for widget, handler, name in self._handlers:
             widget.observe(handler, names=name)
 
@@ -59,6 +70,20 @@ class Link:
 
         return propagate
 
+    def _make_label_handler(self, source, labelled):
+        def propagate(change):
+            if self._busy:
+                return
+            self._busy = True
+            try:
+                for widget in labelled:
+                    if widget is not source:
+                        setattr(widget, LABELS_TRAIT, dict(change["new"]))
+            finally:
+                self._busy = False
+
+        return propagate
+
     def unlink(self) -> None:
         for widget, handler, name in self._handlers:
             widget.unobserve(handler, names=name)
@@ -71,6 +96,9 @@ class Link:
 
 def link(*widgets) -> Link:
     """Link the feature selection of widgets: selecting a feature in any of them selects it in all.
+
+    Widgets with ``feature_labels`` share them: the labels of all are merged when linking, then labels set
+    on any one (``heatmap.feature_labels = {1387: "joy"}``) show in all.
 
     Selections pass only between widgets of the same hook (feature 12 of another SAE is another feature); a
     `CircuitView` selects the matching node.
@@ -88,6 +116,27 @@ def link(*widgets) -> Link:
     if len(widgets) < 2:
         raise ValueError("link needs at least two widgets")
     return Link(widgets)
+
+
+def labels_dict(value) -> dict[int, str]:
+    """{feature id: label} with int keys (JSON brings them back as strings) and str labels; "" drops one."""
+    if not isinstance(value, dict):
+        raise t.TraitError(f"feature_labels must be a dict {{feature id: label}}, got {type(value).__name__}")
+    out = {}
+    for key, label in value.items():
+        try:
+            feature = int(key)
+        except (TypeError, ValueError):
+            raise t.TraitError(f"feature_labels keys must be feature ids, got {key!r}") from None
+        if not isinstance(label, str):
+            raise t.TraitError(f"feature_labels[{feature}] must be a str, got {type(label).__name__}")
+        if label:
+            out[feature] = label
+    return out
+
+
+def _has_labels(widget) -> bool:
+    return widget.has_trait(LABELS_TRAIT) and isinstance(widget.traits()[LABELS_TRAIT], t.Dict)
 
 
 def _selection_trait(widget) -> str:
