@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import weakref
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -408,15 +409,147 @@ def _hf_dataset_texts(name: str, max_texts: int | None):
     return texts
 
 
-def _merge_top(buffers: dict, scores_new: torch.Tensor, new: dict, k: int) -> None:
-    """Keep, per feature (row), the k entries with the highest score among the buffer and the new entries."""
-    scores = torch.cat([buffers["score"], scores_new], 1)
-    order = scores.topk(k, dim=1).indices
-    buffers["score"] = scores.gather(1, order)
-    for name, value in new.items():
-        both = torch.cat([buffers[name], value], 1)
-        index = order.view(*order.shape, *([1] * (both.ndim - 2))).expand(-1, -1, *both.shape[2:])
-        buffers[name] = both.gather(1, index)
+_EMPTY_CTX = torch.iinfo(torch.int64).max  # the context index of an empty slot: sorts after every context
+
+
+def _ranked(scores: torch.Tensor, ctx: torch.Tensor, take: int) -> torch.Tensor:
+    """Per row, the indices of the `take` best entries by (score descending, context index ascending): a total
+    order, so what is kept never depends on the order contexts arrive in (shards merge exactly, ties too)."""
+    first = ctx.argsort(dim=1, stable=True)
+    second = scores.gather(1, first).argsort(dim=1, descending=True, stable=True)[:, :take]
+    return first.gather(1, second)
+
+
+def _merge_top(buffers: dict, new: dict, k: int) -> None:
+    """Keep, per feature (row), the k best entries (by `_ranked`) among the buffer and the new entries."""
+    both = {name: torch.cat([buffers[name], value], 1) for name, value in new.items()}
+    order = _ranked(both["score"], both["ctx"], k)
+    for name, value in both.items():
+        index = order.view(*order.shape, *([1] * (value.ndim - 2))).expand(-1, -1, *value.shape[2:])
+        buffers[name] = value.gather(1, index)
+
+
+def _batch_generator(seed: int, batch_index: int) -> torch.Generator:
+    """The reservoir keys of one batch of the pass's plan come from (seed, batch index) alone, so a shard of
+    the plan draws the keys the whole pass would (on the CPU: the same sample whatever the device)."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, batch_index]).generate_state(1)[0]))
+
+
+class DashboardState:
+    """The mergeable reduction of a dashboard pass over some contexts of a corpus: per feature the top-k
+    contexts, the reservoir (random keys, smallest kept), the doubling histogram, active counts and tokens.
+
+    States over disjoint batches of one pass's plan merge (`merge`) into exactly the state of one pass over
+    their union: top-k and reservoir ties break by context index, reservoir keys depend only on (seed, batch
+    index), and a histogram's range is always the smallest power of two its maximum fits, whose bins merge in
+    pairs exactly (`_fit_range`). `save` / `load` checkpoint a state (one safetensors file).
+    """
+
+    BUFFERS = ("score", "value", "ctx", "tokens", "acts")
+
+    def __init__(self, n_features: int, k: int, n_samples: int, n_bins: int, device="cpu",
+                 width: int = WINDOW_BEFORE + WINDOW_AFTER + 1):
+        self.n_tokens = 0
+        self.active = torch.zeros(n_features, dtype=torch.long, device=device)
+        self.hist = torch.zeros(n_features, n_bins, dtype=torch.long, device=device)
+        self.high = torch.zeros(n_features, device=device)
+        self.top, self.sample = (self._empty(n_features, slots, width, device) for slots in (k, n_samples))
+
+    @staticmethod
+    def _empty(n_features, slots, width, device) -> dict:
+        return {"score": torch.full((n_features, slots), -torch.inf, device=device),
+                "value": torch.full((n_features, slots), -torch.inf, device=device),
+                "ctx": torch.full((n_features, slots), _EMPTY_CTX, dtype=torch.long, device=device),
+                "tokens": torch.full((n_features, slots, width), -1, dtype=torch.int32, device=device),
+                "acts": torch.zeros(n_features, slots, width, device=device)}
+
+    def add_batch(self, batch_index: int, ctx_ids, feats, tokens, lengths, drop_first: int, seed: int) -> None:
+        """Reduce one batch: feats [B, S, F] of contexts `ctx_ids` (indices in the corpus), tokens [B, S]."""
+        device = feats.device
+        lengths = torch.as_tensor(lengths, device=device)
+        ctx_ids = torch.as_tensor(ctx_ids, dtype=torch.long, device=device)
+        valid = torch.arange(feats.shape[1], device=device)[None, :] < lengths[:, None]
+        valid[:, : 1 + drop_first] = False                 # BOS (an outlier) and position artifacts: never counted
+        feats = feats.masked_fill(~valid[..., None], 0.0)
+        self.n_tokens += int(valid.sum())
+        positive = feats > 0
+        self.active += positive.sum((0, 1))
+        # Top-k contexts: each context competes with its own max, so one text cannot fill all k slots.
+        ctx_max, ctx_pos = feats.masked_fill(~valid[..., None], -torch.inf).max(1)        # [B, F]
+        _merge_candidates(self.top, ctx_max.T, ctx_max.T, ctx_pos.T, ctx_ids, feats, tokens, lengths,
+                          self.top["score"].shape[1])
+        # Uniform sample of active contexts: random keys, keep the smallest (a vectorised reservoir).
+        keys = torch.rand(ctx_max.shape, generator=_batch_generator(seed, batch_index), device="cpu").to(device)
+        keys = keys.masked_fill(ctx_max <= 0, torch.inf)
+        _merge_candidates(self.sample, -keys.T, ctx_max.T, ctx_pos.T, ctx_ids, feats, tokens, lengths,
+                          self.sample["score"].shape[1])
+        _update_histogram(self.hist, self.high, feats, positive)
+
+    def merge(self, other: "DashboardState") -> "DashboardState":
+        """Fold `other` (a state over other contexts of the same pass) into this one; returns self."""
+        if (self.hist.shape != other.hist.shape or self.top["tokens"].shape != other.top["tokens"].shape
+                or self.sample["tokens"].shape != other.sample["tokens"].shape):
+            raise ValueError("these dashboard states come from passes with other features, k, n_samples or n_bins")
+        other = other.to(self.hist.device)
+        self.n_tokens += other.n_tokens
+        self.active += other.active
+        for mine, theirs in ((self.top, other.top), (self.sample, other.sample)):
+            _merge_top(mine, theirs, mine["score"].shape[1])
+        high = torch.maximum(self.high, other.high)
+        self.hist = _fit_range(self.hist, self.high, high) + _fit_range(other.hist, other.high, high)
+        self.high = high
+        return self
+
+    def to(self, device) -> "DashboardState":
+        out = DashboardState.__new__(DashboardState)
+        out.n_tokens = self.n_tokens
+        out.active, out.hist, out.high = (t.to(device) for t in (self.active, self.hist, self.high))
+        out.top, out.sample = ({n: t.to(device) for n, t in b.items()} for b in (self.top, self.sample))
+        return out
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {"active": self.active, "hist": self.hist, "high": self.high}
+        out.update({f"{part}.{name}": value for part, buffers in (("top", self.top), ("sample", self.sample))
+                    for name, value in buffers.items()})
+        return {name: np.ascontiguousarray(to_numpy(value)) for name, value in out.items()}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, n_tokens: int) -> "DashboardState":
+        t = {name: torch.from_numpy(np.array(value)) for name, value in arrays.items()}
+        state = cls.__new__(cls)
+        state.n_tokens = int(n_tokens)
+        state.active, state.hist, state.high = t["active"], t["hist"], t["high"]
+        state.top = {name: t[f"top.{name}"] for name in cls.BUFFERS}
+        state.sample = {name: t[f"sample.{name}"] for name in cls.BUFFERS}
+        return state
+
+    def __reduce__(self):  # Ray and pickle ship plain numpy arrays
+        return DashboardState.from_arrays, (self.arrays(), self.n_tokens)
+
+    def save(self, path, key: str = "") -> Path:
+        """Write the state to one safetensors file (beside the target, then renamed), tagged with `key`."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".partial")
+        try:
+            save_file(self.arrays(), str(tmp), metadata={"n_tokens": str(self.n_tokens), "key": key})
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    @classmethod
+    def load(cls, path, key: str | None = None) -> "DashboardState | None":
+        """The state saved at `path`, or None if there is none or it was saved with another `key`."""
+        path = Path(path)
+        if not path.is_file():
+            return None
+        with safe_open(str(path), framework="numpy") as file:
+            meta = file.metadata() or {}
+            if key is not None and meta.get("key") != key:
+                return None
+            arrays = {name: file.get_tensor(name) for name in file.keys()}
+        return cls.from_arrays(arrays, int(meta["n_tokens"]))
 
 
 def _windows(feats, tokens, lengths, rows, positions, feature_cols, before, after):
@@ -438,9 +571,11 @@ def default_batch_tokens(n_features: int) -> int:
 def dashboard_data(model, source, corpus=None, features=None, *, k: int = 10, n_samples: int = 40, n_bins: int = 40,
                    n_logits: int = 10, n_nearest: int = 5, context_size: int = 128, max_texts: int | None = None,
                    batch_tokens: int | None = None, seed: int = 0, drop_first: int | None = None,
-                   activations: ActivationResult | None = None, progress: bool = True) -> DashboardData:
+                   activations: ActivationResult | None = None, progress: bool = True, workers: int | None = None,
+                   cluster: str | None = None, shards: int | None = None, checkpoint_dir=None) -> DashboardData:
     """Dashboard data for `features` (default: all) of `source`, in one streaming pass over `corpus`, or
-    over `activations` already computed (then the model never runs).
+    over `activations` already computed (then the model never runs). With `workers` or `cluster` the pass is
+    split into shards run as Ray tasks whose partial results merge exactly (the same data as one process).
 
     Parameters
     ----------
@@ -483,6 +618,22 @@ def dashboard_data(model, source, corpus=None, features=None, *, k: int = 10, n_
         positions) go through ``fv.activations`` first.
     progress : bool, default True
         Show a progress bar.
+    workers : int, optional
+        Run the pass as Ray tasks, at most this many at once (Ray: ``pip install 'featureviz[distributed]'``).
+        Without `cluster`, a local Ray is started if none is running (``ray.shutdown()`` stops it). Each task
+        runs whole batches of the one-process plan and returns its mergeable `DashboardState`; the driver merges
+        them: top-k contexts, samples, histograms, densities and maxima equal the one-process result. A task
+        whose worker dies is re-run by Ray (its shard only). The model and source go to the workers through
+        Ray's object store; on a cluster with GPUs each task takes one (a CUDA model lands on its GPU).
+    cluster : str, optional
+        ``"auto"`` (the Ray cluster this machine belongs to) or ``"ray://host:port"``; `workers` defaults to
+        its CPU count (GPU count when it has GPUs).
+    shards : int, optional
+        How many shards the plan is cut into (default: 2 per worker; with only `checkpoint_dir`, 8).
+    checkpoint_dir : str or path, optional
+        Each finished shard's state is written there (one safetensors file per shard, keyed by everything that
+        determines it); a re-run with the same arguments loads the shards already done and runs only the rest.
+        On a multi-machine cluster it must be a shared file system. Without `workers` the shards run here.
 
     Returns
     -------
@@ -510,88 +661,108 @@ def dashboard_data(model, source, corpus=None, features=None, *, k: int = 10, n_
         raise ValueError(f"n_bins must be even (bins merge in pairs as the range doubles), got {n_bins}")
     contexts = (corpus_token_lists(model, corpus, context_size, max_texts) if activations is None
                 else _activation_contexts(model, activations))
-    n_feat, width = len(feature_ids), WINDOW_BEFORE + WINDOW_AFTER + 1
+    spec = PassSpec(None if features is None else feature_ids, len(feature_ids), k, n_samples, n_bins, drop_first, seed)
+    plan = length_sorted_batches([len(c) for c in contexts], batch_tokens or default_batch_tokens(source.n_features))
+    if workers is not None or cluster is not None or checkpoint_dir is not None:
+        if activations is not None:
+            raise ValueError("workers=, cluster= and checkpoint_dir= split a corpus pass; dashboards from activations= "
+                             "run no model and need none of them")
+        from .distributed import sharded_state  # Ray is optional: imported only when asked for
+
+        state = sharded_state(model, source, contexts, plan, spec, workers=workers, cluster=cluster, shards=shards,
+                              checkpoint_dir=checkpoint_dir, progress=progress)
+    else:
+        total = sum(max(len(c) - 1 - drop_first, 0) for c in contexts)
+        with tqdm(total=total, desc="dashboard", unit="tok", disable=not progress) as bar:
+            state = reduce_batches(model, source, contexts, plan, spec, bar=bar, activations=activations)
+    return _finish(model, source, state, spec, feature_ids, n_logits, n_nearest)
+
+
+@dataclass(frozen=True)
+class PassSpec:
+    """What a dashboard pass computes, beside its contexts: the features (None: all), buffer sizes, drop_first
+    and seed. Every shard of a pass gets the same spec."""
+
+    features: np.ndarray | None
+    n_features: int
+    k: int
+    n_samples: int
+    n_bins: int
+    drop_first: int
+    seed: int
+
+    def key(self) -> str:
+        """A stable description (checkpoint files are reused only for the same spec)."""
+        feats = "all" if self.features is None else ",".join(map(str, np.asarray(self.features).tolist()))
+        return (f"features={feats};k={self.k};n_samples={self.n_samples};n_bins={self.n_bins};"
+                f"drop_first={self.drop_first};seed={self.seed}")
+
+
+def reduce_batches(model, source: FeatureSource, contexts, batches, spec: PassSpec, first_batch: int = 0, bar=None,
+                   activations: ActivationResult | None = None, on_batch=None) -> DashboardState:
+    """The DashboardState of `batches` (lists of indices into `contexts`, a list or dict of token tensors), which
+    are the plan's batches first_batch, first_batch + 1, ...; from the model, or read from `activations`."""
     device = model.device  # every buffer lives beside the activations; results come back as CPU numpy
-    cols = torch.as_tensor(feature_ids, device=device)
-    gen = torch.Generator().manual_seed(seed)  # on the CPU: the same sample whatever the device
-    batch_tokens = batch_tokens or default_batch_tokens(source.n_features)
-
-    def empty(slots):
-        return {"score": torch.full((n_feat, slots), -torch.inf, device=device),
-                "value": torch.full((n_feat, slots), -torch.inf, device=device),
-                "tokens": torch.full((n_feat, slots, width), -1, dtype=torch.int32, device=device),
-                "acts": torch.zeros(n_feat, slots, width, device=device)}
-
-    top, sample = empty(k), empty(n_samples)
-    hist = torch.zeros(n_feat, n_bins, dtype=torch.long, device=device)
-    high = torch.zeros(n_feat, device=device)
-    active = torch.zeros(n_feat, dtype=torch.long, device=device)
-    n_tokens = 0
-    bar = tqdm(total=sum(max(len(c) - 1 - drop_first, 0) for c in contexts), desc="dashboard", unit="tok", disable=not progress)
-    batches = (_encoded_batches(model, source, contexts, batch_tokens, None if features is None else cols)
-               if activations is None else
-               _stored_batches(activations, contexts, batch_tokens, None if features is None else cols.cpu(), device))
-    for batch, feats, lengths in batches:                                      # feats: [B, S, F]
-        lengths = torch.tensor(lengths, device=device)
+    cols = None if spec.features is None else torch.as_tensor(spec.features, device=device)
+    state = DashboardState(spec.n_features, spec.k, spec.n_samples, spec.n_bins, device)
+    for index, batch in enumerate(batches, start=first_batch):
+        if activations is None:
+            batch, feats, lengths = _encoded_batch(model, source, contexts, batch, cols)
+        else:
+            feats, lengths = _stored_batch(activations, contexts, batch, None if cols is None else cols.cpu(), device)
+        if on_batch is not None:
+            on_batch(index)
         tokens = torch.nn.utils.rnn.pad_sequence([contexts[i] for i in batch], batch_first=True, padding_value=0)
-        tokens = tokens.to(device)
-        valid = torch.arange(feats.shape[1], device=device)[None, :] < lengths[:, None]
-        valid[:, : 1 + drop_first] = False                 # BOS (an outlier) and position artifacts: never counted
-        feats = feats.masked_fill(~valid[..., None], 0.0)
-        n_tokens += int(valid.sum())
-        positive = feats > 0
-        active += positive.sum((0, 1))
+        state.add_batch(index, batch, feats, tokens.to(device), lengths, spec.drop_first, spec.seed)
+        if bar is not None:
+            bar.update(sum(max(n - 1 - spec.drop_first, 0) for n in lengths))
+    return state
 
-        # Top-k contexts: each context competes with its own max, so one text cannot fill all k slots.
-        ctx_max, ctx_pos = feats.masked_fill(~valid[..., None], -torch.inf).max(1)        # [B, F]
-        _merge_candidates(top, ctx_max.T, ctx_max.T, ctx_pos.T, feats, tokens, lengths, cols, k)
-        # Uniform sample of active contexts: random keys, keep the smallest (a vectorised reservoir).
-        keys = torch.rand(ctx_max.shape, generator=gen, device="cpu").to(device).masked_fill(ctx_max <= 0, torch.inf)
-        _merge_candidates(sample, -keys.T, ctx_max.T, ctx_pos.T, feats, tokens, lengths, cols, n_samples)
 
-        _update_histogram(hist, high, feats, positive)
-        bar.update(int(valid.sum()))
-    bar.close()
-
-    decoder = _decoder_or_none(source)
+def _finish(model, source: FeatureSource, state: DashboardState, spec: PassSpec, feature_ids, n_logits, n_nearest):
+    device = model.device
+    state = state.to(device)
+    cols = torch.as_tensor(feature_ids, device=device)
+    top, sample = state.top, state.sample
+    decoder, n_feat = _decoder_or_none(source), len(feature_ids)
     nearest_ids, nearest_cos = (_nearest(decoder.float(), cols, n_nearest) if decoder is not None
                                 else (torch.zeros(n_feat, 0, dtype=torch.long, device=device), torch.zeros(n_feat, 0, device=device)))
     used_ids = set(torch.cat([top["tokens"].flatten(), sample["tokens"].flatten()]).unique().tolist()) - {-1}
     n = to_numpy
     return DashboardData(
-        feature_ids=feature_ids, n_tokens=n_tokens, active_count=n(active),
+        feature_ids=feature_ids, n_tokens=state.n_tokens, active_count=n(state.active),
         max_value=n(top["value"][:, 0].clamp(min=0)),
         top_values=n(top["value"]), top_tokens=n(top["tokens"]), top_acts=n(top["acts"]),
         sample_values=n(sample["value"]), sample_tokens=n(sample["tokens"]), sample_acts=n(sample["acts"]),
-        hist_counts=n(hist), hist_high=n(high),
+        hist_counts=n(state.hist), hist_high=n(state.high),
         nearest_ids=n(nearest_ids), nearest_cosine=n(nearest_cos),
         token_strings=_token_strings(model, sorted(used_ids)),
         hook_name=source.hook_name, source_kind=source.kind, feature_space=source.feature_space,
-        drop_first=drop_first, logits=LogitEffects.lazy(model, source, len(feature_ids), n_logits),
+        drop_first=spec.drop_first, logits=LogitEffects.lazy(model, source, len(feature_ids), n_logits),
     )
 
 
-def _encoded_batches(model, source, contexts, batch_tokens, cols):
-    """(prompt indices, [B, S, F] feature activations, lengths) per batch of the forward pass."""
-    for batch, hook_acts, lengths in hook_activations_batches(model, contexts, source.reads, batch_tokens,
-                                                              progress=False):
-        with torch.inference_mode():
-            feats = source.encode(hook_acts).float()
-            yield batch, (feats if cols is None else feats[..., cols]), lengths
+def _encoded_batch(model, source, contexts, batch, cols):
+    """(the batch's context indices, [B, S, F] feature activations, lengths): one forward of exactly this batch
+    (rows in length order, as the plan has them), so every shard computes what the one-process pass does."""
+    ((order, hook_acts, lengths),) = hook_activations_batches(model, [contexts[i] for i in batch], source.reads,
+                                                              batch_tokens=sys.maxsize, progress=False)
+    with torch.inference_mode():
+        feats = source.encode(hook_acts).float()
+    return [batch[j] for j in order], (feats if cols is None else feats[..., cols]), lengths
 
 
-def _stored_batches(result: ActivationResult, contexts, batch_tokens, cols, device):
-    """The same batches as _encoded_batches (same order, so the same interval samples), read from `result`:
-    the positions it left out (BOS, its drop_first tokens) are zeros, which the build never counts."""
+def _stored_batch(result: ActivationResult, contexts, batch, cols, device):
+    """The same batch read from `result`: the positions it left out (BOS, its drop_first tokens) are zeros,
+    which the build never counts."""
     start = 1 + result.drop_first
     width = result.n_features if cols is None else len(cols)
-    for batch in length_sorted_batches([len(c) for c in contexts], batch_tokens):
-        lengths = [len(contexts[i]) for i in batch]
-        feats = torch.zeros(len(batch), max(lengths), width, device=device)
-        for row, i in enumerate(batch):
-            values = result.prompt_values(i)
-            feats[row, start : lengths[row]] = (values if cols is None else values[:, cols]).to(device, torch.float32)
-        yield batch, feats, lengths
+    lengths = [len(contexts[i]) for i in batch]
+    feats = torch.zeros(len(batch), max(lengths), width, device=device)
+    for row, i in enumerate(batch):
+        values = result.prompt_values(i)
+        feats[row, start : lengths[row]] = (values if cols is None else values[:, cols]).to(device, torch.float32)
+    return feats, lengths
 
 
 def _check_activations(result, source: FeatureSource, drop_first) -> int:
@@ -635,28 +806,49 @@ def _activation_contexts(model, result: ActivationResult) -> list[torch.Tensor]:
     return ids
 
 
-def _merge_candidates(buffers, scores, values, positions, feats, tokens, lengths, cols, slots):
+def _merge_candidates(buffers, scores, values, positions, ctx_ids, feats, tokens, lengths, slots):
     """Take this batch's best `slots` contexts per feature (by score), read their windows, merge into buffers."""
-    take = min(slots, scores.shape[1])
-    best_scores, rows = scores.topk(take, dim=1)                               # [F, take]
-    best_values = values.gather(1, rows)
+    ctx = ctx_ids[None, :].expand(scores.shape[0], -1)
+    rows = _ranked(scores, ctx, min(slots, scores.shape[1]))                    # [F, take]
+    best_scores, best_values = scores.gather(1, rows), values.gather(1, rows)
     keep = torch.isfinite(best_scores) & (best_values > 0)
-    best_scores = best_scores.masked_fill(~keep, -torch.inf)
-    feature_cols = torch.arange(len(cols), device=feats.device)
+    feature_cols = torch.arange(feats.shape[2], device=feats.device)
     ids, acts = _windows(feats, tokens, lengths, rows, positions.gather(1, rows), feature_cols,
                          WINDOW_BEFORE, WINDOW_AFTER)
-    _merge_top(buffers, best_scores, {"value": best_values.masked_fill(~keep, -torch.inf), "tokens": ids, "acts": acts},
-               slots)
+    _merge_top(buffers, {"score": best_scores.masked_fill(~keep, -torch.inf),
+                         "value": best_values.masked_fill(~keep, -torch.inf),
+                         "ctx": ctx.gather(1, rows).masked_fill(~keep, _EMPTY_CTX),
+                         "tokens": ids.masked_fill(~keep[..., None], -1),  # an empty slot holds no window
+                         "acts": acts.masked_fill(~keep[..., None], 0.0)}, slots)
+
+
+def _fit_range(hist, high, target) -> torch.Tensor:
+    """The histograms over [0, high] re-binned over [0, target] (both powers of two, target >= high) by merging
+    bin pairs once per doubling; exact, because a value's bin at 2h is its bin at h halved (`_update_histogram`)."""
+    hist, high = hist.clone(), high.clone()
+    n_bins = hist.shape[1]
+    while (grow := (high > 0) & (high < target)).any():
+        merged = hist[grow].view(-1, n_bins // 2, 2).sum(-1)
+        hist[grow] = torch.cat([merged, torch.zeros_like(merged)], 1)
+        high[grow] *= 2
+    return hist
 
 
 def _update_histogram(hist, high, feats, positive) -> None:
     """Exact streaming histogram over [0, high]: when a value exceeds the range, the range doubles and
-    neighbouring bins merge in pairs, so no count is ever re-estimated."""
+    neighbouring bins merge in pairs, so no count is ever re-estimated.
+
+    A value v lands in bin floor(v / high * n_bins) (float32; v / high is exact for a power of two), and high is
+    the smallest power of two for which the maximum's bin is below n_bins: that depends on the maximum alone,
+    not on the order values came in, and halving the product halves it exactly, so a bin pair at h is one bin
+    at 2h. Hence states over parts of a corpus merge into exactly the one-pass histogram."""
     n_bins = hist.shape[1]
     batch_max = feats.amax((0, 1))
     fresh = (high == 0) & (batch_max > 0)
-    high[fresh] = 2.0 ** torch.ceil(torch.log2(batch_max[fresh]))
-    while (grow := batch_max > high).any():
+    if fresh.any():
+        _, exponent = torch.frexp(batch_max[fresh])                          # 2**(e - 1) <= max < 2**e
+        high[fresh] = torch.ldexp(torch.ones_like(batch_max[fresh]), exponent - 1)
+    while (grow := (batch_max > 0) & (batch_max / high * n_bins >= n_bins)).any():
         merged = hist[grow].view(-1, n_bins // 2, 2).sum(-1)
         hist[grow] = torch.cat([merged, torch.zeros_like(merged)], 1)
         high[grow] *= 2
