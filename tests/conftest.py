@@ -25,6 +25,24 @@ def tiny_model(tokenizer):
     return make_tiny_model(tokenizer)
 
 
+@pytest.fixture(scope="session")
+def tiny_pair(tokenizer):
+    """(HFModel of a 2-layer random Llama, the same model converted to a HookedTransformer)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from featureviz.backends import HFModel
+    from featureviz.loading import hooked_from_hf
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    config.architectures = ["LlamaForCausalLM"]  # what save_pretrained writes; TL picks the architecture by it
+    hf = LlamaForCausalLM(config).eval()
+    return HFModel(hf, tokenizer), hooked_from_hf(hf, tokenizer, name="tiny-llama")
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Small convolutions (tests/test_vision*.py): one thread was ~20x faster than two on the busy 2-core box."""

@@ -17,22 +17,6 @@ from featureviz.sources import FeatureSource
 PROMPTS = ["The cat sat on the mat.", "I am so happy today, what a wonderful surprise!", "Numbers: 1, 2, 3, 4"]
 
 
-@pytest.fixture(scope="module")
-def tiny_pair(tokenizer):
-    """(HFModel of a 2-layer random Llama, the same model converted to a HookedTransformer)."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from featureviz.loading import hooked_from_hf
-
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
-    config.architectures = ["LlamaForCausalLM"]  # what save_pretrained writes; TL picks the architecture by it
-    hf = LlamaForCausalLM(config).eval()
-    return HFModel(hf, tokenizer), hooked_from_hf(hf, tokenizer, name="tiny-llama")
-
-
 def test_hooks_by_layer_and_kind(tiny_pair):
     hf, tl = tiny_pair
     assert fv.hooks(tl, layer=1, kind="attn_out") == ["blocks.1.hook_attn_out"]

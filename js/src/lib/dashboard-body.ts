@@ -13,6 +13,7 @@ import {
   oneInN,
   scaleMax,
 } from "./dashboard-data";
+import { decoderNormsSection } from "./dashboard-decoder-norms";
 import {
   contextRow,
   type HistogramPart,
@@ -165,6 +166,8 @@ export function createDashboardBody(scope: Scope, host: HTMLElement, tooltip: To
   function renderLeft(p: DashboardPage, palette: Palette, available: (id: number) => boolean): void {
     clear(left);
     left.appendChild(statsSection(p));
+    const norms = decoderNormsSection(p.decoderNorms);
+    if (norms) left.appendChild(norms);
     const logBtn = h("button", {
       className: "fv-dash-logy",
       text: "log",

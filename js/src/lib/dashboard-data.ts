@@ -13,6 +13,7 @@ export const MAX_LOGITS = 100;
 export const MAX_NEAREST = 100;
 export const MAX_BINS = 4096;
 export const MAX_SEARCH_RESULTS = 200;
+export const MAX_DECODER_NORMS = 256;
 
 export interface Example {
   /** The context's max activation (NaN if missing: recomputed from acts when possible). */
@@ -42,6 +43,12 @@ export interface NearestEntry {
   cosine: number;
 }
 
+/** A crosscoder feature's decoder norm at one of its hooks (layers). */
+export interface DecoderNormEntry {
+  hook: string;
+  norm: number;
+}
+
 export interface Histogram {
   counts: number[];
   /** counts.length + 1 increasing edges (empty when counts is empty). */
@@ -60,6 +67,8 @@ export interface DashboardPage {
   logitsTop: LogitEntry[];
   logitsBottom: LogitEntry[];
   nearest: NearestEntry[];
+  /** Crosscoders only: the decoder norm per hook, in the crosscoder's layer order (empty otherwise). */
+  decoderNorms: DecoderNormEntry[];
   /** Non-fatal problems found while reading (shown as a small note). */
   warnings: string[];
 }
@@ -184,6 +193,14 @@ function readNearest(v: unknown): NearestEntry | null {
   return { feature: f, cosine: finite(field(v, "cosine")) };
 }
 
+function readDecoderNorm(v: unknown): DecoderNormEntry | null {
+  if (!isObject(v)) return null;
+  const norm = finite(field(v, "norm"));
+  const hook = field(v, "hook");
+  if (Number.isNaN(norm) || norm < 0 || typeof hook !== "string") return null;
+  return { hook, norm };
+}
+
 function readHistogram(v: unknown, max: number, warnings: string[]): Histogram {
   if (v === undefined) return { counts: [], edges: [] };
   if (!isObject(v)) {
@@ -257,6 +274,7 @@ function readPageUnsafe(raw: unknown): PageRead {
     logitsTop: listField(raw, "logits_top", MAX_LOGITS, warnings, readLogit),
     logitsBottom: listField(raw, "logits_bottom", MAX_LOGITS, warnings, readLogit),
     nearest: listField(raw, "nearest", MAX_NEAREST, warnings, readNearest),
+    decoderNorms: listField(raw, "decoder_norms", MAX_DECODER_NORMS, warnings, readDecoderNorm),
     warnings,
   };
   return { kind: "page", page };

@@ -21,6 +21,7 @@ import {
   scaleMax,
   scaleMin,
 } from "./dashboard-data";
+import { DECODER_NORMS_CSS } from "./dashboard-decoder-norms";
 import { createDashboardNav } from "./dashboard-nav";
 import { makePalette } from "./dashboard-parts";
 import { createDashboardSearch } from "./dashboard-search";
@@ -136,6 +137,7 @@ export const DASHBOARD_CSS = scopeCss(
 .fv-context-value { flex: none; min-width: 3.4em; text-align: right; color: var(--fv-fg2); font-size: 10px; font-variant-numeric: tabular-nums; }
 .fv-context-tokens { min-width: 0; overflow-wrap: anywhere; }
 ${TOKEN_RUN_CSS}
+${DECODER_NORMS_CSS}
 .fv-token { cursor: default; }
 .fv-token:hover { box-shadow: inset 0 0 0 1px var(--fv-fg2); }
 .fv-token-max { box-shadow: 0 0 0 1.5px var(--fv-max); }

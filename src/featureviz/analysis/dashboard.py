@@ -65,6 +65,9 @@ class DashboardData:
     window_before: int = WINDOW_BEFORE
     feature_space: FeatureSpace | None = None  # of the source (None: saved before spaces were recorded)
     drop_first: int = 0          # tokens after BOS never counted (windows still show them, at activation 0)
+    # Crosscoders: [F, n_hooks] decoder norm of each feature at each of its hooks (None for one-hook sources)
+    decoder_norms: np.ndarray | None = None
+    decoder_norm_hooks: list[str] = field(default_factory=list)
     # The tokens each feature promotes / suppresses most (logit_top_ids, ... below): read from a saved file, or
     # computed from the model per feature on first use.
     logits: LogitEffects | None = field(default=None, repr=False, compare=False)
@@ -119,6 +122,9 @@ class DashboardData:
             "intervals": self._intervals(i, n_intervals, per_interval),
             **self._logit_lists(i),
             "nearest": [{"feature": int(f), "cosine": float(c)} for f, c in zip(self.nearest_ids[i], self.nearest_cosine[i])],
+            "decoder_norms": ([] if self.decoder_norms is None else
+                              [{"hook": hook, "norm": float(n)} for hook, n in zip(self.decoder_norm_hooks,
+                                                                                   self.decoder_norms[i])]),
         }
 
     def _examples(self, values, tokens, acts) -> list[dict]:
@@ -175,7 +181,9 @@ class DashboardData:
         if self.logits is not None:  # a file is read without the model: every feature's logit effects go in it
             arrays.update({name: np.ascontiguousarray(value) for name, value in self._logit_arrays().items()})
         meta = {"n_tokens": self.n_tokens, "hook_name": self.hook_name, "source_kind": self.source_kind,
-                "window_before": self.window_before, "drop_first": self.drop_first, "token_strings": {str(k): v for k, v in self.token_strings.items()},
+                "window_before": self.window_before, "drop_first": self.drop_first,
+                "decoder_norm_hooks": self.decoder_norm_hooks,
+                "token_strings": {str(k): v for k, v in self.token_strings.items()},
                 "feature_space": asdict(self.feature_space) if self.feature_space else None}
         tmp = path.with_name(path.name + ".partial")
         try:
@@ -739,7 +747,17 @@ def _finish(model, source: FeatureSource, state: DashboardState, spec: PassSpec,
         token_strings=_token_strings(model, sorted(used_ids)),
         hook_name=source.hook_name, source_kind=source.kind, feature_space=source.feature_space,
         drop_first=spec.drop_first, logits=LogitEffects.lazy(model, source, len(feature_ids), n_logits),
+        **_decoder_norms(source, feature_ids),
     )
+
+
+def _decoder_norms(source: FeatureSource, feature_ids: np.ndarray) -> dict:
+    """A crosscoder's decoder norm per hook for the selected features (the dashboard's crosscoder panel)."""
+    if not callable(getattr(source, "decoder_norms", None)):
+        return {}
+    norms = source.decoder_norms().float()
+    norms = norms[torch.as_tensor(feature_ids, device=norms.device)]
+    return {"decoder_norms": to_numpy(norms), "decoder_norm_hooks": list(source.hook_names)}
 
 
 def _encoded_batch(model, source, contexts, batch, cols):

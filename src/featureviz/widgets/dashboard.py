@@ -67,7 +67,8 @@ class Dashboard(anywidget.AnyWidget):
         self.feature_space = data.feature_space  # plain attribute: fv.link compares it
         first = int(data.feature_ids[0]) if feature is None else feature
         data.row(first)  # a clear KeyError now rather than a blank widget
-        kind = {"sae": "SAE latent", "neurons": "neuron"}.get(data.source_kind, "feature")
+        kind = {"sae": "SAE latent", "neurons": "neuron", "crosscoder": "crosscoder latent",
+                "transcoder": "transcoder latent"}.get(data.source_kind, "feature")
         super().__init__(feature_ids=data.feature_ids.astype(int).tolist(), feature=first, page=data.page(first),
                          title=title if title is not None else f"{kind} at {data.hook_name}")
 
