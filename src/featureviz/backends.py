@@ -510,8 +510,7 @@ class HFModel(ModelBackend):
             return module.in_features if is_input else module.out_features
         if isinstance(module, torch.nn.Embedding) and not is_input:
             return module.embedding_dim
-        path = hook_name.removesuffix(INPUT)
-        if self.layers_path and re.fullmatch(re.escape(self.layers_path) + r"\.\d+", path):
+        if isinstance(self.residual_map(hook_name), str):  # the residual stream, or a module adding to it
             return getattr(self.model.config, "hidden_size", None)
         return None
 

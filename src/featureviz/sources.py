@@ -137,6 +137,10 @@ class FeatureSource(ABC):
         self.check_steerable()
         return acts
 
+    def steering_hooks(self, apply) -> dict:
+        """{hook name: function} for a steered forward: `apply` (which calls steered()) at the hook it edits."""
+        return {self.hook_name: apply}
+
     def check_steerable(self) -> None:
         if self.steering not in ("direction", "coordinate"):
             raise NotImplementedError(
@@ -216,6 +220,82 @@ class SAESource(FeatureSource):
 
     def decoder_directions(self) -> torch.Tensor:
         return self.sae.W_dec.detach()
+
+
+class TranscoderSource(SAESource):
+    """The latents of an sae-lens ``Transcoder`` (or SkipTranscoder, JumpReLUTranscoder): read from its input
+    hook (``cfg.metadata.hook_name``, e.g. the MLP's input), written to its output hook
+    (``cfg.metadata.hook_name_out``, e.g. the MLP's output). Decoder directions live in the output space, so
+    steering acts on the output hook: "add" adds value x W_dec[f] there; "clamp" adds (value - a_f) x W_dec[f],
+    with a_f the latent read from the input hook in the same forward pass (the model's own output, the
+    transcoder's error included, is kept, as for SAEs).
+
+    Parameters
+    ----------
+    transcoder : sae_lens Transcoder
+        The transcoder.
+    hook_name_out : str, optional
+        The output hook, if its cfg has none (e.g. ``model.layers.8.mlp`` for an HF model).
+    max_input_norm, drop_first
+        As for `SAESource`.
+    """
+
+    kind = "transcoder"
+
+    def __init__(self, transcoder, hook_name_out: str | None = None, max_input_norm: float | None = None,
+                 drop_first: int | None = None):
+        super().__init__(transcoder, max_input_norm=max_input_norm, drop_first=drop_first)
+        self.hook_name_out = hook_name_out or transcoder.cfg.metadata.hook_name_out
+        if not isinstance(self.hook_name_out, str) or not self.hook_name_out:
+            raise ValueError("this transcoder's cfg names no output hook (cfg.metadata.hook_name_out): pass "
+                             "TranscoderSource(transcoder, hook_name_out=...)")
+        self._input: torch.Tensor | None = None  # the input hook's activations of the current steered step
+
+    @property
+    def d_out(self) -> int:
+        return int(self.sae.cfg.d_out)
+
+    def check_model(self, model) -> None:
+        from .backends import as_backend
+
+        super().check_model(model)
+        backend = as_backend(model)
+        backend.check_hook(self.hook_name_out)
+        width = backend.hook_width(self.hook_name_out)
+        if width is not None and width != self.d_out:
+            raise ValueError(f"this transcoder writes d_out={self.d_out} at {self.hook_name_out}, but {backend.name} "
+                             f"has width {width} there: it was trained for another model")
+
+    def residual_directions(self, model) -> torch.Tensor | None:
+        from .backends import as_backend
+
+        to_residual = as_backend(model).residual_map(self.hook_name_out)
+        if to_residual is None:
+            return None
+        directions = self.decoder_directions()
+        return directions if isinstance(to_residual, str) else directions @ to_residual.to(directions)
+
+    def steering_hooks(self, apply) -> dict:
+        def record(acts):  # runs before the output hook in every forward step: clamp reads the latent from it
+            self._input = acts
+            return acts
+
+        return {self.hook_name: record, self.hook_name_out: apply}
+
+    def steered(self, acts: torch.Tensor, feature: int, mode: str, value: torch.Tensor) -> torch.Tensor:
+        direction = self.decoder_directions()[feature].to(acts.device, acts.dtype)
+        if mode == "add":
+            return acts + value[..., None] * direction
+        if self._input is None or self._input.shape[1] != acts.shape[1]:
+            raise RuntimeError(f"clamping a transcoder latent needs {self.hook_name} to run before "
+                               f"{self.hook_name_out} in the same forward pass")
+        # the steered rows come first in the batch (steer's unhooked baseline row is last)
+        latent = self.encode(self._input[: acts.shape[0]])[..., feature].to(acts.dtype)
+        return acts + (value - latent)[..., None] * direction
+
+    def __repr__(self) -> str:
+        return (f"TranscoderSource(hook_name={self.hook_name!r}, hook_name_out={self.hook_name_out!r}, "
+                f"n_features={self.n_features})")
 
 
 class NeuronSource(FeatureSource):

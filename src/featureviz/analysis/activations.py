@@ -13,7 +13,8 @@ from tqdm.auto import tqdm
 
 from ..backends import as_backend
 from ..devices import model_lock, to_numpy
-from ..sources import FeatureSource, FeatureSpace, SAESource, check_feature_index, resolve_drop_first
+from ..sources import (FeatureSource, FeatureSpace, SAESource, TranscoderSource, check_feature_index,
+                       resolve_drop_first)
 from ..validation import fraction, positive_int, text
 
 ALWAYS_ON_FRACTION = 0.9  # a feature active on at least this fraction of tokens is "always on"
@@ -220,9 +221,11 @@ def as_source(source, model, any_model: bool = False) -> FeatureSource:
     if not isinstance(source, FeatureSource):
         from sae_lens import SAE
 
+        from sae_lens.saes.transcoder import Transcoder
+
         if not isinstance(source, SAE):
             raise TypeError(f"source must be a FeatureSource or an sae_lens.SAE, got {type(source).__name__}")
-        source = SAESource(source)
+        source = TranscoderSource(source) if isinstance(source, Transcoder) else SAESource(source)
     source.check_model(backend)
     return source
 

@@ -182,7 +182,7 @@ def steer(model, source, prompt: str, feature: int, values=None, *, mode: str = 
     # The hooks live on the shared model only inside this lock: no other call sees them or leaves its own.
     with model_lock(backend.model):
         torch.manual_seed(seed)
-        generated, logits = backend.generate(batch, {source.hook_name: apply}, max_new_tokens=max_new_tokens,
+        generated, logits = backend.generate(batch, source.steering_hooks(apply), max_new_tokens=max_new_tokens,
                                              do_sample=do_sample, temperature=temperature, check_first=check_first)
     new = generated[:, tokens.shape[1]:]
     texts, new_tokens = zip(*[_decode(backend, row) for row in new])
