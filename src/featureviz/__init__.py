@@ -25,7 +25,7 @@ _EXPORTS = {
     "FeatureScale": "analysis.steering_target",
     "emotion_prompts": "datasets",
     "export_html": "export",
-    "HubUnavailableError": "loading", "load": "loading", "load_default": "loading",
+    "HubUnavailableError": "loading", "load": "loading", "load_default": "loading", "default_sae_hooks": "loading",
     "HFModel": "backends", "hooks": "backends",
     "FeatureSource": "sources", "HeadSource": "sources", "HookNeuronSource": "sources", "NeuronSource": "sources",
     "SAESource": "sources",

@@ -394,8 +394,8 @@ def load(model_name: str, sae=None, *, device: str = "cpu", neuron_layer: int | 
     return model, load_sae(sae, model, device=device)
 
 
-def load_default(device: str = "cpu", source: str = "sae"):
-    """The embedded offline default: SmolLM2-135M-Instruct and its shipped SAE (or MLP neurons).
+def load_default(device: str = "cpu", source: str = "sae", hook: str | None = None):
+    """The embedded offline default: SmolLM2-135M-Instruct and a shipped SAE (or MLP neurons).
 
     The first call converts the model into :func:`cache_dir` (about a minute; concurrent first calls wait for
     one conversion); later calls read the processed weights (a few seconds in a fresh process, less in the
@@ -406,8 +406,11 @@ def load_default(device: str = "cpu", source: str = "sae"):
     device : str
         Where the model and SAE end up.
     source : {"sae", "neurons"}
-        The shipped SAE on ``blocks.15.hook_resid_pre``, or the MLP neurons of layer ``DEFAULT_NEURON_LAYER``
-        (also used when this version of featureviz ships no SAE).
+        A shipped SAE, or the MLP neurons of layer ``DEFAULT_NEURON_LAYER`` (also used when this version of
+        featureviz ships no SAE).
+    hook : str, optional
+        Which shipped SAE: None for the tutorials' SAE on ``blocks.15.hook_resid_pre``; ``default_sae_hooks()``
+        lists the others (``blocks.8.hook_resid_pre``, for circuits).
 
     Returns
     -------
@@ -416,17 +419,30 @@ def load_default(device: str = "cpu", source: str = "sae"):
     """
     if source not in ("sae", "neurons"):
         raise ValueError(f"source must be 'sae' or 'neurons', got {source!r}")
+    sae_dir = default_sae_dir(hook) if source == "sae" else None  # a bad hook fails before the model loads
     model = load_converted(embedded_model_dir(), device)
-    sae_dir = default_sae_dir()
-    if source == "sae" and sae_dir is not None:
+    if sae_dir is not None:
         return model, load_sae(sae_dir, model, device=device)
     return model, NeuronSource(model, DEFAULT_NEURON_LAYER)
 
 
-def default_sae_dir() -> Path | None:
-    """The shipped SAE for the embedded model, if this version of featureviz has one."""
-    path = Path(__file__).parent / "assets" / "default_sae"
-    return path if (path / "cfg.json").exists() else None
+def default_sae_hooks() -> dict[str, Path]:
+    """The shipped SAEs of the embedded model: hook name -> folder (the tutorials' SAE first)."""
+    assets = Path(__file__).parent / "assets"
+    folders = [assets / "default_sae"] + sorted(assets.glob("sae_blocks*"))
+    cfgs = [(folder, folder / "cfg.json") for folder in folders]
+    return {json.loads(cfg.read_text())["metadata"]["hook_name"]: folder for folder, cfg in cfgs if cfg.exists()}
+
+
+def default_sae_dir(hook: str | None = None) -> Path | None:
+    """A shipped SAE's folder: the tutorials' SAE (hook None), or the one on `hook`; None if none ships."""
+    if hook is None:
+        folder = Path(__file__).parent / "assets" / "default_sae"
+        return folder if (folder / "cfg.json").exists() else None
+    saes = default_sae_hooks()
+    if hook not in saes:
+        raise ValueError(f"featureviz ships no SAE on {hook!r}; it has SAEs on {', '.join(saes) or 'no hook'}")
+    return saes[hook]
 
 
 class _hub_errors:
