@@ -67,7 +67,7 @@ def child(args) -> int:
     base = _status_kb("VmRSS")
     t0 = time.perf_counter()
     if args.mode == "forward":
-        from featureviz.analysis.activations import hook_activations_batches, tokenize
+        from featureviz.analysis._forward import hook_activations_batches, tokenize
 
         ids = tokenize(model, prompts)
         n_tokens = 0

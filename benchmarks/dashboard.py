@@ -136,7 +136,7 @@ def build_corpus(model, n_tokens: int, context_size: int, seed: int = 0) -> tupl
 
 
 def reference_pass(model, source, contexts, batch_tokens) -> int:
-    from featureviz.analysis.activations import hook_activations_batches
+    from featureviz.analysis._forward import hook_activations_batches
 
     n = 0
     for _, acts, lengths in hook_activations_batches(model, contexts, source.hook_name, batch_tokens,
@@ -309,7 +309,7 @@ def limit_prompts(model, tokens: torch.Tensor) -> tuple[list[str], list[torch.Te
     the forward, dashboard_data over the texts, fv.activations, its reference - runs on the same token ids and
     therefore the same batches. A context whose decoded text tokenizes differently (a cut inside a multi-byte
     character) is left out."""
-    from featureviz.analysis.activations import tokenize
+    from featureviz.analysis._forward import tokenize
 
     prompts = [model.tokenizer.decode(ctx[1:].tolist()) for ctx in tokens]
     ids = tokenize(model, prompts)
@@ -322,7 +322,7 @@ def measure_limits(args, fv, model, source) -> None:
     the same token ids in the same batches, interleaved in one process, CPU seconds: dashboards for all
     features (goal <= 1.1x), fv.activations (<= 1.05x), dashboards from those activations (<= 0.1x)."""
     from featureviz.analysis import dashboard as d
-    from featureviz.analysis.activations import length_sorted_batches
+    from featureviz.analysis._forward import length_sorted_batches
 
     tokens, desc = build_corpus(model, args.tokens, args.context_size)
     prompts, ids = limit_prompts(model, tokens)

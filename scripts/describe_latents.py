@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 import featureviz as fv
-from featureviz.analysis.training import ASSETS
+from featureviz.paths import ASSETS
 from featureviz.loading import load_sae
 
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from featureviz.vision.cnn import ASSETS, VisionCNN
+from featureviz.vision.cnn import CNN_DIR, VisionCNN
 from featureviz.vision.data import make_images
 
 HELD_OUT_SEED = 10_000_000  # training batches use seeds 0 .. steps-1
@@ -46,12 +46,12 @@ def main() -> None:
     model = VisionCNN().train()
     optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
     held_out = make_images(1024, seed=HELD_OUT_SEED)
-    ASSETS.mkdir(parents=True, exist_ok=True)
+    CNN_DIR.mkdir(parents=True, exist_ok=True)
     manifest, loss, start = [], None, time.time()
     for step in range(args.steps + 1):
         if step in args.checkpoints:
             save_file({k: v.half().contiguous() if v.is_floating_point() else v for k, v in model.state_dict().items()},
-                      ASSETS / f"step_{step:06d}.safetensors")
+                      CNN_DIR / f"step_{step:06d}.safetensors")
             manifest.append({"step": step, "train_loss": None if loss is None else round(loss, 4), "accuracy": evaluate(model, *held_out)})
             print(json.dumps(manifest[-1]), f"{time.time() - start:.0f}s", flush=True)
         if step == args.steps:
@@ -63,7 +63,7 @@ def main() -> None:
         total.backward()
         optimiser.step()
         loss = float(total.detach())
-    (ASSETS / "manifest.json").write_text(json.dumps({"checkpoints": manifest, "settings": vars(args)}, indent=1))
+    (CNN_DIR / "manifest.json").write_text(json.dumps({"checkpoints": manifest, "settings": vars(args)}, indent=1))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def test_batched_padded_pass_equals_one_prompt_at_a_time(tiny_model, tiny_sae):
 def test_the_forward_stops_at_the_hook_bit_for_bit(tiny_model, hook, blocks_run):
     """run_to_hook runs no block past the hook (blocks.L.hook_resid_pre: the first L blocks only; before, L + 1)
     and returns run_with_cache's full-pass tensor bit for bit, padded batch included."""
-    from featureviz.analysis.activations import run_to_hook
+    from featureviz.analysis._forward import run_to_hook
 
     tokens = torch.nn.utils.rnn.pad_sequence([tiny_model.to_tokens(p)[0] for p in PROMPTS], batch_first=True)
     _, cache = tiny_model.run_with_cache(tokens, names_filter=hook, return_type=None)

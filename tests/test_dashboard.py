@@ -256,7 +256,7 @@ def _assert_same_dashboards(a, b):
 def test_dashboards_from_cached_activations_equal_the_corpus_pass(tiny_model, source, corpus, data, monkeypatch):
     """Issue 24 item 5: dashboard_data(activations=fv.activations(...)) builds without running the model and
     equals the corpus pass over the same prompts: top-k contexts, samples, histograms, densities, maxima."""
-    import featureviz.analysis.activations as module
+    import featureviz.analysis._forward as module
 
     # the same forward batches as the corpus passes: then even tied maxima (same window twice) rank alike
     acts = fv.activations(tiny_model, source, corpus, batch_tokens=96)

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from featureviz.analysis import training as tr
+from featureviz.paths import ASSETS
 from factories import DEVICES, DeviceAudit, make_tiny_model
 
-ASSETS = Path(tr.__file__).resolve().parent.parent / "assets"
 HOOK = "blocks.1.hook_resid_pre"
 
 

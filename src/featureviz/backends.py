@@ -203,17 +203,17 @@ class TransformerLensModel(ModelBackend):
         return list(self.model.hook_dict)
 
     def run_to_hook(self, tokens: torch.Tensor, hook_name: str) -> torch.Tensor:
-        from .analysis.activations import run_to_hook
+        from .analysis._forward import run_to_hook
 
         return run_to_hook(self.model, tokens, hook_name)
 
     def run_to_hooks(self, tokens: torch.Tensor, hook_names) -> list[torch.Tensor]:
-        from .analysis.activations import _cache_stop
+        from .analysis._forward import cache_stop
 
         names = list(dict.fromkeys(hook_names))
         for name in names:
             self.check_hook(name)
-        stops = [_cache_stop(self.model, name) for name in names]
+        stops = [cache_stop(self.model, name) for name in names]
         with torch.no_grad(), model_lock(self.model):
             _, cache = self.model.run_with_cache(tokens, names_filter=names, return_type=None,
                                                  stop_at_layer=None if None in stops else max(stops))
@@ -266,13 +266,12 @@ class TransformerLensModel(ModelBackend):
         return self.model.W_U.detach()
 
     def residual_map(self, hook_name: str) -> torch.Tensor | str | None:
-        from .sources import _RESIDUAL_HOOKS
+        from .sources import _RESIDUAL_HOOKS, split_hook
 
-        leaf = hook_name.split(".")[-1]
-        if leaf in _RESIDUAL_HOOKS:
+        layer, rest = split_hook(hook_name)
+        if rest.split(".")[-1] in _RESIDUAL_HOOKS:
             return "identity"
-        match = re.fullmatch(r"blocks\.(\d+)\.mlp\.hook_post", hook_name)
-        return self.model.blocks[int(match.group(1))].mlp.W_out.detach() if match else None
+        return self.model.blocks[layer].mlp.W_out.detach() if layer is not None and rest == "mlp.hook_post" else None
 
     def hooks(self, layer=None, kind=None) -> list[str]:
         _check_kind(kind)

@@ -19,7 +19,7 @@ import torch
 from .devices import to_numpy
 from .validation import integer
 
-_BLOCK = re.compile(r"^blocks\.(\d+)\.")
+_BLOCK = re.compile(r"^blocks\.(\d+)\.(.+)$")
 # Hooks whose activations live in the residual stream's basis (width d_model).
 _RESIDUAL_HOOKS = ("hook_resid_pre", "hook_resid_mid", "hook_resid_post", "hook_attn_out", "hook_mlp_out", "hook_embed")
 
@@ -54,6 +54,23 @@ def check_same_space(spaces: dict, what: str) -> None:
         if difference:
             raise ValueError(f"{what}: {known[0][0]} and {label} index different features ({difference}), "
                              "so feature i of one is not feature i of the other")
+
+
+def split_hook(hook_name: str) -> tuple[int | None, str]:
+    """(block, the rest) of a TransformerLens hook name: "blocks.3.hook_resid_pre" -> (3, "hook_resid_pre");
+    a hook outside the blocks ("hook_embed", "ln_final.hook_normalized", an HF module path) -> (None, the name)."""
+    match = _BLOCK.match(hook_name)
+    return (int(match.group(1)), match.group(2)) if match else (None, hook_name)
+
+
+def within_norm(acts: torch.Tensor, max_norm: float | None) -> torch.Tensor:
+    """[...] bool of [..., d] activations: norm <= max_norm (all True when max_norm is None).
+
+    Attention sinks (BOS, <|endoftext|>) reach residual norms 100x the rest: SAEs are trained and applied
+    without them."""
+    if max_norm is None:
+        return torch.ones(acts.shape[:-1], dtype=torch.bool, device=acts.device)
+    return acts.float().norm(dim=-1) <= max_norm
 
 
 def fingerprint(directions: torch.Tensor) -> str:
@@ -101,13 +118,12 @@ class FeatureSource(ABC):
     @property
     def layer(self) -> int | None:
         """The block the hook lives in (None for hooks outside the blocks)."""
-        match = _BLOCK.match(self.hook_name)
-        return int(match.group(1)) if match else None
+        return split_hook(self.hook_name)[0]
 
     @property
     def stop_at_layer(self) -> int | None:
         """Run blocks up to and including the hook's block, and no further: the stop of a hooked pass in which
-        the hook must fire (circuits). Passes that only read the hook use analysis.activations.run_to_hook, which
+        the hook must fire (circuits). Passes that only read the hook use analysis._forward.run_to_hook, which
         stops one block earlier for blocks.L.hook_resid_pre."""
         return None if self.layer is None else self.layer + 1
 
@@ -214,9 +230,7 @@ class SAESource(FeatureSource):
 
     def kept_tokens(self, hook_acts: torch.Tensor) -> torch.Tensor:
         """[...] bool: the tokens this SAE encodes (norm within max_input_norm)."""
-        if self.max_input_norm is None:
-            return torch.ones(hook_acts.shape[:-1], dtype=torch.bool, device=hook_acts.device)
-        return hook_acts.float().norm(dim=-1) <= self.max_input_norm
+        return within_norm(hook_acts, self.max_input_norm)
 
     def decoder_directions(self) -> torch.Tensor:
         return self.sae.W_dec.detach()
@@ -433,6 +447,41 @@ def check_feature_index(feature, n_features: int, name: str = "feature") -> int:
     if not 0 <= index < n_features:
         raise IndexError(f"{name}={index} is out of range: valid features are 0..{n_features - 1}")
     return index
+
+
+def wrap_source(obj) -> FeatureSource | None:
+    """`obj` as a FeatureSource if it is one or a bare sae-lens SAE (a Transcoder in TranscoderSource, any other in
+    SAESource), else None.
+
+    The one type dispatch shared by `as_source` (analyses) and `loading.load_sae` (which adds hub ids and paths).
+    """
+    if isinstance(obj, FeatureSource):
+        return obj
+    from sae_lens import SAE  # only when needed: sae-lens is slow to import
+    from sae_lens.saes.transcoder import Transcoder
+
+    if isinstance(obj, Transcoder):
+        return TranscoderSource(obj)
+    return SAESource(obj) if isinstance(obj, SAE) else None
+
+
+def as_source(source, model, any_model: bool = False) -> FeatureSource:
+    """A FeatureSource from a FeatureSource or a bare sae-lens SAE, checked against the model.
+
+    any_model: the caller runs through the model interface (featureviz.backends), so a Hugging Face model is
+    fine; otherwise (feature circuits) the model must be a TransformerLens one."""
+    from .backends import as_backend
+
+    backend = as_backend(model)
+    if backend.kind != "transformer_lens" and not any_model:
+        raise TypeError("feature circuits take TransformerLens models only (they differentiate through its "
+                        "per-head attention weights and folded norms; every other analysis also takes Hugging Face "
+                        f"models), got {backend!r}")
+    wrapped = wrap_source(source)
+    if wrapped is None:
+        raise TypeError(f"source must be a FeatureSource or an sae_lens.SAE, got {type(source).__name__}")
+    wrapped.check_model(backend)
+    return wrapped
 
 
 def _hook_width(model, hook_name: str) -> int | None:

@@ -22,8 +22,9 @@ from tqdm.auto import tqdm
 
 from ..backends import as_backend
 from ..devices import to_numpy
-from ..sources import FeatureSource, FeatureSpace, NeuronSource, SAESource, check_feature_index
-from .activations import as_source, hook_activations_batches, normalise_prompts, tokenize
+from ..sources import FeatureSource, FeatureSpace, NeuronSource, SAESource, as_source, check_feature_index
+from ._forward import hook_activations_batches, normalise_prompts, tokenize
+from .activations import ALWAYS_ON_FRACTION
 
 
 @dataclass
@@ -199,7 +200,7 @@ def checkpoint_frames(series, prompts, features=None, *, top_k: int = 32, x_labe
     reference_acts = encoded[-1]
     if features is None:
         active = (reference_acts > 0).float().mean(0)
-        score = reference_acts.max(0).values.masked_fill(active >= 0.9, -torch.inf)  # skip always-on
+        score = reference_acts.max(0).values.masked_fill(active >= ALWAYS_ON_FRACTION, -torch.inf)  # skip always-on
         features = score.topk(min(top_k, len(score))).indices.sort().values.tolist()
     feature_ids = np.array([check_feature_index(f, reference.n_features, "features") for f in features])
     if len(feature_ids) == 0:

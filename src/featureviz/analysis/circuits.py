@@ -24,7 +24,6 @@ downstream encoder (its Jacobian-vector product) or through the unembedding with
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,9 +32,9 @@ import torch
 from tqdm.auto import tqdm
 
 from ..devices import device_of, model_lock, to_numpy
-from ..sources import FeatureSource, HeadSource, SAESource
+from ..sources import FeatureSource, HeadSource, SAESource, as_source, split_hook
 from ..validation import positive_int
-from .activations import as_source, normalise_prompts, tokenize
+from ._forward import normalise_prompts, tokenize
 
 METHODS = ("direct", "attribution", "patching")
 BASELINES = ("zero", "mean")
@@ -334,12 +333,11 @@ def _check_options(method, baseline, top_k, candidates, batch_tokens) -> None:
 
 def hook_order(hook: str, n_layers: int) -> tuple[int, int]:
     """(layer, stage): hooks sort in the order a forward pass runs them."""
-    match = re.match(r"^blocks\.(\d+)\.(.*)$", hook)
-    if not match:
+    layer, rest = split_hook(hook)
+    if layer is None:
         return (-1, 0) if hook.startswith(("hook_embed", "hook_pos_embed")) else (n_layers, 0)
-    rest = match.group(2)
     stage = next((s for prefix, s in _STAGES if rest.startswith(prefix)), 2)
-    return int(match.group(1)), stage
+    return layer, stage
 
 
 def _check_order(model, target: FeatureSource, ups: list[_Part], downs: list, method: str) -> None:

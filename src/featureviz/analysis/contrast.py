@@ -20,7 +20,8 @@ from scipy import stats
 
 from ..devices import to_numpy
 from ..sources import check_same_space
-from .activations import ALWAYS_ON_FRACTION, ActivationResult, check_group_names
+from ._forward import check_group_names
+from .activations import ALWAYS_ON_FRACTION, ActivationResult
 
 AGGREGATES = ("max", "mean")
 TESTS = ("mannwhitney", "welch")

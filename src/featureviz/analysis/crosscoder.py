@@ -16,8 +16,9 @@ from tqdm.auto import tqdm
 from ..backends import as_backend
 from ..crosscoders import CrosscoderSource
 from ..devices import to_numpy
+from ..sources import within_norm
 from ..validation import integer, positive_int
-from .activations import hook_activations_batches
+from ._forward import hook_activations_batches
 
 
 def crosscoder_activations(model, hook_names, corpus, *, context_size: int = 64, max_tokens: int | None = None,
@@ -44,7 +45,7 @@ def crosscoder_activations(model, hook_names, corpus, *, context_size: int = 64,
             rows.append(acts[row, start:length].float())
     acts = torch.cat(rows)[:max_tokens]
     if max_input_norm is not None:
-        acts = acts[(acts.norm(dim=-1) <= max_input_norm).all(-1)]
+        acts = acts[within_norm(acts, max_input_norm).all(-1)]  # a token out of range at any hook
     return acts
 
 

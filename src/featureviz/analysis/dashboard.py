@@ -28,9 +28,10 @@ from tqdm.auto import tqdm
 
 from ..backends import as_backend
 from ..devices import cpu_tokens, to_numpy
-from ..sources import FeatureSource, FeatureSpace, check_feature_index, resolve_drop_first
+from ..sources import FeatureSource, FeatureSpace, as_source, check_feature_index, resolve_drop_first
 from ..validation import integer, positive_int, text
-from .activations import ActivationResult, as_source, hook_activations_batches, length_sorted_batches, tokenize
+from ._forward import hook_activations_batches, length_sorted_batches, tokenize
+from .activations import ActivationResult
 
 WINDOW_BEFORE, WINDOW_AFTER = 10, 4
 _META_KEY = "featureviz.dashboard"

@@ -21,9 +21,8 @@ import torch
 
 from ..backends import as_backend
 from ..devices import dtype_of, model_lock, to_numpy
-from ..sources import FeatureSource, FeatureSpace
+from ..sources import FeatureSource, FeatureSpace, as_source
 from ..validation import float32_values, positive_int, text
-from .activations import as_source
 from .steering_target import feature_scale
 
 MODES = ("clamp", "add", "ablate")

@@ -24,7 +24,8 @@ import numpy as np
 
 from ..datasets import emotion_prompts
 from ..devices import to_numpy
-from .activations import activations, as_source
+from ..sources import as_source
+from .activations import activations
 from .dashboard import DashboardData
 
 DEFAULT_MULTIPLE = 4.0  # default sweeps run -4x ... +4x a feature's typical activation (issue 16)

@@ -17,7 +17,6 @@ import copy
 import json
 import math
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -29,18 +28,18 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..devices import cpu_tokens, device_of, model_lock, to_numpy
-from .activations import run_to_hook
+from ..paths import ASSETS
+from ..sources import split_hook, within_norm
+from ._forward import run_to_hook
 
-_RESID_PRE = re.compile(r"^blocks\.(\d+)\.hook_resid_pre$")
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
 def hook_layer(hook_name: str) -> int:
     """The layer of a `blocks.L.hook_resid_pre` hook: the model only has to run L blocks to reach it."""
-    match = _RESID_PRE.match(hook_name)
-    if not match:
+    layer, rest = split_hook(hook_name)
+    if layer is None or rest != "hook_resid_pre":
         raise NotImplementedError(f"training and evaluation support blocks.L.hook_resid_pre hooks, got {hook_name!r}")
-    return int(match.group(1))
+    return layer
 
 
 @torch.no_grad()
@@ -48,13 +47,6 @@ def resid_pre(model, tokens: torch.Tensor, hook_name: str) -> torch.Tensor:
     """[batch, pos, d_model] residual stream entering block L: the first L blocks only (run_to_hook)."""
     hook_layer(hook_name)  # refuses other hooks
     return run_to_hook(model, tokens.to(device_of(model)), hook_name)
-
-
-def keep_mask(acts: torch.Tensor, max_norm: float | None) -> torch.Tensor:
-    """Rows of [tokens, d] activations to keep: norm <= max_norm (all rows when max_norm is None)."""
-    if max_norm is None:
-        return torch.ones(acts.shape[0], dtype=torch.bool, device=acts.device)
-    return acts.float().norm(dim=-1) <= max_norm
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:
@@ -123,7 +115,7 @@ class ActivationCache:
         for b in range(0, len(ctx), self.batch_size):
             acts = resid_pre(self.model, ctx[b:b + self.batch_size], self.hook_name)[:, 1:]
             acts = acts.reshape(-1, acts.shape[-1])
-            parts.append(to_numpy(acts[keep_mask(acts, self.max_norm)].to(torch.float16)))
+            parts.append(to_numpy(acts[within_norm(acts, self.max_norm)].to(torch.float16)))
         rows = np.concatenate(parts)
         _save_atomic(path, rows)
         n, dt = ctx.shape[0] * (ctx.shape[1] - 1), time.time() - start
@@ -386,7 +378,7 @@ def evaluate_sae(sae, model, tokens: torch.Tensor, *, acts: torch.Tensor | None 
     if acts is not None:
         for b in range(0, len(acts), 4096):
             x = acts[b:b + 4096].float()
-            reconstruct(x[keep_mask(x, max_norm)])
+            reconstruct(x[within_norm(x, max_norm)])
     ce = {"clean": 0.0, "sae": 0.0, "zero": 0.0}
     ce_count = 0
     n_forward = len(tokens) if acts is None else min(ce_contexts, len(tokens))
@@ -394,7 +386,7 @@ def evaluate_sae(sae, model, tokens: torch.Tensor, *, acts: torch.Tensor | None 
         tok = tokens[b:min(b + batch_size, n_forward)].to(device)
         resid = resid_pre(model, tok, hook_name)
         x = resid[:, 1:].reshape(-1, resid.shape[-1])
-        keep = keep_mask(x, max_norm)
+        keep = within_norm(x, max_norm)
         # with acts given the reconstruction metrics come from acts, and this pass is for CE only
         x_hat = reconstruct(x[keep], accumulate=acts is None).to(resid.device, resid.dtype)
         if b < ce_contexts:

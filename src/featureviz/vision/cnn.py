@@ -7,15 +7,15 @@ works offline. Layers are torch module paths: "block1" .. "block4" (after ReLU),
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from ..paths import ASSETS
 from .data import FACTORS
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets" / "vision_cnn"
+CNN_DIR = ASSETS / "vision_cnn"
 HEAD_SIZES = {name: len(values) for name, values in FACTORS.items()}
 
 
@@ -72,7 +72,7 @@ def load_checkpoint(step: int | None = None) -> VisionCNN:
     if step not in steps:
         raise ValueError(f"no checkpoint at step {step}; the shipped steps are {steps}")
     model = VisionCNN()
-    state = load_file(ASSETS / f"step_{step:06d}.safetensors")  # safetensors: never unpickles
+    state = load_file(CNN_DIR / f"step_{step:06d}.safetensors")  # safetensors: never unpickles
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return model.eval()
 
@@ -100,7 +100,7 @@ def training_metrics() -> list[dict]:
 
 
 def _manifest() -> dict:
-    path = ASSETS / "manifest.json"
+    path = CNN_DIR / "manifest.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: run scripts/train_vision_cnn.py")
     return json.loads(path.read_text())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
+from ..paths import STATIC
 
 
 def bundle(name: str) -> Path | str:
