@@ -11,7 +11,6 @@ dashboard page, within a stated size budget; features left out are named in a wa
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import html
 import json
@@ -20,11 +19,12 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from ipywidgets.widgets.widget import _remove_buffers
+from ipywidgets.embed import dependency_state
 
+from .paths import STATIC
 from .validation import text
+from .widgets.base import FeatureWidget
 
-STATIC = Path(__file__).parent / "static"
 _IPYWIDGETS_TRAITS = {"layout", "tabbable", "tooltip"}
 
 PAGE = """<!DOCTYPE html>
@@ -101,25 +101,24 @@ def export_html(widgets, path, *, title: str = "featureviz", link: bool = False,
     budget = page_budget_mb * 1e6
     bundles, saved, left_out = {}, [], []
     for widget in widgets:
-        state = widget.get_state()
+        # ipywidgets' public embed state: the JSON state, binary parts split out as base64 with their paths
+        embedded = dependency_state([widget], drop_defaults=False)[widget.model_id]
+        state = embedded["state"]
         esm = state.pop("_esm")
         esm = esm if isinstance(esm, str) else Path(esm).read_text()
         bundle = hashlib.sha1(esm.encode()).hexdigest()[:12]  # a bundle shared by widgets is stored once
         bundles[bundle] = esm
         state = {k: v for k, v in state.items() if not k.startswith("_") and k not in _IPYWIDGETS_TRAITS}
-        responses = {}
-        if hasattr(widget, "_export_pages"):
-            pages, used, missing = widget._export_pages(selectable, budget)
-            budget -= used
-            left_out += [f for f in missing if f not in left_out]
-            responses = {"feature": {str(f): {"page": page} for f, page in pages.items()}}
-            # the file can show these features only: the view's ‹ › and number box stay within them
-            state["feature_ids"] = [f for f in state["feature_ids"] if f in pages]
-        state, paths, buffers = _remove_buffers(state)
+        buffers = [{"path": b["path"], "data": b["data"]} for b in embedded.get("buffers", []) if b["path"][0] in state]
+        responses, overrides, used, missing = (widget._export_responses(selectable, budget)
+                                               if isinstance(widget, FeatureWidget) else ({}, {}, 0, []))
+        budget -= used
+        left_out += [f for f in missing if f not in left_out]
+        state.update(overrides)
         saved.append({
             "bundle": bundle,
             "state": state,
-            "buffers": [{"path": p, "data": base64.b64encode(bytes(b)).decode()} for p, b in zip(paths, buffers)],
+            "buffers": buffers,
             "responses": responses,
             "hook": getattr(widget, "selection_hook", None),  # the runtime links selections within one hook
         })

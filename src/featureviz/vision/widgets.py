@@ -6,23 +6,21 @@ matrices; switching checkpoints happens in the browser. `selected_unit` and `ind
 
 from __future__ import annotations
 
-import anywidget
 import numpy as np
 import traitlets as t
 
 from ..widgets.arrays import encode_images, encode_matrix
-from ..widgets.bundles import bundle
+from ..widgets.base import FeatureWidget
 
 
 def _unit_ids(result) -> list[int]:
     return list(result.units) if result.units is not None else list(range(len(result.unit_labels)))
 
 
-class _UnitSelection(anywidget.AnyWidget):
+class _UnitSelection(FeatureWidget):
     units = t.List(t.Int()).tag(sync=True)        # [U] unit ids (channel indices; positions for directions)
     unit_labels = t.List(t.Unicode()).tag(sync=True)
     selected_unit = t.Int(-1).tag(sync=True)      # two-way: a unit id, or -1
-    title = t.Unicode("").tag(sync=True)
     display_size = t.Int(72).tag(sync=True)       # CSS pixels per image
 
     @t.validate("selected_unit")
@@ -33,10 +31,8 @@ class _UnitSelection(anywidget.AnyWidget):
         return value
 
 
-class Gallery(_UnitSelection):
+class Gallery(_UnitSelection, bundle="vision_gallery"):
     """Units x images: Gallery(fv.vision.visualize(...)) or Gallery(fv.vision.dataset_examples(...), crops=True)."""
-
-    _esm = bundle("vision_gallery")
 
     images = t.Dict().tag(sync=True)              # rgb_u8 [U, N, H, W, 3]
     activations = t.Dict().tag(sync=True)         # matrix [U, N]
@@ -68,10 +64,8 @@ class Gallery(_UnitSelection):
                 f"selected={self.selected_unit})")
 
 
-class VisionScrubber(_UnitSelection):
+class VisionScrubber(_UnitSelection, bundle="vision_scrubber"):
     """Play over checkpoints: the gallery of each checkpoint and the selected unit's activation over training."""
-
-    _esm = bundle("vision_scrubber")
 
     images = t.Dict().tag(sync=True)              # rgb_u8 [C, U, N, H, W, 3]
     activations = t.Dict().tag(sync=True)         # matrix [C, U * N]

@@ -8,26 +8,22 @@ from __future__ import annotations
 
 import math
 
-import anywidget
 import pandas as pd
 import traitlets as t
 
 from ..analysis.circuits import Circuit, hook_order
-from .bundles import bundle
+from .base import FeatureWidget
 
 COLOR_BY = ("sign", "cluster")
 
 
-class CircuitView(anywidget.AnyWidget):
+class CircuitView(FeatureWidget, bundle="circuit"):
     """A feature circuit (`feature_circuit`) as a layered graph: upstream nodes, the target, downstream nodes.
 
     ``selected_node`` ("hook:feature") is two-way; ``selected_source`` / ``selected_feature`` follow it, so a
     linked `Dashboard` of that source shows the node clicked.
     """
-    _esm = bundle("circuit")
-
     graph = t.Dict().tag(sync=True)                   # {nodes, edges, target, method, ...}: plain JSON
-    title = t.Unicode("").tag(sync=True)
     color_by = t.Enum(COLOR_BY, default_value="sign").tag(sync=True)
     # Two-way: the browser sets selected_node ("hook:feature"); Python derives the (source, feature) pair.
     selected_node = t.Unicode("").tag(sync=True)

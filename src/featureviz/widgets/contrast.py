@@ -3,26 +3,23 @@ significance marks; click a feature to select it (as in the heatmap)."""
 
 from __future__ import annotations
 
-import anywidget
 import numpy as np
 import pandas as pd
 import traitlets as t
 
 from ..validation import positive_int
 from .arrays import encode_matrix
-from .bundles import bundle
+from .base import FeatureWidget
 
 
 TABLE_COLUMNS = ("group", "feature", "mean", "rank_biserial", "q_value")
 
 
-class ContrastView(anywidget.AnyWidget):
+class ContrastView(FeatureWidget, bundle="contrast"):
     """The features that separate groups (`contrast`'s table): effects, means and q-values per group.
 
     ``selected_feature`` is two-way (-1: none) and ``sort_group`` picks whose effect orders the rows.
     """
-    _esm = bundle("contrast")
-
     groups = t.List(t.Unicode()).tag(sync=True)
     feature_ids = t.List(t.Int()).tag(sync=True)
     feature_labels = t.List(t.Unicode()).tag(sync=True)
@@ -32,7 +29,6 @@ class ContrastView(anywidget.AnyWidget):
     alpha = t.Float(0.05).tag(sync=True)
     test = t.Unicode("mannwhitney").tag(sync=True)     # named in the legend
     aggregate = t.Unicode("max").tag(sync=True)
-    title = t.Unicode("").tag(sync=True)
     sort_group = t.Unicode("").tag(sync=True)       # two-way: whose effect orders the rows ("" = as given)
     selected_feature = t.Int(-1).tag(sync=True)     # two-way, -1 = none
 
@@ -88,10 +84,4 @@ class ContrastView(anywidget.AnyWidget):
         # the view marks q < alpha: an alpha outside (0, 1] would mark nothing or everything
         if not 0 < proposal["value"] <= 1:
             raise t.TraitError(f"alpha must be in (0, 1], got {proposal['value']}")
-        return proposal["value"]
-
-    @t.validate("selected_feature")
-    def _check_selected(self, proposal):
-        if proposal["value"] < -1:
-            raise t.TraitError(f"selected_feature must be a feature id or -1 (none), got {proposal['value']}")
         return proposal["value"]

@@ -8,28 +8,24 @@ from __future__ import annotations
 
 import json
 
-import anywidget
 import numpy as np
 import traitlets as t
 
 from ..analysis.dashboard import DashboardData, dashboard_data
-from .bundles import bundle
+from .base import FeatureWidget
 
 MAX_SEARCH_RESULTS = 50
 
 
-class Dashboard(anywidget.AnyWidget):
+class Dashboard(FeatureWidget, bundle="dashboard"):
     """One feature's dashboard: density, activation histogram, top contexts and interval samples, logit effects and
     nearest features. ``feature`` is two-way; ``search`` finds a token in the top contexts of every feature.
     """
-    _esm = bundle("dashboard")
-
     feature = t.Int(0).tag(sync=True)                 # two-way: the feature shown
     page = t.Dict().tag(sync=True)                    # DashboardData.page(feature): plain JSON
     feature_ids = t.List(t.Int()).tag(sync=True)      # the features this dashboard can show, in order
     search = t.Unicode("").tag(sync=True)             # two-way: a token to look for in top contexts
     search_results = t.List(t.Dict()).tag(sync=True)  # [{feature, value, token}] best first
-    title = t.Unicode("").tag(sync=True)
 
     def __init__(self, model_or_data, source=None, corpus=None, feature: int | None = None, *, features=None,
                  title: str | None = None, **build_options):
@@ -79,6 +75,13 @@ class Dashboard(anywidget.AnyWidget):
     def selection_hook(self) -> str:
         """The hook of this dashboard's features (fv.link passes selections only between widgets of one hook)."""
         return self.data.hook_name
+
+    def _export_responses(self, selectable, budget_bytes: float) -> tuple[dict, dict, int, list[int]]:
+        """The pages of the features a click can reach, within the budget (see `_export_pages`); the file's
+        feature_ids are those pages only, so the view's ‹ › and number box stay within them."""
+        pages, used, missing = self._export_pages(selectable, budget_bytes)
+        responses = {"feature": {str(f): {"page": page} for f, page in pages.items()}}
+        return responses, {"feature_ids": [f for f in self.feature_ids if f in pages]}, used, missing
 
     def _export_pages(self, wanted=(), budget_bytes: float = float("inf"), max_nearby: int = 60):
         """Pages for an offline export, most needed first, while their JSON fits budget_bytes: the current

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import anywidget
 import numpy as np
 import traitlets as t
 
@@ -10,14 +9,14 @@ from ..analysis.activations import ALWAYS_ON_FRACTION, ActivationResult
 from ..sources import check_feature_index
 from ..validation import positive_int
 from .arrays import encode_matrix
-from .bundles import bundle
+from .base import FeatureWidget
 from .linking import labels_dict
 
 SORT_KEYS = ("index", "max", "mean", "count")
 COLOR_SCALES = ("global", "column", "log")
 
 
-class Heatmap(anywidget.AnyWidget):
+class Heatmap(FeatureWidget, bundle="heatmap"):
     """Token x feature heatmap of an `ActivationResult`; click a column to select its feature.
 
     ``selected_feature`` is two-way (-1: none): set it from Python, or read what was clicked (or moved to with
@@ -25,8 +24,6 @@ class Heatmap(anywidget.AnyWidget):
     (``heatmap.feature_labels = {1387: "joy"}``; assign a new dict, `link` shares it). ``color_scale`` is
     "global" (one range over the shown columns), "column" (each column its own range) or "log".
     """
-    _esm = bundle("heatmap")
-
     matrix = t.Dict().tag(sync=True)
     tokens = t.List(t.Unicode()).tag(sync=True)
     prompt_lengths = t.List(t.Int()).tag(sync=True)
@@ -37,7 +34,6 @@ class Heatmap(anywidget.AnyWidget):
     always_on = t.List(t.Bool()).tag(sync=True)
     vmin = t.Float(0.0).tag(sync=True)
     vmax = t.Float(1.0).tag(sync=True)
-    title = t.Unicode("").tag(sync=True)
     # Two-way: the browser sets these, Python may too.
     sort_by = t.Enum(SORT_KEYS, default_value="max").tag(sync=True)
     color_scale = t.Enum(COLOR_SCALES, default_value="column").tag(sync=True)
@@ -121,12 +117,10 @@ class Heatmap(anywidget.AnyWidget):
             raise t.TraitError(f"height={value} px is out of range: use 80..10000")
         return value
 
-    @t.validate("selected_feature")
-    def _check_selected(self, proposal):
-        value = proposal["value"]
-        if value != -1 and not 0 <= value < self._n_features:
-            raise t.TraitError(f"selected_feature={value} is out of range: use -1 (none) or 0..{self._n_features - 1}")
-        return value
+    def _refuse_selection(self, feature: int) -> str | None:
+        if not 0 <= feature < self._n_features:
+            return f"out of range: use -1 (none) or 0..{self._n_features - 1}"
+        return None
 
 
 def _column_min(values) -> list[float]:

@@ -9,11 +9,9 @@ from __future__ import annotations
 import logging
 import numbers
 
-import anywidget
 import numpy as np
 import traitlets as t
 
-from ..analysis.activations import as_source
 from ..analysis.steering import (
     MODES,
     POSITIONS,
@@ -23,21 +21,20 @@ from ..analysis.steering import (
     value_range,
 )
 from ..backends import as_backend
+from ..sources import as_source
 from ..validation import float32_values, positive_int, text
 from .arrays import encode_matrix
-from .bundles import bundle
+from .base import FeatureWidget
 
 log = logging.getLogger("featureviz")
 
 
-class Interpolation(anywidget.AnyWidget):
+class Interpolation(FeatureWidget, bundle="interpolation"):
     """Steer one feature over a sweep of values and slide through the continuations and next-token probabilities.
 
     Every value is generated in one batch, so moving the slider (``index``, two-way) is instant. ``prompt``,
     ``feature``, ``mode``, ``positions`` and ``values`` are two-way inputs: changing any of them re-steers.
     """
-    _esm = bundle("interpolation")
-
     # Inputs (two-way): changing any of them, from Python, the browser or fv.link, re-steers; a value that
     # cannot be steered is refused by validation and the old state stays.
     prompt = t.Unicode("").tag(sync=True)

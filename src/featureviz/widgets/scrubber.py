@@ -3,22 +3,19 @@ so switching checkpoints happens in the browser without a kernel round trip."""
 
 from __future__ import annotations
 
-import anywidget
 import numpy as np
 import traitlets as t
 
 from ..analysis.checkpoints import CheckpointFrames, checkpoint_frames
 from .arrays import encode_matrix
-from .bundles import bundle
+from .base import FeatureWidget
 
 
-class CheckpointScrubber(anywidget.AnyWidget):
+class CheckpointScrubber(FeatureWidget, bundle="scrubber"):
     """Play through checkpoints and watch features form: each checkpoint's heatmap, match quality and metrics.
 
     ``index`` (the checkpoint shown) and ``selected_feature`` (its trajectory is plotted) are two-way.
     """
-    _esm = bundle("scrubber")
-
     labels = t.List(t.Unicode()).tag(sync=True)           # [C]
     x_values = t.List(t.Float()).tag(sync=True)           # [C]
     x_label = t.Unicode("").tag(sync=True)
@@ -30,7 +27,6 @@ class CheckpointScrubber(anywidget.AnyWidget):
     metrics = t.Dict().tag(sync=True)                     # {name: [C values]}
     vmin = t.Float(0.0).tag(sync=True)
     vmax = t.Float(1.0).tag(sync=True)
-    title = t.Unicode("").tag(sync=True)
     index = t.Int(0).tag(sync=True)                       # two-way: the checkpoint shown
     selected_feature = t.Int(-1).tag(sync=True)           # two-way: its trajectory is plotted
 
@@ -79,8 +75,7 @@ class CheckpointScrubber(anywidget.AnyWidget):
             raise t.TraitError(f"index={proposal['value']} is out of range: 0..{len(self.labels) - 1}")
         return proposal["value"]
 
-    @t.validate("selected_feature")
-    def _check_selected(self, proposal):
-        if proposal["value"] != -1 and proposal["value"] not in (self.feature_ids or [proposal["value"]]):
-            raise t.TraitError(f"selected_feature={proposal['value']} is not one of this scrubber's features")
-        return proposal["value"]
+    def _refuse_selection(self, feature: int) -> str | None:
+        if self.feature_ids and feature not in self.feature_ids:
+            return "not one of this scrubber's features"
+        return None
