@@ -40,7 +40,7 @@ MULTIPLES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 def feature_scale(model, source, feature: int, tokens: np.ndarray) -> float:
     """Max activation of `feature` over held-out contexts (position 0 and unencoded sink tokens excluded)."""
-    from featureviz.analysis._forward import run_to_hook
+    from featureviz.analysis.activations import run_to_hook
 
     best = 0.0
     with torch.no_grad():

@@ -14,6 +14,7 @@ from ..devices import to_numpy
 from ..sources import FeatureSource, FeatureSpace, as_source, check_feature_index, resolve_drop_first
 from ..validation import fraction, positive_int
 from ._forward import hook_activations_batches, normalise_prompts, tokenize
+from ._forward import run_to_hook  # noqa: F401  (benchmarks/steering_mood.py imports it here: until it is updated)
 
 ALWAYS_ON_FRACTION = 0.9  # a feature active on at least this fraction of tokens is "always on"
 ENCODE_TOKENS = 1024  # tokens encoded at once by activations(): bounds the [tokens, n_features] temporary
