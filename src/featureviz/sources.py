@@ -103,11 +103,16 @@ class FeatureSource(ABC):
         """[n_features, d_model]: what each feature adds to the residual stream (None if not expressible)."""
         from .backends import as_backend
 
-        to_residual = as_backend(model).residual_map(self.hook_name)
+        to_residual = as_backend(model).residual_map(self.output_hook)
         if to_residual is None:
             return None
         directions = self.decoder_directions()
         return directions if isinstance(to_residual, str) else directions @ to_residual.to(directions)
+
+    @property
+    def output_hook(self) -> str:
+        """The hook the decoder directions write to (the hook read, except for transcoders)."""
+        return self.hook_name
 
     @property
     def reads(self) -> str | tuple[str, ...]:
@@ -280,14 +285,9 @@ class TranscoderSource(SAESource):
             raise ValueError(f"this transcoder writes d_out={self.d_out} at {self.hook_name_out}, but {backend.name} "
                              f"has width {width} there: it was trained for another model")
 
-    def residual_directions(self, model) -> torch.Tensor | None:
-        from .backends import as_backend
-
-        to_residual = as_backend(model).residual_map(self.hook_name_out)
-        if to_residual is None:
-            return None
-        directions = self.decoder_directions()
-        return directions if isinstance(to_residual, str) else directions @ to_residual.to(directions)
+    @property
+    def output_hook(self) -> str:
+        return self.hook_name_out
 
     def steering_hooks(self, apply) -> dict:
         def record(acts):  # runs before the output hook in every forward step: clamp reads the latent from it
