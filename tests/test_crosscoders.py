@@ -6,7 +6,6 @@ import torch
 
 import featureviz as fv
 from featureviz.analysis.crosscoder import crosscoder_activations, explained_variance, train_crosscoder
-from featureviz.crosscoders import CrosscoderSource
 
 PROMPTS = ["The cat sat on the mat.", "I am so happy today, what a wonderful surprise!", "Numbers: 1, 2, 3, 4"]
 HF_HOOKS = ["model.layers.0:input", "model.layers.1:input"]
@@ -33,18 +32,18 @@ def by_hand(hf, weights, prompt, k=None):
 def test_joint_encoding_in_one_pass(tiny_pair):
     hf, tl = tiny_pair
     weights = random_weights()
-    source = CrosscoderSource(HF_HOOKS, **weights)
+    source = fv.CrosscoderSource(HF_HOOKS, **weights)
     acts = fv.activations(hf, source, PROMPTS)
     assert torch.allclose(acts.prompt_values(1), by_hand(hf, weights, PROMPTS[1]), atol=1e-5)
     assert (acts.values > 0).any()
-    topk = fv.activations(hf, CrosscoderSource(HF_HOOKS, **weights, k=3), PROMPTS)
+    topk = fv.activations(hf, fv.CrosscoderSource(HF_HOOKS, **weights, k=3), PROMPTS)
     assert int((topk.values > 0).sum(1).max()) <= 3
     assert torch.allclose(topk.prompt_values(1), by_hand(hf, weights, PROMPTS[1], k=3), atol=1e-5)
     # the same crosscoder at TransformerLens's residual hooks gives the same latents
-    theirs = fv.activations(tl, CrosscoderSource(TL_HOOKS, **weights), PROMPTS)
+    theirs = fv.activations(tl, fv.CrosscoderSource(TL_HOOKS, **weights), PROMPTS)
     assert (acts.values - theirs.values).abs().max() <= 1e-4 * theirs.values.abs().max()
     top = fv.top_activating(hf, source, 7, PROMPTS, k=2)
-    assert list(top["text"]) == list(fv.top_activating(tl, CrosscoderSource(TL_HOOKS, **weights), 7, PROMPTS,
+    assert list(top["text"]) == list(fv.top_activating(tl, fv.CrosscoderSource(TL_HOOKS, **weights), 7, PROMPTS,
                                                        k=2)["text"])
 
 
@@ -63,7 +62,7 @@ def test_dashboard_carries_decoder_norms_per_hook(tiny_pair, tmp_path):
     hf, tl = tiny_pair
     weights = random_weights()
     weights["W_dec"][5, 1] = 0  # latent 5 writes layer 0 only
-    source = CrosscoderSource(HF_HOOKS, **weights)
+    source = fv.CrosscoderSource(HF_HOOKS, **weights)
     data = fv.dashboard_data(hf, source, PROMPTS * 2, features=[3, 5, 9], k=3, progress=False)
     expected = weights["W_dec"].norm(dim=-1)[[3, 5, 9]].numpy()
     assert np.allclose(data.decoder_norms, expected) and data.decoder_norm_hooks == HF_HOOKS
@@ -73,7 +72,7 @@ def test_dashboard_carries_decoder_norms_per_hook(tiny_pair, tmp_path):
     assert page["top"] and len(page["nearest"]) == 5
     again = fv.DashboardData.load(data.save(tmp_path / "cc"))
     assert again.page(5)["decoder_norms"] == page["decoder_norms"]
-    theirs = fv.dashboard_data(tl, CrosscoderSource(TL_HOOKS, **weights), PROMPTS * 2, features=[3, 5, 9], k=3,
+    theirs = fv.dashboard_data(tl, fv.CrosscoderSource(TL_HOOKS, **weights), PROMPTS * 2, features=[3, 5, 9], k=3,
                                progress=False)
     assert np.array_equal(data.top_tokens, theirs.top_tokens)
     assert np.allclose(data.top_values, theirs.top_values, atol=1e-4)
@@ -87,7 +86,7 @@ def test_top_features_by_decoder_norm():
     weights = random_weights()
     weights["W_dec"][:, 1] *= 0.1
     weights["W_dec"][7, 0] = 0  # latent 7 lives at layer 1 only
-    source = CrosscoderSource(HF_HOOKS, **weights)
+    source = fv.CrosscoderSource(HF_HOOKS, **weights)
     by_total = source.top_by_decoder_norm(5)
     assert list(by_total.index) == list(weights["W_dec"].norm(dim=-1).sum(1).argsort(descending=True)[:5].tolist())
     local = source.top_by_decoder_norm(3, hook=HF_HOOKS[1])
@@ -108,38 +107,38 @@ def test_both_checkpoint_layouts_load(tiny_pair, tmp_path):
                            "_orig_mod.decoder.weight": weights["W_dec"].transpose(0, 1).contiguous(),
                            "_orig_mod.decoder.bias": weights["b_dec"]}
     torch.save(dictionary_learning, tmp_path / "crosscoder.pt")
-    expected = fv.activations(hf, CrosscoderSource(HF_HOOKS, **weights), PROMPTS).values
+    expected = fv.activations(hf, fv.CrosscoderSource(HF_HOOKS, **weights), PROMPTS).values
     for name in ("seed.safetensors", "crosscoder.pt"):
-        loaded = CrosscoderSource.load(tmp_path / name, HF_HOOKS)
+        loaded = fv.CrosscoderSource.load(tmp_path / name, HF_HOOKS)
         assert torch.equal(loaded.W_dec, weights["W_dec"])
         assert torch.allclose(fv.activations(hf, loaded, PROMPTS).values, expected)
-    trained = CrosscoderSource(HF_HOOKS, **weights, k=4, input_scale=torch.tensor([0.5, 2.0]))
-    again = CrosscoderSource.load(trained.save(tmp_path / "ours.safetensors"))  # hooks and k from the header
+    trained = fv.CrosscoderSource(HF_HOOKS, **weights, k=4, input_scale=torch.tensor([0.5, 2.0]))
+    again = fv.CrosscoderSource.load(trained.save(tmp_path / "ours.safetensors"))  # hooks and k from the header
     assert again.hook_names == trained.hook_names and again.k == 4
     assert torch.equal(again.input_scale, trained.input_scale)
     torch.save({"W_enc": weights["W_enc"], "not a tensor": tmp_path}, tmp_path / "pickle.pt")  # a pickled object
     with pytest.raises(ValueError, match="refused to load"):
-        CrosscoderSource.load(tmp_path / "pickle.pt", HF_HOOKS)
+        fv.CrosscoderSource.load(tmp_path / "pickle.pt", HF_HOOKS)
     with pytest.raises(ValueError, match="neither crosscoder layout"):
         save_file({"weight": weights["b_enc"]}, str(tmp_path / "other.safetensors"))
-        CrosscoderSource.load(tmp_path / "other.safetensors", HF_HOOKS)
+        fv.CrosscoderSource.load(tmp_path / "other.safetensors", HF_HOOKS)
 
 
 def test_mismatches_are_one_sentence(tiny_pair):
     hf, _ = tiny_pair
     weights = random_weights()
     with pytest.raises(ValueError, match=r"^the crosscoder has 2 layers but 3 hooks were given .*one hook per layer$"):
-        CrosscoderSource([*HF_HOOKS, "model.layers.1"], **weights)
-    wide = CrosscoderSource(["model.layers.0:input", "model.layers.0.mlp.down_proj:input"], **weights)
+        fv.CrosscoderSource([*HF_HOOKS, "model.layers.1"], **weights)
+    wide = fv.CrosscoderSource(["model.layers.0:input", "model.layers.0.mlp.down_proj:input"], **weights)
     with pytest.raises(ValueError, match=r"expects d_in=32 at each hook, but .* has width 64 at "
                                          r"model.layers.0.mlp.down_proj:input"):
         fv.activations(hf, wide, PROMPTS)
     with pytest.raises(ValueError, match="module path 'model.layer.1' matches no module"):
-        fv.activations(hf, CrosscoderSource(["model.layers.0:input", "model.layer.1:input"], **weights), PROMPTS)
+        fv.activations(hf, fv.CrosscoderSource(["model.layers.0:input", "model.layer.1:input"], **weights), PROMPTS)
     with pytest.raises(ValueError, match=r"W_dec must be \[d_hidden, n_layers, d_in\]"):
-        CrosscoderSource(HF_HOOKS, weights["W_enc"], weights["W_dec"].transpose(0, 1))
+        fv.CrosscoderSource(HF_HOOKS, weights["W_enc"], weights["W_dec"].transpose(0, 1))
     with pytest.raises(NotImplementedError, match="steering a crosscoder latent is not supported"):
-        fv.steer(hf, CrosscoderSource(HF_HOOKS, **weights), PROMPTS[0], 0, [1.0])
+        fv.steer(hf, fv.CrosscoderSource(HF_HOOKS, **weights), PROMPTS[0], 0, [1.0])
 
 
 def test_a_short_training_run_fits(tiny_pair):

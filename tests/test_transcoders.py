@@ -5,7 +5,6 @@ import pytest
 import torch
 
 import featureviz as fv
-from featureviz.sources import TranscoderSource
 
 PROMPT = "I am so happy today, what a wonderful"
 HF_IN, HF_OUT = "model.layers.0.post_attention_layernorm:input", "model.layers.0.mlp"  # resid_mid -> mlp_out
@@ -58,7 +57,7 @@ def test_steering_acts_on_the_output_hook(tiny_pair, mode):
     W_dec[f]; "clamp": (value - a_f) x W_dec[f], a_f read at the input hook)."""
     hf, _ = tiny_pair
     transcoder = make_transcoder(HF_IN, HF_OUT)
-    source = TranscoderSource(transcoder)
+    source = fv.TranscoderSource(transcoder)
     feature, value = 4, 5.0
     row = transcoder.W_dec[feature].detach()
 
@@ -81,7 +80,7 @@ def test_steering_acts_on_the_output_hook(tiny_pair, mode):
 
 def test_clamping_to_its_own_value_changes_nothing(tiny_pair):
     hf, _ = tiny_pair
-    source = TranscoderSource(make_transcoder(HF_IN, HF_OUT))
+    source = fv.TranscoderSource(make_transcoder(HF_IN, HF_OUT))
     tokens = hf.tokenize(PROMPT)[None]
     latent = source.encode(hf.run_to_hook(tokens, HF_IN))[0, :, 4]
     values = latent[None].float()  # per-position values: each position clamped to what it already has
@@ -107,8 +106,8 @@ def test_both_backends_and_dashboards(tiny_pair):
 def test_mismatches_are_one_sentence(tiny_pair):
     hf, _ = tiny_pair
     with pytest.raises(ValueError, match="writes d_out=16 at model.layers.0.mlp, but .* has width 32 there"):
-        fv.activations(hf, TranscoderSource(make_transcoder(HF_IN, HF_OUT, d_out=16)), PROMPT)
+        fv.activations(hf, fv.TranscoderSource(make_transcoder(HF_IN, HF_OUT, d_out=16)), PROMPT)
     with pytest.raises(ValueError, match="names no output hook"):
-        TranscoderSource(make_transcoder(HF_IN, None))
+        fv.TranscoderSource(make_transcoder(HF_IN, None))
     with pytest.raises(ValueError, match="module path 'model.layers.0.mpl' matches no module"):
-        fv.activations(hf, TranscoderSource(make_transcoder(HF_IN, "model.layers.0.mpl")), PROMPT)
+        fv.activations(hf, fv.TranscoderSource(make_transcoder(HF_IN, "model.layers.0.mpl")), PROMPT)
