@@ -33,7 +33,7 @@ def test_hub_sae_offline_fails_with_one_sentence(hub_offline, tiny_model):
 
 def test_non_network_errors_are_not_reported_as_offline():
     with pytest.raises(KeyError):
-        with loading._hub_errors("model 'x'"):
+        with loading.hub_errors("model 'x'"):
             raise KeyError("a bug, not the network")
 
 

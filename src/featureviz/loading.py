@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .sources import FeatureSource, NeuronSource, SAESource
+from .paths import ASSETS
+from .sources import FeatureSource, NeuronSource, SAESource, wrap_source
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
@@ -319,7 +320,7 @@ def load_model(name_or_path: str, device: str = "cpu") -> HookedTransformer:
             f"model_name={name_or_path!r} is neither a local directory nor a model TransformerLens knows "
             "(see transformer_lens.loading_from_pretrained.OFFICIAL_MODEL_NAMES)."
         ) from None
-    with _hub_errors(f"model {name_or_path!r}"):
+    with hub_errors(f"model {name_or_path!r}"):
         return HookedTransformer.from_pretrained(str(name_or_path), device=device)
 
 
@@ -336,31 +337,33 @@ def _load_local_model(path: Path, device: str) -> HookedTransformer:
 
 def load_sae(sae, model: HookedTransformer, device: str = "cpu") -> FeatureSource:
     """An SAESource from (release, sae_id) on the hub, a local sae-lens directory, or an SAE object."""
+    source = wrap_source(sae)  # a FeatureSource or an SAE object: the one dispatch as_source uses too
+    if source is None:
+        source = SAESource(_read_sae(sae, device))
+    source.check_model(model)
+    return source
+
+
+def _read_sae(sae, device: str):
+    """An sae-lens SAE from (release, sae_id) on the hub or a local sae-lens directory."""
     from sae_lens import SAE
 
-    if isinstance(sae, FeatureSource):
-        source = sae
-    elif isinstance(sae, SAE):
-        source = SAESource(sae)
-    elif isinstance(sae, tuple) and len(sae) == 2 and all(isinstance(s, str) for s in sae):
+    if isinstance(sae, tuple) and len(sae) == 2 and all(isinstance(s, str) for s in sae):
         release, sae_id = sae
-        with _hub_errors(f"SAE {sae_id!r} of release {release!r}"):
-            source = SAESource(SAE.from_pretrained(release, sae_id, device=device))
-    elif isinstance(sae, (str, os.PathLike)):
+        with hub_errors(f"SAE {sae_id!r} of release {release!r}"):
+            return SAE.from_pretrained(release, sae_id, device=device)
+    if isinstance(sae, (str, os.PathLike)):
         path = Path(sae).expanduser()
         if not (path / "cfg.json").exists():
             raise FileNotFoundError(
                 f"sae={str(sae)!r} is not an sae-lens directory (it needs cfg.json and sae_weights.safetensors); "
                 "for a hub SAE pass a (release, sae_id) tuple."
             )
-        source = SAESource(SAE.load_from_disk(str(path), device=device))
-    else:
-        raise TypeError(
-            f"sae must be (release, sae_id), a local sae-lens directory, an sae_lens.SAE or a FeatureSource, "
-            f"got {type(sae).__name__}"
-        )
-    source.check_model(model)
-    return source
+        return SAE.load_from_disk(str(path), device=device)
+    raise TypeError(
+        f"sae must be (release, sae_id), a local sae-lens directory, an sae_lens.SAE or a FeatureSource, "
+        f"got {type(sae).__name__}"
+    )
 
 
 def load(model_name: str, sae=None, *, device: str = "cpu", neuron_layer: int | None = None):
@@ -428,8 +431,7 @@ def load_default(device: str = "cpu", source: str = "sae", hook: str | None = No
 
 def default_sae_hooks() -> dict[str, Path]:
     """The shipped SAEs of the embedded model: hook name -> folder (the tutorials' SAE first)."""
-    assets = Path(__file__).parent / "assets"
-    folders = [assets / "default_sae"] + sorted(assets.glob("sae_blocks*"))
+    folders = [ASSETS / "default_sae"] + sorted(ASSETS.glob("sae_blocks*"))
     cfgs = [(folder, folder / "cfg.json") for folder in folders]
     return {json.loads(cfg.read_text())["metadata"]["hook_name"]: folder for folder, cfg in cfgs if cfg.exists()}
 
@@ -437,7 +439,7 @@ def default_sae_hooks() -> dict[str, Path]:
 def default_sae_dir(hook: str | None = None) -> Path | None:
     """A shipped SAE's folder: the tutorials' SAE (hook None), or the one on `hook`; None if none ships."""
     if hook is None:
-        folder = Path(__file__).parent / "assets" / "default_sae"
+        folder = ASSETS / "default_sae"
         return folder if (folder / "cfg.json").exists() else None
     saes = default_sae_hooks()
     if hook not in saes:
@@ -445,15 +447,18 @@ def default_sae_dir(hook: str | None = None) -> Path | None:
     return saes[hook]
 
 
-class _hub_errors:
-    """Turn the ways a hub download fails offline into one clear sentence.
+class hub_errors:
+    """A context manager that turns the ways a hub download fails offline into one `HubUnavailableError`.
+
+    ``with hub_errors("dataset 'owner/name'"): ...`` around any download from the Hugging Face hub (models, SAEs,
+    datasets, checkpoints); other errors pass through unchanged.
 
     huggingface_hub decides what offline means: with HF_HUB_OFFLINE=1 it fails at once, otherwise it tries
     (through the user's proxies), falls back to its local cache, and raises its own errors. Nothing global
     is changed here; we only recognise those errors.
     """
 
-    def __init__(self, what: str):
+    def __init__(self, what: str) -> None:
         self.what = what
 
     def __enter__(self):

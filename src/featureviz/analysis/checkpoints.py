@@ -131,10 +131,10 @@ def model_checkpoints(model_name: str, checkpoint_indices, device: str = "cpu"):
     stanford-crfm) through TransformerLens's checkpoint_index. Needs the hub."""
     from transformer_lens import HookedTransformer
 
-    from ..loading import _hub_errors
+    from ..loading import hub_errors
 
     for index in checkpoint_indices:
-        with _hub_errors(f"checkpoint {index} of {model_name!r}"):
+        with hub_errors(f"checkpoint {index} of {model_name!r}"):
             yield index, HookedTransformer.from_pretrained(model_name, checkpoint_index=index, device=device)
 
 

@@ -406,9 +406,9 @@ def _looks_like_dataset_name(name: str) -> bool:
 def _hf_dataset_texts(name: str, max_texts: int | None):
     from datasets import load_dataset
 
-    from ..loading import _hub_errors
+    from ..loading import hub_errors
 
-    with _hub_errors(f"dataset {name!r}"):
+    with hub_errors(f"dataset {name!r}"):
         rows = load_dataset(name, split="train", streaming=True)
         texts = []
         for row in rows:
