@@ -3,11 +3,13 @@
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
 import featureviz
 from featureviz.sources import FeatureSource
+from featureviz.widgets.arrays import decode_matrix
 
 
 # Untrusted text for hardening tests (Python, export and browser): markup payloads, control characters, emoji,
@@ -132,3 +134,16 @@ def offline_page(browser_context):
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.on("pageerror", lambda e: errors.append(str(e)))
     return page, requests, dialogs, errors
+
+
+def assert_within_half_step(payload, values):
+    """decode_matrix(payload) equals values exactly, or within scale / 2 per column for dense_u8."""
+    decoded = decode_matrix(payload)
+    if payload["format"] != "dense_u8":
+        np.testing.assert_array_equal(decoded, values)
+        return
+    scale = np.frombuffer(payload["scale"], dtype="<f4").astype(np.float64)
+    err = np.abs(decoded.astype(np.float64) - values)
+    # scale / 2, plus the float32 rounding of the decoded value itself (~1e-5 of a step here).
+    assert (err <= scale / 2 + np.abs(values) * 2.0**-24).all(), (err / np.where(scale > 0, scale, 1)).max()
+    assert (decoded[values == 0] == 0).all(), "zeros must stay exactly zero"

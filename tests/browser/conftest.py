@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,6 +34,43 @@ FIRST_CELL_TIMEOUT = 360_000  # ms: imports torch + loads the embedded model on 
 DEFAULT_TIMEOUT = 30_000  # ms, every other Playwright wait
 # Notebook 7.6 logs this harmless page error; every other page error fails the test.
 IGNORED_PAGE_ERRORS = re.compile(r"schema", re.I)
+
+# ---- helpers the test modules import (`from conftest import ...`) --------------------------------------------
+
+DARK_THEME = "JupyterLab Dark"
+LIGHT_THEME = "JupyterLab Light"
+KERNEL_TIMEOUT = 180_000  # ms: model work in the kernel on 2 busy cores
+# Mean luminance (0..255) of a whole canvas.
+LUMINANCE_JS = """canvas => {
+    const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let s = 0;
+    for (let i = 0; i < d.length; i += 4) s += 0.2126 * d[i] + 0.7152 * d[i + 1] + 0.0722 * d[i + 2];
+    return s / (d.length / 4);
+}"""
+
+
+def wait_state(nb, root, state: str = "ready", timeout: float = KERNEL_TIMEOUT) -> None:
+    """Wait until the widget root's data-state is `state` (the view sets "ready" once drawn)."""
+    nb.page.wait_for_function("([el, s]) => el.dataset.state === s", arg=[root.element_handle(), state],
+                              timeout=timeout)
+
+
+def picture(nb, root, name: str, artifacts_dir, screenshot_dir, readme: bool = True) -> int:
+    """Screenshot the widget root to artifacts (and, in JupyterLab, to the README folder if asked)."""
+    nb.page.mouse.move(1, 1)  # no hover highlight / tooltip in the pictures
+    # JupyterLab's "get notified about Jupyter news?" toast would cover the bottom right of the widget.
+    nb.page.add_style_tag(content=".Toastify { display: none !important; }")
+    root.scroll_into_view_if_needed()
+    nb.page.wait_for_timeout(150)
+    path = artifacts_dir / f"{name}-{nb.frontend}.png"
+    root.screenshot(path=str(path), animations="disabled")
+    size = path.stat().st_size
+    assert size > 2_000, f"{path.name} is nearly empty ({size} bytes)"
+    if readme and screenshot_dir is not None and nb.frontend == "lab":
+        shutil.copyfile(path, screenshot_dir / f"{name}.png")
+    print(f"\n[{nb.frontend}] {name}: {size / 1000:.0f} kB")
+    return size
+
 
 # Canvas colours at canvas-relative CSS pixel points (device pixels handled), as [r, g, b, a].
 CANVAS_PIXELS_JS = """([canvas, points]) => {

@@ -12,25 +12,9 @@ import os
 import sys
 
 import pytest
+from conftest import CANVAS_PIXELS_JS, DARK_THEME, LIGHT_THEME, LUMINANCE_JS
 
 pytestmark = pytest.mark.browser
-
-DARK_THEME = "JupyterLab Dark"
-LIGHT_THEME = "JupyterLab Light"
-
-# Canvas colours at given canvas-relative CSS pixel points (device pixels handled), as [r, g, b, a].
-PIXELS_JS = """([canvas, points]) => {
-    const ctx = canvas.getContext('2d');
-    const sx = canvas.width / canvas.clientWidth, sy = canvas.height / canvas.clientHeight;
-    return points.map(([x, y]) => Array.from(ctx.getImageData(Math.floor(x * sx), Math.floor(y * sy), 1, 1).data));
-}"""
-# Mean luminance (0..255) of the whole canvas.
-LUMINANCE_JS = """canvas => {
-    const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-    let s = 0;
-    for (let i = 0; i < d.length; i += 4) s += 0.2126 * d[i] + 0.7152 * d[i + 1] + 0.0722 * d[i + 2];
-    return s / (d.length / 4);
-}"""
 
 
 def _token_text(token: str) -> str:
@@ -71,7 +55,7 @@ def test_heatmap_draws(nb):
         for r in range(len(tokens))
         for c in range(len(g["visible"]))
     ]
-    pixels = nb.page.evaluate(PIXELS_JS, [nb.canvas.element_handle(), points])
+    pixels = nb.page.evaluate(CANVAS_PIXELS_JS, [nb.canvas.element_handle(), points])
     assert all(p[3] == 255 for p in pixels), "cells are not painted (transparent pixels)"
     distinct = {tuple(p[:3]) for p in pixels}
     assert len(distinct) >= 5, f"only {len(distinct)} distinct cell colours: {sorted(distinct)[:10]}"

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from test_widgets_browser import KERNEL_TIMEOUT, _wait_state
+from conftest import KERNEL_TIMEOUT, wait_state
 
 pytestmark = pytest.mark.browser
 
@@ -56,7 +56,7 @@ def test_linked_interpolation_resteers_the_clicked_feature(nb):
     heatmap.wait_for(state="attached")
     nb.page.wait_for_function("el => el.dataset.state === 'ready' && !!el.parentElement.dataset.firstPaintMs",
                               arg=heatmap.element_handle())
-    _wait_state(nb, interp, timeout=30_000)
+    wait_state(nb, interp, timeout=30_000)
     assert interp.locator(".fv-interp-desc").inner_text().startswith(f"add feature {first} ")
 
     # The most negative value, where steering changes the text (0 would be the unsteered text for any feature).

@@ -23,7 +23,7 @@ import json
 import pytest
 
 from factories import NASTY
-from test_widgets_browser import _picture, _wait_state
+from conftest import picture, wait_state
 
 pytestmark = pytest.mark.browser
 
@@ -141,7 +141,7 @@ def test_scrubber_plays_in_the_browser_while_the_kernel_is_busy(nb):
     assert n >= 5, f"the shipped series has too few checkpoints for this test: {labels}"
     root = _scrubber(nb)
     root.wait_for(state="attached")
-    _wait_state(nb, root, timeout=30_000)
+    wait_state(nb, root, timeout=30_000)
     assert root.get_attribute("data-checkpoints") == str(n)
     assert start == n - 1
     _wait_index(nb, root, start, labels)
@@ -234,7 +234,7 @@ def test_scrubber_index_from_python_moves_the_view(nb, artifacts_dir, screenshot
     if target in hashes:
         assert after == hashes[target], "the same checkpoint drew a different frame"
     assert root.get_attribute("data-state") == "ready"
-    _picture(nb, root, "scrubber", artifacts_dir, screenshot_dir)  # the README's picture (lab)
+    picture(nb, root, "scrubber", artifacts_dir, screenshot_dir)  # the README's picture (lab)
 
 
 # ---- issue 10.1: untrusted text in every widget ------------------------------------------------------------
@@ -344,7 +344,7 @@ def test_untrusted_text_stays_text_in_every_widget(nb):
         roots = {sel: cell.locator(sel) for sel in ROOTS}
         for sel, root in roots.items():
             root.wait_for(state="attached", timeout=60_000)
-            _wait_state(nb, root, timeout=60_000)
+            wait_state(nb, root, timeout=60_000)
         nb.page.wait_for_function("el => !!el.parentElement.dataset.firstPaintMs",
                                   arg=roots[".fv-heatmap"].element_handle())
         nb.page.wait_for_timeout(500)  # an <img src=x> would have failed to load (and run onerror) by now

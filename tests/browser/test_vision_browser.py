@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from test_widgets_browser import _picture, _wait_state
+from conftest import picture, wait_state
 
 pytestmark = pytest.mark.browser
 
@@ -62,8 +62,8 @@ def test_vision_gallery_paints_hovers_and_selects(nb, artifacts_dir):
     index, out = nb.run_code(VISION_CELL, timeout=KERNEL_TIMEOUT)
     _Cell.by_frontend[nb.frontend] = index
     gallery, scrubber = _roots(nb)
-    _wait_state(nb, gallery)
-    _wait_state(nb, scrubber)
+    wait_state(nb, gallery)
+    wait_state(nb, scrubber)
     assert gallery.locator(".fv-vtile").count() == 12
     spreads = [nb.page.evaluate(CANVAS_SPREAD_JS, c.element_handle()) for c in gallery.locator("canvas.fv-vimage").all()]
     assert min(spreads) > 10, spreads
@@ -79,7 +79,7 @@ def test_vision_gallery_paints_hovers_and_selects(nb, artifacts_dir):
     nb.page.wait_for_function("el => el.dataset.selectedUnit === '6'", arg=gallery.element_handle())
     nb.page.wait_for_timeout(300)
     assert _kernel(nb, "vg.selected_unit") == "6"
-    _picture(nb, gallery, "vision-gallery", artifacts_dir, None)
+    picture(nb, gallery, "vision-gallery", artifacts_dir, None)
     nb.check_page_errors()
 
 
@@ -90,7 +90,7 @@ def test_vision_scrubber_changes_the_grid_in_the_browser_and_syncs(nb, artifacts
     last = len(labels) - 1
     assert scrubber.get_attribute("data-index") == str(last)
     hash_last = nb.page.evaluate(GRID_HASH_JS, scrubber.element_handle())
-    _picture(nb, scrubber, "vision-scrubber-last", artifacts_dir, None)
+    picture(nb, scrubber, "vision-scrubber-last", artifacts_dir, None)
     slider = scrubber.locator("input.fv-slider")
     slider.focus()
     slider.press("Home")
@@ -100,7 +100,7 @@ def test_vision_scrubber_changes_the_grid_in_the_browser_and_syncs(nb, artifacts
     assert labels[0] in scrubber.locator(".fv-scrub-label").inner_text()
     nb.page.wait_for_timeout(300)
     assert _kernel(nb, "vs.index") == "0"
-    _picture(nb, scrubber, "vision-scrubber-first", artifacts_dir, None)
+    picture(nb, scrubber, "vision-scrubber-first", artifacts_dir, None)
     # play from the start: the grid changes without the kernel, and stops at the last checkpoint
     scrubber.locator("button.fv-play").click()
     nb.page.wait_for_function(f"el => el.dataset.index === '{last}' && el.dataset.playing === 'false'",
@@ -124,11 +124,11 @@ def test_vision_pictures_dark(nb, artifacts_dir):
     try:
         nb.run_code("vs.index = 0")
         nb.page.wait_for_function("el => el.dataset.index === '0'", arg=scrubber.element_handle())
-        _picture(nb, scrubber, "vision-scrubber-first-dark", artifacts_dir, None)
+        picture(nb, scrubber, "vision-scrubber-first-dark", artifacts_dir, None)
         nb.run_code("vs.index = len(vs.labels) - 1")
         nb.page.wait_for_function("el => el.dataset.index === el.dataset.checkpoints - 1 + ''", arg=scrubber.element_handle())
-        _picture(nb, gallery, "vision-gallery-dark", artifacts_dir, None)
-        _picture(nb, scrubber, "vision-scrubber-last-dark", artifacts_dir, None)
+        picture(nb, gallery, "vision-gallery-dark", artifacts_dir, None)
+        picture(nb, scrubber, "vision-scrubber-last-dark", artifacts_dir, None)
         bg = nb.page.evaluate("el => getComputedStyle(el).backgroundColor", scrubber.element_handle())
         assert bg not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)"), bg
     finally:

@@ -17,16 +17,13 @@ dashboard-dark.png; without it they go to tests/browser/artifacts/ only.
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
+from conftest import DARK_THEME, KERNEL_TIMEOUT, LIGHT_THEME, LUMINANCE_JS, picture, wait_state
 
 pytestmark = pytest.mark.browser
 
 LAB_ONLY = pytest.mark.parametrize("nb", ["lab"], indirect=True)
-DARK_THEME = "JupyterLab Dark"
-LIGHT_THEME = "JupyterLab Light"
-KERNEL_TIMEOUT = 180_000  # ms: model work in the kernel on 2 busy cores
 PICTURE_MAX_BYTES = 150_000  # README pictures are committed: keep them small
 
 DASHBOARD_TEXTS = [
@@ -73,14 +70,6 @@ print("INTERP_INDEX=%d" % interp.index)
 interp"""
 PRINT_INTERP_CELL = 'print("INTERP_INDEX=%d" % interp.index); print("INTERP_N=%d" % len(interp.values))'
 
-# Mean luminance (0..255) of a canvas.
-LUMINANCE_JS = """canvas => {
-    const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-    let s = 0;
-    for (let i = 0; i < d.length; i += 4) s += 0.2126 * d[i] + 0.7152 * d[i + 1] + 0.0722 * d[i + 2];
-    return s / (d.length / 4);
-}"""
-
 # Read (not wait): the text of .fv-generated right after moving the slider in the same task, so no kernel
 # message can have arrived in between.
 MOVE_SLIDER_JS = """([root, i]) => {
@@ -112,28 +101,6 @@ class _Cells:
         cls.by_frontend.setdefault(nb.frontend, {})[name] = index
 
 
-def _wait_state(nb, root, state: str = "ready", timeout: float = KERNEL_TIMEOUT) -> None:
-    nb.page.wait_for_function("([el, s]) => el.dataset.state === s", arg=[root.element_handle(), state],
-                              timeout=timeout)
-
-
-def _picture(nb, root, name: str, artifacts_dir, screenshot_dir, readme: bool = True) -> int:
-    """Screenshot the widget root to artifacts (and, in JupyterLab, to the README folder if asked)."""
-    nb.page.mouse.move(1, 1)  # no hover highlight / tooltip in the pictures
-    # JupyterLab's "get notified about Jupyter news?" toast would cover the bottom right of the widget.
-    nb.page.add_style_tag(content=".Toastify { display: none !important; }")
-    root.scroll_into_view_if_needed()
-    nb.page.wait_for_timeout(150)
-    path = artifacts_dir / f"{name}-{nb.frontend}.png"
-    root.screenshot(path=str(path), animations="disabled")
-    size = path.stat().st_size
-    assert size > 2_000, f"{path.name} is nearly empty ({size} bytes)"
-    if readme and screenshot_dir is not None and nb.frontend == "lab":
-        shutil.copyfile(path, screenshot_dir / f"{name}.png")
-    print(f"\n[{nb.frontend}] {name}: {size / 1000:.0f} kB")
-    return size
-
-
 # ---- heatmap -> dashboard ---------------------------------------------------------------------------------
 
 def _link_widgets(nb, index: int):
@@ -150,7 +117,7 @@ def test_link_heatmap_to_dashboard(nb):
     nb.page.wait_for_function("el => el.dataset.state === 'ready' && !!el.parentElement.dataset.firstPaintMs",
                               arg=heatmap.element_handle())
     dashboard.wait_for(state="attached")
-    _wait_state(nb, dashboard)
+    wait_state(nb, dashboard)
     start = int(dashboard.get_attribute("data-feature"))
     assert start == int(nb.output_value(out, "DASH_FEATURE"))
 
@@ -211,8 +178,8 @@ def test_dashboard_next_moves_kernel_and_heatmap(nb):
 def test_link_pictures(nb, artifacts_dir, screenshot_dir):
     heatmap, dashboard = _link_widgets(nb, _Cells.get(nb, "link"))
     sizes = {
-        "heatmap": _picture(nb, heatmap, "heatmap", artifacts_dir, screenshot_dir),
-        "dashboard": _picture(nb, dashboard, "dashboard", artifacts_dir, screenshot_dir),
+        "heatmap": picture(nb, heatmap, "heatmap", artifacts_dir, screenshot_dir),
+        "dashboard": picture(nb, dashboard, "dashboard", artifacts_dir, screenshot_dir),
     }
     canvas = heatmap.locator("canvas.fv-heatmap-canvas").element_handle()
     light = nb.page.evaluate(LUMINANCE_JS, canvas)
@@ -225,8 +192,8 @@ def test_link_pictures(nb, artifacts_dir, screenshot_dir):
         nb.page.wait_for_function("([el, bg]) => (el.style.background || el.style.backgroundColor) !== bg",
                                   arg=[token.element_handle(), token_bg])
         nb.page.wait_for_timeout(200)  # let the theme CSS settle
-        sizes["heatmap-dark"] = _picture(nb, heatmap, "heatmap-dark", artifacts_dir, screenshot_dir)
-        sizes["dashboard-dark"] = _picture(nb, dashboard, "dashboard-dark", artifacts_dir, screenshot_dir)
+        sizes["heatmap-dark"] = picture(nb, heatmap, "heatmap-dark", artifacts_dir, screenshot_dir)
+        sizes["dashboard-dark"] = picture(nb, dashboard, "dashboard-dark", artifacts_dir, screenshot_dir)
     finally:
         nb.set_theme(LIGHT_THEME)
     too_big = {k: v for k, v in sizes.items() if v > PICTURE_MAX_BYTES}
@@ -241,14 +208,14 @@ def test_contrast_rows_and_selection(nb, artifacts_dir, screenshot_dir):
     features = json.loads(nb.output_value(out, "CV_FEATURES"))
     root = nb.cell(index).locator(".fv-contrast")
     root.wait_for(state="attached")
-    _wait_state(nb, root, timeout=30_000)
+    wait_state(nb, root, timeout=30_000)
     rows = root.locator("tr.fv-contrast-row")
     assert rows.count() == len(features) > 0
     shown = [int(f) for f in rows.evaluate_all("rs => rs.map(r => r.dataset.feature)")]
     assert sorted(shown) == sorted(features)
 
     # Before any selection highlight.
-    assert _picture(nb, root, "contrast", artifacts_dir, screenshot_dir) <= PICTURE_MAX_BYTES
+    assert picture(nb, root, "contrast", artifacts_dir, screenshot_dir) <= PICTURE_MAX_BYTES
 
     row = rows.nth(1 if rows.count() > 1 else 0)
     feature = int(row.get_attribute("data-feature"))
@@ -270,7 +237,7 @@ def test_interpolation_slider_is_local_and_syncs(nb, artifacts_dir, screenshot_d
     start = int(nb.output_value(out, "INTERP_INDEX"))
     root = nb.cell(index).locator(".fv-interpolation")
     root.wait_for(state="attached")
-    _wait_state(nb, root, timeout=30_000)
+    wait_state(nb, root, timeout=30_000)
     assert root.get_attribute("data-index") == str(start)
     # A value whose continuation differs from the current one (farthest first).
     targets = sorted((i for i in range(len(texts)) if texts[i] != texts[start]), key=lambda i: -abs(i - start))
@@ -284,7 +251,7 @@ def test_interpolation_slider_is_local_and_syncs(nb, artifacts_dir, screenshot_d
     assert int(nb.output_value(out, "INTERP_INDEX")) == target
     assert root.get_attribute("data-state") == "ready"
 
-    assert _picture(nb, root, "interpolation", artifacts_dir, screenshot_dir) <= PICTURE_MAX_BYTES
+    assert picture(nb, root, "interpolation", artifacts_dir, screenshot_dir) <= PICTURE_MAX_BYTES
 
 
 @LAB_ONLY
