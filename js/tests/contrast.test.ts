@@ -353,3 +353,38 @@ describe("contrast render()", () => {
     page.expectTornDown(mount().model);
   });
 });
+
+describe("issue 18: bars show what the test compared", () => {
+  // Per-prompt max averaged over each group's prompts: feature 10 is higher in angry here, unlike its token means.
+  const PROMPT_MEANS = [
+    [2, 4],
+    [1, 3],
+    [0.5, 0.5],
+    [8, 0],
+  ];
+
+  it("draws bars and numbers from prompt_means, the token mean in the tooltip, and says so in the legend", () => {
+    const { root } = mount({ ...baseState(), prompt_means: denseTrait(PROMPT_MEANS), aggregate: "max" });
+    const cell = root.querySelector<HTMLElement>('.fv-contrast-row[data-feature="10"] td[data-group-index="1"]')!;
+    expect(cell.querySelector(".fv-contrast-mean")?.textContent).toBe("4");
+    // Shared scale: the largest prompt mean (8, feature 40) fills the 72 px track; 4 fills half.
+    expect(cell.querySelector<HTMLElement>(".fv-contrast-bar")!.style.width).toBe("36px");
+    const legend = root.querySelector(".fv-contrast-legend")!.textContent!;
+    expect(legend).toContain("average per-prompt max, what the test compares");
+    cell.dispatchEvent(new MouseEvent("mousemove", { bubbles: true, clientX: 5, clientY: 5 }));
+    const tip = root.querySelector(".fv-tooltip")?.textContent ?? "";
+    expect(tip).toContain("avg per-prompt max4");
+    expect(tip).toContain("token mean0.1");
+  });
+
+  it("falls back to token means (and says so) for tables without prompt means", () => {
+    const { root } = mount({ ...baseState(), prompt_means: {} });
+    expect(root.querySelector('.fv-contrast-row[data-feature="10"] .fv-contrast-mean')?.textContent).toBe("0.5");
+    expect(root.querySelector(".fv-contrast-legend")!.textContent).toContain("Bars: token mean activation");
+  });
+
+  it("takes labels by feature id (what Python sends)", () => {
+    const { root } = mount({ ...baseState(), feature_labels: { "30": "calm" } });
+    expect(rowOf(root, 30).textContent).toContain("calm");
+  });
+});

@@ -4,8 +4,8 @@
 import { describe, expect, it } from "vitest";
 import widget from "../src/heatmap";
 import { makeScale, parseColour, perceptualRamp, type RGB, toOklab } from "../src/lib/colour";
-import { labelsOf } from "../src/lib/heatmap-data";
 import { makeNormaliser } from "../src/lib/heatmap-scale";
+import { labelsOf } from "../src/lib/traits";
 import { denseTrait, tick, widgetPage } from "./helpers";
 
 const WHITE: RGB = [255, 255, 255];

@@ -54,6 +54,9 @@ def test_statistics_agree_with_scipy():
         pooled = np.sqrt((11 * pa[:, f].var(ddof=1) + 14 * pb[:, f].var(ddof=1)) / 25)
         assert row["cohens_d"] == pytest.approx((pa[:, f].mean() - pb[:, f].mean()) / pooled)
         assert row["mean"] == pytest.approx(a.values[:, f].mean().item())
+        # what the test compared, for the view's bars (issue 18): the mean of the per-prompt maxima
+        assert row["prompt_mean"] == pytest.approx(pa[:, f].mean())
+        assert row["prompt_mean_rest"] == pytest.approx(pb[:, f].mean())
         p_values.append(expected.pvalue)
     # Benjamini-Hochberg by hand: q_(i) = min_{j >= i} p_(j) m / j
     p = np.array(p_values)
@@ -170,6 +173,15 @@ def test_contrast_view_traits():
         for col, group in enumerate(view.groups):
             assert means[row, col] == pytest.approx(wide.loc[(group, feature), "mean"])
             assert q[row, col] == pytest.approx(wide.loc[(group, feature), "q_value"])
+    bars = decode_matrix(view.prompt_means)
+    for row, feature in enumerate(view.feature_ids):
+        for col, group in enumerate(view.groups):
+            assert bars[row, col] == pytest.approx(wide.loc[(group, feature), "prompt_mean"])
+    # Labels by feature id, shared with a heatmap through fv.link (issue 18).
+    view.feature_labels = {"8": "anger"}
+    assert view.feature_labels == {8: "anger"}
+    older = fv.ContrastView(table.drop(columns=["prompt_mean", "prompt_mean_rest"]), top_n=4)
+    assert older.prompt_means == {}  # the view falls back to token means and says so
     view.selected_feature = 8
     with pytest.raises(Exception, match="sort_group"):
         view.sort_group = "neutral"

@@ -4,7 +4,7 @@
 import { decodeMatrix, type Matrix } from "./binary";
 import { formatValue } from "./format";
 import { cleanLabel } from "./tokens";
-import { type AnyModel, numArray, safeGet, strArray } from "./traits";
+import { type AnyModel, labelsOf, numArray, safeGet, strArray } from "./traits";
 
 export const DEFAULT_ALPHA = 0.05;
 
@@ -18,7 +18,13 @@ export interface ContrastData {
   effects: Matrix;
   qValues: Matrix;
   alpha: number;
-  /** Largest |mean| over all finite means (0 if none): the shared bar scale. */
+  /**
+   * What the bars show: the mean over each group's prompts of the per-prompt aggregate the test compared
+   * (`prompt_means`), or the token means for tables without it (`barsArePrompt` false).
+   */
+  bars: Matrix;
+  barsArePrompt: boolean;
+  /** Largest |bar| over all finite bars (0 if none): the shared bar scale. */
   maxAbsMean: number;
   /** Statistical test named in the legend ("mannwhitney" unless a `test` trait says otherwise). */
   test: string;
@@ -94,7 +100,8 @@ function readUnsafe(model: AnyModel): ContrastRead {
   const groupsRaw = strArray(safeGet(model, "groups"), nGroups, "groups", warnings);
   const groups = groupsRaw.map((g, k) => g || `group ${k + 1}`);
   const featureIds = numArray(safeGet(model, "feature_ids"), nRows, "feature_ids", warnings, (i) => i);
-  const featureLabels = strArray(safeGet(model, "feature_labels"), nRows, "feature_labels", warnings);
+  const featureLabels = labelsOf(safeGet(model, "feature_labels"), featureIds, warnings);
+  const { bars, barsArePrompt } = barsOf(safeGet(model, "prompt_means"), means, warnings);
 
   const alphaRaw = safeGet(model, "alpha");
   let alpha = DEFAULT_ALPHA;
@@ -104,7 +111,7 @@ function readUnsafe(model: AnyModel): ContrastRead {
 
   let maxAbsMean = 0;
   for (let r = 0; r < nRows; r++) {
-    means.forEachInRow(r, (_c, v) => {
+    bars.forEachInRow(r, (_c, v) => {
       const a = Math.abs(v);
       if (Number.isFinite(a) && a > maxAbsMean) maxAbsMean = a;
     });
@@ -123,6 +130,8 @@ function readUnsafe(model: AnyModel): ContrastRead {
       means,
       effects,
       qValues,
+      bars,
+      barsArePrompt,
       alpha,
       maxAbsMean,
       test: typeof testRaw === "string" && testRaw ? testRaw : "mannwhitney",
@@ -130,6 +139,16 @@ function readUnsafe(model: AnyModel): ContrastRead {
       warnings,
     },
   };
+}
+
+/** The bars' matrix: `prompt_means` when it is there and has the means' shape, else the token means. */
+function barsOf(raw: unknown, means: Matrix, warnings: string[]): { bars: Matrix; barsArePrompt: boolean } {
+  if (isBlank(raw)) return { bars: means, barsArePrompt: false };
+  const res = decodeMatrix(raw);
+  if (res.ok && res.matrix.nRows === means.nRows && res.matrix.nCols === means.nCols)
+    return { bars: res.matrix, barsArePrompt: true };
+  warnings.push("prompt_means does not match means: the bars show token means");
+  return { bars: means, barsArePrompt: false };
 }
 
 export function readContrastOptions(model: AnyModel): ContrastOptions {
@@ -174,13 +193,15 @@ export function marksLegend(alpha: number): string {
 }
 
 /** The legend's sentence about the test. */
-export function testLegend(test: string, aggregate: string): string {
+export function testLegend(test: string, aggregate: string, barsArePrompt = true): string {
   const name = test === "welch" ? "Welch's t-test" : "Mann-Whitney U test";
   const agg = aggregate === "max" || aggregate === "mean" ? `per-prompt ${aggregate}` : "per-prompt aggregates";
+  const bars = barsArePrompt
+    ? `Bars and numbers: the group's average ${agg}, what the test compares (shared scale)`
+    : "Bars: token mean activation (shared scale)";
   return (
-    `Each group vs the rest: ${name} on ${agg} (prompts, not tokens), ` +
-    `Benjamini-Hochberg corrected (q); marks only where the group is higher than the rest. Bars: token mean activation (shared scale); ` +
-    `r: rank-biserial effect (−1…1).`
+    `${name} on ${agg} (prompts, not tokens), Benjamini-Hochberg corrected (q); ` +
+    `marks only where the group is higher. ${bars}; r: rank-biserial effect (−1…1).`
   );
 }
 

@@ -150,7 +150,7 @@ function renderRow(d: ContrastData, r: number): HTMLTableRowElement {
     [featureCell],
   );
   for (let k = 0; k < d.nGroups; k++) {
-    const mean = d.means.get(r, k);
+    const mean = d.bars.get(r, k);
     const effect = d.effects.get(r, k);
     const q = d.qValues.get(r, k);
     const colour = toCss(groupColour(k));
@@ -199,7 +199,12 @@ function tooltipRows(d: ContrastData, cell: HTMLElement): TooltipRow[] | null {
         : "not significant";
     out.push(
       ["group", cleanLabel(d.groups[k], 200)],
-      ["mean", formatValue(d.means.get(r, k))],
+      ...(d.barsArePrompt
+        ? ([
+            [`avg ${d.aggregate ? `per-prompt ${d.aggregate}` : "per prompt"}`, formatValue(d.bars.get(r, k))],
+          ] as TooltipRow[])
+        : []),
+      ["token mean", formatValue(d.means.get(r, k))],
       ["effect", `${formatEffect(effect)} (rank-biserial vs rest)`],
       ["q", `${formatQ(q)}${mark ? ` ${mark}` : ""} (${verdict} at α = ${formatValue(d.alpha)})`],
     );
@@ -320,7 +325,7 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
     scroller.style.display = "";
     legend.style.display = "";
     legendMarks.textContent = marksLegend(d.alpha);
-    legendTest.textContent = testLegend(d.test, d.aggregate);
+    legendTest.textContent = testLegend(d.test, d.aggregate, d.barsArePrompt);
     tooltip.hide();
     renderHeader(headRow, d, opts.sortGroup);
     renderBody(d);
@@ -331,7 +336,18 @@ export function createContrastView(model: AnyModel, el: HTMLElement): ContrastVi
   // ---- Model listeners -------------------------------------------------
   const listen = scope.listen;
   listen(
-    ["means", "effects", "q_values", "groups", "feature_ids", "feature_labels", "alpha", "test", "aggregate"],
+    [
+      "means",
+      "prompt_means",
+      "effects",
+      "q_values",
+      "groups",
+      "feature_ids",
+      "feature_labels",
+      "alpha",
+      "test",
+      "aggregate",
+    ],
     () => renderAll(false),
   );
   listen("sort_group", () => renderAll(false));

@@ -4,7 +4,7 @@
 import { decodeMatrix, type Matrix } from "./binary";
 import { type ColorScaleMode, isColorScaleMode } from "./heatmap-scale";
 import { type ColumnStats, computeColumnStats, isSortBy, type SortBy } from "./order";
-import { type AnyModel, arrayOf, numArray, safeGet, strArray } from "./traits";
+import { type AnyModel, arrayOf, labelsOf, numArray, safeGet, strArray } from "./traits";
 
 export interface HeatmapData {
   matrix: Matrix;
@@ -181,21 +181,6 @@ export function readOptions(model: AnyModel): HeatmapOptions {
     colorScale: isColorScaleMode(colorScale) ? colorScale : "global",
     height: typeof height === "number" && height >= 80 && Number.isFinite(height) ? height : 600,
   };
-}
-
-/**
- * Labels per column from `feature_labels`: {feature id: label} (what Python sends; JSON keys are strings),
- * or a per-column list (older saved states). Non-string labels are dropped.
- */
-export function labelsOf(raw: unknown, featureIds: readonly number[], warnings: string[]): string[] {
-  if (Array.isArray(raw)) return strArray(raw, featureIds.length, "feature_labels", warnings);
-  if (!raw || typeof raw !== "object") return featureIds.map(() => "");
-  const byId = raw as Record<string, unknown>;
-  // Keys are numeric strings, so no lookup can reach Object.prototype's own names.
-  return featureIds.map((id) => {
-    const label = Number.isFinite(id) ? byId[String(id)] : undefined;
-    return typeof label === "string" ? label : "";
-  });
 }
 
 /** Display name of column c: its label, or "#<id>". */

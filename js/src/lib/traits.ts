@@ -72,3 +72,18 @@ export function strArray(v: unknown, n: number, name: string, warnings: string[]
   }
   return out;
 }
+
+/**
+ * Labels per column from `feature_labels`: {feature id: label} (what Python sends; JSON keys are strings),
+ * or a per-column list (older saved states). Non-string labels are dropped.
+ */
+export function labelsOf(raw: unknown, featureIds: readonly number[], warnings: string[]): string[] {
+  if (Array.isArray(raw)) return strArray(raw, featureIds.length, "feature_labels", warnings);
+  if (!raw || typeof raw !== "object") return featureIds.map(() => "");
+  const byId = raw as Record<string, unknown>;
+  // Keys are numeric strings, so no lookup can reach Object.prototype's own names.
+  return featureIds.map((id) => {
+    const label = Number.isFinite(id) ? byId[String(id)] : undefined;
+    return typeof label === "string" ? label : "";
+  });
+}

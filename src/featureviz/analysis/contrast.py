@@ -171,6 +171,9 @@ def _compare(name, features, inside, rest, tokens_in, tokens_rest, test, alpha) 
         "feature": features,
         "mean": tokens_in.mean(0),
         "mean_rest": tokens_rest.mean(0),
+        # what the test compares: the per-prompt aggregates (their mean over the group's prompts)
+        "prompt_mean": inside.mean(0),
+        "prompt_mean_rest": rest.mean(0),
         "max": tokens_in.max(0),
         "max_rest": tokens_rest.max(0),
         "frac_active": (tokens_in > 0).mean(0),

@@ -10,6 +10,7 @@ import traitlets as t
 from ..validation import positive_int
 from .arrays import encode_matrix
 from .base import FeatureWidget
+from .linking import labels_dict
 
 
 TABLE_COLUMNS = ("group", "feature", "mean", "rank_biserial", "q_value")
@@ -22,8 +23,11 @@ class ContrastView(FeatureWidget, bundle="contrast"):
     """
     groups = t.List(t.Unicode()).tag(sync=True)
     feature_ids = t.List(t.Int()).tag(sync=True)
-    feature_labels = t.List(t.Unicode()).tag(sync=True)
+    feature_labels = t.Dict().tag(sync=True)  # {feature id: label}, shared by fv.link
     means = t.Dict().tag(sync=True)       # [n_rows, n_groups] token mean of each feature in each group
+    # [n_rows, n_groups] mean over the group's prompts of each prompt's aggregate (max or mean): what the test
+    # compares, so the bars show it (empty for tables without the column)
+    prompt_means = t.Dict().tag(sync=True)
     effects = t.Dict().tag(sync=True)     # [n_rows, n_groups] rank-biserial of the group against the rest
     q_values = t.Dict().tag(sync=True)    # [n_rows, n_groups] BH-corrected p-values
     alpha = t.Float(0.05).tag(sync=True)
@@ -32,7 +36,8 @@ class ContrastView(FeatureWidget, bundle="contrast"):
     sort_group = t.Unicode("").tag(sync=True)       # two-way: whose effect orders the rows ("" = as given)
     selected_feature = t.Int(-1).tag(sync=True)     # two-way, -1 = none
 
-    def __init__(self, table: pd.DataFrame, top_n: int = 10, *, alpha: float | None = None, title: str = "", **kwargs):
+    def __init__(self, table: pd.DataFrame, top_n: int = 10, *, alpha: float | None = None, title: str = "",
+                 feature_labels=None, **kwargs):
         """Show the strongest features of each group of a `contrast` table.
 
         Parameters
@@ -45,6 +50,8 @@ class ContrastView(FeatureWidget, bundle="contrast"):
             The q-value threshold marked significant; default: the table's own.
         title : str, default ""
             Default (empty): the table's description of its test, ``table.attrs["comparison"]``.
+        feature_labels : dict of int to str, optional
+            Names shown beside feature ids, e.g. ``{1387: "joy"}``; `link` shares them.
         **kwargs
             Initial trait values.
         """
@@ -60,10 +67,13 @@ class ContrastView(FeatureWidget, bundle="contrast"):
         chosen = list(dict.fromkeys(
             f for g in groups for f in table[table["group"] == g].nlargest(top_n, "rank_biserial")["feature"]))
         wide = table.pivot(index="feature", columns="group").loc[chosen]
-        matrix = {name: encode_matrix(wide[column][groups].to_numpy(np.float32))
-                  for name, column in (("means", "mean"), ("effects", "rank_biserial"), ("q_values", "q_value"))}
+        columns = [("means", "mean"), ("effects", "rank_biserial"), ("q_values", "q_value")]
+        if "prompt_mean" in table:
+            columns.append(("prompt_means", "prompt_mean"))
+        matrix = {name: encode_matrix(wide[column][groups].to_numpy(np.float32)) for name, column in columns}
         self.feature_space = table.attrs.get("feature_space")  # plain attribute: fv.link compares it
-        super().__init__(groups=groups, feature_ids=[int(f) for f in chosen], feature_labels=[""] * len(chosen),
+        super().__init__(groups=groups, feature_ids=[int(f) for f in chosen],
+                         feature_labels=labels_dict(feature_labels or {}),
                          alpha=alpha if alpha is not None else table.attrs.get("alpha", 0.05),
                          title=title or table.attrs.get("comparison", ""),  # says which test the table holds
                          test=table.attrs.get("test", "mannwhitney"), aggregate=table.attrs.get("aggregate", "max"),
@@ -72,6 +82,10 @@ class ContrastView(FeatureWidget, bundle="contrast"):
     def __repr__(self) -> str:
         return (f"ContrastView({len(self.feature_ids)} features x {len(self.groups)} groups, {self.test} on "
                 f"{self.aggregate}, alpha={self.alpha:g}, selected={self.selected_feature})")
+
+    @t.validate("feature_labels")
+    def _check_labels(self, proposal):
+        return labels_dict(proposal["value"])
 
     @t.validate("sort_group")
     def _check_sort_group(self, proposal):
