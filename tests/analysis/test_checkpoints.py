@@ -105,3 +105,13 @@ def test_scrubber_widget_carries_every_frame(tiny_model, tiny_sae):
         scrubber.index = 2
     with pytest.raises(traitlets.TraitError, match="not one of"):
         scrubber.selected_feature = 10_000
+
+
+def test_checkpoint_labels_use_the_axes_number_format():
+    """Issue 18: labels and the scrubber's axes agree (js formatCompact): 123k / 3.0M / 1.23M."""
+    from featureviz.analysis.checkpoints import _label, compact_number
+
+    assert [compact_number(x) for x in (122880, 3_000_000, 1_234_000, 45_600, 999_999, 512)] == [
+        "123k", "3.0M", "1.23M", "45.6k", "1.0M", "512"]
+    assert _label(1_500_000, "training tokens") == "1.5M tokens"
+    assert _label(7, "step") == "step 7"

@@ -9,6 +9,29 @@ import { cleanLabel } from "./tokens";
 import type { Scope } from "./view";
 
 const MAX_TICKS = 7;
+/** Clear space between two tick labels, px. */
+const TICK_GAP = 8;
+/** Width of a 10 px tick label per character where the browser has not laid it out (hidden, headless DOM). */
+const TICK_CHAR_PX = 6;
+
+/**
+ * Which ticks to show so no two labels overlap (issue 18): `pos` are the ticks' x (px, increasing), `widths`
+ * their label widths. The first label starts at its x and the last ends at its x (the CSS), the others are
+ * centred. The first and the last are kept; the others left to right while they stay TICK_GAP clear of
+ * the previous label and of the last. Returns the kept positions in `pos`.
+ */
+export function fitTicks(pos: readonly number[], widths: readonly number[], gap = TICK_GAP): number[] {
+  const n = pos.length;
+  if (n <= 1) return n ? [0] : [];
+  const left = (i: number) => (i === 0 ? pos[i] : i === n - 1 ? pos[i] - widths[i] : pos[i] - widths[i] / 2);
+  const right = (i: number) => left(i) + widths[i];
+  if (left(n - 1) < right(0) + gap) return [0]; // not even the two ends fit
+  const kept = [0];
+  for (let i = 1; i < n - 1; i++)
+    if (left(i) >= right(kept[kept.length - 1]) + gap && right(i) + gap <= left(n - 1)) kept.push(i);
+  kept.push(n - 1);
+  return kept;
+}
 
 /** Evenly spaced checkpoint indices for slider tick labels: the first, the last, and no two crowded. */
 export function tickIndices(n: number, max: number): number[] {
@@ -51,6 +74,27 @@ export function createCheckpointControls(o: CheckpointControlsOptions): Checkpoi
     h("div", { className: "fv-slider-box" }, [ps.slider, ticks]),
   ]);
   const { player, pick } = ps;
+  let fractions: number[] = []; // each tick's position along the slider, 0..1
+
+  /** Hide the ticks that would overlap at the current width (all shown while there is no layout). */
+  const thin = () => {
+    const spans = Array.from(ticks.children) as HTMLElement[];
+    const width = ticks.clientWidth;
+    for (const s of spans) s.style.display = "";
+    if (!(width > 0)) return;
+    const widths = spans.map((s) => s.offsetWidth || (s.textContent ?? "").length * TICK_CHAR_PX);
+    const keep = new Set(
+      fitTicks(
+        fractions.map((f) => f * width),
+        widths,
+      ),
+    );
+    spans.forEach((s, i) => {
+      s.style.display = keep.has(i) ? "" : "none";
+    });
+    ticks.dataset.shown = String(keep.size);
+  };
+  o.scope.onResize(ticks, thin);
 
   return {
     el,
@@ -59,17 +103,20 @@ export function createCheckpointControls(o: CheckpointControlsOptions): Checkpoi
     build(labels, count) {
       ps.setCount(count);
       ticks.replaceChildren();
+      fractions = [];
       for (const i of tickIndices(count, MAX_TICKS)) {
         const tick = h("span", {
           className: "fv-tick-label",
           text: cleanLabel(labels[i], 16),
           title: cleanLabel(labels[i], 200),
         });
-        tick.style.left = count > 1 ? `${(i / (count - 1)) * 100}%` : "0%";
+        fractions.push(count > 1 ? i / (count - 1) : 0);
+        tick.style.left = `${fractions[fractions.length - 1] * 100}%`;
         tick.dataset.index = String(i);
         tick.addEventListener("click", () => pick(i));
         ticks.appendChild(tick);
       }
+      thin();
     },
     update(index, label) {
       ps.update(index, label);

@@ -31,3 +31,30 @@ export function formatUncertain(v: number, err: number): string {
   const rounded = place < 0 ? Number(v.toFixed(Math.min(100, -place))) : Math.round(v / 10 ** place) * 10 ** place;
   return `${formatValue(rounded)} ± ${formatValue(e1)}`;
 }
+
+const UNITS: ReadonlyArray<readonly [number, string]> = [
+  [1e12, "T"],
+  [1e9, "B"],
+  [1e6, "M"],
+  [1e3, "k"],
+];
+
+/**
+ * Axis and checkpoint numbers in one format (issue 18): below 1,000 as formatValue, above with a k / M / B / T
+ * suffix and 3 significant digits, at least one decimal under 10 ("122880" -> "123k", 3e6 -> "3.0M",
+ * 1.234e6 -> "1.23M", 45600 -> "45.6k"). scripts and Python's checkpoint labels use the same rule.
+ */
+export function formatCompact(v: number): string {
+  if (typeof v !== "number" || !Number.isFinite(v)) return formatValue(v);
+  const a = Math.abs(v);
+  if (a < 999.5) return formatValue(v);
+  const sign = v < 0 ? "-" : "";
+  for (let k = UNITS.length - 1; k >= 0; k--) {
+    const [unit, suffix] = UNITS[k];
+    const s = a / unit;
+    if (s >= 999.5 && k > 0) continue; // 999,999 -> "1.0M", not "1000k"
+    const text = s >= 99.95 ? s.toFixed(0) : s >= 9.995 ? stripZeros(s.toFixed(1)) : s.toFixed(2).replace(/0$/, "");
+    return `${sign}${text}${suffix}`;
+  }
+  return formatValue(v);
+}

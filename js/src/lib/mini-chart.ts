@@ -6,7 +6,7 @@
 
 import { type RGB, toCss } from "./colour";
 import { clear, h, svg } from "./dom";
-import { formatValue } from "./format";
+import { formatCompact } from "./format";
 import { nearestIndex } from "./numbers";
 
 export const MINI_W = 200;
@@ -27,6 +27,23 @@ export interface MiniChartData {
   series: MiniSeries[];
   /** Fixed y range (e.g. [0, 1] for cosines); otherwise from the data. */
   yRange?: [number, number];
+}
+
+/** Which line is which (issue 18): a short solid or dashed stroke per series, shown when there are several. */
+function buildKey(key: HTMLElement, series: readonly MiniSeries[]): void {
+  clear(key);
+  if (series.length < 2) return;
+  for (const s of series) {
+    const stroke = svg("line", { x1: 1, x2: 17, y1: 5, y2: 5, stroke: toCss(s.colour), "stroke-width": 2 });
+    if (s.dashed) stroke.setAttribute("stroke-dasharray", "3 2");
+    const swatch = svg("svg", { width: 18, height: 10, viewBox: "0 0 18 10", "aria-hidden": "true" }, [stroke]);
+    key.appendChild(
+      h("span", { className: "fv-mini-key-item", attrs: { "data-series": s.name } }, [
+        swatch,
+        h("span", { text: s.name }),
+      ]),
+    );
+  }
 }
 
 export interface MiniChart {
@@ -72,7 +89,8 @@ export function createMiniChart(
   const readout = h("span", { className: "fv-mini-readout" });
   heading.appendChild(readout);
   const empty = h("div", { className: "fv-mini-empty" });
-  const el = h("div", { className: `fv-mini ${className}`, attrs }, [heading]);
+  const key = h("div", { className: "fv-mini-key" });
+  const el = h("div", { className: `fv-mini ${className}`, attrs }, [heading, key]);
   el.appendChild(root);
   el.appendChild(empty);
 
@@ -96,6 +114,7 @@ export function createMiniChart(
     const n = d ? d.x.length : 0;
     const vals = d ? d.series.flatMap((s) => s.values.filter((v) => Number.isFinite(v))) : [];
     if (!d || n === 0 || vals.length === 0) {
+      buildKey(key, []);
       root.style.display = "none";
       empty.textContent = d ? "no finite values" : "";
       el.dataset.points = "0";
@@ -130,7 +149,7 @@ export function createMiniChart(
       [yMin, bottom],
     ] as const) {
       const t = svg("text", { class: "fv-tick", x: M.left - 3, y, "text-anchor": "end" });
-      t.textContent = formatValue(v);
+      t.textContent = formatCompact(v);
       axesG.appendChild(t);
     }
     for (const [v, anchor] of [
@@ -138,7 +157,7 @@ export function createMiniChart(
       [d.x[n - 1], "end"],
     ] as const) {
       const t = svg("text", { class: "fv-tick", x: px(v), y: bottom + 11, "text-anchor": anchor });
-      t.textContent = formatValue(v);
+      t.textContent = formatCompact(v);
       axesG.appendChild(t);
     }
     d.series.forEach((s, k) => {
@@ -167,7 +186,7 @@ export function createMiniChart(
           "data-series": k,
         });
         const tip = svg("title");
-        tip.textContent = `${s.name}: ${formatValue(v)}`;
+        tip.textContent = `${s.name}: ${formatCompact(v)}`;
         dot.appendChild(tip);
         pointsG.appendChild(dot);
         row.push(dot);
@@ -178,6 +197,7 @@ export function createMiniChart(
       dots.push(row);
     });
     titleEl.textContent = `${title}: ${d.series.map((s) => s.name).join(", ")} per checkpoint`;
+    buildKey(key, d.series);
   }
 
   function setIndex(i: number): void {
@@ -194,7 +214,7 @@ export function createMiniChart(
     }
     shown = i;
     readout.textContent = d.series
-      .map((s) => (d.series.length > 1 ? `${s.name} ${formatValue(s.values[i])}` : formatValue(s.values[i])))
+      .map((s) => (d.series.length > 1 ? `${s.name} ${formatCompact(s.values[i])}` : formatCompact(s.values[i])))
       .join(" · ");
   }
 

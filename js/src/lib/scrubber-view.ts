@@ -74,6 +74,9 @@ export const SCRUBBER_CSS = scopeCss(
 .fv-scrubber .fv-panel-body { display: flex; flex-wrap: wrap; gap: 4px 10px; }
 .fv-scrubber .fv-mini-title { color: var(--fv-fg2); font-size: 11px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 200px; }
 .fv-scrubber .fv-mini-readout { margin-left: 6px; color: var(--fv-fg); font-family: var(--fv-code); font-variant-numeric: tabular-nums; }
+.fv-scrubber .fv-mini-key { display: flex; gap: 10px; font-size: 10px; color: var(--fv-fg2); }
+.fv-scrubber .fv-mini-key:empty { display: none; }
+.fv-scrubber .fv-mini-key-item { display: inline-flex; align-items: center; gap: 3px; }
 .fv-scrubber .fv-mini-svg { display: block; overflow: visible; cursor: crosshair; }
 .fv-scrubber .fv-mini-empty { color: var(--fv-fg2); font-size: 11px; }
 .fv-scrubber .fv-mini-empty:empty { display: none; }

@@ -267,5 +267,23 @@ def _metrics(source: FeatureSource, x: torch.Tensor, acts: torch.Tensor) -> dict
 
 def _label(x, x_label: str) -> str:
     if x_label == "training tokens" and isinstance(x, (int, np.integer)) and x >= 1000:
-        return f"{x / 1e6:.2f}M tokens" if x >= 1e6 else f"{x / 1e3:.0f}k tokens"
+        return f"{compact_number(x)} tokens"
     return f"{x_label} {x}"
+
+
+def compact_number(x: float) -> str:
+    """123k / 3.0M / 1.23M: 3 significant digits with a k / M / B / T suffix, at least one decimal under 10 (the
+    scrubber's axes use the same rule, js/src/lib/format.ts formatCompact). Below 1,000: the number itself."""
+    a = abs(float(x))
+    if a < 999.5:
+        return f"{x:g}"
+    units = [(1e3, "k"), (1e6, "M"), (1e9, "B"), (1e12, "T")]
+    for k, (unit, suffix) in enumerate(units):
+        s = a / unit
+        if s >= 999.5 and k < len(units) - 1:
+            continue
+        text = f"{s:.0f}" if s >= 99.95 else (f"{s:.1f}".rstrip("0").rstrip(".") if s >= 9.995 else f"{s:.2f}")
+        if s < 9.995 and text.endswith("0"):
+            text = text[:-1]
+        return ("-" if x < 0 else "") + text + suffix
+    raise AssertionError("unreachable")
