@@ -34,6 +34,7 @@ _EXPORTS = {
     "ContrastView": "widgets.contrast",
     "CheckpointScrubber": "widgets.scrubber",
     "Dashboard": "widgets.dashboard",
+    "Explorer": "widgets.explorer",
     "Heatmap": "widgets.heatmap",
     "Interpolation": "widgets.interpolation",
     "link": "widgets.linking",
