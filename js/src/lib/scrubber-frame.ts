@@ -125,7 +125,13 @@ export function createFrameGrid(o: FrameGridOptions): FrameGrid {
     const d = data;
     if (!d || !grid.shown) return;
     if (!scale) {
-      scale = makeScale({ vmin: d.vmin, vmax: d.vmax, background: theme.background, dark: theme.dark });
+      scale = makeScale({
+        vmin: d.vmin,
+        vmax: d.vmax,
+        background: theme.background,
+        dark: theme.dark,
+        ramp: "perceptual",
+      });
       o.onColours(scale, cosine);
     }
     grid.draw(framePaint(d, index, { theme, scale, cosine, tokenLabels, headerLabels, selected }));

@@ -63,8 +63,9 @@ class Explorer(widgets.Box):
         else:
             dashboard = Dashboard(model_or_data, source, corpus, feature=feature, **dashboard_options)
         heatmap.selected_feature = feature
-        # Side by side while both fit (the heatmap at its own width, the dashboard at >= 420 px), else stacked.
-        heatmap.layout = widgets.Layout(flex="0 1 auto", max_width="100%", margin="0 12px 8px 0")
+        # Side by side while both fit, else stacked. The heatmap takes its grid's width (min-content: its toolbar
+        # wraps instead of widening it), the dashboard the rest, at least 420 px.
+        heatmap.layout = widgets.Layout(flex="0 0 auto", width="min-content", max_width="100%", margin="0 12px 8px 0")
         dashboard.layout = widgets.Layout(flex="1 1 420px", min_width="min(420px, 100%)", max_width="100%",
                                           margin="0 0 8px 0")
         super().__init__(children=[heatmap, dashboard],
