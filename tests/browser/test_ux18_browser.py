@@ -8,12 +8,14 @@ Shares the session's notebook page and kernel (conftest `nb`); new kernel names 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+from test_widgets_browser import _Cells  # cell indices per frontend
 
 pytestmark = pytest.mark.browser
 
@@ -56,21 +58,6 @@ ux_sc = fv.CheckpointScrubber([(x, model, sae) for x, sae in fv.sae_checkpoints(
                               title="the shipped SAE's checkpoints")
 ux_sc.selected_feature = ux_sc.feature_ids[0]
 ux_sc"""
-
-
-class _Cells:
-    by_frontend: dict[str, dict[str, int]] = {}
-
-    @classmethod
-    def get(cls, nb, name: str) -> int:
-        index = cls.by_frontend.get(nb.frontend, {}).get(name)
-        if index is None:
-            pytest.fail(f"the {name!r} cell was not run in {nb.frontend} (an earlier test failed?)")
-        return index
-
-    @classmethod
-    def put(cls, nb, name: str, index: int) -> None:
-        cls.by_frontend.setdefault(nb.frontend, {})[name] = index
 
 
 def _ready(nb, root, timeout: float = KERNEL_TIMEOUT) -> None:
@@ -224,4 +211,4 @@ def test_pictures_light_and_dark_at_900_and_1400(nb, artifacts_dir):
     boxes = scrubber.locator(".fv-tick-label:visible").evaluate_all(
         "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.right]; })")
     boxes.sort()
-    assert all(a[1] <= b[0] for a, b in zip(boxes, boxes[1:])), boxes
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(boxes)), boxes

@@ -12,7 +12,6 @@ from .arrays import encode_matrix
 from .base import FeatureWidget
 from .linking import labels_dict
 
-
 TABLE_COLUMNS = ("group", "feature", "mean", "rank_biserial", "q_value")
 
 
