@@ -16,7 +16,9 @@ from featureviz.sources import SAESource
 WORDS = "apple storm quiet river seven glass laugh engine paper wolf green tender happy angry calm".split()
 ARGS = dict(k=5, n_samples=8, n_bins=16, batch_tokens=96, progress=False)
 COMPARED = ("feature_ids", "n_tokens", "active_count", "max_value", "top_values", "top_tokens", "top_acts",
-            "sample_values", "sample_tokens", "sample_acts", "hist_counts", "hist_high", "token_strings")
+            "sample_values", "sample_tokens", "sample_acts", "hist_counts", "hist_high", "token_strings",
+            "hist_neg_counts", "hist_neg_high", "coactive_ids", "coactive_counts", "coactive_jaccard",
+            "coactive_computed")
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +85,15 @@ def test_shards_merge_into_the_one_process_result(tiny_model, tiny_sae, corpus, 
 
 
 def test_histogram_and_reservoir_merge_in_any_order():
-    """Synthetic batches with values at exact powers of two (where a range doubles) and ties: the states of
-    three parts merged in any order equal the state of one pass."""
+    """Synthetic batches with values at exact powers of two (where a range doubles), ties and negative values:
+    the states of three parts merged in any order equal the state of one pass, and the merged co-activation
+    counts equal a brute-force count over every valid token."""
     g = torch.Generator().manual_seed(0)
     n_feat, batches = 6, []
     for b in range(9):
         feats = torch.rand(4, 7, n_feat, generator=g) * 2 ** (b % 4)
         feats[feats < 0.3] = 0.0
+        feats[:, :, 4] -= 2.0 ** (b % 3)  # a neuron-like column, mostly negative
         feats[0, 2, :3] = torch.tensor([1.0, 2.0, 4.0]) * 2 ** (b % 3)
         feats[1] = feats[0]  # two contexts with the same maximum
         batches.append((list(range(4 * b, 4 * b + 4)), feats, torch.randint(0, 50, (4, 7), generator=g)))
@@ -108,6 +112,15 @@ def test_histogram_and_reservoir_merge_in_any_order():
         for name, value in merged.arrays().items():
             np.testing.assert_array_equal(value, whole[name], err_msg=name)
     assert (whole["high"] > 0).all() and whole["hist"].sum() > 0
+    assert whole["hist_neg"][4].sum() > 0 and whole["hist_neg"][[0, 1, 2, 3, 5]].sum() == 0
+    lengths = torch.tensor([7, 6, 7, 5])
+    valid = (torch.arange(7)[None, :] < lengths[:, None]) & (torch.arange(7)[None, :] >= 1)  # BOS never counted
+    brute = np.zeros((n_feat, n_feat), dtype=np.int64)
+    for _, feats, _ in batches:
+        on = ((feats > 0) & valid[..., None]).reshape(-1, n_feat).numpy().astype(np.int64)
+        brute += on.T @ on
+    np.testing.assert_array_equal(whole["coact"], brute)
+    np.testing.assert_array_equal(np.diag(brute), whole["active"])
 
 
 def test_merged_reservoir_is_a_uniform_sample_of_the_union():

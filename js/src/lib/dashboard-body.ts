@@ -3,7 +3,7 @@
 // intervals), with the hover tooltips over tokens, histogram bins and logits. Nearest-feature chips
 // are plain buttons (data-feature); the view handles their clicks.
 
-import { createLegend } from "./colour";
+import { createLegend, toCss } from "./colour";
 import {
   type DashboardPage,
   type Example,
@@ -15,9 +15,19 @@ import {
 } from "./dashboard-data";
 import { decoderNormsSection } from "./dashboard-decoder-norms";
 import {
+  type AblationResult,
+  effectColour,
+  effectScale,
+  formatEffect,
+  type LiveControls,
+  probeExample,
+} from "./dashboard-live";
+import {
+  coactiveChip,
   contextRow,
   type HistogramPart,
   histogram,
+  logitHistogramOptions,
   logitTable,
   logitTooltipRows,
   nearestChip,
@@ -33,6 +43,8 @@ export interface DashboardBody {
   readonly el: HTMLElement;
   /** Show a page; `available(id)` says whether a nearest feature can be navigated to. */
   update(page: DashboardPage, palette: Palette, available: (id: number) => boolean): void;
+  /** Redraw what the live controls hold (the text box's result, the ablation underlines). */
+  updateLive(): void;
   /** Empty both columns (no page). */
   clear(): void;
 }
@@ -69,8 +81,15 @@ function statsSection(p: DashboardPage): HTMLElement {
   return stats;
 }
 
-function logitsSection(p: DashboardPage, palette: Palette): HTMLElement {
+function logitsSection(p: DashboardPage, palette: Palette, logitHist: (part: HistogramPart) => void): HTMLElement {
   const logits = section("logits", "Logit effect");
+  if (p.logitHistogram.counts.length) {
+    const part = histogram(p.logitHistogram, palette, false, Number.NaN, logitHistogramOptions(palette));
+    part.el.dataset.kind = "logit";
+    part.el.classList.add("fv-logit-hist");
+    logitHist(part);
+    logits.appendChild(part.el);
+  }
   let scaleAbs = 0;
   for (const e of [...p.logitsTop, ...p.logitsBottom]) scaleAbs = Math.max(scaleAbs, Math.abs(e.value));
   logits.appendChild(
@@ -91,10 +110,22 @@ function nearestSection(p: DashboardPage, available: (id: number) => boolean): H
   return nearest;
 }
 
-function topSection(p: DashboardPage, palette: Palette): HTMLElement {
+/** Features firing on the same tokens (Jaccard index of their active tokens), or why there are none. */
+function coactiveSection(p: DashboardPage, available: (id: number) => boolean): HTMLElement {
+  const sec = section("coactive", "Fire together (Jaccard)");
+  const chips = h("div", { className: "fv-dash-chips" });
+  for (const c of p.coactive ?? []) chips.appendChild(coactiveChip(c, available(c.feature)));
+  if (!p.coactive)
+    chips.appendChild(h("div", { className: "fv-dash-none", text: "not counted for this feature (coactivation=)" }));
+  else if (p.coactive.length === 0) chips.appendChild(h("div", { className: "fv-dash-none", text: "–" }));
+  sec.appendChild(chips);
+  return sec;
+}
+
+function topSection(p: DashboardPage, palette: Palette, tools: HTMLElement | null): HTMLElement {
   const legend = createLegend();
   legend.update(palette.scale);
-  const top = section("top", "Top activations", [legend.el]);
+  const top = section("top", "Top activations", tools ? [tools, legend.el] : [legend.el]);
   if (p.top.length === 0) {
     const never = p.density === 0 ? "This feature never fired on the tokens seen." : "No top contexts.";
     top.appendChild(h("div", { className: "fv-dash-none", text: never }));
@@ -134,23 +165,51 @@ function intervalsSection(p: DashboardPage, palette: Palette, open: boolean[]): 
 }
 
 /** The example a .fv-context element shows (data-source "top" or "interval-K", data-example i). */
-function exampleFor(page: DashboardPage, ctx: Element): Example | null {
+function exampleFor(page: DashboardPage, ctx: Element, probe: ReturnType<LiveControls["probe"]>): Example | null {
   const src = ctx.getAttribute("data-source") ?? "";
   const i = Number(ctx.getAttribute("data-example"));
   if (src === "top") return page.top[i] ?? null;
+  if (src === "probe") return probe?.tokens.length ? probeExample(probe) : null;
   const m = /^interval-(\d+)$/.exec(src);
   if (m) return page.intervals[Number(m[1])]?.examples[i] ?? null;
   return null;
 }
 
-export function createDashboardBody(scope: Scope, host: HTMLElement, tooltip: Tooltip): DashboardBody {
+/** Underline each top-context token by its ablation effect (data-effect holds it for the tooltip). */
+function decorateEffects(right: HTMLElement, ablation: AblationResult | null, palette: Palette): void {
+  const scale = ablation ? effectScale(ablation.effects) : 0;
+  for (const ctx of right.querySelectorAll<HTMLElement>('.fv-context[data-source="top"]')) {
+    const effects = ablation?.effects[Number(ctx.getAttribute("data-example"))] ?? null;
+    for (const tok of ctx.querySelectorAll<HTMLElement>(".fv-token")) {
+      const e = effects?.[Number(tok.getAttribute("data-index"))];
+      if (e === undefined || e === null) {
+        tok.removeAttribute("data-effect");
+        tok.style.borderBottomColor = "";
+      } else {
+        tok.setAttribute("data-effect", String(e));
+        tok.style.borderBottomColor = e === 0 ? "transparent" : toCss(effectColour(e, scale, palette));
+      }
+    }
+  }
+}
+
+export function createDashboardBody(
+  scope: Scope,
+  host: HTMLElement,
+  tooltip: Tooltip,
+  live: LiveControls | null = null,
+): DashboardBody {
   const left = h("div", { className: "fv-dash-left" });
   const right = h("div", { className: "fv-dash-right" });
+  const probeSection = live ? section("probe", "Test a text") : null;
+  const probeResult = h("div", { className: "fv-probe-result" });
+  if (probeSection && live) probeSection.append(live.probeEl, probeResult);
   const el = h("div", { className: "fv-dash-body" }, [left, right]);
   let page: DashboardPage | null = null;
   let pal: Palette | null = null;
   let logY = false;
   let hist: HistogramPart | null = null;
+  let logitHist: HistogramPart | null = null;
   let histHolder: HTMLElement | null = null;
   /** Which interval groups are open, by position (the highest is open by default). */
   const openIntervals: boolean[] = [true];
@@ -174,12 +233,20 @@ export function createDashboardBody(scope: Scope, host: HTMLElement, tooltip: To
       attrs: { type: "button", "aria-pressed": String(logY) },
     });
     logBtn.title = "log-scale the counts";
-    const histSec = section("histogram", "Activations > 0", [logBtn]);
+    const negative = p.histogram.edges.length > 0 && p.histogram.edges[0] < 0;
+    const histSec = section("histogram", negative ? "Activations ≠ 0" : "Activations > 0", [logBtn]);
     histHolder = h("div");
     histSec.appendChild(histHolder);
     left.appendChild(histSec);
     renderHistogram();
-    left.append(logitsSection(p, palette), nearestSection(p, available));
+    logitHist = null;
+    left.append(
+      logitsSection(p, palette, (part) => {
+        logitHist = part;
+      }),
+      nearestSection(p, available),
+      coactiveSection(p, available),
+    );
   }
 
   function tooltipRowsFor(target: EventTarget | null): TooltipRow[] | null {
@@ -187,12 +254,17 @@ export function createDashboardBody(scope: Scope, host: HTMLElement, tooltip: To
     const tok = closest(target, ".fv-token");
     if (tok) {
       const ctx = closest(tok, ".fv-context");
-      const ex = ctx ? exampleFor(page, ctx) : null;
+      const ex = ctx ? exampleFor(page, ctx, live?.probe() ?? null) : null;
       const i = Number(tok.getAttribute("data-index"));
-      return ex && i >= 0 && i < ex.tokens.length ? tokenTooltipRows(ex, i, scaleMax(page)) : null;
+      if (!ex || !(i >= 0 && i < ex.tokens.length)) return null;
+      const rows = tokenTooltipRows(ex, i, scaleMax(page));
+      const effect = tok.getAttribute("data-effect");
+      if (effect !== null) rows.push(["zeroed here", `next-token loss ${formatEffect(Number(effect))}`]);
+      return rows;
     }
     const bin = closest(target, ".fv-hist-hit, .fv-hist-bar");
-    if (bin && hist) return hist.tooltipFor(Number(bin.getAttribute("data-bin")));
+    const part = bin && closest(bin, ".fv-hist")?.getAttribute("data-kind") === "logit" ? logitHist : hist;
+    if (bin && part) return part.tooltipFor(Number(bin.getAttribute("data-bin")));
     const logit = closest(target, ".fv-logit");
     if (logit) {
       const kind = logit.getAttribute("data-kind") === "neg" ? "neg" : "pos";
@@ -219,6 +291,16 @@ export function createDashboardBody(scope: Scope, host: HTMLElement, tooltip: To
     renderHistogram();
   });
 
+  function updateLive(): void {
+    if (!live || !page || !pal) return;
+    clear(probeResult);
+    const probe = live.probe();
+    if (probe && !probe.error && probe.tokens.length) {
+      probeResult.appendChild(contextRow(probeExample(probe), pal, "probe", 0));
+    }
+    decorateEffects(right, live.ablation(), pal);
+  }
+
   return {
     el,
     update(p, palette, available) {
@@ -226,13 +308,17 @@ export function createDashboardBody(scope: Scope, host: HTMLElement, tooltip: To
       pal = palette;
       renderLeft(p, palette, available);
       clear(right);
-      right.appendChild(topSection(p, palette));
+      if (probeSection) right.appendChild(probeSection);
+      right.appendChild(topSection(p, palette, live?.ablationEl ?? null));
       if (p.intervals.length) right.appendChild(intervalsSection(p, palette, openIntervals));
+      updateLive();
     },
+    updateLive,
     clear() {
       page = null;
       pal = null;
       hist = null;
+      logitHist = null;
       histHolder = null;
       clear(left);
       clear(right);

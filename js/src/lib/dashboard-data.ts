@@ -43,6 +43,13 @@ export interface NearestEntry {
   cosine: number;
 }
 
+/** A feature that fires on the same tokens: tokens where both are > 0 and their Jaccard index. */
+export interface CoactiveEntry {
+  feature: number;
+  jaccard: number;
+  count: number;
+}
+
 /** A crosscoder feature's decoder norm at one of its hooks (layers). */
 export interface DecoderNormEntry {
   hook: string;
@@ -67,6 +74,10 @@ export interface DashboardPage {
   logitsTop: LogitEntry[];
   logitsBottom: LogitEntry[];
   nearest: NearestEntry[];
+  /** The distribution of the feature's logit effects over the whole vocabulary (empty when unknown). */
+  logitHistogram: Histogram;
+  /** Features that fire on the same tokens, best Jaccard first; null when not counted for this feature. */
+  coactive: CoactiveEntry[] | null;
   /** Crosscoders only: the decoder norm per hook, in the crosscoder's layer order (empty otherwise). */
   decoderNorms: DecoderNormEntry[];
   /** Non-fatal problems found while reading (shown as a small note). */
@@ -193,6 +204,15 @@ function readNearest(v: unknown): NearestEntry | null {
   return { feature: f, cosine: finite(field(v, "cosine")) };
 }
 
+function readCoactive(v: unknown): CoactiveEntry | null {
+  if (!isObject(v)) return null;
+  const f = field(v, "feature");
+  const jaccard = finite(field(v, "jaccard"));
+  const count = finite(field(v, "count"));
+  if (!isId(f) || !(jaccard >= 0 && jaccard <= 1) || !(count >= 0)) return null;
+  return { feature: f, jaccard, count };
+}
+
 function readDecoderNorm(v: unknown): DecoderNormEntry | null {
   if (!isObject(v)) return null;
   const norm = finite(field(v, "norm"));
@@ -274,6 +294,8 @@ function readPageUnsafe(raw: unknown): PageRead {
     logitsTop: listField(raw, "logits_top", MAX_LOGITS, warnings, readLogit),
     logitsBottom: listField(raw, "logits_bottom", MAX_LOGITS, warnings, readLogit),
     nearest: listField(raw, "nearest", MAX_NEAREST, warnings, readNearest),
+    logitHistogram: readHistogram(field(raw, "logit_histogram"), NaN, warnings),
+    coactive: field(raw, "coactive") == null ? null : listField(raw, "coactive", MAX_NEAREST, warnings, readCoactive),
     decoderNorms: listField(raw, "decoder_norms", MAX_DECODER_NORMS, warnings, readDecoderNorm),
     warnings,
   };

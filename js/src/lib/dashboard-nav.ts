@@ -18,8 +18,13 @@ export interface DashboardNav {
   clearInvalid(): void;
 }
 
-/** go(id) asks for a feature and says whether it is one (the nav then redraws through update()). */
-export function createDashboardNav(scope: Scope, go: (id: number | null) => boolean): DashboardNav {
+/** go(id) asks for a feature and says whether it is one (the nav then redraws through update());
+ * onInvalid(message) says why a typed id was refused, inline in the view. */
+export function createDashboardNav(
+  scope: Scope,
+  go: (id: number | null) => boolean,
+  onInvalid: (message: string) => void = () => {},
+): DashboardNav {
   const prevBtn = h("button", {
     className: "fv-prev",
     text: "‹",
@@ -66,9 +71,13 @@ export function createDashboardNav(scope: Scope, go: (id: number | null) => bool
     const n = Number(text);
     if (!go(Number.isSafeInteger(n) ? n : null)) {
       input.classList.add("fv-invalid");
+      const lo = Math.min(...ids);
+      const hi = Math.max(...ids);
+      const range = hi - lo + 1 === ids.length ? `ids ${lo}–${hi}` : `e.g. ${ids.slice(0, 3).join(", ")}`;
       input.title = ids.length
-        ? `${cleanLabel(text, 20)} is not one of this dashboard's ${formatCount(ids.length)} features`
+        ? `${cleanLabel(text, 20)} is not one of this dashboard's ${formatCount(ids.length)} features (${range})`
         : "not a feature id";
+      onInvalid(input.title);
     }
   }
 

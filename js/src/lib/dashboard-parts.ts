@@ -16,7 +16,7 @@ import {
   type RGB,
   toCss,
 } from "./colour";
-import type { Example, Histogram, LogitEntry, NearestEntry } from "./dashboard-data";
+import type { CoactiveEntry, Example, Histogram, LogitEntry, NearestEntry } from "./dashboard-data";
 import { formatCount } from "./dashboard-data";
 import { h, svg } from "./dom";
 import { formatValue } from "./format";
@@ -111,13 +111,55 @@ export interface HistogramPart {
   tooltipFor(bin: number): TooltipRow[] | null;
 }
 
-export function histogram(hist: Histogram, pal: Palette, logY: boolean, featureMax: number): HistogramPart {
+export interface HistogramOptions {
+  /** What the values are ("activation", "logit effect"). */
+  xName: string;
+  /** What a bin's share is a share of ("non-zero", "vocabulary"). */
+  shareOf: string;
+  /** Shown when there is nothing to draw. */
+  empty: string;
+  /** A bar's colour from its bin's midpoint. */
+  colour(mid: number): RGB;
+}
+
+/** Activations: the accent ramp up to the max, the negative colour ramp below zero (neurons). */
+export function activationHistogramOptions(pal: Palette, hist: Histogram, featureMax: number): HistogramOptions {
+  const lo = hist.edges.length ? hist.edges[0] : 0;
+  return {
+    xName: "activation",
+    shareOf: "non-zero",
+    empty: "no non-zero activations",
+    colour(mid) {
+      if (mid < 0) return mix(pal.theme.background, pal.neg, 0.35 + 0.65 * Math.min(1, lo < 0 ? mid / lo : 1));
+      const t = featureMax > 0 ? Math.min(1, Math.max(0, mid / featureMax)) : 1;
+      return mix(pal.theme.background, pal.accent, 0.35 + 0.65 * t);
+    },
+  };
+}
+
+/** Logit effects over the vocabulary: promoted tokens in the positive colour, suppressed in the negative. */
+export function logitHistogramOptions(pal: Palette): HistogramOptions {
+  return {
+    xName: "logit effect",
+    shareOf: "vocabulary",
+    empty: "no logit effects",
+    colour: (mid) => mix(pal.theme.background, mid < 0 ? pal.neg : pal.pos, 0.8),
+  };
+}
+
+export function histogram(
+  hist: Histogram,
+  pal: Palette,
+  logY: boolean,
+  featureMax: number,
+  options: HistogramOptions = activationHistogramOptions(pal, hist, featureMax),
+): HistogramPart {
   const { counts, edges } = hist;
   const n = counts.length;
   const total = counts.reduce((a, b) => a + b, 0);
   const el = h("div", { className: "fv-hist" });
   if (n === 0 || total === 0) {
-    el.appendChild(h("div", { className: "fv-dash-none", text: "no non-zero activations" }));
+    el.appendChild(h("div", { className: "fv-dash-none", text: options.empty }));
     return { el, tooltipFor: () => null };
   }
   const yOf = (c: number) => (logY ? Math.log10(1 + c) : c);
@@ -131,7 +173,7 @@ export function histogram(hist: Histogram, pal: Palette, logY: boolean, featureM
     viewBox: `0 0 ${HIST_W} ${HIST_H}`,
     preserveAspectRatio: "none",
     role: "img",
-    "aria-label": `histogram of non-zero activations, ${n} bins from ${formatValue(lo)} to ${formatValue(hi)}`,
+    "aria-label": `histogram of ${options.xName}s, ${n} bins from ${formatValue(lo)} to ${formatValue(hi)}`,
   });
   const baseline = svg("line", { x1: 0, x2: HIST_W, y1: HIST_H - 0.5, y2: HIST_H - 0.5, class: "fv-hist-axis" });
   for (let i = 0; i < n; i++) {
@@ -140,7 +182,6 @@ export function histogram(hist: Histogram, pal: Palette, logY: boolean, featureM
     const w = Math.max(0.5, x1 - x0 - (x1 - x0 > 3 ? 0.6 : 0));
     const bh = top > 0 ? (yOf(counts[i]) / top) * (HIST_H - 2) : 0;
     const mid = (edges[i] + edges[i + 1]) / 2;
-    const t = featureMax > 0 ? Math.min(1, Math.max(0, mid / featureMax)) : 1;
     if (counts[i] > 0) {
       plot.appendChild(
         svg("rect", {
@@ -149,7 +190,7 @@ export function histogram(hist: Histogram, pal: Palette, logY: boolean, featureM
           y: (HIST_H - Math.max(bh, 1)).toFixed(2),
           width: w.toFixed(2),
           height: Math.max(bh, 1).toFixed(2),
-          fill: toCss(mix(pal.theme.background, pal.accent, 0.35 + 0.65 * t)),
+          fill: toCss(options.colour(mid)),
           "data-bin": i,
         }),
       );
@@ -169,13 +210,17 @@ export function histogram(hist: Histogram, pal: Palette, logY: boolean, featureM
     );
   }
   plot.appendChild(baseline);
+  if (lo < 0 && hi > 0) {
+    const x = (((0 - lo) / span) * HIST_W).toFixed(2);
+    plot.appendChild(svg("line", { x1: x, x2: x, y1: 0, y2: HIST_H, class: "fv-hist-zero" }));
+  }
   const peak = Math.max(...counts);
   el.appendChild(h("div", { className: "fv-hist-ylabel", text: `${formatCount(peak)}${logY ? " (log scale)" : ""}` }));
   el.appendChild(plot);
   el.appendChild(
     h("div", { className: "fv-hist-xlabels" }, [
       h("span", { text: formatValue(lo) }),
-      h("span", { className: "fv-hist-xname", text: "activation" }),
+      h("span", { className: "fv-hist-xname", text: lo < 0 && hi > 0 ? `${options.xName} (| = 0)` : options.xName }),
       h("span", { text: formatValue(hi) }),
     ]),
   );
@@ -187,7 +232,7 @@ export function histogram(hist: Histogram, pal: Palette, logY: boolean, featureM
         ["range", `${formatValue(edges[bin])} – ${formatValue(edges[bin + 1])}`],
         ["count", formatCount(counts[bin])],
       ];
-      if (total > 0) rows.push(["share", `${formatValue((counts[bin] / total) * 100)}% of non-zero`]);
+      if (total > 0) rows.push(["share", `${formatValue((counts[bin] / total) * 100)}% of ${options.shareOf}`]);
       return rows;
     },
   };
@@ -260,5 +305,16 @@ export function nearestChip(n: NearestEntry, available: boolean): HTMLButtonElem
     ? `show feature ${n.feature} (decoder cosine ${formatValue(n.cosine)})`
     : `feature ${n.feature} is not in this dashboard's data (decoder cosine ${formatValue(n.cosine)})`;
   if (!available) chip.disabled = true;
+  return chip;
+}
+
+/** A feature that fires on the same tokens: a chip like the nearest ones (the view navigates on click). */
+export function coactiveChip(c: CoactiveEntry, available: boolean): HTMLButtonElement {
+  const chip = nearestChip({ feature: c.feature, cosine: c.jaccard }, available);
+  chip.classList.add("fv-coactive");
+  const what = `fire together on ${formatCount(c.count)} tokens (Jaccard ${formatValue(c.jaccard)})`;
+  chip.title = available
+    ? `show feature ${c.feature}: ${what}`
+    : `feature ${c.feature} is not in this dashboard's data: ${what}`;
   return chip;
 }

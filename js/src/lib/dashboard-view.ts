@@ -22,6 +22,7 @@ import {
   scaleMin,
 } from "./dashboard-data";
 import { DECODER_NORMS_CSS } from "./dashboard-decoder-norms";
+import { createLiveControls, LIVE_CSS } from "./dashboard-live";
 import { createDashboardNav } from "./dashboard-nav";
 import { makePalette } from "./dashboard-parts";
 import { createDashboardSearch } from "./dashboard-search";
@@ -113,6 +114,9 @@ export const DASHBOARD_CSS = scopeCss(
 .fv-hist-ylabel { font-size: 10px; color: var(--fv-fg2); font-variant-numeric: tabular-nums; }
 .fv-hist-svg { display: block; width: 100%; height: 72px; overflow: visible; }
 .fv-hist-axis { stroke: var(--fv-border); stroke-width: 1; vector-effect: non-scaling-stroke; }
+.fv-hist-zero { stroke: var(--fv-fg2); stroke-width: 1; stroke-dasharray: 2 2; vector-effect: non-scaling-stroke; }
+.fv-logit-hist { margin-bottom: 4px; }
+.fv-logit-hist .fv-hist-svg { height: 44px; }
 .fv-hist-hit { cursor: crosshair; }
 .fv-hist-hit:hover { fill: var(--fv-accent-bg); }
 .fv-hist-xlabels { display: flex; justify-content: space-between; font-size: 10px; color: var(--fv-fg2); font-variant-numeric: tabular-nums; }
@@ -138,6 +142,7 @@ export const DASHBOARD_CSS = scopeCss(
 .fv-context-tokens { min-width: 0; overflow-wrap: anywhere; }
 ${TOKEN_RUN_CSS}
 ${DECODER_NORMS_CSS}
+${LIVE_CSS}
 .fv-token { cursor: default; }
 .fv-token:hover { box-shadow: inset 0 0 0 1px var(--fv-fg2); }
 .fv-token-max { box-shadow: 0 0 0 1.5px var(--fv-max); }
@@ -180,6 +185,12 @@ function applyTheme(root: HTMLElement): Theme {
   return theme;
 }
 
+/** The feature Python refused (feature_error), else the id the box refused, as one sentence ("" if none). */
+function refusalText(model: AnyModel, invalidId: string): string {
+  const fromPython = safeGet(model, "feature_error");
+  return typeof fromPython === "string" && fromPython ? cleanLabel(fromPython, 300) : invalidId;
+}
+
 export function createDashboardView(model: AnyModel, el: HTMLElement): DashboardView {
   // ---- State ---------------------------------------------------------------
   // In an HTML export no Python answers: search is off and says why; only exported pages can be shown.
@@ -191,6 +202,8 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
   let idIndex = new Map<number, number>();
   let requested: number | null = null;
   let timedOut = false;
+  /** Why the id typed in the box was not asked for (shown inline until the next feature is shown). */
+  let invalidId = "";
 
   // ---- Parts ---------------------------------------------------------------
   const status = h("span", { className: "fv-dash-status", attrs: { role: "status", "aria-live": "polite" } });
@@ -203,7 +216,10 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
   const safely = scope.safely;
   const title = titleControl(model, scope, (t) => cleanLabel(t, TITLE_MAX));
   const idLabel = h("span", { className: "fv-dash-id" });
-  const nav = createDashboardNav(scope, go);
+  const nav = createDashboardNav(scope, go, (message) => {
+    invalidId = message;
+    renderState();
+  });
   const search = createDashboardSearch({ model, scope, kernelFree, current: () => requested, onResults: renderNav });
   const note = h("div", { className: "fv-note" });
   const header = h("div", { className: "fv-toolbar fv-dash-header" }, [
@@ -217,7 +233,8 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
   ]);
   const message = h("div", { className: "fv-message" });
   const tooltip = createTooltip(root);
-  const body = createDashboardBody(scope, root, tooltip);
+  const live = createLiveControls(model, scope, kernelFree, () => body.updateLive());
+  const body = createDashboardBody(scope, root, tooltip, live);
   root.append(h("style", { text: BASE_CSS + DASHBOARD_CSS }), header, search.results, message, body.el, tooltip.el);
   el.appendChild(root);
   theme = readTheme(root);
@@ -234,8 +251,11 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     search.markCurrent(requested);
   }
 
+  const refusal = () => refusalText(model, invalidId);
+
   function state(): DashboardState {
     if (pageRead.kind === "error") return "error";
+    if (refusal()) return "error";
     if (pageRead.kind === "empty") return "empty";
     if (page && page.feature === null) return "error";
     if (page && requested !== null && page.feature !== requested) return timedOut || kernelFree ? "error" : "loading";
@@ -252,6 +272,7 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     root.dataset.requested = requested === null ? "" : String(requested);
     root.setAttribute("aria-busy", String(s === "loading"));
     if (s === "loading") status.textContent = `loading #${requested}…`;
+    else if (s === "error" && refusal()) status.textContent = `⚠ ${refusal()}`;
     else if (s === "error" && kernelFree && page && page.feature !== requested) {
       status.textContent = `⚠ #${requested} has no page in this exported file; showing #${page.feature}`;
     } else if (s === "error" && timedOut)
@@ -279,6 +300,7 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
       note.textContent = page.warnings.length ? `⚠ ${page.warnings.join("; ")}` : "";
       const vmax = scaleMax(page);
       const vmin = scaleMin(page) < 0 ? -vmax : 0;
+      live.update(page.feature);
       body.update(page, makePalette(theme, vmin, vmax), (id) => ids.length === 0 || idIndex.has(id));
     }
     renderState();
@@ -307,6 +329,7 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
   function go(id: number | null): boolean {
     if (id === null || !Number.isSafeInteger(id)) return false;
     if (ids.length && !idIndex.has(id)) return false;
+    invalidId = "";
     if (id !== requested || (page && page.feature !== id)) {
       timedOut = false;
       pageTimer.cancel();
@@ -338,6 +361,7 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     renderNav();
     renderState();
   });
+  scope.listen("feature_error", renderState);
   scope.listen("feature_ids", () => {
     readIds();
     renderPage(); // nearest chips depend on which ids are available

@@ -2,9 +2,12 @@
 
 Per feature: the top-k contexts (a token window around each context's max, with per-token activations),
 a uniform sample of active contexts (bucketed into activation intervals afterwards, as sae_vis's quantile
-groups), an exact streaming histogram of non-zero activations, density, logit effects of the decoder
-direction through the unembedding (computed per feature when its page is first shown, see `LogitEffects`: the
-product with the whole vocabulary is no fixed cost of a build), and the nearest features by decoder cosine.
+groups), exact streaming histograms of positive and of negative activations, density, co-activation counts
+(tokens where two features are both > 0: the features that fire together), logit effects of the decoder
+direction through the unembedding with their histogram over the vocabulary (computed per feature when its page
+is first shown, see `LogitEffects`: the product with the whole vocabulary is no fixed cost of a build), and the
+nearest features by decoder cosine. What needs a model per request (a text typed by the user, ablation effects
+of the top contexts) is in `dashboard_live`, never in the build.
 
 Memory is bounded by features x k (x window), never by corpus length: every batch is reduced into fixed-size
 buffers (top-k merges and a doubling histogram) and then dropped.
@@ -12,6 +15,7 @@ buffers (top-k merges and a doubling histogram) and then dropped.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -34,6 +38,7 @@ from ._forward import hook_activations_batches, length_sorted_batches, tokenize
 from .activations import ActivationResult
 
 WINDOW_BEFORE, WINDOW_AFTER = 10, 4
+LOGIT_BINS = 40  # bins of the logit-effect histogram (the whole vocabulary's effects)
 _META_KEY = "featureviz.dashboard"
 
 
@@ -69,6 +74,15 @@ class DashboardData:
     # Crosscoders: [F, n_hooks] decoder norm of each feature at each of its hooks (None for one-hook sources)
     decoder_norms: np.ndarray | None = None
     decoder_norm_hooks: list[str] = field(default_factory=list)
+    # Negative values (neurons): bin j holds values in (-(j+1), -j] x hist_neg_high / B (None: saved before them)
+    hist_neg_counts: np.ndarray | None = None   # [F, B]
+    hist_neg_high: np.ndarray | None = None     # [F]
+    # Features that fire on the same tokens: the N best by Jaccard index of their active tokens (-1 = empty),
+    # for the rows with coactive_computed (see dashboard_data's coactivation=)
+    coactive_ids: np.ndarray | None = None       # [F, N]
+    coactive_counts: np.ndarray | None = None    # [F, N] tokens where both are > 0
+    coactive_jaccard: np.ndarray | None = None   # [F, N]
+    coactive_computed: np.ndarray | None = None  # [F] uint8
     # The tokens each feature promotes / suppresses most (logit_top_ids, ... below): read from a saved file, or
     # computed from the model per feature on first use.
     logits: LogitEffects | None = field(default=None, repr=False, compare=False)
@@ -100,6 +114,9 @@ class DashboardData:
 
     def row(self, feature: int) -> int:
         matches = np.flatnonzero(self.feature_ids == feature)
+        n_all = self.feature_space.n_features if self.feature_space else None
+        if not len(matches) and n_all is not None and not 0 <= feature < n_all:
+            raise KeyError(f"feature {feature} is out of range: valid features are 0..{n_all - 1}")
         if not len(matches):
             shown = self.feature_ids[:8].tolist()
             raise KeyError(f"feature {feature} is not in this dashboard data (it holds {len(self.feature_ids)} "
@@ -109,24 +126,43 @@ class DashboardData:
     def page(self, feature: int, n_intervals: int = 5, per_interval: int = 5) -> dict:
         """Everything the dashboard shows for one feature, as plain JSON-ready Python values."""
         i = self.row(feature)
-        high = float(self.hist_high[i])
-        counts = self.hist_counts[i]
-        used = int(np.flatnonzero(counts)[-1]) + 1 if counts.any() else 0  # trim empty upper bins
-        edges = np.linspace(0, high, len(counts) + 1)[: used + 1]
         return {
             "feature": int(feature),
             "n_tokens": int(self.n_tokens),
             "density": float(self.density[i]),
             "max": float(self.max_value[i]),
-            "histogram": {"counts": counts[:used].tolist(), "edges": edges.tolist()},
+            "histogram": self._histogram(i),
             "top": self._examples(self.top_values[i], self.top_tokens[i], self.top_acts[i]),
             "intervals": self._intervals(i, n_intervals, per_interval),
             **self._logit_lists(i),
             "nearest": [{"feature": int(f), "cosine": float(c)} for f, c in zip(self.nearest_ids[i], self.nearest_cosine[i])],
+            **self._coactive(i),
             "decoder_norms": ([] if self.decoder_norms is None else
                               [{"hook": hook, "norm": float(n)} for hook, n in zip(self.decoder_norm_hooks,
                                                                                    self.decoder_norms[i])]),
         }
+
+    def _histogram(self, i) -> dict:
+        """Counts and increasing edges of the non-zero activations: the negative bins (if any), then the positive."""
+        counts = self.hist_counts[i]
+        used = int(np.flatnonzero(counts)[-1]) + 1 if counts.any() else 0  # trim empty upper bins
+        edges = np.linspace(0, float(self.hist_high[i]), len(counts) + 1)[: used + 1]
+        neg = None if self.hist_neg_counts is None else self.hist_neg_counts[i]
+        if neg is None or not neg.any():
+            return {"counts": counts[:used].tolist(), "edges": edges.tolist()}
+        n_neg = int(np.flatnonzero(neg)[-1]) + 1
+        neg_edges = -np.linspace(0, float(self.hist_neg_high[i]), len(neg) + 1)[: n_neg + 1]
+        if not used:
+            edges = np.zeros(1)
+        return {"counts": neg[:n_neg][::-1].tolist() + counts[:used].tolist(),
+                "edges": neg_edges[::-1].tolist() + edges[1:].tolist()}
+
+    def _coactive(self, i) -> dict:
+        if self.coactive_computed is None or not self.coactive_computed[i]:
+            return {"coactive": None}
+        keep = self.coactive_ids[i] >= 0
+        return {"coactive": [{"feature": int(f), "jaccard": float(j), "count": int(c)} for f, j, c in
+                             zip(self.coactive_ids[i][keep], self.coactive_jaccard[i][keep], self.coactive_counts[i][keep])]}
 
     def _examples(self, values, tokens, acts) -> list[dict]:
         out = []
@@ -158,11 +194,15 @@ class DashboardData:
 
     def _logit_lists(self, i) -> dict:
         if self.logits is None:
-            return {"logits_top": [], "logits_bottom": []}
+            return {"logits_top": [], "logits_bottom": [], "logit_histogram": {"counts": [], "edges": []}}
         arrays = self._logit_arrays([i])
-        return {f"logits_{side}": [{"token": self.token_strings[int(t)], "value": float(v)}
-                                   for t, v in zip(arrays[f"logit_{side}_ids"][i], arrays[f"logit_{side}_values"][i])]
-                for side in ("top", "bottom")}
+        counts = arrays["logit_hist_counts"][i]
+        low, high = (float(v) for v in arrays["logit_hist_range"][i])
+        edges = np.linspace(low, high, len(counts) + 1) if counts.any() and high > low else []
+        return {**{f"logits_{side}": [{"token": self.token_strings[int(t)], "value": float(v)}
+                                      for t, v in zip(arrays[f"logit_{side}_ids"][i], arrays[f"logit_{side}_values"][i])]
+                   for side in ("top", "bottom")},
+                "logit_histogram": {"counts": counts.tolist() if len(edges) else [], "edges": list(map(float, edges))}}
 
     def prefetch_logits(self, features) -> None:
         """Compute the logit effects of several features in one batched product (e.g. before showing or
@@ -213,8 +253,8 @@ class DashboardData:
                 arrays = {name: file.get_tensor(name) for name in file.keys()}
         meta["token_strings"] = {int(k): v for k, v in meta["token_strings"].items()}
         meta["feature_space"] = FeatureSpace(**meta["feature_space"]) if meta.get("feature_space") else None
-        logits = {name: arrays.pop(name) for name in LogitEffects.NAMES if name in arrays}
-        data = cls(**arrays, **meta, logits=LogitEffects.stored(logits) if len(logits) == 4 else None)
+        logits = {name: arrays.pop(name) for name in LogitEffects.NAMES + LogitEffects.HISTOGRAM if name in arrays}
+        data = cls(**arrays, **meta, logits=LogitEffects.stored(logits) if len(logits) >= 4 else None)
         unknown = data.stored_token_ids() - data.token_strings.keys()
         if unknown:
             raise ValueError(f"{path} does not hold one consistent save: its arrays use {len(unknown)} token ids "
@@ -241,13 +281,18 @@ class LogitEffects:
     """
 
     NAMES = ("logit_top_ids", "logit_top_values", "logit_bottom_ids", "logit_bottom_values")
+    # The distribution of all vocabulary logit effects: LOGIT_BINS counts over [low, high] (older files lack it)
+    HISTOGRAM = ("logit_hist_counts", "logit_hist_range")
 
     def __init__(self, arrays: dict, done: np.ndarray, model=None, unembedding: _Unembedding | None = None):
         self.arrays, self.done, self.model, self.unembedding = arrays, done, model, unembedding
 
     @classmethod
     def stored(cls, arrays: dict) -> LogitEffects:
-        return cls(arrays, np.ones(len(arrays["logit_top_ids"]), dtype=bool))
+        n_rows = len(arrays["logit_top_ids"])
+        arrays.setdefault("logit_hist_counts", np.zeros((n_rows, 0), dtype=np.int64))
+        arrays.setdefault("logit_hist_range", np.zeros((n_rows, 2), dtype=np.float32))
+        return cls(arrays, np.ones(n_rows, dtype=bool))
 
     @classmethod
     def lazy(cls, model, source: FeatureSource, n_rows: int, n: int) -> LogitEffects:
@@ -255,7 +300,9 @@ class LogitEffects:
         width = 0 if unembedding.directions is None else min(n, unembedding.unembed.shape[1])
         ids, values = np.zeros((n_rows, width), dtype=np.int64), np.zeros((n_rows, width), dtype=np.float32)
         arrays = {"logit_top_ids": ids, "logit_top_values": values, "logit_bottom_ids": ids.copy(),
-                  "logit_bottom_values": values.copy()}
+                  "logit_bottom_values": values.copy(),
+                  "logit_hist_counts": np.zeros((n_rows, LOGIT_BINS if width else 0), dtype=np.int64),
+                  "logit_hist_range": np.zeros((n_rows, 2), dtype=np.float32)}
         return cls(arrays, np.zeros(n_rows, dtype=bool), model, unembedding)
 
     def fill(self, rows, feature_ids: np.ndarray) -> np.ndarray | None:
@@ -265,12 +312,11 @@ class LogitEffects:
             return None
         if self.unembedding is None:
             raise ValueError("these logit effects were loaded without some rows; rebuild with dashboard_data(...)")
-        top_values, top_ids, bottom_values, bottom_ids = self.unembedding.rows(feature_ids[rows])
-        a = self.arrays
-        a["logit_top_ids"][rows], a["logit_top_values"][rows] = top_ids, top_values
-        a["logit_bottom_ids"][rows], a["logit_bottom_values"][rows] = bottom_ids, bottom_values
+        computed = self.unembedding.rows(feature_ids[rows])
+        for name, value in computed.items():
+            self.arrays[name][rows] = value
         self.done[rows] = True
-        return np.concatenate([top_ids.ravel(), bottom_ids.ravel()])
+        return np.concatenate([computed["logit_top_ids"].ravel(), computed["logit_bottom_ids"].ravel()])
 
 
 class _Unembedding:
@@ -281,8 +327,12 @@ class _Unembedding:
         self.decoder = decoder  # holds the weights' memory, so no other tensor can reuse the address in the key
         self.computed: dict[int, tuple] = {}
 
-    def rows(self, features, chunk: int = 256) -> tuple[np.ndarray, ...]:
-        """(top values, top ids, bottom values, bottom ids), each [len(features), n], for these feature ids."""
+    PARTS = ("logit_top_values", "logit_top_ids", "logit_bottom_values", "logit_bottom_ids", "logit_hist_counts",
+             "logit_hist_range")
+
+    def rows(self, features, chunk: int = 256) -> dict[str, np.ndarray]:
+        """{name in PARTS: [len(features), ...]} for these feature ids: top and bottom n values and ids, and the
+        histogram of the effects on the whole vocabulary (LOGIT_BINS counts over the range [min, max])."""
         features = [int(f) for f in features]
         missing = [f for f in dict.fromkeys(features) if f not in self.computed]
         width = 0 if self.directions is None else min(self.n, self.unembed.shape[1])
@@ -292,15 +342,27 @@ class _Unembedding:
                 block = missing[start : start + chunk]
                 if self.directions is None:
                     empty = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-                    self.computed.update({f: (*empty, *empty) for f in block})
+                    self.computed.update({f: (*empty, *empty, empty[1], np.zeros(2, np.float32)) for f in block})
                     continue
                 index = torch.as_tensor(block, device=self.directions.device)
                 logits = self.directions[index].float() @ unembed  # one row per page: one matrix-vector product
                 top, bottom = logits.topk(width, dim=1), logits.topk(width, dim=1, largest=False)
-                parts = [to_numpy(x) for x in (top.values, top.indices, bottom.values, bottom.indices)]
+                counts, ranges = _row_histograms(logits, LOGIT_BINS)
+                parts = [to_numpy(x) for x in (top.values, top.indices, bottom.values, bottom.indices, counts, ranges)]
                 self.computed.update({f: tuple(p[j] for p in parts) for j, f in enumerate(block)})
-        return tuple(np.stack([self.computed[f][part] for f in features]).reshape(len(features), width)
-                     for part in range(4))
+        return {name: np.stack([self.computed[f][part] for f in features]).reshape(len(features), -1)
+                for part, name in enumerate(self.PARTS)}
+
+
+def _row_histograms(values: torch.Tensor, n_bins: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row of [R, V] values: n_bins counts over equal bins from the row's min to its max (the max in the
+    last bin), and [R, 2] (min, max)."""
+    low, high = values.amin(1), values.amax(1)
+    width = (high - low).clamp(min=torch.finfo(values.dtype).tiny)
+    bins = ((values - low[:, None]) / width[:, None] * n_bins).long().clamp(0, n_bins - 1)
+    counts = torch.zeros(len(values), n_bins, dtype=torch.long, device=values.device)
+    counts.scatter_add_(1, bins, torch.ones_like(bins))
+    return counts, torch.stack([low, high], 1)
 
 
 _UNEMBEDDINGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # torch model -> {source key: _Unembedding}
@@ -444,6 +506,23 @@ def _batch_generator(seed: int, batch_index: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, batch_index]).generate_state(1)[0]))
 
 
+# Co-activation counts are [rows, features] int32: by default every feature gets a row while that is at most
+# this many entries (64 MB: 4,096 features; 2,560 latents take 26 MB), beyond it none unless asked for.
+COACTIVATION_MAX_ENTRIES = 2**24
+
+
+def _coactivation_rows(n_features: int, coactivation) -> np.ndarray:
+    """Columns of the pass that get a co-activation row: None = all if they fit COACTIVATION_MAX_ENTRIES, else
+    none; False = none; otherwise the given column indices."""
+    if coactivation is None:
+        coactivation = n_features * n_features <= COACTIVATION_MAX_ENTRIES
+    if coactivation is True:
+        return np.arange(n_features)
+    if coactivation is False:
+        return np.zeros(0, dtype=np.int64)
+    return np.asarray(coactivation, dtype=np.int64).reshape(-1)
+
+
 class DashboardState:
     """The mergeable reduction of a dashboard pass over some contexts of a corpus: per feature the top-k
     contexts, the reservoir (random keys, smallest kept), the doubling histogram, active counts and tokens.
@@ -457,12 +536,19 @@ class DashboardState:
     BUFFERS = ("score", "value", "ctx", "tokens", "acts")
 
     def __init__(self, n_features: int, k: int, n_samples: int, n_bins: int, device="cpu",
-                 width: int = WINDOW_BEFORE + WINDOW_AFTER + 1):
+                 width: int = WINDOW_BEFORE + WINDOW_AFTER + 1, coactivation=None):
         self.n_tokens = 0
         self.active = torch.zeros(n_features, dtype=torch.long, device=device)
         self.hist = torch.zeros(n_features, n_bins, dtype=torch.long, device=device)
         self.high = torch.zeros(n_features, device=device)
+        # Negative values (neurons) in their own doubling histogram over [-high_neg, 0], mirrored.
+        self.hist_neg = torch.zeros(n_features, n_bins, dtype=torch.long, device=device)
+        self.high_neg = torch.zeros(n_features, device=device)
         self.top, self.sample = (self._empty(n_features, slots, width, device) for slots in (k, n_samples))
+        # Co-activation: for the columns `coact_rows`, tokens where both it and each other column are > 0.
+        rows = _coactivation_rows(n_features, coactivation)
+        self.coact_rows = torch.as_tensor(rows, dtype=torch.long, device=device)
+        self.coact = torch.zeros(len(rows), n_features, dtype=torch.int32, device=device)
 
     @staticmethod
     def _empty(n_features, slots, width, device) -> dict:
@@ -493,31 +579,46 @@ class DashboardState:
         _merge_candidates(self.sample, -keys.T, ctx_max.T, ctx_pos.T, ctx_ids, feats, tokens, lengths,
                           self.sample["score"].shape[1])
         _update_histogram(self.hist, self.high, feats, positive)
+        if (feats.amin((0, 1)) < 0).any():  # one reduction: SAE latents (never negative) pay nothing more
+            neg = (-feats).clamp(min=0)
+            _update_histogram(self.hist_neg, self.high_neg, neg, neg > 0)
+        if len(self.coact_rows):
+            # Counts per batch are at most its token count (< 2**24), so the float32 product is exact.
+            flat = positive.reshape(-1, positive.shape[-1]).float()
+            self.coact += (flat[:, self.coact_rows].T @ flat).round().int()
 
     def merge(self, other: "DashboardState") -> "DashboardState":
         """Fold `other` (a state over other contexts of the same pass) into this one; returns self."""
         if (self.hist.shape != other.hist.shape or self.top["tokens"].shape != other.top["tokens"].shape
                 or self.sample["tokens"].shape != other.sample["tokens"].shape):
             raise ValueError("these dashboard states come from passes with other features, k, n_samples or n_bins")
+        if not torch.equal(self.coact_rows.cpu(), other.coact_rows.cpu()):
+            raise ValueError("these dashboard states count co-activation for other features")
         other = other.to(self.hist.device)
         self.n_tokens += other.n_tokens
         self.active += other.active
+        self.coact += other.coact
         for mine, theirs in ((self.top, other.top), (self.sample, other.sample)):
             _merge_top(mine, theirs, mine["score"].shape[1])
-        high = torch.maximum(self.high, other.high)
-        self.hist = _fit_range(self.hist, self.high, high) + _fit_range(other.hist, other.high, high)
-        self.high = high
+        for hist, high in (("hist", "high"), ("hist_neg", "high_neg")):
+            mine, theirs = getattr(self, high), getattr(other, high)
+            both = torch.maximum(mine, theirs)
+            setattr(self, hist, _fit_range(getattr(self, hist), mine, both) + _fit_range(getattr(other, hist), theirs, both))
+            setattr(self, high, both)
         return self
 
     def to(self, device) -> "DashboardState":
         out = DashboardState.__new__(DashboardState)
         out.n_tokens = self.n_tokens
-        out.active, out.hist, out.high = (t.to(device) for t in (self.active, self.hist, self.high))
+        for name in self.TENSORS:
+            setattr(out, name, getattr(self, name).to(device))
         out.top, out.sample = ({n: t.to(device) for n, t in b.items()} for b in (self.top, self.sample))
         return out
 
+    TENSORS = ("active", "hist", "high", "hist_neg", "high_neg", "coact_rows", "coact")
+
     def arrays(self) -> dict[str, np.ndarray]:
-        out = {"active": self.active, "hist": self.hist, "high": self.high}
+        out = {name: getattr(self, name) for name in self.TENSORS}
         out.update({f"{part}.{name}": value for part, buffers in (("top", self.top), ("sample", self.sample))
                     for name, value in buffers.items()})
         return {name: np.ascontiguousarray(to_numpy(value)) for name, value in out.items()}
@@ -527,7 +628,8 @@ class DashboardState:
         t = {name: torch.from_numpy(np.array(value)) for name, value in arrays.items()}
         state = cls.__new__(cls)
         state.n_tokens = int(n_tokens)
-        state.active, state.hist, state.high = t["active"], t["hist"], t["high"]
+        for name in cls.TENSORS:
+            setattr(state, name, t[name])
         state.top = {name: t[f"top.{name}"] for name in cls.BUFFERS}
         state.sample = {name: t[f"sample.{name}"] for name in cls.BUFFERS}
         return state
@@ -581,7 +683,8 @@ def dashboard_data(model, source, corpus=None, features=None, *, k: int = 10, n_
                    n_logits: int = 10, n_nearest: int = 5, context_size: int = 128, max_texts: int | None = None,
                    batch_tokens: int | None = None, seed: int = 0, drop_first: int | None = None,
                    activations: ActivationResult | None = None, progress: bool = True, workers: int | None = None,
-                   cluster: str | None = None, shards: int | None = None, checkpoint_dir=None) -> DashboardData:
+                   cluster: str | None = None, shards: int | None = None, checkpoint_dir=None,
+                   coactivation=None) -> DashboardData:
     """Dashboard data for `features` (default: all) of `source`, in one streaming pass over `corpus`, or
     over `activations` already computed (then the model never runs). With `workers` or `cluster` the pass is
     split into shards run as Ray tasks whose partial results merge exactly (the same data as one process).
@@ -643,6 +746,12 @@ def dashboard_data(model, source, corpus=None, features=None, *, k: int = 10, n_
         Each finished shard's state is written there (one safetensors file per shard, keyed by everything that
         determines it); a re-run with the same arguments loads the shards already done and runs only the rest.
         On a multi-machine cluster it must be a shared file system. Without `workers` the shards run here.
+    coactivation : bool or sequence of int, optional
+        The features whose co-activation with every other built feature is counted in the same pass (tokens
+        where both are > 0; the page lists the `n_nearest` with the highest Jaccard index). Memory is one int32
+        per (listed feature, built feature): default all while that is at most 2**24 entries (4,096 features;
+        2,560 take 26 MB), none beyond (then pass the features you will look at); False for none. Counts are
+        exact (sharded passes sum them) below 2**31 tokens.
 
     Returns
     -------
@@ -670,7 +779,8 @@ def dashboard_data(model, source, corpus=None, features=None, *, k: int = 10, n_
         raise ValueError(f"n_bins must be even (bins merge in pairs as the range doubles), got {n_bins}")
     contexts = (corpus_token_lists(model, corpus, context_size, max_texts) if activations is None
                 else _activation_contexts(model, activations))
-    spec = PassSpec(None if features is None else feature_ids, len(feature_ids), k, n_samples, n_bins, drop_first, seed)
+    spec = PassSpec(None if features is None else feature_ids, len(feature_ids), k, n_samples, n_bins, drop_first, seed,
+                    _coactivation_columns(coactivation, feature_ids))
     plan = length_sorted_batches([len(c) for c in contexts], batch_tokens or default_batch_tokens(source.n_features))
     if workers is not None or cluster is not None or checkpoint_dir is not None:
         if activations is not None:
@@ -699,12 +809,29 @@ class PassSpec:
     n_bins: int
     drop_first: int
     seed: int
+    coactivation: np.ndarray | None = None  # columns with co-activation rows (None: the default, see DashboardState)
 
     def key(self) -> str:
         """A stable description (checkpoint files are reused only for the same spec)."""
         feats = "all" if self.features is None else ",".join(map(str, np.asarray(self.features).tolist()))
+        rows = _coactivation_rows(self.n_features, self.coactivation)
+        coact = hashlib.sha256(rows.tobytes()).hexdigest()[:16]
         return (f"features={feats};k={self.k};n_samples={self.n_samples};n_bins={self.n_bins};"
-                f"drop_first={self.drop_first};seed={self.seed}")
+                f"drop_first={self.drop_first};seed={self.seed};coactivation={len(rows)}:{coact}")
+
+
+def _coactivation_columns(coactivation, feature_ids: np.ndarray):
+    """The `coactivation` argument as columns of the pass (None / True / False pass through)."""
+    if coactivation is None or isinstance(coactivation, (bool, np.bool_)):
+        return None if coactivation is None else bool(coactivation)
+    if isinstance(coactivation, (str, bytes)) or not hasattr(coactivation, "__iter__"):
+        raise TypeError(f"coactivation must be True, False or a list of feature ids, got {coactivation!r}")
+    column = {int(f): i for i, f in enumerate(feature_ids)}
+    wanted = [integer(f, "coactivation feature") for f in coactivation]
+    missing = [f for f in wanted if f not in column]
+    if missing:
+        raise ValueError(f"coactivation features {missing[:5]} are not among the features built (features=...)")
+    return np.array(sorted({column[f] for f in wanted}), dtype=np.int64)
 
 
 def reduce_batches(model, source: FeatureSource, contexts, batches, spec: PassSpec, first_batch: int = 0, bar=None,
@@ -713,7 +840,7 @@ def reduce_batches(model, source: FeatureSource, contexts, batches, spec: PassSp
     are the plan's batches first_batch, first_batch + 1, ...; from the model, or read from `activations`."""
     device = model.device  # every buffer lives beside the activations; results come back as CPU numpy
     cols = None if spec.features is None else torch.as_tensor(spec.features, device=device)
-    state = DashboardState(spec.n_features, spec.k, spec.n_samples, spec.n_bins, device)
+    state = DashboardState(spec.n_features, spec.k, spec.n_samples, spec.n_bins, device, coactivation=spec.coactivation)
     for index, batch in enumerate(batches, start=first_batch):
         if activations is None:
             batch, feats, lengths = _encoded_batch(model, source, contexts, batch, cols)
@@ -743,13 +870,40 @@ def _finish(model, source: FeatureSource, state: DashboardState, spec: PassSpec,
         max_value=n(top["value"][:, 0].clamp(min=0)),
         top_values=n(top["value"]), top_tokens=n(top["tokens"]), top_acts=n(top["acts"]),
         sample_values=n(sample["value"]), sample_tokens=n(sample["tokens"]), sample_acts=n(sample["acts"]),
-        hist_counts=n(state.hist), hist_high=n(state.high),
+        hist_counts=n(state.hist), hist_high=n(state.high), hist_neg_counts=n(state.hist_neg),
+        hist_neg_high=n(state.high_neg), **_coactive_top(state, feature_ids, n_nearest),
         nearest_ids=n(nearest_ids), nearest_cosine=n(nearest_cos),
         token_strings=_token_strings(model, sorted(used_ids)),
         hook_name=source.hook_name, source_kind=source.kind, feature_space=source.feature_space,
         drop_first=spec.drop_first, logits=LogitEffects.lazy(model, source, len(feature_ids), n_logits),
         **_decoder_norms(source, feature_ids),
     )
+
+
+def _coactive_top(state: DashboardState, feature_ids: np.ndarray, n: int) -> dict:
+    """Per feature with a co-activation row: the n others with the highest Jaccard index of active tokens
+    (count / (active_f + active_g - count)), ties by count then feature order; only pairs seen together."""
+    n_feat = len(feature_ids)
+    n = min(n, n_feat - 1)
+    ids, counts = np.full((n_feat, n), -1, dtype=np.int64), np.zeros((n_feat, n), dtype=np.int64)
+    jaccard, computed = np.zeros((n_feat, n), dtype=np.float32), np.zeros(n_feat, dtype=np.uint8)
+    rows = state.coact_rows.cpu()
+    if len(rows) and n > 0:
+        both = state.coact.cpu().long()                                             # [R, F]
+        active = state.active.cpu()
+        union = active[rows][:, None] + active[None, :] - both
+        score = torch.where(both > 0, both.double() / union.clamp(min=1).double(), 0.0)
+        score[torch.arange(len(rows), device="cpu"), rows] = -1.0                                  # not itself
+        by_count = (-both).argsort(dim=1, stable=True)
+        order = by_count.gather(1, (-score.gather(1, by_count)).argsort(dim=1, stable=True))[:, :n]
+        best, best_count = score.gather(1, order), both.gather(1, order)
+        fid = torch.as_tensor(feature_ids, device="cpu")[order]
+        r = rows.numpy()
+        ids[r] = torch.where(best > 0, fid, torch.full_like(fid, -1)).numpy()
+        counts[r] = torch.where(best > 0, best_count, torch.zeros_like(best_count)).numpy()
+        jaccard[r] = best.clamp(min=0).float().numpy()
+        computed[r] = 1
+    return {"coactive_ids": ids, "coactive_counts": counts, "coactive_jaccard": jaccard, "coactive_computed": computed}
 
 
 def _decoder_norms(source: FeatureSource, feature_ids: np.ndarray) -> dict:

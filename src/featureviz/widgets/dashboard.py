@@ -12,6 +12,7 @@ import numpy as np
 import traitlets as t
 
 from ..analysis.dashboard import DashboardData, dashboard_data
+from ..analysis.dashboard_live import ablation_effects, feature_on_text
 from .base import FeatureWidget
 
 MAX_SEARCH_RESULTS = 50
@@ -26,9 +27,17 @@ class Dashboard(FeatureWidget, bundle="dashboard"):
     feature_ids = t.List(t.Int()).tag(sync=True)      # the features this dashboard can show, in order
     search = t.Unicode("").tag(sync=True)             # two-way: a token to look for in top contexts
     search_results = t.List(t.Dict()).tag(sync=True)  # [{feature, value, token}] best first
+    # A feature the view asked for and Python refused (out of range, not built): said in the view, not raised.
+    feature_error = t.Unicode("").tag(sync=True)
+    # Computed on request only, with a model (live): the text box and the ablation effects of the top contexts.
+    live = t.Bool(False).tag(sync=True)
+    probe_text = t.Unicode("").tag(sync=True)         # two-way: the user's text
+    probe = t.Dict().tag(sync=True)                   # {feature, text, tokens, acts} or {feature, text, error}
+    ablation_for = t.Int(-1).tag(sync=True)           # two-way: the feature whose top contexts to ablate (-1: none)
+    ablation = t.Dict().tag(sync=True)                # {feature, top: [{effects, acts}]} or {feature, error}
 
     def __init__(self, model_or_data, source=None, corpus=None, feature: int | None = None, *, features=None,
-                 title: str | None = None, **build_options):
+                 title: str | None = None, model=None, **build_options):
         """Build the dashboard data in one pass over `corpus`, or reuse a `DashboardData`.
 
         ``Dashboard(model, source, corpus, feature=...)`` or ``Dashboard(data, feature=...)`` (e.g. with
@@ -48,13 +57,18 @@ class Dashboard(FeatureWidget, bundle="dashboard"):
             With a model: the features to build (default: all).
         title : str, optional
             Default: the source kind and hook.
+        model : optional
+            With a DashboardData (and `source`): the model, for what is computed on request (the text box,
+            ablation effects). Built from a model, the dashboard has both already.
         **build_options
             With a model: passed to `dashboard_data` (k, n_samples, drop_first, ``activations=`` an
             `ActivationResult` instead of a corpus: no forward pass, ...).
         """
         if isinstance(model_or_data, DashboardData):
             data = model_or_data
+            self._model, self._source = (model, source) if model is not None and source is not None else (None, None)
         else:
+            self._model, self._source = model_or_data, source
             if source is None or (corpus is None and build_options.get("activations") is None):
                 raise TypeError("Dashboard(model, source, corpus, feature=...) needs a source and a corpus (or "
                                 "activations=fv.activations(...)), or pass a DashboardData as the first argument")
@@ -65,8 +79,10 @@ class Dashboard(FeatureWidget, bundle="dashboard"):
         data.row(first)  # a clear KeyError now rather than a blank widget
         kind = {"sae": "SAE latent", "neurons": "neuron", "crosscoder": "crosscoder latent",
                 "transcoder": "transcoder latent"}.get(data.source_kind, "feature")
+        self._ablations: dict[int, list] = {}
         super().__init__(feature_ids=data.feature_ids.astype(int).tolist(), feature=first, page=data.page(first),
-                         title=title if title is not None else f"{kind} at {data.hook_name}")
+                         title=title if title is not None else f"{kind} at {data.hook_name}",
+                         live=self._model is not None)
 
     def __repr__(self) -> str:
         return f"Dashboard(feature {self.feature} of {len(self.feature_ids)} @ {self.selection_hook or '?'})"
@@ -115,6 +131,60 @@ class Dashboard(FeatureWidget, bundle="dashboard"):
     @t.observe("feature")
     def _show(self, change):
         self.page = self.data.page(change["new"])
+        self.feature_error = ""
+        self.ablation_for = -1  # a later request for this feature is a change again
+        if self.probe_text:
+            self._probe()
+
+    def set_state(self, sync_data):
+        """A feature the view asks for that cannot be shown is refused as always (the old one stays), but said in
+        `feature_error` for the view and sent back, instead of an exception in the kernel's log."""
+        try:
+            super().set_state(sync_data)
+        except t.TraitError as error:
+            if "feature" not in sync_data:
+                raise
+            self.feature_error = str(error)
+            self.send_state("feature")
+
+    @t.observe("probe_text")
+    def _probe_changed(self, change):
+        self._probe()
+
+    def _probe(self):
+        """The shown feature on the user's text (a sentence instead when it cannot be computed)."""
+        text, feature = self.probe_text, int(self.feature)
+        if not text.strip():
+            self.probe = {}
+            return
+        if self._model is None:
+            self.probe = {"feature": feature, "text": text, "error": "this dashboard has no model: pass model= and "
+                          "source= to Dashboard(data, ...) to test a text"}
+            return
+        try:
+            result = feature_on_text(self._model, self._source, feature, text)
+        except Exception as error:  # noqa: BLE001 - shown in the view, the kernel keeps running
+            result = {"error": f"{type(error).__name__}: {error}"}
+        self.probe = {"feature": feature, "text": text, **result}
+
+    @t.observe("ablation_for")
+    def _ablate(self, change):
+        feature = change["new"]
+        if feature < 0:
+            return
+        if feature != self.feature:
+            self.ablation = {"feature": feature, "error": f"feature {feature} is not the one shown"}
+            return
+        if self._model is None:
+            self.ablation = {"feature": feature, "error": "this dashboard has no model: pass model= and source= to "
+                             "Dashboard(data, ...) to compute ablation effects"}
+            return
+        try:
+            if feature not in self._ablations:
+                self._ablations[feature] = ablation_effects(self._model, self._source, self.data, feature)
+            self.ablation = {"feature": feature, "top": self._ablations[feature]}
+        except Exception as error:  # noqa: BLE001 - shown in the view (e.g. a source that cannot be steered)
+            self.ablation = {"feature": feature, "error": f"{type(error).__name__}: {error}"}
 
     @t.observe("search")
     def _search(self, change):
