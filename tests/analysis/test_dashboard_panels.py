@@ -3,15 +3,15 @@ logit-effect histogram, correlated features by co-activation (against a brute-fo
 
 import numpy as np
 import pytest
+import test_dashboard
 import torch
 
 import featureviz as fv
 from featureviz.analysis import dashboard as dash
 from featureviz.analysis.dashboard import DashboardData, dashboard_data
 
-from test_dashboard import corpus, data, source  # noqa: F401 - the same tiny corpus, SAE / neuron sources, data
-
-ARGS = dict(k=5, n_samples=8, n_bins=16, batch_tokens=96, progress=False)  # as test_dashboard's `data`
+corpus, source, data = test_dashboard.corpus, test_dashboard.source, test_dashboard.data  # the same fixtures
+ARGS = {"k": 5, "n_samples": 8, "n_bins": 16, "batch_tokens": 96, "progress": False}  # as test_dashboard's `data`
 
 
 def test_histogram_counts_negative_values_too(tiny_model, source, corpus, data):
@@ -127,7 +127,7 @@ def test_ablation_effect_equals_a_manual_rerun_with_the_feature_zeroed(tiny_mode
                 assert got["effects"][t - 1] == 0
                 continue
 
-            def zero_at_t(x, hook=None, t=t):
+            def zero_at_t(x, hook=None, t=t, acts=acts):
                 x = x.clone()
                 x[0, t] -= acts[t] * W_dec[feature]
                 return x
