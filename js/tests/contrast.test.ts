@@ -136,7 +136,7 @@ describe("contrast render()", () => {
     // Bars share one scale across groups: the largest mean fills the track.
     const widths = (id: number) =>
       cells(id).map((c) => parseFloat(c.querySelector<HTMLElement>(".fv-contrast-bar")!.style.width));
-    expect(widths(40)[0]).toBeCloseTo(72, 0);
+    expect(widths(40)[0]).toBeCloseTo(100, 0); // percent of the track
     expect(widths(40)[1]).toBe(0);
     expect(widths(30)[0]).toBeCloseTo(widths(30)[1], 5);
     expect(widths(20)[1] / widths(40)[0]).toBeCloseTo(0.9 / 1.234567, 2);
@@ -367,8 +367,8 @@ describe("issue 18: bars show what the test compared", () => {
     const { root } = mount({ ...baseState(), prompt_means: denseTrait(PROMPT_MEANS), aggregate: "max" });
     const cell = root.querySelector<HTMLElement>('.fv-contrast-row[data-feature="10"] td[data-group-index="1"]')!;
     expect(cell.querySelector(".fv-contrast-mean")?.textContent).toBe("4");
-    // Shared scale: the largest prompt mean (8, feature 40) fills the 72 px track; 4 fills half.
-    expect(cell.querySelector<HTMLElement>(".fv-contrast-bar")!.style.width).toBe("36px");
+    // Shared scale: the largest prompt mean (8, feature 40) fills the track; 4 fills half.
+    expect(cell.querySelector<HTMLElement>(".fv-contrast-bar")!.style.width).toBe("50.0%");
     const legend = root.querySelector(".fv-contrast-legend")!.textContent!;
     expect(legend).toContain("average per-prompt max, what the test compares");
     cell.dispatchEvent(new MouseEvent("mousemove", { bubbles: true, clientX: 5, clientY: 5 }));

@@ -44,6 +44,10 @@ describe("scopeCss", () => {
     ]);
     expect(out).toContain("@keyframes spin { to { transform: rotate(360deg); } }");
     expect(out).toContain(".r .h:not(.c, .d) { z: 3; }"); // one selector: the comma inside :not() is not a list
+    // Container queries (the contrast view's narrow layout) are scoped like @media.
+    expect(scopeCss(".r", "@container (max-width: 600px) { .t { width: 40px; } }")).toBe(
+      "@container (max-width: 600px) { .r .t { width: 40px; } }",
+    );
   });
 
   it("leaves no view rule unscoped", () => {

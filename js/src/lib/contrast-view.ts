@@ -35,6 +35,7 @@ import { createScope } from "./view";
 export const CONTRAST_CSS = scopeCss(
   ".fv-contrast",
   `
+.fv-contrast { width: 100%; container-type: inline-size; }
 .fv-contrast .fv-scroll { min-width: 100%; }
 .fv-contrast-table { width: 100%; border-collapse: separate; border-spacing: 0; font-variant-numeric: tabular-nums; }
 .fv-contrast-table th {
@@ -69,6 +70,12 @@ export const CONTRAST_CSS = scopeCss(
 .fv-contrast-mean { min-width: 5.2em; text-align: right; font-family: var(--fv-code); font-size: 11px; }
 .fv-contrast-mark { min-width: 1.9em; font-weight: 700; letter-spacing: -1px; }
 .fv-contrast-effect { min-width: 3.6em; text-align: right; color: var(--fv-fg2); font-size: 10px; font-family: var(--fv-code); }
+@container (max-width: 600px) {
+  .fv-contrast-track { width: 40px; }
+  .fv-contrast-mean { min-width: 3.4em; }
+  .fv-contrast-row td, .fv-contrast-sort { padding-left: 4px; padding-right: 4px; }
+  .fv-contrast-feature { max-width: 140px; }
+}
 .fv-contrast-legend {
   padding: 4px 6px; border: 1px solid var(--fv-border); border-top: none;
   color: var(--fv-fg2); font-size: 11px; max-width: 100%; overflow-wrap: anywhere;
@@ -77,7 +84,6 @@ export const CONTRAST_CSS = scopeCss(
 `,
 );
 
-const BAR_WIDTH_PX = 72;
 const GROUP_NAME_MAX = 40;
 const LABEL_MAX = 40;
 
@@ -156,7 +162,7 @@ function renderRow(d: ContrastData, r: number): HTMLTableRowElement {
     const colour = toCss(groupColour(k));
     const frac = Number.isFinite(mean) && d.maxAbsMean > 0 ? Math.min(1, Math.abs(mean) / d.maxAbsMean) : 0;
     const bar = h("span", { className: `fv-contrast-bar${mean < 0 ? " fv-neg" : ""}` });
-    bar.style.width = `${(frac * BAR_WIDTH_PX).toFixed(1)}px`;
+    bar.style.width = `${(frac * 100).toFixed(1)}%`; // of the track, which narrows in small outputs
     bar.style.background = colour;
     bar.style.color = colour;
     const mark = groupMark(q, effect, d.alpha);

@@ -5,7 +5,7 @@
 
 /**
  * Prefix every selector of css with `root ` unless it already starts with root (`root`, `root[...]`,
- * `root.x`, `root x`); @media / @supports blocks are scoped inside, @keyframes are left as they are.
+ * `root.x`, `root x`); @media / @supports / @container blocks are scoped inside, @keyframes are left as they are.
  */
 export function scopeCss(root: string, css: string): string {
   let out = "";
@@ -18,7 +18,7 @@ export function scopeCss(root: string, css: string): string {
     const body = css.slice(open + 1, close);
     const head = prelude.trim();
     const lead = prelude.slice(0, prelude.length - prelude.trimStart().length);
-    if (/^@(media|supports)\b/.test(head)) out += `${lead}${head} {${scopeCss(root, body)}}`;
+    if (/^@(media|supports|container)\b/.test(head)) out += `${lead}${head} {${scopeCss(root, body)}}`;
     else if (head.startsWith("@")) out += `${prelude}{${body}}`;
     else
       out += `${lead}${splitSelectors(head)
