@@ -35,7 +35,6 @@ import { createScope } from "./view";
 export const CONTRAST_CSS = scopeCss(
   ".fv-contrast",
   `
-.fv-contrast { width: 100%; container-type: inline-size; }
 .fv-contrast .fv-scroll { min-width: 100%; }
 .fv-contrast-table { width: 100%; border-collapse: separate; border-spacing: 0; font-variant-numeric: tabular-nums; }
 .fv-contrast-table th {
@@ -53,7 +52,7 @@ export const CONTRAST_CSS = scopeCss(
 .fv-contrast-swatch { display: inline-block; flex: none; width: 10px; height: 10px; border-radius: 2px; }
 .fv-contrast-group-name { overflow: hidden; text-overflow: ellipsis; max-width: 180px; }
 .fv-contrast-row { cursor: pointer; }
-.fv-contrast-row td { padding: 2px 8px; border-bottom: 1px solid var(--fv-contrast-rule, transparent); }
+.fv-contrast-row td { padding: 2px 6px; border-bottom: 1px solid var(--fv-contrast-rule, transparent); }
 .fv-contrast-row:hover td { background: var(--fv-panel); }
 .fv-contrast-row:focus-visible { outline: 2px solid var(--fv-accent, #06c); outline-offset: -2px; }
 .fv-contrast-row.fv-selected td { background: var(--fv-accent-bg, rgba(0,110,220,0.16)); }
@@ -62,20 +61,14 @@ export const CONTRAST_CSS = scopeCss(
 .fv-contrast-id { color: var(--fv-fg2); font-family: var(--fv-code); font-size: 11px; margin-right: 6px; }
 .fv-contrast-cell { display: flex; align-items: center; gap: 5px; white-space: nowrap; }
 .fv-contrast-track {
-  position: relative; flex: none; width: 72px; height: 10px; border-radius: 2px; overflow: hidden;
+  position: relative; flex: none; width: 52px; height: 10px; border-radius: 2px; overflow: hidden;
   background: var(--fv-contrast-track, rgba(127,127,127,0.15));
 }
 .fv-contrast-bar { position: absolute; left: 0; top: 0; bottom: 0; border-radius: 2px; }
 .fv-contrast-bar.fv-neg { background: none !important; border: 1px dashed currentColor; }
-.fv-contrast-mean { min-width: 5.2em; text-align: right; font-family: var(--fv-code); font-size: 11px; }
+.fv-contrast-mean { min-width: 3.8em; text-align: right; font-family: var(--fv-code); font-size: 11px; }
 .fv-contrast-mark { min-width: 1.9em; font-weight: 700; letter-spacing: -1px; }
 .fv-contrast-effect { min-width: 3.6em; text-align: right; color: var(--fv-fg2); font-size: 10px; font-family: var(--fv-code); }
-@container (max-width: 600px) {
-  .fv-contrast-track { width: 40px; }
-  .fv-contrast-mean { min-width: 3.4em; }
-  .fv-contrast-row td, .fv-contrast-sort { padding-left: 4px; padding-right: 4px; }
-  .fv-contrast-feature { max-width: 140px; }
-}
 .fv-contrast-legend {
   padding: 4px 6px; border: 1px solid var(--fv-border); border-top: none;
   color: var(--fv-fg2); font-size: 11px; max-width: 100%; overflow-wrap: anywhere;
