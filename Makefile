@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 JS_STAMP := js/node_modules/.installed
 BUNDLES := $(patsubst js/src/%.ts,src/featureviz/static/%.js,$(wildcard js/src/*.ts))
 
-.PHONY: install js chromium test test-js test-python package docs demo clean
+.PHONY: install js chromium lint test test-js test-python package docs demo clean
 
 install: $(STAMP) js
 
@@ -34,6 +34,11 @@ $(BUNDLES): $(JS_STAMP) $(wildcard js/src/*.ts js/src/lib/*.ts) js/build.mjs
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-dejavu-core; }
 
+# ruff lints and checks the formatting of every Python file (config in pyproject.toml; notebooks are left alone).
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
 test-js: $(JS_STAMP)
 	cd js && npm run --silent lint && npm run --silent typecheck && npm test --silent
 
@@ -56,7 +61,7 @@ docs: install
 	! grep -rlE '<(script|link|img)[^>]+(src|href)="https?://' build/api
 	@echo "API reference: build/api/index.html ($$(find build/api -name '*.html' | wc -l) pages)"
 
-test: test-js test-python package docs
+test: lint test-js test-python package docs
 
 demo: install
 ifeq ($(HEADLESS),1)

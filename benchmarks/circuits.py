@@ -23,7 +23,6 @@ import argparse
 import sys
 import time
 
-import numpy as np
 import torch
 
 

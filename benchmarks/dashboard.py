@@ -13,9 +13,9 @@ Targets (DESIGN.md): build time <= 1.3x the reference forward pass; peak RSS fla
 RSS at the small one ~ 1).
 
 Reference = `hook_activations_batches` (`run_to_hook`: the forward stopped exactly at the hook, e.g.
-model(tokens, stop_at_layer=L) for blocks.L.hook_resid_pre; length-sorted batches of `batch_tokens`), i.e. exactly the forward pass dashboard_data itself runs, with
-nothing done to the activations. Reference and build are interleaved in one process on the same contexts
-(ABBA); the ratio is taken of the minima, in CPU seconds (`time.process_time`, with --threads 1 the work done,
+model(tokens, stop_at_layer=L) for blocks.L.hook_resid_pre; length-sorted batches of `batch_tokens`), i.e.
+exactly the forward pass dashboard_data itself runs, with nothing done to the activations. Reference and build
+are interleaved in one process on the same contexts (ABBA); the ratio is taken of the minima, in CPU seconds (`time.process_time`, with --threads 1 the work done,
 not the wait for a core on a shared machine) and in wall seconds.
 
 Corpus (offline, no downloads): Debian text on this machine - fortunes (/usr/share/games/fortunes), the
@@ -208,7 +208,7 @@ def measure_rss(args) -> None:
                "--context-size", str(args.context_size)] + (["--threads", str(args.threads)] if args.threads else [])
         cmd += ["--sae", args.sae] if args.sae else []
         out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-        line = next((l for l in out.stdout.splitlines() if l.startswith("RSS_RESULT=")), None)
+        line = next((s for s in out.stdout.splitlines() if s.startswith("RSS_RESULT=")), None)
         if line is None:
             print(f"  {n:,} tokens: child failed (exit {out.returncode}):\n{out.stderr[-2000:]}")
             continue

@@ -55,7 +55,7 @@ print("RESULT", json.dumps(phases))
 
 def run(what: str, env: dict | None = None) -> list:
     out = subprocess.run([sys.executable, "-c", PROBE, what], capture_output=True, text=True, env=env, check=True)
-    return json.loads(next(l for l in out.stdout.splitlines() if l.startswith("RESULT "))[7:])
+    return json.loads(next(s for s in out.stdout.splitlines() if s.startswith("RESULT "))[7:])
 
 
 def report(title: str, runs: list[list]) -> float:

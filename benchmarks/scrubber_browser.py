@@ -42,7 +42,8 @@ async ({src, C, T, F, density, format, switches}) => {
       indptr.push(data.length);
     }
     frames = {shape: [rows, F], format: "csr", data: new DataView(new Float32Array(data).buffer),
-              indices: new DataView(new Int32Array(indices).buffer), indptr: new DataView(new Int32Array(indptr).buffer)};
+              indices: new DataView(new Int32Array(indices).buffer),
+              indptr: new DataView(new Int32Array(indptr).buffer)};
   } else {
     frames = {shape: [rows, F], format: "dense", data: new DataView(dense.buffer)};
   }
@@ -55,7 +56,8 @@ async ({src, C, T, F, density, format, switches}) => {
     prompt_lengths: Array.from({length: T / per}, () => per),
     feature_ids: Array.from({length: F}, (_, f) => f * 7),
     frames, match_cosine: {shape: [C, F], format: "dense", data: new DataView(cos.buffer)},
-    metrics: {l0: Array.from({length: C}, (_, c) => 60 - c * 4), explained_variance: Array.from({length: C}, (_, c) => 0.5 + c * 0.04)},
+    metrics: {l0: Array.from({length: C}, (_, c) => 60 - c * 4),
+              explained_variance: Array.from({length: C}, (_, c) => 0.5 + c * 0.04)},
     vmin: 0, vmax: 5, title: "benchmark", index: C - 1, selected_feature: 0,
   };
   const handlers = {};

@@ -70,7 +70,8 @@ def main() -> None:
     pixel = np.abs(together[0] - alone[0]).reshape(args.channels, -1).max(1)
     relative = np.abs(together[1] - alone[1]) / np.abs(alone[1]).clip(min=1e-6)
     print(f"|batched - one at a time| per image: max pixel difference median {np.median(pixel):.1e}, "
-          f"max {pixel.max():.1e}; activation relative difference median {np.median(relative):.1e}, max {relative.max():.1e}")
+          f"max {pixel.max():.1e}; activation relative difference median {np.median(relative):.1e}, "
+          f"max {relative.max():.1e}")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def headless() -> int:
             for output in cell.get("outputs", []):
                 text = output.get("data", {}).get("text/plain") or output.get("text")
                 if notebook.name.startswith("01") and text and "frac_active" in text:
-                    print("\n  top features on the demo prompts:\n" + "\n".join("    " + l for l in text.splitlines()))
+                    print("\n  top features on the demo prompts:\n" + "\n".join("    " + line for line in text.splitlines()))
     print(f"\nOpen the executed notebooks in JupyterLab to interact: .venv/bin/jupyter lab {OUT.relative_to(ROOT)}")
     return 0
 

@@ -11,7 +11,6 @@ import featureviz
 from featureviz.sources import FeatureSource
 from featureviz.widgets.arrays import decode_matrix
 
-
 # Untrusted text for hardening tests (Python, export and browser): markup payloads, control characters, emoji,
 # right-to-left text with a U+202E override, and a 10,000-character word.
 NASTY = [

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import featureviz as fv
+from factories import DEVICES, DeviceAudit, make_sae, make_tiny_model
 from featureviz.analysis.dashboard import dashboard_data
 from featureviz.loading import HubUnavailableError
 from featureviz.sources import SAESource
-from factories import DEVICES, DeviceAudit, make_sae, make_tiny_model
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("gpu_smoke", ROOT / "scripts" / "gpu_smoke.py")

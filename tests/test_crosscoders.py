@@ -22,7 +22,7 @@ def random_weights(n_layers=2, d_in=32, d_hidden=48, seed=0):
 def by_hand(hf, weights, prompt, k=None):
     """Latents computed directly: relu(sum_l x_l W_enc[l] + b_enc) from each hook read on its own."""
     tokens = hf.tokenize(prompt)[None]
-    pre = sum(hf.run_to_hook(tokens, hook)[0] @ weights["W_enc"][l] for l, hook in enumerate(HF_HOOKS))
+    pre = sum(hf.run_to_hook(tokens, hook)[0] @ weights["W_enc"][i] for i, hook in enumerate(HF_HOOKS))
     pre = pre + weights["b_enc"]
     if k is not None:
         pre = torch.where(pre >= pre.topk(k, dim=-1).values[..., -1:], pre, torch.zeros_like(pre))

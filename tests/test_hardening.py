@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from ipywidgets.widgets.widget import _remove_buffers
 
 import featureviz as fv
-from featureviz.analysis.dashboard import dashboard_data
 from factories import NASTY, make_sae
+from featureviz.analysis.dashboard import dashboard_data
 
 
 def bad_inputs(model, sae):

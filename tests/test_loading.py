@@ -5,9 +5,9 @@ import pytest
 import torch
 
 import featureviz as fv
+from factories import make_sae
 from featureviz import loading
 from featureviz.sources import NeuronSource, SAESource
-from factories import make_sae
 
 
 @pytest.fixture
@@ -218,7 +218,7 @@ def test_two_processes_converting_at_once_wait_for_one_conversion(tmp_path, tiny
                                str(other)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for me, other in (ready, ready[::-1])]
     results = [p.communicate(timeout=600) for p in procs]
-    for p, (out, err) in zip(procs, results):
+    for p, (_out, err) in zip(procs, results):
         assert p.returncode == 0, err[-2000:]
     outputs = {out.strip().splitlines()[-1] for out, _ in results}
     assert len(outputs) == 1  # both loaded the same weights

@@ -4,10 +4,10 @@ nbviewer, an untrusted notebook)."""
 
 import anywidget
 import pytest
-from factories import make_sae
 
 import featureviz as fv
 import featureviz.vision as V
+from factories import make_sae
 from featureviz.sources import NeuronSource, SAESource
 
 PROMPTS = {"happy": ["What a lovely day", "I am so glad"], "angry": ["This is outrageous", "Go away now"],

@@ -18,10 +18,14 @@ import difflib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
 from .devices import cpu_tokens, device_of, model_lock
+
+if TYPE_CHECKING:
+    from ._types import ModelLike
 
 # A hook function takes the activations at a hook and returns them (edited or not).
 HookFn = Callable[[torch.Tensor], torch.Tensor]
@@ -572,7 +576,7 @@ def is_transformer_lens(model) -> bool:
     return all(hasattr(model, attr) for attr in ("hook_dict", "to_tokens", "run_with_cache", "cfg"))
 
 
-def as_backend(model) -> ModelBackend:
+def as_backend(model: ModelLike) -> ModelBackend:
     """The model interface of a HookedTransformer (or TransformerBridge), an HFModel, or an (HF model, tokenizer)."""
     if isinstance(model, ModelBackend):
         return model
@@ -587,7 +591,7 @@ def as_backend(model) -> ModelBackend:
                     f"(transformers model, tokenizer) pair, got {type(model).__name__}")
 
 
-def hooks(model, layer: int | None = None, kind: str | None = None) -> list[str]:
+def hooks(model: ModelLike, layer: int | None = None, kind: str | None = None) -> list[str]:
     """The hook names of a model (TransformerLens or Hugging Face), optionally of one layer and one kind.
 
     Parameters

@@ -41,7 +41,7 @@ def cpu_tokens(ids) -> torch.Tensor:
     return torch.as_tensor(ids, dtype=torch.long, device="cpu")
 
 
-_LOCKS: "weakref.WeakKeyDictionary[torch.nn.Module, threading.RLock]" = weakref.WeakKeyDictionary()
+_LOCKS: weakref.WeakKeyDictionary[torch.nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
 
 

@@ -18,6 +18,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ipywidgets.embed import dependency_state
 
@@ -25,14 +26,23 @@ from .paths import STATIC
 from .validation import text
 from .widgets.base import FeatureWidget
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ipywidgets import Widget
+
+    from ._types import PathLike
+
 _IPYWIDGETS_TRAITS = {"layout", "tabbable", "tooltip"}
 
+# The file loads nothing: inline scripts and styles, bundles as blob: modules, images as data: URLs.
+CSP = "default-src 'none'; script-src 'unsafe-inline' blob:; style-src 'unsafe-inline'; img-src data: blob:"
 PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline' blob:; style-src 'unsafe-inline'; img-src data: blob:">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
 <title>{title}</title>
 <style>
 :root {{ --jp-layout-color0: #ffffff; --jp-layout-color1: #ffffff; --jp-layout-color2: #eeeeee;
@@ -58,7 +68,7 @@ h1 {{ font-size: 18px; font-weight: 600; }}
 """
 
 
-def export_html(widgets, path, *, title: str = "featureviz", link: bool = False,
+def export_html(widgets: Widget | Sequence[Widget], path: PathLike, *, title: str = "featureviz", link: bool = False,
                 page_budget_mb: float = 10.0) -> Path:
     """Write `widgets` to one offline HTML file (no kernel, no network needed to open it).
 
@@ -133,7 +143,7 @@ def export_html(widgets, path, *, title: str = "featureviz", link: bool = False,
     runtime = (STATIC / "export_runtime.js").read_text()
     if "</script" in runtime.lower():
         raise RuntimeError("the export runtime bundle contains '</script': it cannot be inlined safely")
-    page = PAGE.format(title=html.escape(title), note=note, data=_json_for_script(data), runtime=runtime)
+    page = PAGE.format(csp=CSP, title=html.escape(title), note=note, data=_json_for_script(data), runtime=runtime)
     return _write_atomic(Path(path), page.encode("utf-8"))  # encoding fails (a lone surrogate) before any write
 
 

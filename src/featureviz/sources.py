@@ -13,11 +13,18 @@ import operator
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from .devices import to_numpy
 from .validation import integer
+
+if TYPE_CHECKING:
+    from sae_lens import SAE
+    from transformer_lens import HookedTransformer
+
+    from ._types import ModelLike
 
 _BLOCK = re.compile(r"^blocks\.(\d+)\.(.+)$")
 # Hooks whose activations live in the residual stream's basis (width d_model).
@@ -33,7 +40,7 @@ class FeatureSpace:
     n_features: int
     fingerprint: str = ""  # a hash of a few decoder rows: tells two SAEs of equal width at one hook apart
 
-    def mismatch(self, other: "FeatureSpace | None") -> str | None:
+    def mismatch(self, other: FeatureSpace | None) -> str | None:
         """None if `other` is the same space (or unknown), else what differs, in a few words."""
         if other is None:
             return None
@@ -212,7 +219,7 @@ class SAESource(FeatureSource):
     kind = "sae"
     steering = "direction"
 
-    def __init__(self, sae, max_input_norm: float | None = None, drop_first: int | None = None):
+    def __init__(self, sae: SAE, max_input_norm: float | None = None, drop_first: int | None = None):
         self.sae = sae
         self.hook_name = sae.cfg.metadata.hook_name
         self.n_features = int(sae.cfg.d_sae)
@@ -318,7 +325,7 @@ class NeuronSource(FeatureSource):
     kind = "neurons"
     steering = "coordinate"  # the hook is blocks.L.mlp.hook_post itself: neuron i is unit i
 
-    def __init__(self, model, layer: int):
+    def __init__(self, model: HookedTransformer, layer: int):
         n_layers = model.cfg.n_layers
         layer = integer(layer, "layer")
         if not 0 <= layer < n_layers:
@@ -357,7 +364,7 @@ class HookNeuronSource(FeatureSource):
 
     kind = "neurons"
 
-    def __init__(self, model, hook_name: str):
+    def __init__(self, model: ModelLike, hook_name: str):
         from .backends import as_backend
 
         backend = as_backend(model)
@@ -399,7 +406,7 @@ class HeadSource(FeatureSource):
 
     kind = "heads"
 
-    def __init__(self, model, layer: int):
+    def __init__(self, model: HookedTransformer, layer: int):
         n_layers = model.cfg.n_layers
         layer = integer(layer, "layer")
         if not 0 <= layer < n_layers:

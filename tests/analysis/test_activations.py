@@ -3,8 +3,8 @@ import pytest
 import torch
 
 import featureviz as fv
-from featureviz.sources import NeuronSource, SAESource
 from factories import PlantedSource, make_sae
+from featureviz.sources import NeuronSource, SAESource
 
 PROMPTS = ["Hello there, friend!", "No.", "The quick brown fox jumps over the lazy dog again and again"]
 
@@ -79,8 +79,8 @@ def test_top_features_ranks_and_drops_always_on(tiny_model):
 def test_chunked_encoding_and_stats_equal_the_whole_at_once(tiny_model, tiny_sae, monkeypatch):
     """activations() writes batches into a preallocated result, encoding a few rows at a time, and feature_stats()
     reads it in chunks (issue 24: no full-size temporaries); both give what the whole block at once gives."""
-    from featureviz.analysis import activations as module
     from factories import synthetic_acts
+    from featureviz.analysis import activations as module
 
     whole = fv.activations(tiny_model, tiny_sae, PROMPTS, batch_tokens=64)
     monkeypatch.setattr(module, "ENCODE_TOKENS", 1)  # one prompt row per encode

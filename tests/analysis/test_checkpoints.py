@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import featureviz as fv
-from featureviz.analysis.checkpoints import checkpoint_frames, sae_checkpoints, sae_from_state_dict
 from factories import make_sae
+from featureviz.analysis.checkpoints import checkpoint_frames, sae_checkpoints, sae_from_state_dict
 
 PROMPTS = ["the calm river", "a storm of glass and paper", "seven green wolves laugh"]
 

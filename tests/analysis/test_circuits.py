@@ -7,9 +7,9 @@ import torch
 import traitlets as t
 
 import featureviz as fv
+from factories import DEVICES, DeviceAudit, make_sae, make_tiny_model
 from featureviz.analysis.circuits import hook_order
 from featureviz.sources import HeadSource, NeuronSource, SAESource
-from factories import DEVICES, DeviceAudit, make_sae, make_tiny_model
 
 PROMPTS = ["The weather today is nice and warm", "I am so happy to see you again", "Go away now", "A cat sat"]
 PLANTED = 7  # the neuron wired to the target
@@ -90,9 +90,9 @@ def test_attribution_equals_finite_differences(model):
 
     def total(hook_name, edit):
         result = 0.0
-        for t in tokens:
+        for ids in tokens:
             with torch.no_grad(), model.hooks(fwd_hooks=[(hook_name, edit)] if edit else []):
-                _, cache = model.run_with_cache(t, names_filter=target.hook_name)
+                _, cache = model.run_with_cache(ids, names_filter=target.hook_name)
                 result += float(target.encode(cache[target.hook_name])[0, 1:, latent].sum())
         return result
 
@@ -202,7 +202,7 @@ def test_downstream_effects_match_a_manual_ablation(model):
 
 
 def test_direct_downstream_equals_patching_on_the_same_residual(model):
-    """Target at blocks.0.hook_resid_post, downstream at blocks.1.hook_resid_pre: the same tensor, only a direct path."""
+    """Target at blocks.0.hook_resid_post, downstream at blocks.1.hook_resid_pre: one tensor, only a direct path."""
     target = SAESource(make_sae(hook_name="blocks.0.hook_resid_post", seed=6))
     later = linear_target("blocks.1.hook_resid_pre", seed=10)
     with torch.no_grad():

@@ -3,10 +3,10 @@ import pytest
 import torch
 
 import featureviz as fv
+from factories import make_sae
 from featureviz.analysis.steering import SteeringHook, steer
 from featureviz.analysis.steering_target import feature_scale
 from featureviz.sources import NeuronSource, SAESource
-from factories import make_sae
 
 PROMPT = "The weather today is"
 

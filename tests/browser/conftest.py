@@ -72,6 +72,22 @@ def picture(nb, root, name: str, artifacts_dir, screenshot_dir, readme: bool = T
     return size
 
 
+class Cells:
+    """Indices of cells the tests added, per frontend and name (tests of one frontend build on each other)."""
+
+    by_frontend: dict[str, dict[str, int]] = {}
+
+    @classmethod
+    def get(cls, nb, name: str) -> int:
+        index = cls.by_frontend.get(nb.frontend, {}).get(name)
+        if index is None:
+            pytest.fail(f"the {name!r} cell was not run in {nb.frontend} (an earlier test failed?)")
+        return index
+
+    @classmethod
+    def put(cls, nb, name: str, index: int) -> None:
+        cls.by_frontend.setdefault(nb.frontend, {})[name] = index
+
 # Canvas colours at canvas-relative CSS pixel points (device pixels handled), as [r, g, b, a].
 CANVAS_PIXELS_JS = """([canvas, points]) => {
     const ctx = canvas.getContext('2d');

@@ -3,9 +3,8 @@ on an upstream neuron that opens its page in a linked dashboard of the same hook
 
 import pytest
 
-from factories import offline_page
-
 import featureviz as fv
+from factories import offline_page
 
 pytestmark = pytest.mark.browser
 

@@ -5,9 +5,8 @@ import re
 
 import pytest
 
-from factories import offline_page
-
 import featureviz as fv
+from factories import offline_page
 
 pytestmark = pytest.mark.browser
 
@@ -41,8 +40,11 @@ def test_export_works_offline(browser_context, report, artifacts_dir):
             page.wait_for_selector(f"{root}[data-state=ready]", timeout=10_000)
         assert page.locator("img").count() == 0
 
-        # interpolation (before a linked click selects another feature): the slider changes the text with no kernel at all
-        text_at = lambda: page.locator(".fv-generated").inner_text()
+        # interpolation (before a linked click selects another feature): the slider changes the text with no
+        # kernel at all
+        def text_at():
+            return page.locator(".fv-generated").inner_text()
+
         first = text_at()
         page.locator(".fv-interpolation input.fv-slider").fill("4")
         page.wait_for_function("() => document.querySelector('.fv-interpolation').dataset.index === '4'")

@@ -12,6 +12,7 @@ import os
 import sys
 
 import pytest
+
 from conftest import CANVAS_PIXELS_JS, DARK_THEME, LIGHT_THEME, LUMINANCE_JS
 
 pytestmark = pytest.mark.browser

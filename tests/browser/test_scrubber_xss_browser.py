@@ -22,8 +22,8 @@ import json
 
 import pytest
 
-from factories import NASTY
 from conftest import picture, wait_state
+from factories import NASTY
 
 pytestmark = pytest.mark.browser
 
@@ -342,7 +342,7 @@ def test_untrusted_text_stays_text_in_every_widget(nb):
         scrub_tokens0 = json.loads(nb.output_value(out, "XS_SCRUB_TOKENS0"))
         cell = nb.cell(index)
         roots = {sel: cell.locator(sel) for sel in ROOTS}
-        for sel, root in roots.items():
+        for root in roots.values():
             root.wait_for(state="attached", timeout=60_000)
             wait_state(nb, root, timeout=60_000)
         nb.page.wait_for_function("el => !!el.parentElement.dataset.firstPaintMs",

@@ -15,7 +15,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_widgets_browser import _Cells  # cell indices per frontend
+
+from conftest import Cells  # cell indices per frontend, shared with test_widgets_browser.py
 
 pytestmark = pytest.mark.browser
 
@@ -125,7 +126,7 @@ def _in_viewport(nb, box: dict) -> bool:
 
 def test_explorer_click_keeps_heatmap_and_dashboard_in_view(nb):
     index, out = nb.run_code(EXPLORER_CELL, timeout=KERNEL_TIMEOUT)
-    _Cells.put(nb, "explorer", index)
+    Cells.put(nb, "explorer", index)
     features = json.loads(nb.output_value(out, "EX_FEATURES"))
     explorer = nb.cell(index).locator(".fv-explorer")
     heatmap, dashboard = explorer.locator(".fv-heatmap"), explorer.locator(".fv-dashboard")
@@ -183,7 +184,7 @@ def _shoot(nb, root, name: str, artifacts_dir: Path) -> Path:
 
 @LAB_ONLY
 def test_pictures_light_and_dark_at_900_and_1400(nb, artifacts_dir):
-    explorer_cell = nb.cell(_Cells.get(nb, "explorer"))
+    explorer_cell = nb.cell(Cells.get(nb, "explorer"))
     index, _ = nb.run_code(CONTRAST_CELL, timeout=KERNEL_TIMEOUT)
     contrast = nb.cell(index).locator(".fv-contrast")
     index, _ = nb.run_code(SCRUBBER_CELL, timeout=KERNEL_TIMEOUT)

@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import DARK_THEME, KERNEL_TIMEOUT, LIGHT_THEME, LUMINANCE_JS, picture, wait_state
+
+from conftest import DARK_THEME, KERNEL_TIMEOUT, LIGHT_THEME, LUMINANCE_JS, Cells, picture, wait_state
 
 pytestmark = pytest.mark.browser
 
@@ -84,23 +85,6 @@ MOVE_SLIDER_JS = """([root, i]) => {
 }"""
 
 
-class _Cells:
-    """Indices of the cells this module added, per frontend (tests of one frontend build on each other)."""
-
-    by_frontend: dict[str, dict[str, int]] = {}
-
-    @classmethod
-    def get(cls, nb, name: str) -> int:
-        index = cls.by_frontend.get(nb.frontend, {}).get(name)
-        if index is None:
-            pytest.fail(f"the {name!r} cell was not run in {nb.frontend} (an earlier test failed?)")
-        return index
-
-    @classmethod
-    def put(cls, nb, name: str, index: int) -> None:
-        cls.by_frontend.setdefault(nb.frontend, {})[name] = index
-
-
 # ---- heatmap -> dashboard ---------------------------------------------------------------------------------
 
 def _link_widgets(nb, index: int):
@@ -110,7 +94,7 @@ def _link_widgets(nb, index: int):
 
 def test_link_heatmap_to_dashboard(nb):
     index, out = nb.run_code(LINK_CELL, timeout=KERNEL_TIMEOUT)
-    _Cells.put(nb, "link", index)
+    Cells.put(nb, "link", index)
     features = json.loads(nb.output_value(out, "HM_FEATURES"))
     heatmap, dashboard = _link_widgets(nb, index)
     heatmap.wait_for(state="attached")
@@ -143,7 +127,7 @@ def test_link_heatmap_to_dashboard(nb):
 
 
 def test_dashboard_token_tooltip(nb):
-    _, dashboard = _link_widgets(nb, _Cells.get(nb, "link"))
+    _, dashboard = _link_widgets(nb, Cells.get(nb, "link"))
     token = dashboard.locator(".fv-dash-top .fv-context .fv-token").first
     token.hover()
     tooltip = dashboard.locator(".fv-tooltip")
@@ -155,7 +139,7 @@ def test_dashboard_token_tooltip(nb):
 
 
 def test_dashboard_next_moves_kernel_and_heatmap(nb):
-    heatmap, dashboard = _link_widgets(nb, _Cells.get(nb, "link"))
+    heatmap, dashboard = _link_widgets(nb, Cells.get(nb, "link"))
     before = int(dashboard.get_attribute("data-feature"))
     nxt = dashboard.locator("button.fv-next")
     assert nxt.is_enabled(), f"`›` disabled on #{before}"
@@ -176,7 +160,7 @@ def test_dashboard_next_moves_kernel_and_heatmap(nb):
 
 @LAB_ONLY
 def test_link_pictures(nb, artifacts_dir, screenshot_dir):
-    heatmap, dashboard = _link_widgets(nb, _Cells.get(nb, "link"))
+    heatmap, dashboard = _link_widgets(nb, Cells.get(nb, "link"))
     sizes = {
         "heatmap": picture(nb, heatmap, "heatmap", artifacts_dir, screenshot_dir),
         "dashboard": picture(nb, dashboard, "dashboard", artifacts_dir, screenshot_dir),
@@ -232,7 +216,7 @@ def test_contrast_rows_and_selection(nb, artifacts_dir, screenshot_dir):
 @LAB_ONLY
 def test_interpolation_slider_is_local_and_syncs(nb, artifacts_dir, screenshot_dir):
     index, out = nb.run_code(INTERP_CELL, timeout=KERNEL_TIMEOUT)
-    _Cells.put(nb, "interp", index)
+    Cells.put(nb, "interp", index)
     texts = json.loads(nb.output_value(out, "INTERP_TEXTS"))
     start = int(nb.output_value(out, "INTERP_INDEX"))
     root = nb.cell(index).locator(".fv-interpolation")
@@ -256,7 +240,7 @@ def test_interpolation_slider_is_local_and_syncs(nb, artifacts_dir, screenshot_d
 
 @LAB_ONLY
 def test_interpolation_extend_high(nb):
-    index = _Cells.get(nb, "interp")
+    index = Cells.get(nb, "interp")
     root = nb.cell(index).locator(".fv-interpolation")
     _, out = nb.run_code(PRINT_INTERP_CELL)
     n_before = int(nb.output_value(out, "INTERP_N"))
@@ -279,8 +263,8 @@ def test_view_css_stays_in_its_view(nb):
     """The dashboard and the interpolation view on one page (the README's quick start) both have `.fv-token`
     spans: each view's rules are scoped under its root class, so the interpolation view's hover outline
     never lands on the dashboard's tokens, while it still outlines its own."""
-    _, dashboard = _link_widgets(nb, _Cells.get(nb, "link"))
-    interp = nb.cell(_Cells.get(nb, "interp")).locator(".fv-interpolation")
+    _, dashboard = _link_widgets(nb, Cells.get(nb, "link"))
+    interp = nb.cell(Cells.get(nb, "interp")).locator(".fv-interpolation")
     outline = "el => getComputedStyle(el).outlineStyle"
     dash_token = dashboard.locator(".fv-context .fv-token").first
     dash_token.hover()

@@ -5,8 +5,8 @@ import pytest
 from ipywidgets import IntSlider
 
 import featureviz as fv
-from featureviz.analysis.dashboard import dashboard_data
 from factories import make_sae
+from featureviz.analysis.dashboard import dashboard_data
 
 TEXTS = ["the cat sat on the mat", "a storm over the quiet river", "seven glass engines laugh", "green paper wolves"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -13,8 +14,17 @@ from ..backends import as_backend
 from ..devices import to_numpy
 from ..sources import FeatureSource, FeatureSpace, as_source, check_feature_index, resolve_drop_first
 from ..validation import fraction, positive_int
-from ._forward import hook_activations_batches, normalise_prompts, tokenize
-from ._forward import run_to_hook  # noqa: F401  (benchmarks/steering_mood.py imports it here: until it is updated)
+from ._forward import (
+    hook_activations_batches,
+    normalise_prompts,
+    run_to_hook,  # noqa: F401  (benchmarks/steering_mood.py imports it from here until it is updated)
+    tokenize,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from .._types import ModelLike, Prompts, SourceLike
 
 ALWAYS_ON_FRACTION = 0.9  # a feature active on at least this fraction of tokens is "always on"
 ENCODE_TOKENS = 1024  # tokens encoded at once by activations(): bounds the [tokens, n_features] temporary
@@ -57,7 +67,7 @@ class ActivationResult:
         """[n_tokens_of_prompt, n_features] activations of one prompt."""
         return self.values[self.offsets[prompt] : self.offsets[prompt + 1]]
 
-    def subset(self, prompts) -> "ActivationResult":
+    def subset(self, prompts: Iterable[int]) -> ActivationResult:
         """The same result restricted to some prompts (by index), e.g. one group."""
         prompts = list(prompts)
         return ActivationResult(
@@ -112,14 +122,14 @@ class ActivationResult:
         """Features active on at least `fraction` of the tokens (position/format features, not content)."""
         return self.feature_stats()["frac_active"].to_numpy() >= fraction
 
-    def group(self, name: str) -> "ActivationResult":
+    def group(self, name: str) -> ActivationResult:
         """The prompts of one group, e.g. acts.group("baseline") for a result built from {group: prompts}."""
         if name not in self.groups:
             raise ValueError(f"no group {name!r} here: the groups are {list(dict.fromkeys(self.groups))}")
         return self.subset([i for i, g in enumerate(self.groups) if g == name])
 
     def top_features(self, k: int = 20, by: str = "max", exclude_always_on: bool | float = False,
-                     baseline: "ActivationResult | None" = None) -> pd.DataFrame:
+                     baseline: ActivationResult | None = None) -> pd.DataFrame:
         """The k features with the highest `by` ("max", "mean" or "count"), as a DataFrame indexed by feature.
 
         exclude_always_on: True drops features active on >= 90% of tokens; a float sets that fraction.
@@ -142,7 +152,7 @@ class ActivationResult:
         order = {"max": ["max", "mean"], "mean": ["mean", "max"], "count": ["count", "mean"]}[by]
         return stats.sort_values(order, ascending=False, kind="stable").head(k)
 
-    def _top_against(self, baseline: "ActivationResult", k: int, by: str) -> pd.DataFrame:
+    def _top_against(self, baseline: ActivationResult, k: int, by: str) -> pd.DataFrame:
         from .contrast import prompt_aggregates  # contrast builds on this module
 
         if not isinstance(baseline, ActivationResult):
@@ -169,7 +179,7 @@ class ActivationResult:
         )
 
 
-def activations(model, source, prompts, *, drop_first: int | None = None, batch_tokens: int = 8192,
+def activations(model: ModelLike, source: SourceLike, prompts: Prompts, *, drop_first: int | None = None, batch_tokens: int = 8192,
                 progress: bool | None = None) -> ActivationResult:
     """Feature activations of every token of `prompts`, in one batched forward pass per batch of prompts.
 
@@ -235,7 +245,7 @@ def _check_finite(values: torch.Tensor, source: FeatureSource) -> None:
                                  "check the SAE weights and that it fits this model")
 
 
-def top_activating(model, source, feature, corpus, k: int = 10, *, drop_first: int | None = None,
+def top_activating(model: ModelLike, source: SourceLike, feature: int, corpus: Sequence[str], k: int = 10, *, drop_first: int | None = None,
                    batch_tokens: int = 8192, progress: bool | None = None) -> pd.DataFrame:
     """The k texts of `corpus` on which `feature` fires most (its max over each text's tokens, BOS excluded).
 

@@ -13,6 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,14 @@ from ..devices import to_numpy
 from ..sources import FeatureSource, FeatureSpace, NeuronSource, SAESource, as_source, check_feature_index
 from ._forward import hook_activations_batches, normalise_prompts, tokenize
 from .activations import ALWAYS_ON_FRACTION
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Any
+
+    from sae_lens import SAE
+
+    from .._types import ModelLike, PathLike, SourceLike
 
 
 @dataclass
@@ -59,7 +68,8 @@ class CheckpointFrames:
                              "latent": self.match_index[:, column], "match_cosine": self.match_cosine[:, column]})
 
 
-def sae_checkpoints(paths="default", like=None) -> list[tuple[int, object]]:
+def sae_checkpoints(paths: str | PathLike | Sequence[PathLike] = "default",
+                    like: SAE | None = None) -> list[tuple[int, object]]:
     """(training tokens, SAE) for each checkpoint, in training order.
 
     Parameters
@@ -138,7 +148,8 @@ def model_checkpoints(model_name: str, checkpoint_indices, device: str = "cpu"):
             yield index, HookedTransformer.from_pretrained(model_name, checkpoint_index=index, device=device)
 
 
-def checkpoint_frames(series, prompts, features=None, *, top_k: int = 32, x_label: str = "training tokens",
+def checkpoint_frames(series: Iterable[tuple[Any, ModelLike, SourceLike]], prompts: str | Sequence[str],
+                      features: Iterable[int] | None = None, *, top_k: int = 32, x_label: str = "training tokens",
                       progress: bool = True) -> CheckpointFrames:
     """Activations over a series of checkpoints, with each checkpoint's latents matched to the last one's.
 

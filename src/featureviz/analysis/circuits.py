@@ -25,6 +25,7 @@ downstream encoder (its Jacobian-vector product) or through the unembedding with
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,13 @@ from ..devices import device_of, model_lock, to_numpy
 from ..sources import FeatureSource, HeadSource, SAESource, as_source, split_hook
 from ..validation import positive_int
 from ._forward import normalise_prompts, tokenize
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from transformer_lens import HookedTransformer
+
+    from .._types import SourceLike
 
 METHODS = ("direct", "attribution", "patching")
 BASELINES = ("zero", "mean")
@@ -93,7 +101,9 @@ class Circuit:
                 f"{self.n_firing} tokens; top upstream: {top})")
 
 
-def feature_circuit(model, target, upstream, prompts, *, downstream=None, method: str = "attribution",
+def feature_circuit(model: HookedTransformer, target: tuple[SourceLike, int],
+                    upstream: SourceLike | Sequence[SourceLike], prompts: str | Sequence[str], *,
+                    downstream: str | SourceLike | Sequence[str | SourceLike] | None = None, method: str = "attribution",
                     top_k: int = 20, baseline: str = "zero", candidates: int = 50, batch_tokens: int = 2048,
                     progress: bool | None = None) -> Circuit:
     """The upstream nodes that feed `target` and (optionally) the downstream features or logits it drives.
@@ -711,7 +721,7 @@ def _contributions_frame(per_token: dict, shown: pd.DataFrame, clean: _Clean, st
 
 # --- clustering by connections --------------------------------------------------------------------------------
 
-def cluster_features(circuit_or_profiles, *, threshold: float = 0.5, method: str = "average") -> pd.Series:
+def cluster_features(circuit_or_profiles: Circuit | pd.DataFrame, *, threshold: float = 0.5, method: str = "average") -> pd.Series:
     """Group features by the cosine of their connection profiles (scipy hierarchical clustering).
 
     Parameters

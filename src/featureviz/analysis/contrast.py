@@ -5,14 +5,15 @@ feature over the prompt's tokens). Each group is compared with the rest of the c
 "is this feature higher in the group?" (Mann-Whitney U or Welch's t, alternative "greater"), with effect sizes
 (rank-biserial correlation and Cohen's d, signed) and Benjamini-Hochberg correction over the features tested
 for that group. A feature that is lower in a group is never significant for it (with two groups it is
-significant for the other one instead), so each group's count lists only the features that mark it. Always-on features (active on at
-least `always_on_fraction` of baseline tokens) are removed first: they fire on everything, so they can
-only add noise and multiple-comparison burden.
+significant for the other one instead), so each group's count lists only the features that mark it.
+Always-on features (active on at least `always_on_fraction` of baseline tokens) are removed first: they fire on
+everything, so they can only add noise and multiple-comparison burden.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,9 @@ from ..devices import to_numpy
 from ..sources import check_same_space
 from ._forward import check_group_names
 from .activations import ALWAYS_ON_FRACTION, ActivationResult
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 AGGREGATES = ("max", "mean")
 TESTS = ("mannwhitney", "welch")
@@ -63,7 +67,8 @@ def split_groups(groups) -> dict[str, ActivationResult]:
     return {str(name): acts for name, acts in groups.items()}
 
 
-def contrast(groups, baseline=None, *, against: str = "rest", aggregate: str = "max", test: str = "mannwhitney",
+def contrast(groups: ActivationResult | Mapping[str, ActivationResult],
+             baseline: str | ActivationResult | None = None, *, against: str = "rest", aggregate: str = "max", test: str = "mannwhitney",
              always_on_fraction: float = ALWAYS_ON_FRACTION, alpha: float = 0.05) -> pd.DataFrame:
     """Rank features by how strongly they separate each group from the others, on per-prompt aggregates.
 

@@ -23,6 +23,7 @@ import sys
 import weakref
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -36,6 +37,11 @@ from ..sources import FeatureSource, FeatureSpace, as_source, check_feature_inde
 from ..validation import integer, positive_int, text
 from ._forward import hook_activations_batches, length_sorted_batches, tokenize
 from .activations import ActivationResult
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from .._types import ModelLike, PathLike, SourceLike
 
 WINDOW_BEFORE, WINDOW_AFTER = 10, 4
 LOGIT_BINS = 40  # bins of the logit-effect histogram (the whole vocabulary's effects)
@@ -212,7 +218,7 @@ class DashboardData:
 
     # -- persistence: ONE safetensors file, arrays plus the rest as JSON in its header; built once, reused ----
 
-    def save(self, path) -> Path:
+    def save(self, path: PathLike) -> Path:
         """Write everything to one file (".safetensors" is added if missing) and return its path. The file is
         written beside the target and renamed over it, so a failure leaves any older file intact."""
         path = _dashboard_file(path)
@@ -235,7 +241,7 @@ class DashboardData:
         return path
 
     @classmethod
-    def load(cls, path) -> "DashboardData":
+    def load(cls, path: PathLike) -> DashboardData:
         """Read a file written by save() (or a folder of the older two-file layout, checked for consistency)."""
         path = Path(path)
         if (path / "dashboard.json").exists():
@@ -587,7 +593,7 @@ class DashboardState:
             flat = positive.reshape(-1, positive.shape[-1]).float()
             self.coact += (flat[:, self.coact_rows].T @ flat).round().int()
 
-    def merge(self, other: "DashboardState") -> "DashboardState":
+    def merge(self, other: DashboardState) -> DashboardState:
         """Fold `other` (a state over other contexts of the same pass) into this one; returns self."""
         if (self.hist.shape != other.hist.shape or self.top["tokens"].shape != other.top["tokens"].shape
                 or self.sample["tokens"].shape != other.sample["tokens"].shape):
@@ -607,7 +613,7 @@ class DashboardState:
             setattr(self, high, both)
         return self
 
-    def to(self, device) -> "DashboardState":
+    def to(self, device) -> DashboardState:
         out = DashboardState.__new__(DashboardState)
         out.n_tokens = self.n_tokens
         for name in self.TENSORS:
@@ -624,7 +630,7 @@ class DashboardState:
         return {name: np.ascontiguousarray(to_numpy(value)) for name, value in out.items()}
 
     @classmethod
-    def from_arrays(cls, arrays: dict, n_tokens: int) -> "DashboardState":
+    def from_arrays(cls, arrays: dict, n_tokens: int) -> DashboardState:
         t = {name: torch.from_numpy(np.array(value)) for name, value in arrays.items()}
         state = cls.__new__(cls)
         state.n_tokens = int(n_tokens)
@@ -650,7 +656,7 @@ class DashboardState:
         return path
 
     @classmethod
-    def load(cls, path, key: str | None = None) -> "DashboardState | None":
+    def load(cls, path, key: str | None = None) -> DashboardState | None:
         """The state saved at `path`, or None if there is none or it was saved with another `key`."""
         path = Path(path)
         if not path.is_file():
@@ -679,11 +685,12 @@ def default_batch_tokens(n_features: int) -> int:
     return int(max(256, min(8192, 2**26 // max(n_features, 1))))
 
 
-def dashboard_data(model, source, corpus=None, features=None, *, k: int = 10, n_samples: int = 40, n_bins: int = 40,
+def dashboard_data(model: ModelLike, source: SourceLike, corpus: Sequence[str] | PathLike | None = None,
+                   features: Iterable[int] | None = None, *, k: int = 10, n_samples: int = 40, n_bins: int = 40,
                    n_logits: int = 10, n_nearest: int = 5, context_size: int = 128, max_texts: int | None = None,
                    batch_tokens: int | None = None, seed: int = 0, drop_first: int | None = None,
                    activations: ActivationResult | None = None, progress: bool = True, workers: int | None = None,
-                   cluster: str | None = None, shards: int | None = None, checkpoint_dir=None,
+                   cluster: str | None = None, shards: int | None = None, checkpoint_dir: PathLike | None = None,
                    coactivation=None) -> DashboardData:
     """Dashboard data for `features` (default: all) of `source`, in one streaming pass over `corpus`, or
     over `activations` already computed (then the model never runs). With `workers` or `cluster` the pass is

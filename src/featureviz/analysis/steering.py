@@ -15,6 +15,7 @@ Positions: "all" (every position but BOS), "prompt" (prompt positions only), "ge
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,6 +25,11 @@ from ..devices import dtype_of, model_lock, to_numpy
 from ..sources import FeatureSource, FeatureSpace, as_source
 from ..validation import float32_values, positive_int, text
 from .steering_target import feature_scale
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .._types import ModelLike, SourceLike
 
 MODES = ("clamp", "add", "ablate")
 POSITIONS = ("all", "prompt", "generated")
@@ -100,7 +106,8 @@ class SteeringHook:
         return torch.where(mask.view(1, -1, 1), steered, acts)
 
 
-def steer(model, source, prompt: str, feature: int, values=None, *, mode: str = "add", positions: str = "all",
+def steer(model: ModelLike, source: SourceLike, prompt: str, feature: int,
+          values: tuple[float, float] | Sequence[float] | None = None, *, mode: str = "add", positions: str = "all",
           max_new_tokens: int = 32, do_sample: bool = False, temperature: float = 1.0, seed: int = 0,
           top_tokens: int = 5, steps: int = 9) -> SteeringResult:
     """Generate from `prompt` once per value in `values`, all rows in one batched generate (the prompt runs once:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,11 @@ from ..devices import to_numpy
 from ..sources import as_source
 from .activations import activations
 from .dashboard import DashboardData
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from .._types import ModelLike, SourceLike
 
 DEFAULT_MULTIPLE = 4.0  # default sweeps run -4x ... +4x a feature's typical activation (issue 16)
 
@@ -54,9 +60,9 @@ class SteeringTarget:
                 f"typical {self.typical:.3g}, prompt max {self.prompt_max:.3g})")
 
 
-def check_steering_target(model, source, feature: int, prompt: str, evidence: DashboardData, *,
+def check_steering_target(model: ModelLike, source: SourceLike, feature: int, prompt: str, evidence: DashboardData, *,
                           max_punctuation: float = 0.5, max_position: float = 0.5,
-                          multiples=SWEEP_MULTIPLES) -> SteeringTarget:
+                          multiples: Sequence[float] = SWEEP_MULTIPLES) -> SteeringTarget:
     """Check one feature before steering it, against `prompt` (where it will be ablated) and `evidence`.
 
     Parameters
@@ -124,7 +130,7 @@ def check_steering_target(model, source, feature: int, prompt: str, evidence: Da
     return SteeringTarget(feature, accepted, reasons, prompt_max, typical, punctuation_share, position_share, values)
 
 
-def pick_steering_target(model, source, candidates, prompt: str, evidence: DashboardData,
+def pick_steering_target(model: ModelLike, source: SourceLike, candidates: Iterable[int], prompt: str, evidence: DashboardData,
                          **options) -> tuple[SteeringTarget, list[SteeringTarget]]:
     """The first of `candidates` that passes every check of `check_steering_target`.
 
@@ -193,7 +199,8 @@ class FeatureScale:
         return f"FeatureScale(feature {self.feature}: typical {self.typical:.3g}, prompt max {self.prompt_max:.3g})"
 
 
-def feature_scale(model, source, feature: int, prompt: str, *, texts=None) -> FeatureScale:
+def feature_scale(model: ModelLike, source: SourceLike, feature: int, prompt: str, *,
+                  texts: Sequence[str] | None = None) -> FeatureScale:
     """A feature's typical activation on `texts`, which sets the default steering sweep.
 
     A feature that never fires there takes the typical activation of the source's features instead, and the

@@ -33,7 +33,6 @@ from ..sources import split_hook, within_norm
 from ._forward import run_to_hook
 
 
-
 def hook_layer(hook_name: str) -> int:
     """The layer of a `blocks.L.hook_resid_pre` hook: the model only has to run L blocks to reach it."""
     layer, rest = split_hook(hook_name)
@@ -372,7 +371,7 @@ def evaluate_sae(sae, model, tokens: torch.Tensor, *, acts: torch.Tensor | None 
         stats["n"] += len(x)
         stats["l0"] += (feats > 0).sum().item()
         sum_x.add_(x.double().sum(0).cpu())
-        fired.logical_or_(((feats > 0).any(0)))
+        fired.logical_or_((feats > 0).any(0))
         return x_hat
 
     if acts is not None:

@@ -7,6 +7,7 @@ feature (from the browser, from Python, or from a linked heatmap) sends that fea
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
 import traitlets as t
@@ -14,6 +15,11 @@ import traitlets as t
 from ..analysis.dashboard import DashboardData, dashboard_data
 from ..analysis.dashboard_live import ablation_effects, feature_on_text
 from .base import FeatureWidget
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from .._types import ModelLike, PathLike, SourceLike
 
 MAX_SEARCH_RESULTS = 50
 
@@ -36,7 +42,9 @@ class Dashboard(FeatureWidget, bundle="dashboard"):
     ablation_for = t.Int(-1).tag(sync=True)           # two-way: the feature whose top contexts to ablate (-1: none)
     ablation = t.Dict().tag(sync=True)                # {feature, top: [{effects, acts}]} or {feature, error}
 
-    def __init__(self, model_or_data, source=None, corpus=None, feature: int | None = None, *, features=None,
+    def __init__(self, model_or_data: ModelLike | DashboardData, source: SourceLike | None = None,
+                 corpus: Sequence[str] | PathLike | None = None, feature: int | None = None, *,
+                 features: Iterable[int] | None = None,
                  title: str | None = None, model=None, **build_options):
         """Build the dashboard data in one pass over `corpus`, or reuse a `DashboardData`.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import traitlets as t
 
@@ -11,6 +13,9 @@ from ..validation import positive_int
 from .arrays import encode_matrix
 from .base import FeatureWidget
 from .linking import labels_dict
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 SORT_KEYS = ("index", "max", "mean", "count")
 COLOR_SCALES = ("global", "column", "log")
@@ -42,9 +47,9 @@ class Heatmap(FeatureWidget, bundle="heatmap"):
     transpose = t.Bool(False).tag(sync=True)
     selected_feature = t.Int(-1).tag(sync=True)
 
-    def __init__(self, acts: ActivationResult, top_k: int = 20, *, features=None, sort_by: str = "max",
+    def __init__(self, acts: ActivationResult, top_k: int = 20, *, features: Sequence[int] | None = None, sort_by: str = "max",
                  always_on_fraction: float = ALWAYS_ON_FRACTION, hide_always_on: bool = True,
-                 feature_labels=None, title: str | None = None, **kwargs):
+                 feature_labels: Mapping[int, str] | None = None, title: str | None = None, **kwargs):
         """Show the top features (or the given ones) of `acts` over every token.
 
         Parameters
@@ -143,4 +148,4 @@ def _choose_columns(acts, always_on, top_k, features, by) -> np.ndarray:
     on = always_on[ranked]
     content = ~on & (np.cumsum(~on) <= top_k)
     noisy = on & (np.arange(len(ranked)) < top_k)
-    return ranked[content | noisy].copy()  # a writable array: torch refuses to index with read-only numpy views  # a writable array: torch refuses to index with read-only numpy views
+    return ranked[content | noisy].copy()  # a writable array: torch refuses to index with read-only numpy views

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
 import traitlets as t
@@ -25,6 +26,11 @@ from ..sources import as_source
 from ..validation import float32_values, positive_int, text
 from .arrays import encode_matrix
 from .base import FeatureWidget
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .._types import ModelLike, SourceLike
 
 log = logging.getLogger("featureviz")
 
@@ -58,7 +64,8 @@ class Interpolation(FeatureWidget, bundle="interpolation"):
     error = t.Unicode("").tag(sync=True)
     note = t.Unicode("").tag(sync=True)                       # where a default sweep came from (its own scale)
 
-    def __init__(self, model, source, prompt: str, feature: int, values=None, steps: int = 21, *,
+    def __init__(self, model: ModelLike, source: SourceLike, prompt: str, feature: int,
+                 values: tuple[float, float] | Sequence[float] | None = None, steps: int = 21, *,
                  max_new_tokens: int = 24, mode: str = "add", positions: str = "all", **steer_options):
         """Steer `feature` on `prompt` over a sweep of values.
 

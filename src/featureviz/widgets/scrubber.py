@@ -3,12 +3,20 @@ so switching checkpoints happens in the browser without a kernel round trip."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import traitlets as t
 
 from ..analysis.checkpoints import CheckpointFrames, checkpoint_frames
 from .arrays import encode_matrix
 from .base import FeatureWidget
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Any
+
+    from .._types import ModelLike, SourceLike
 
 
 class CheckpointScrubber(FeatureWidget, bundle="scrubber"):
@@ -30,7 +38,9 @@ class CheckpointScrubber(FeatureWidget, bundle="scrubber"):
     index = t.Int(0).tag(sync=True)                       # two-way: the checkpoint shown
     selected_feature = t.Int(-1).tag(sync=True)           # two-way: its trajectory is plotted
 
-    def __init__(self, frames_or_series, prompts=None, *, features=None, top_k: int = 32, title: str = "", **kwargs):
+    def __init__(self, frames_or_series: CheckpointFrames | Iterable[tuple[Any, ModelLike, SourceLike]],
+                 prompts: str | Sequence[str] | None = None, *, features: Iterable[int] | None = None,
+                 top_k: int = 32, title: str = "", **kwargs):
         """``CheckpointScrubber(frames)`` from `checkpoint_frames`, or ``CheckpointScrubber(series, prompts)``.
 
         Parameters
