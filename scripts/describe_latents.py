@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 import featureviz as fv
-from featureviz.loading import load_sae
 from featureviz.paths import ASSETS
+from featureviz.loading import load_sae
 
 
 def main(argv=None) -> None:

@@ -19,7 +19,7 @@ def test_histogram_counts_negative_values_too(tiny_model, source, corpus, data):
     np.testing.assert_array_equal(data.hist_neg_counts.sum(1), (values < 0).sum(0))
     np.testing.assert_array_equal(data.hist_counts.sum(1), (values > 0).sum(0))
     negative_pages = 0
-    for row, feature in enumerate(data.feature_ids):
+    for feature in data.feature_ids:
         hist = data.page(int(feature))["histogram"]
         assert sum(hist["counts"]) == (values[:, feature] != 0).sum()
         assert len(hist["edges"]) == len(hist["counts"]) + 1 or not hist["counts"]
@@ -50,7 +50,7 @@ def _brute_coactive(values: np.ndarray, n: int) -> list[list[tuple[int, int]]]:
 def test_coactivation_equals_a_brute_force_count(tiny_model, source, corpus, data):
     values = fv.activations(tiny_model, source, corpus).values.numpy()
     expected = _brute_coactive(values, 5)
-    for row, feature in enumerate(data.feature_ids):
+    for feature in data.feature_ids:
         page = data.page(int(feature))
         assert [(c["feature"], c["count"]) for c in page["coactive"]] == expected[feature]
         for c in page["coactive"]:
