@@ -15,8 +15,9 @@ RSS at the small one ~ 1).
 Reference = `hook_activations_batches` (`run_to_hook`: the forward stopped exactly at the hook, e.g.
 model(tokens, stop_at_layer=L) for blocks.L.hook_resid_pre; length-sorted batches of `batch_tokens`), i.e.
 exactly the forward pass dashboard_data itself runs, with nothing done to the activations. Reference and build
-are interleaved in one process on the same contexts (ABBA); the ratio is taken of the minima, in CPU seconds (`time.process_time`, with --threads 1 the work done,
-not the wait for a core on a shared machine) and in wall seconds.
+are interleaved in one process on the same contexts (ABBA); the ratio is taken of the minima, in CPU seconds
+(`time.process_time`, with --threads 1 the work done, not the wait for a core on a shared machine) and in wall
+seconds.
 
 Corpus (offline, no downloads): Debian text on this machine - fortunes (/usr/share/games/fortunes), the
 common licenses (/usr/share/common-licenses) and the de-duplicated /usr/share/doc/*/copyright files - cut

@@ -733,8 +733,9 @@ def dashboard_data(model: ModelLike, source: SourceLike, corpus: Sequence[str] |
         A result of ``fv.activations(model, source, prompts)`` (same source): the dashboards are built from its
         values, one context per prompt, without running the model (the model only tokenizes and decodes). The
         result equals a corpus pass over the same prompts (``corpus=prompts``, when none is longer than
-        `context_size`; up to float rounding, bit for bit when both ran the same `batch_tokens`). Hook activations cached elsewhere (e.g. SAE training shards, which drop rows and lose
-        positions) go through ``fv.activations`` first.
+        `context_size`; up to float rounding, bit for bit when both ran the same `batch_tokens`). Hook
+        activations cached elsewhere (e.g. SAE training shards, which drop rows and lose positions) go through
+        ``fv.activations`` first.
     progress : bool, default True
         Show a progress bar.
     workers : int, optional
