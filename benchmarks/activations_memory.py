@@ -78,8 +78,13 @@ def child(args) -> int:
     else:
         acts = fv.activations(model, source, prompts, progress=False)
         result = {"n_tokens": acts.n_tokens, "result_bytes": acts.values.numel() * acts.values.element_size()}
-    result |= {"seconds": time.perf_counter() - t0, "base_kb": base, "peak_kb": _status_kb("VmHWM"),
-               "featureviz": str(Path(fv.__file__).resolve().parent), "n_features": source.n_features}
+    result |= {
+        "seconds": time.perf_counter() - t0,
+        "base_kb": base,
+        "peak_kb": _status_kb("VmHWM"),
+        "featureviz": str(Path(fv.__file__).resolve().parent),
+        "n_features": source.n_features,
+    }
     if args.mode != "forward":
         gc.collect()
         _reset_peak()
@@ -104,12 +109,25 @@ def main() -> int:
         return child(args)
     if args.src:
         args.src = str(Path(args.src).resolve())
-    print(f"fv.activations peak RSS growth / result size, fresh child per run ({args.tokens}-token prompts, "
-          f"{args.threads} thread(s){', featureviz from ' + args.src if args.src else ''})", flush=True)
+    print(
+        f"fv.activations peak RSS growth / result size, fresh child per run ({args.tokens}-token prompts, "
+        f"{args.threads} thread(s){', featureviz from ' + args.src if args.src else ''})",
+        flush=True,
+    )
     for n in args.prompts:
         for mode in (["forward"] if args.forward else []) + ["activations"]:
-            cmd = [sys.executable, __file__, "--child", str(n), "--mode", mode, "--tokens", str(args.tokens),
-                   "--threads", str(args.threads)] + (["--src", args.src] if args.src else [])
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                str(n),
+                "--mode",
+                mode,
+                "--tokens",
+                str(args.tokens),
+                "--threads",
+                str(args.threads),
+            ] + (["--src", args.src] if args.src else [])
             out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
             line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT=")), None)
             if line is None:
@@ -118,15 +136,21 @@ def main() -> int:
             r = json.loads(line.split("=", 1)[1])
             grown = (r["peak_kb"] - r["base_kb"]) * 1024
             if mode == "forward":
-                print(f"  {n:>6} prompts, {r['n_tokens']:,} tokens, forward passes only: peak RSS "
-                      f"+{grown / 2**20:,.0f} MiB ({r['seconds']:.0f} s)", flush=True)
+                print(
+                    f"  {n:>6} prompts, {r['n_tokens']:,} tokens, forward passes only: peak RSS "
+                    f"+{grown / 2**20:,.0f} MiB ({r['seconds']:.0f} s)",
+                    flush=True,
+                )
                 continue
             size = r["result_bytes"]
             stats = (r["stats_peak_kb"] - r["stats_base_kb"]) * 1024
-            print(f"  {n:>6} prompts, {r['n_tokens']:,} tokens x {r['n_features']} features: result "
-                  f"{size / 2**20:,.0f} MiB, peak RSS +{grown / 2**20:,.0f} MiB = {grown / size:.2f}x the result "
-                  f"({r['seconds']:.0f} s); feature_stats() +{stats / 2**20:,.0f} MiB = {stats / size:.2f}x  "
-                  f"[{r['featureviz']}]", flush=True)
+            print(
+                f"  {n:>6} prompts, {r['n_tokens']:,} tokens x {r['n_features']} features: result "
+                f"{size / 2**20:,.0f} MiB, peak RSS +{grown / 2**20:,.0f} MiB = {grown / size:.2f}x the result "
+                f"({r['seconds']:.0f} s); feature_stats() +{stats / 2**20:,.0f} MiB = {stats / size:.2f}x  "
+                f"[{r['featureviz']}]",
+                flush=True,
+            )
     return 0
 
 

@@ -33,20 +33,36 @@ def main() -> None:
     sae_hf = type(sae)(sae.sae)
     sae_hf.hook_name = "model.layers.15:input"
     prompts = [p for group in fv.emotion_prompts().values() for p in group]
-    neurons = fv.HookNeuronSource(tl, "blocks.14.mlp.hook_post"), fv.HookNeuronSource(hf, "model.layers.14.mlp.down_proj:input")
+    neurons = (
+        fv.HookNeuronSource(tl, "blocks.14.mlp.hook_post"),
+        fv.HookNeuronSource(hf, "model.layers.14.mlp.down_proj:input"),
+    )
     tasks = {
-        "activations, SAE at layer-15 residual": (lambda m, s: fv.activations(m, s, prompts, progress=False).values,
-                                                  (sae, sae_hf)),
-        "activations, layer-14 MLP neurons": (lambda m, s: fv.activations(m, s, prompts, progress=False).values,
-                                              neurons),
-        "top_activating, neuron 100, k=10": (lambda m, s: torch.tensor(
-            list(fv.top_activating(m, s, 100, prompts, k=10, progress=False)["activation"])), neurons),
-        "steer, SAE latent, 5 values x 16 tokens": (lambda m, s: torch.tensor(fv.steer(
-            m, s, "I walked into the room and", 1387, [-60.0, -30.0, 0.0, 30.0, 60.0], max_new_tokens=16).kl),
-            (sae, sae_hf)),
+        "activations, SAE at layer-15 residual": (
+            lambda m, s: fv.activations(m, s, prompts, progress=False).values,
+            (sae, sae_hf),
+        ),
+        "activations, layer-14 MLP neurons": (
+            lambda m, s: fv.activations(m, s, prompts, progress=False).values,
+            neurons,
+        ),
+        "top_activating, neuron 100, k=10": (
+            lambda m, s: torch.tensor(list(fv.top_activating(m, s, 100, prompts, k=10, progress=False)["activation"])),
+            neurons,
+        ),
+        "steer, SAE latent, 5 values x 16 tokens": (
+            lambda m, s: torch.tensor(
+                fv.steer(
+                    m, s, "I walked into the room and", 1387, [-60.0, -30.0, 0.0, 30.0, 60.0], max_new_tokens=16
+                ).kl
+            ),
+            (sae, sae_hf),
+        ),
     }
-    print(f"{len(prompts)} prompts, {sum(len(hf.tokenize(p)) for p in prompts)} tokens; torch threads "
-          f"{torch.get_num_threads()}; minimum of {args.repeats} interleaved runs")
+    print(
+        f"{len(prompts)} prompts, {sum(len(hf.tokenize(p)) for p in prompts)} tokens; torch threads "
+        f"{torch.get_num_threads()}; minimum of {args.repeats} interleaved runs"
+    )
     for name, (run, (tl_source, hf_source)) in tasks.items():
         seconds = {"TL": [], "HF": []}
         for _ in range(args.repeats):
@@ -61,8 +77,10 @@ def main() -> None:
         diff = (ours - theirs).abs().max().item()
         relative = diff / max(theirs.abs().max().item(), 1e-12)
         tl_s, hf_s = min(seconds["TL"]), min(seconds["HF"])
-        print(f"{name}: max abs diff {diff:.3g} (relative {relative:.3g}); TL {tl_s:.2f}s, HF {hf_s:.2f}s "
-              f"(HF/TL {hf_s / tl_s:.2f})")
+        print(
+            f"{name}: max abs diff {diff:.3g} (relative {relative:.3g}); TL {tl_s:.2f}s, HF {hf_s:.2f}s "
+            f"(HF/TL {hf_s / tl_s:.2f})"
+        )
 
 
 if __name__ == "__main__":

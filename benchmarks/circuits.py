@@ -58,8 +58,9 @@ def main() -> int:
         attribution = fv.feature_circuit(model, target, upstream, prompts, progress=False)
         t_attr = time.perf_counter() - t0
         t0 = time.perf_counter()
-        exact = fv.feature_circuit(model, target, upstream, prompts, method="patching", candidates=args.candidates,
-                                   progress=False)
+        exact = fv.feature_circuit(
+            model, target, upstream, prompts, method="patching", candidates=args.candidates, progress=False
+        )
         t_patch = time.perf_counter() - t0
         per_node = max(t_patch - t_attr, 1e-9) / args.candidates
         ratio = n_nodes * per_node / t_attr
@@ -70,19 +71,28 @@ def main() -> int:
         overlap = len(top_a & top_p)
         results.append((spec, rho, overlap, ratio))
         level = attribution.nodes.set_index("role").activation["target"]
-        print(f"\n{group} L{latent}: {len(prompts)} prompts, fires on {attribution.n_firing} tokens "
-              f"(mean {level:.2f} where it fires)")
-        print(f"  attribution, all {n_nodes} nodes: {t_attr:.2f} s; exact patching of {args.candidates}: "
-              f"{t_patch - t_attr:.2f} s ({per_node:.3f} s per node)")
-        print(f"  exact patching of all {n_nodes} nodes, extrapolated: {n_nodes * per_node:.0f} s -> "
-              f"attribution is {ratio:.0f}x faster (target >= 100x: {'PASS' if ratio >= 100 else 'FAIL'})")
+        print(
+            f"\n{group} L{latent}: {len(prompts)} prompts, fires on {attribution.n_firing} tokens "
+            f"(mean {level:.2f} where it fires)"
+        )
+        print(
+            f"  attribution, all {n_nodes} nodes: {t_attr:.2f} s; exact patching of {args.candidates}: "
+            f"{t_patch - t_attr:.2f} s ({per_node:.3f} s per node)"
+        )
+        print(
+            f"  exact patching of all {n_nodes} nodes, extrapolated: {n_nodes * per_node:.0f} s -> "
+            f"attribution is {ratio:.0f}x faster (target >= 100x: {'PASS' if ratio >= 100 else 'FAIL'})"
+        )
         print(f"  agreement over the top {len(chosen)}: Spearman {rho:.3f} (aim >= 0.7), top-10 overlap {overlap}/10")
         print("  top 10 by exact patching:")
         for row in chosen.head(10).itertuples():
-            print(f"    {row.label:>9}  exact {row.effect:+8.3f}  attribution {row.attribution:+8.3f}  "
-                  f"activation {row.activation:7.3f}")
-    print("\nsummary: " + "; ".join(f"{s}: Spearman {r:.2f}, top-10 overlap {o}/10, {x:.0f}x"
-                                    for s, r, o, x in results))
+            print(
+                f"    {row.label:>9}  exact {row.effect:+8.3f}  attribution {row.attribution:+8.3f}  "
+                f"activation {row.activation:7.3f}"
+            )
+    print(
+        "\nsummary: " + "; ".join(f"{s}: Spearman {r:.2f}, top-10 overlap {o}/10, {x:.0f}x" for s, r, o, x in results)
+    )
     return 0
 
 

@@ -85,8 +85,10 @@ def debian_texts() -> tuple[list[str], str]:
                     n += 1
         parts.append(f"{n} fortunes")
     seen = set()
-    for folder, pattern, label in ((Path("/usr/share/common-licenses"), "*", "common licenses"),
-                                   (Path("/usr/share/doc"), "*/copyright", "doc copyright files")):
+    for folder, pattern, label in (
+        (Path("/usr/share/common-licenses"), "*", "common licenses"),
+        (Path("/usr/share/doc"), "*/copyright", "doc copyright files"),
+    ):
         n = 0
         for f in sorted(folder.glob(pattern)) if folder.is_dir() else []:
             if not f.is_file():
@@ -140,8 +142,7 @@ def reference_pass(model, source, contexts, batch_tokens) -> int:
     from featureviz.analysis._forward import hook_activations_batches
 
     n = 0
-    for _, acts, lengths in hook_activations_batches(model, contexts, source.hook_name, batch_tokens,
-                                                     progress=False):
+    for _, acts, lengths in hook_activations_batches(model, contexts, source.hook_name, batch_tokens, progress=False):
         n += sum(lengths)
         del acts
     return n
@@ -176,9 +177,22 @@ def rss_child(args) -> int:
     data = fv.dashboard_data(model, source, tokens, progress=False)
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak = _status_kb("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print("RSS_RESULT=" + json.dumps({"tokens": int(data.n_tokens), "base_kb": base, "peak_kb": peak,
-                                      "load_peak_kb": load_peak, "hwm_reset": reset,
-                                      "seconds": elapsed, "cpu_seconds": cpu, "corpus": desc}), flush=True)
+    print(
+        "RSS_RESULT="
+        + json.dumps(
+            {
+                "tokens": int(data.n_tokens),
+                "base_kb": base,
+                "peak_kb": peak,
+                "load_peak_kb": load_peak,
+                "hwm_reset": reset,
+                "seconds": elapsed,
+                "cpu_seconds": cpu,
+                "corpus": desc,
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 
@@ -198,15 +212,29 @@ def _status_kb(field: str) -> int:
 
 
 def measure_rss(args) -> None:
-    print(f"\n== peak RSS, fresh child process per corpus size ({' vs '.join(f'{n:,}' for n in args.rss_sizes)} "
-          "tokens) ==", flush=True)
+    print(
+        f"\n== peak RSS, fresh child process per corpus size ({' vs '.join(f'{n:,}' for n in args.rss_sizes)} "
+        "tokens) ==",
+        flush=True,
+    )
     results = []
     if min(args.rss_sizes) < 8192:
-        print("  note: below one batch (batch_tokens, 8192 tokens for the default source) the per-batch working set "
-              "itself grows with the corpus; compare sizes of several batches each", flush=True)
+        print(
+            "  note: below one batch (batch_tokens, 8192 tokens for the default source) the per-batch working set "
+            "itself grows with the corpus; compare sizes of several batches each",
+            flush=True,
+        )
     for n in args.rss_sizes:
-        cmd = [sys.executable, __file__, "--rss-child", str(n), "--source", args.source,
-               "--context-size", str(args.context_size)] + (["--threads", str(args.threads)] if args.threads else [])
+        cmd = [
+            sys.executable,
+            __file__,
+            "--rss-child",
+            str(n),
+            "--source",
+            args.source,
+            "--context-size",
+            str(args.context_size),
+        ] + (["--threads", str(args.threads)] if args.threads else [])
         cmd += ["--sae", args.sae] if args.sae else []
         out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
         line = next((s for s in out.stdout.splitlines() if s.startswith("RSS_RESULT=")), None)
@@ -216,17 +244,22 @@ def measure_rss(args) -> None:
         r = json.loads(line.split("=", 1)[1])
         results.append(r)
         what = "peak RSS during the build" if r["hwm_reset"] else "peak RSS of the process (load included)"
-        print(f"  {r['tokens']:>9,} tokens: {what} {r['peak_kb'] / 1024:6.0f} MiB = RSS before it "
-              f"{r['base_kb'] / 1024:.0f} MiB + {(r['peak_kb'] - r['base_kb']) / 1024:.0f} MiB "
-              f"(model load peaked at {r['load_peak_kb'] / 1024:.0f} MiB; build {r['seconds']:.0f} s wall, "
-              f"{r['cpu_seconds']:.0f} s CPU, {r['tokens'] / r['cpu_seconds']:.0f} tok per CPU-s)", flush=True)
+        print(
+            f"  {r['tokens']:>9,} tokens: {what} {r['peak_kb'] / 1024:6.0f} MiB = RSS before it "
+            f"{r['base_kb'] / 1024:.0f} MiB + {(r['peak_kb'] - r['base_kb']) / 1024:.0f} MiB "
+            f"(model load peaked at {r['load_peak_kb'] / 1024:.0f} MiB; build {r['seconds']:.0f} s wall, "
+            f"{r['cpu_seconds']:.0f} s CPU, {r['tokens'] / r['cpu_seconds']:.0f} tok per CPU-s)",
+            flush=True,
+        )
     if len(results) >= 2:
         lo, hi = results[0], results[-1]
         ratio = hi["peak_kb"] / lo["peak_kb"]
         growth = (hi["peak_kb"] - hi["base_kb"]) - (lo["peak_kb"] - lo["base_kb"])
-        print(f"peak RSS ratio {hi['tokens']:,} / {lo['tokens']:,} tokens: {ratio:.3f}  "
-              f"(x{hi['tokens'] / lo['tokens']:.0f} corpus; build's own peak grew by {growth / 1024:+.0f} MiB)  "
-              f"target ~1 (flat): {'PASS' if ratio < 1.1 else 'FAIL'}")
+        print(
+            f"peak RSS ratio {hi['tokens']:,} / {lo['tokens']:,} tokens: {ratio:.3f}  "
+            f"(x{hi['tokens'] / lo['tokens']:.0f} corpus; build's own peak grew by {growth / 1024:+.0f} MiB)  "
+            f"target ~1 (flat): {'PASS' if ratio < 1.1 else 'FAIL'}"
+        )
         print(f"  corpus: {hi['corpus']}")
 
 
@@ -237,8 +270,10 @@ def measure_ratio(args, fv, model, source) -> None:
     from featureviz.analysis.dashboard import default_batch_tokens  # the batching dashboard_data uses
 
     batch_tokens = default_batch_tokens(source.n_features)
-    print(f"\n== build time vs one forward pass: {tokens.shape[0]} contexts x {tokens.shape[1]} = "
-          f"{tokens.shape[0] * (tokens.shape[1] - 1):,} tokens (BOS excluded), batch_tokens {batch_tokens} ==")
+    print(
+        f"\n== build time vs one forward pass: {tokens.shape[0]} contexts x {tokens.shape[1]} = "
+        f"{tokens.shape[0] * (tokens.shape[1] - 1):,} tokens (BOS excluded), batch_tokens {batch_tokens} =="
+    )
     print(f"corpus: {desc}", flush=True)
     reference_pass(model, source, contexts[:4], batch_tokens)  # warm-up
     t_ref, t_dash, c_ref, c_dash = [], [], [], []
@@ -254,21 +289,30 @@ def measure_ratio(args, fv, model, source) -> None:
                 data = fv.dashboard_data(model, source, tokens, features=features, progress=False)
                 t_dash.append(time.perf_counter() - t0)
                 c_dash.append(time.process_time() - c0)
-        print(f"  repeat {r + 1}: forward {t_ref[-1]:.1f} s wall / {c_ref[-1]:.1f} s CPU, dashboard_data "
-              f"{t_dash[-1]:.1f} s wall / {c_dash[-1]:.1f} s CPU ({t_dash[-1] / t_ref[-1]:.2f}x wall, "
-              f"{c_dash[-1] / c_ref[-1]:.2f}x CPU)", flush=True)
+        print(
+            f"  repeat {r + 1}: forward {t_ref[-1]:.1f} s wall / {c_ref[-1]:.1f} s CPU, dashboard_data "
+            f"{t_dash[-1]:.1f} s wall / {c_dash[-1]:.1f} s CPU ({t_dash[-1] / t_ref[-1]:.2f}x wall, "
+            f"{c_dash[-1] / c_ref[-1]:.2f}x CPU)",
+            flush=True,
+        )
     mr, md = statistics.median(t_ref), statistics.median(t_dash)
     ratio, ratio_min = md / mr, min(t_dash) / min(t_ref)
     ratio_cpu = min(c_dash) / min(c_ref)
     what = f"{len(features)} features" if features else f"all {source.n_features} features"
-    print(f"forward to {source.hook_name} (run_to_hook): wall median {mr:.1f} s "
-          f"(min {min(t_ref):.1f} s), CPU min {min(c_ref):.1f} s ({data.n_tokens / min(c_ref):.0f} tok per CPU-s)")
-    print(f"dashboard_data, {what}: wall median {md:.1f} s (min {min(t_dash):.1f} s), CPU min {min(c_dash):.1f} s "
-          f"({data.n_tokens / min(c_dash):.0f} tok per CPU-s)")
+    print(
+        f"forward to {source.hook_name} (run_to_hook): wall median {mr:.1f} s "
+        f"(min {min(t_ref):.1f} s), CPU min {min(c_ref):.1f} s ({data.n_tokens / min(c_ref):.0f} tok per CPU-s)"
+    )
+    print(
+        f"dashboard_data, {what}: wall median {md:.1f} s (min {min(t_dash):.1f} s), CPU min {min(c_dash):.1f} s "
+        f"({data.n_tokens / min(c_dash):.0f} tok per CPU-s)"
+    )
     # Contention only ever adds time, so the ratio of the minima is the least noisy wall-clock estimate. On a
     # shared machine the process's CPU time (one torch thread) is steadier still: waiting for a core is not in it.
-    print(f"ratio dashboard/forward: {ratio_cpu:.2f}x CPU time (minima); wall {ratio_min:.2f}x (minima), "
-          f"{ratio:.2f}x (medians)  target <= 1.3x: {'PASS' if max(ratio_cpu, ratio_min) <= 1.3 else 'FAIL'}")
+    print(
+        f"ratio dashboard/forward: {ratio_cpu:.2f}x CPU time (minima); wall {ratio_min:.2f}x (minima), "
+        f"{ratio:.2f}x (medians)  target <= 1.3x: {'PASS' if max(ratio_cpu, ratio_min) <= 1.3 else 'FAIL'}"
+    )
 
     # The parts after the streaming loop, timed on their own (they do not depend on corpus length).
     from featureviz.analysis import dashboard as d
@@ -286,10 +330,13 @@ def measure_ratio(args, fv, model, source) -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     data.logit_top_ids  # noqa: B018 - computes every remaining row
     t_logit, c_logit = time.perf_counter() - t0, time.process_time() - c0
-    print(f"fixed cost inside it: _nearest {t_near:.2f} s wall / {c_near:.2f} s CPU (= {c_near / min(c_ref):.3f}x "
-          f"of the forward's CPU time at this corpus size); outside it, on demand: the first page's logit effects "
-          f"{t_page * 1000:.0f} ms wall / {c_page * 1000:.0f} ms CPU, all other rows (save/export) {t_logit:.2f} s "
-          f"wall / {c_logit:.2f} s CPU", flush=True)
+    print(
+        f"fixed cost inside it: _nearest {t_near:.2f} s wall / {c_near:.2f} s CPU (= {c_near / min(c_ref):.3f}x "
+        f"of the forward's CPU time at this corpus size); outside it, on demand: the first page's logit effects "
+        f"{t_page * 1000:.0f} ms wall / {c_page * 1000:.0f} ms CPU, all other rows (save/export) {t_logit:.2f} s "
+        f"wall / {c_logit:.2f} s CPU",
+        flush=True,
+    )
 
     if args.profile:
         print("\n== cProfile (CPU time) of one dashboard_data call (top 25 by own time) ==", flush=True)
@@ -329,11 +376,16 @@ def measure_limits(args, fv, model, source) -> None:
     prompts, ids = limit_prompts(model, tokens)
     batch_tokens = d.default_batch_tokens(source.n_features)
     assert batch_tokens == 8192, "fv.activations' default batch_tokens: both must run the same batches"
-    assert [torch.equal(a, b) for a, b in zip(d.corpus_token_lists(model, prompts, args.context_size), ids)] == [True] * len(ids)
+    assert [torch.equal(a, b) for a, b in zip(d.corpus_token_lists(model, prompts, args.context_size), ids)] == [
+        True
+    ] * len(ids)
     n_tokens = sum(len(t) - 1 for t in ids)
-    print(f"\n== limits (issue 24 item 6): {len(ids)} of {len(tokens)} contexts round-trip through text, "
-          f"{n_tokens:,} tokens (BOS excluded), {len(length_sorted_batches([len(t) for t in ids], batch_tokens))} "
-          f"batches of <= {batch_tokens} tokens ==\ncorpus: {desc}", flush=True)
+    print(
+        f"\n== limits (issue 24 item 6): {len(ids)} of {len(tokens)} contexts round-trip through text, "
+        f"{n_tokens:,} tokens (BOS excluded), {len(length_sorted_batches([len(t) for t in ids], batch_tokens))} "
+        f"batches of <= {batch_tokens} tokens ==\ncorpus: {desc}",
+        flush=True,
+    )
     reference_pass(model, source, ids[:4], batch_tokens)  # warm-up
     acts = fv.activations(model, source, prompts[:4], progress=False)
     sides = {
@@ -358,17 +410,24 @@ def measure_limits(args, fv, model, source) -> None:
             elif name == "dashboard_data":
                 data = out
             del out
-        print(f"  repeat {r + 1}: " + ", ".join(f"{n} {wall[n][-1]:.1f} s wall / {cpu[n][-1]:.1f} s CPU" for n in order),
-              flush=True)
+        print(
+            f"  repeat {r + 1}: " + ", ".join(f"{n} {wall[n][-1]:.1f} s wall / {cpu[n][-1]:.1f} s CPU" for n in order),
+            flush=True,
+        )
     goals = {"dashboard_data": 1.1, "activations": 1.05, "dashboard_data(activations=)": 0.1}
     base_cpu, base_wall = min(cpu["forward"]), min(wall["forward"])
-    print(f"forward to {source.hook_name} (run_to_hook): CPU min {base_cpu:.1f} s ({n_tokens / base_cpu:.0f} tok per "
-          f"CPU-s), wall min {base_wall:.1f} s")
+    print(
+        f"forward to {source.hook_name} (run_to_hook): CPU min {base_cpu:.1f} s ({n_tokens / base_cpu:.0f} tok per "
+        f"CPU-s), wall min {base_wall:.1f} s"
+    )
     for name, goal in goals.items():
         ratio, ratio_wall = min(cpu[name]) / base_cpu, min(wall[name]) / base_wall
-        print(f"{name}: CPU min {min(cpu[name]):.1f} s = {ratio:.3f}x the forward (wall minima {ratio_wall:.3f}x; "
-              f"every repeat CPU {', '.join(f'{c / f:.3f}x' for c, f in zip(cpu[name], cpu['forward']))})  "
-              f"goal <= {goal}x: {'PASS' if ratio <= goal else 'FAIL'}", flush=True)
+        print(
+            f"{name}: CPU min {min(cpu[name]):.1f} s = {ratio:.3f}x the forward (wall minima {ratio_wall:.3f}x; "
+            f"every repeat CPU {', '.join(f'{c / f:.3f}x' for c, f in zip(cpu[name], cpu['forward']))})  "
+            f"goal <= {goal}x: {'PASS' if ratio <= goal else 'FAIL'}",
+            flush=True,
+        )
     d._UNEMBEDDINGS.clear()
     c0 = time.process_time()
     data.page(int(data.feature_ids[0]))
@@ -376,8 +435,11 @@ def measure_limits(args, fv, model, source) -> None:
     c0 = time.process_time()
     data.logit_top_ids  # noqa: B018 - every other row, as save() and a full export need
     c_all = time.process_time() - c0
-    print(f"logit effects, no part of any build above: first page {c_page * 1000:.0f} ms CPU, all "
-          f"{source.n_features} rows {c_all:.2f} s CPU (= {c_all / base_cpu:.3f}x the forward)", flush=True)
+    print(
+        f"logit effects, no part of any build above: first page {c_page * 1000:.0f} ms CPU, all "
+        f"{source.n_features} rows {c_all:.2f} s CPU (= {c_all / base_cpu:.3f}x the forward)",
+        flush=True,
+    )
 
 
 # -- SAEDashboard, run in ITS venv (imports neither featureviz nor anything our venv pins) --------------------
@@ -418,8 +480,10 @@ def saedashboard_run(args) -> int:
         torch.set_num_threads(args.threads)
     if not args.sae:
         raise SystemExit("--saedashboard-run needs --sae PATH (a local sae-lens folder)")
-    cache = Path(os.environ.get("FEATUREVIZ_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-                 / "featureviz")
+    cache = Path(
+        os.environ.get("FEATUREVIZ_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "featureviz"
+    )
     src = Path(args.model_dir) if args.model_dir else cache / "smollm2-135m-instruct"
     folder = v4_model_dir(src, Path(args.saedash_model_dir))
     hf_model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
@@ -429,8 +493,12 @@ def saedashboard_run(args) -> int:
     # the hook activations match featureviz's TransformerLens 3 model.
     cfg.rotary_base = float(hf_model.config.rope_theta)
     model = HookedTransformer(cfg, tokenizer=tokenizer, move_to_device=False)
-    model.load_and_process_state_dict(tl_loading.get_pretrained_state_dict(str(folder), cfg, hf_model),
-                                      fold_ln=True, center_writing_weights=True, center_unembed=True)
+    model.load_and_process_state_dict(
+        tl_loading.get_pretrained_state_dict(str(folder), cfg, hf_model),
+        fold_ln=True,
+        center_writing_weights=True,
+        center_unembed=True,
+    )
     model.eval()
     del hf_model
     tokens = torch.load(args.saedashboard_run).long()
@@ -439,13 +507,18 @@ def saedashboard_run(args) -> int:
     features = list(range(args.features or n_features))
     from importlib.metadata import version
 
-    print(f"sae-dashboard {version('sae-dashboard')}, sae-lens {version('sae-lens')}, transformer-lens "
-          f"{version('transformer-lens')}, transformers {version('transformers')}, torch {torch.__version__}, "
-          f"threads {torch.get_num_threads()}")
-    print(f"model folder {folder}; SAE {args.sae} ({n_features} latents at {hook}); corpus {tuple(tokens.shape)} = "
-          f"{tokens.shape[0] * (tokens.shape[1] - 1):,} tokens after BOS; {len(features)} features, "
-          f"minibatch_size_features {args.minibatch_features}, minibatch_size_tokens 64 sequences, "
-          f"cache_dir {args.cache_dir}", flush=True)
+    print(
+        f"sae-dashboard {version('sae-dashboard')}, sae-lens {version('sae-lens')}, transformer-lens "
+        f"{version('transformer-lens')}, transformers {version('transformers')}, torch {torch.__version__}, "
+        f"threads {torch.get_num_threads()}"
+    )
+    print(
+        f"model folder {folder}; SAE {args.sae} ({n_features} latents at {hook}); corpus {tuple(tokens.shape)} = "
+        f"{tokens.shape[0] * (tokens.shape[1] - 1):,} tokens after BOS; {len(features)} features, "
+        f"minibatch_size_features {args.minibatch_features}, minibatch_size_tokens 64 sequences, "
+        f"cache_dir {args.cache_dir}",
+        flush=True,
+    )
 
     wrapper = TransformerLensWrapper(model, ActivationConfig(primary_hook_point=hook, auxiliary_hook_points=[]))
 
@@ -467,24 +540,46 @@ def saedashboard_run(args) -> int:
             import shutil
 
             shutil.rmtree(args.cache_dir, ignore_errors=True)
-        cfg = SaeVisConfig(hook_point=hook, features=features, minibatch_size_features=args.minibatch_features,
-                           minibatch_size_tokens=64, ignore_positions=[0], verbose=False,
-                           cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+        cfg = SaeVisConfig(
+            hook_point=hook,
+            features=features,
+            minibatch_size_features=args.minibatch_features,
+            minibatch_size_tokens=64,
+            ignore_positions=[0],
+            verbose=False,
+            cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+        )
         t0, c0 = time.perf_counter(), time.process_time()
         data = SaeVisRunner(cfg).run(encoder=sae, model=model, tokens=tokens)
         t_run.append(time.perf_counter() - t0)
         c_run.append(time.process_time() - c0)
-        print(f"  repeat {r + 1}: forward {t_ref[-1]:.1f} s wall / {c_ref[-1]:.1f} s CPU, SaeVisRunner.run "
-              f"{t_run[-1]:.1f} s wall / {c_run[-1]:.1f} s CPU ({t_run[-1] / t_ref[-1]:.2f}x wall, "
-              f"{c_run[-1] / c_ref[-1]:.2f}x CPU); {len(data.feature_data_dict)} features", flush=True)
+        print(
+            f"  repeat {r + 1}: forward {t_ref[-1]:.1f} s wall / {c_ref[-1]:.1f} s CPU, SaeVisRunner.run "
+            f"{t_run[-1]:.1f} s wall / {c_run[-1]:.1f} s CPU ({t_run[-1] / t_ref[-1]:.2f}x wall, "
+            f"{c_run[-1] / c_ref[-1]:.2f}x CPU); {len(data.feature_data_dict)} features",
+            flush=True,
+        )
         del data
     print(f"forward to {hook} (SAEDashboard's stop_at_layer): wall min {min(t_ref):.1f} s, CPU min {min(c_ref):.1f} s")
     print(f"SaeVisRunner.run, {len(features)} features: wall min {min(t_run):.1f} s, CPU min {min(c_run):.1f} s")
-    print(f"ratio SAEDashboard/forward: {min(c_run) / min(c_ref):.2f}x CPU time, {min(t_run) / min(t_ref):.2f}x wall "
-          "(minima); compare its CPU seconds with dashboard_data's on the same corpus")
-    print("SAEDASH_RESULT=" + json.dumps({"forward_s": t_ref, "run_s": t_run, "forward_cpu_s": c_ref, "run_cpu_s": c_run,
-                                          "features": len(features),
-                                          "tokens": int(tokens.shape[0] * (tokens.shape[1] - 1))}), flush=True)
+    print(
+        f"ratio SAEDashboard/forward: {min(c_run) / min(c_ref):.2f}x CPU time, {min(t_run) / min(t_ref):.2f}x wall "
+        "(minima); compare its CPU seconds with dashboard_data's on the same corpus"
+    )
+    print(
+        "SAEDASH_RESULT="
+        + json.dumps(
+            {
+                "forward_s": t_ref,
+                "run_s": t_run,
+                "forward_cpu_s": c_ref,
+                "run_cpu_s": c_run,
+                "features": len(features),
+                "tokens": int(tokens.shape[0] * (tokens.shape[1] - 1)),
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 
@@ -492,40 +587,77 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokens", type=int, default=20000, help="corpus size for the time ratio (default 20000)")
     ap.add_argument("--repeats", type=int, default=1, help="interleaved repeats of forward / build (default 1)")
-    ap.add_argument("--rss-sizes", type=int, nargs="+", default=[10000, 40000],
-                    help="corpus sizes for the peak-RSS children, small first (default 10000 40000); keep the "
-                         "smallest above one batch (batch_tokens, 8192 for <= 8192 features) or it measures "
-                         "the batch growing, not the corpus")
+    ap.add_argument(
+        "--rss-sizes",
+        type=int,
+        nargs="+",
+        default=[10000, 40000],
+        help="corpus sizes for the peak-RSS children, small first (default 10000 40000); keep the "
+        "smallest above one batch (batch_tokens, 8192 for <= 8192 features) or it measures "
+        "the batch growing, not the corpus",
+    )
     ap.add_argument("--context-size", type=int, default=128)
-    ap.add_argument("--source", choices=["sae", "neurons"], default="sae",
-                    help="load_default(source=...): the shipped SAE if present, else MLP neurons")
-    ap.add_argument("--sae", metavar="PATH", default=None,
-                    help="a local sae-lens folder (cfg.json + sae_weights.safetensors) for the embedded model, "
-                         "instead of --source; e.g. src/featureviz/assets/default_sae_checkpoints/<step>")
+    ap.add_argument(
+        "--source",
+        choices=["sae", "neurons"],
+        default="sae",
+        help="load_default(source=...): the shipped SAE if present, else MLP neurons",
+    )
+    ap.add_argument(
+        "--sae",
+        metavar="PATH",
+        default=None,
+        help="a local sae-lens folder (cfg.json + sae_weights.safetensors) for the embedded model, "
+        "instead of --source; e.g. src/featureviz/assets/default_sae_checkpoints/<step>",
+    )
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     ap.add_argument("--profile", action="store_true", help="also cProfile one dashboard_data call")
     ap.add_argument("--skip-rss", action="store_true")
     ap.add_argument("--skip-ratio", action="store_true")
-    ap.add_argument("--limits", action="store_true",
-                    help="issue 24 item 6: dashboard_data, fv.activations and dashboard_data(activations=) against "
-                         "one forward stopped at the hook, same token ids and batches, interleaved (--tokens, "
-                         "--repeats); replaces the plain time ratio")
+    ap.add_argument(
+        "--limits",
+        action="store_true",
+        help="issue 24 item 6: dashboard_data, fv.activations and dashboard_data(activations=) against "
+        "one forward stopped at the hook, same token ids and batches, interleaved (--tokens, "
+        "--repeats); replaces the plain time ratio",
+    )
     ap.add_argument("--save-corpus", metavar="PATH", help="save the --tokens corpus tensor (for other tools)")
-    ap.add_argument("--compare-saedashboard", action="store_true",
-                    help="print how to run SAEDashboard on the same corpus in its own venv, and exit")
-    ap.add_argument("--saedashboard-run", metavar="CORPUS", default=None,
-                    help="run INSIDE the SAEDashboard venv (see --compare-saedashboard): time SaeVisRunner on the "
-                         "token tensor saved by --save-corpus, with --sae, against its own forward pass")
-    ap.add_argument("--features", type=int, default=None,
-                    help="--saedashboard-run: the first N features only (default: all); dashboard_data: same")
+    ap.add_argument(
+        "--compare-saedashboard",
+        action="store_true",
+        help="print how to run SAEDashboard on the same corpus in its own venv, and exit",
+    )
+    ap.add_argument(
+        "--saedashboard-run",
+        metavar="CORPUS",
+        default=None,
+        help="run INSIDE the SAEDashboard venv (see --compare-saedashboard): time SaeVisRunner on the "
+        "token tensor saved by --save-corpus, with --sae, against its own forward pass",
+    )
+    ap.add_argument(
+        "--features",
+        type=int,
+        default=None,
+        help="--saedashboard-run: the first N features only (default: all); dashboard_data: same",
+    )
     ap.add_argument("--minibatch-features", type=int, default=256, help="--saedashboard-run: its feature minibatch")
-    ap.add_argument("--cache-dir", default=None,
-                    help="--saedashboard-run: SaeVisConfig.cache_dir (activations cached on disk, one forward "
-                         "pass shared by all feature minibatches); default none (one forward per minibatch)")
-    ap.add_argument("--model-dir", default=None, help="--saedashboard-run: the featureviz model folder to convert "
-                    "(default: $FEATUREVIZ_CACHE or ~/.cache/featureviz/smollm2-135m-instruct)")
-    ap.add_argument("--saedash-model-dir", default="/tmp/saedash/smollm2-v4",
-                    help="--saedashboard-run: where the transformers-4 copy of the model folder goes")
+    ap.add_argument(
+        "--cache-dir",
+        default=None,
+        help="--saedashboard-run: SaeVisConfig.cache_dir (activations cached on disk, one forward "
+        "pass shared by all feature minibatches); default none (one forward per minibatch)",
+    )
+    ap.add_argument(
+        "--model-dir",
+        default=None,
+        help="--saedashboard-run: the featureviz model folder to convert "
+        "(default: $FEATUREVIZ_CACHE or ~/.cache/featureviz/smollm2-135m-instruct)",
+    )
+    ap.add_argument(
+        "--saedash-model-dir",
+        default="/tmp/saedash/smollm2-v4",
+        help="--saedashboard-run: where the transformers-4 copy of the model folder goes",
+    )
     ap.add_argument("--rss-child", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
 

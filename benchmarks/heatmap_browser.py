@@ -70,8 +70,12 @@ def main() -> int:
     try:
         with sync_playwright() as pw:
             ctx = pw.chromium.launch_persistent_context(
-                str(tmp / "profile"), executable_path=recipe.CHROMIUM, headless=True, args=recipe.CHROMIUM_ARGS,
-                viewport={"width": 1280, "height": 900}, timeout=60_000,
+                str(tmp / "profile"),
+                executable_path=recipe.CHROMIUM,
+                headless=True,
+                args=recipe.CHROMIUM_ARGS,
+                viewport={"width": 1280, "height": 900},
+                timeout=60_000,
             )
             ctx.set_default_timeout(recipe.DEFAULT_TIMEOUT)
             try:
@@ -81,7 +85,10 @@ def main() -> int:
                 page.wait_for_function("() => !!window.jupyterapp", timeout=60_000)
                 recipe._wait_kernel_ready(page)
                 out = nb.run_cell(0, timeout=recipe.FIRST_CELL_TIMEOUT)
-                info = {k: nb.output_value(out, k) for k in ("SHAPE", "FORMAT", "BINARY_BYTES", "FLOAT32_BYTES", "JSON_BYTES")}
+                info = {
+                    k: nb.output_value(out, k)
+                    for k in ("SHAPE", "FORMAT", "BINARY_BYTES", "FLOAT32_BYTES", "JSON_BYTES")
+                }
                 heatmap = nb.cell(1).locator(".fv-heatmap")
                 paints, e2e = [], []
                 for _ in range(args.repeats):
@@ -89,7 +96,8 @@ def main() -> int:
                     nb.run_cell(1, timeout=120_000)
                     page.wait_for_function(
                         "el => el.dataset.state === 'ready' && !!el.parentElement.dataset.firstPaintMs",
-                        arg=heatmap.element_handle(), timeout=120_000,
+                        arg=heatmap.element_handle(),
+                        timeout=120_000,
                     )
                     e2e.append((time.perf_counter() - t0) * 1000)
                     paints.append(float(heatmap.evaluate("el => el.parentElement.dataset.firstPaintMs")))

@@ -111,22 +111,43 @@ def main() -> int:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.goto("about:blank")
-        res = page.evaluate(PAGE_SCRIPT, {
-            "src": BUNDLE.read_text(), "C": args.checkpoints, "T": args.tokens, "F": args.features,
-            "density": args.density, "format": args.format, "switches": args.switches,
-        })
+        res = page.evaluate(
+            PAGE_SCRIPT,
+            {
+                "src": BUNDLE.read_text(),
+                "C": args.checkpoints,
+                "T": args.tokens,
+                "F": args.features,
+                "density": args.density,
+                "format": args.format,
+                "switches": args.switches,
+            },
+        )
         version = browser.version
         browser.close()
     frame = res["frameMs"]
     wall = res["wallMs"]
-    print(f"chromium {version}; {args.tokens} tokens x {args.features} features x {args.checkpoints} checkpoints "
-          f"({args.format}, density {args.density}); canvas {res['canvas'][0]}x{res['canvas'][1]}; state {res['state']}")
+    print(
+        f"chromium {version}; {args.tokens} tokens x {args.features} features x {args.checkpoints} checkpoints "
+        f"({args.format}, density {args.density}); canvas {res['canvas'][0]}x{res['canvas'][1]}; state {res['state']}"
+    )
     print(f"render (decode + first draw): {res['renderMs']:.1f} ms")
-    print(f"frame switch (data-frame-ms) over {len(frame)}: median {statistics.median(frame):.2f} ms, "
-          f"max {max(frame):.2f} ms (target < 50 ms)")
+    print(
+        f"frame switch (data-frame-ms) over {len(frame)}: median {statistics.median(frame):.2f} ms, "
+        f"max {max(frame):.2f} ms (target < 50 ms)"
+    )
     print(f"switch -> next animation frame: median {statistics.median(wall):.2f} ms, max {max(wall):.2f} ms")
-    print("JSON=" + json.dumps({"median_frame_ms": statistics.median(frame), "max_frame_ms": max(frame),
-                                "median_wall_ms": statistics.median(wall), "render_ms": res["renderMs"]}))
+    print(
+        "JSON="
+        + json.dumps(
+            {
+                "median_frame_ms": statistics.median(frame),
+                "max_frame_ms": max(frame),
+                "median_wall_ms": statistics.median(wall),
+                "render_ms": res["renderMs"],
+            }
+        )
+    )
     return 0
 
 

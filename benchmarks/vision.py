@@ -59,8 +59,11 @@ def main() -> None:
         for name, fn in order if r % 2 == 0 else order[::-1]:
             seconds, images = timed(fn)
             times[name].append(seconds)
-            print(f"{name:>14}: {seconds:7.2f} s CPU  ({args.channels} channels of {args.layer}, {args.steps} steps, "
-                  f"{args.size} px)", flush=True)
+            print(
+                f"{name:>14}: {seconds:7.2f} s CPU  ({args.channels} channels of {args.layer}, {args.steps} steps, "
+                f"{args.size} px)",
+                flush=True,
+            )
             if name == "batched":
                 together = images
             else:
@@ -69,9 +72,11 @@ def main() -> None:
     print(f"speed-up of batching: {s / b:.1f}x (one at a time {s:.1f} s / batched {b:.1f} s CPU)")
     pixel = np.abs(together[0] - alone[0]).reshape(args.channels, -1).max(1)
     relative = np.abs(together[1] - alone[1]) / np.abs(alone[1]).clip(min=1e-6)
-    print(f"|batched - one at a time| per image: max pixel difference median {np.median(pixel):.1e}, "
-          f"max {pixel.max():.1e}; activation relative difference median {np.median(relative):.1e}, "
-          f"max {relative.max():.1e}")
+    print(
+        f"|batched - one at a time| per image: max pixel difference median {np.median(pixel):.1e}, "
+        f"max {pixel.max():.1e}; activation relative difference median {np.median(relative):.1e}, "
+        f"max {relative.max():.1e}"
+    )
 
 
 if __name__ == "__main__":

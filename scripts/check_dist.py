@@ -1,6 +1,6 @@
 """`make package`: every JS bundle (one per js/src/*.ts) is inside the sdist and the wheel in the given folder.
 
-    python scripts/check_dist.py dist
+python scripts/check_dist.py dist
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ def bundles_in(archive: Path) -> dict[str, int]:
     else:
         with tarfile.open(archive) as t:
             members = [(m.name, m.size) for m in t.getmembers()]
-    return {Path(name).name: size for name, size in members
-            if "featureviz/static/" in name and name.endswith(".js")}
+    return {Path(name).name: size for name, size in members if "featureviz/static/" in name and name.endswith(".js")}
 
 
 def main(folder: str) -> int:
@@ -39,8 +38,10 @@ def main(folder: str) -> int:
     for archive in archives:
         found = bundles_in(archive)
         missing = sorted(want - set(found))
-        print(f"{archive.name}: {archive.stat().st_size / 1e6:.1f} MB, {len(found)} bundles "
-              f"({sum(found.values()) / 1024:.0f} KiB)" + (f", MISSING {missing}" if missing else ""))
+        print(
+            f"{archive.name}: {archive.stat().st_size / 1e6:.1f} MB, {len(found)} bundles "
+            f"({sum(found.values()) / 1024:.0f} KiB)" + (f", MISSING {missing}" if missing else "")
+        )
         status |= bool(missing)
     return status
 

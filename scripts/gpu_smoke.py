@@ -31,8 +31,17 @@ def default_device() -> tuple[str, str]:
     return "cpu", "no GPU here: running on the CPU (the device code path still runs, on device='cpu')"
 
 
-def exercise(model, source, corpus, prompts: dict[str, list[str]], sae_series=None, *, n_features: int = 64,
-             steps: int = 9, max_new_tokens: int = 16) -> tuple[dict, dict]:
+def exercise(
+    model,
+    source,
+    corpus,
+    prompts: dict[str, list[str]],
+    sae_series=None,
+    *,
+    n_features: int = 64,
+    steps: int = 9,
+    max_new_tokens: int = 16,
+) -> tuple[dict, dict]:
     """Call each public function once on `model`'s device. Returns (results by name, (seconds, amount, unit))."""
     results, timings = {}, {}
 
@@ -50,26 +59,44 @@ def exercise(model, source, corpus, prompts: dict[str, list[str]], sae_series=No
     acts = timed("activations", None, "tok", lambda: fv.activations(model, source, prompts, progress=False))
     timings["activations"] = (timings["activations"][0], acts.n_tokens, "tok")
     feature = int(acts.top_features(1, exclude_always_on=True).index[0])
-    timed("top_activating", len(texts), "text", lambda: fv.top_activating(model, source, feature, texts, k=5, progress=False))
+    timed(
+        "top_activating",
+        len(texts),
+        "text",
+        lambda: fv.top_activating(model, source, feature, texts, k=5, progress=False),
+    )
     baseline = "baseline" if "baseline" in prompts else None
     table = timed("contrast", acts.n_features, "feature", lambda: fv.contrast(acts, baseline=baseline))
     features = np.arange(min(n_features, source.n_features))
     n_tokens = sum(len(c) - 1 for c in corpus) if isinstance(corpus, torch.Tensor) else None
-    data = timed("dashboard_data", n_tokens, "tok",
-                 lambda: fv.dashboard_data(model, source, corpus, features=features, progress=False))
+    data = timed(
+        "dashboard_data",
+        n_tokens,
+        "tok",
+        lambda: fv.dashboard_data(model, source, corpus, features=features, progress=False),
+    )
     timings["dashboard_data"] = (timings["dashboard_data"][0], data.n_tokens, "tok")
     values = np.linspace(-8, 8, steps)
-    steered = timed("steer", steps * max_new_tokens, "tok", lambda: fv.steer(model, source, texts[0], feature, values,
-                                                                         max_new_tokens=max_new_tokens))
+    steered = timed(
+        "steer",
+        steps * max_new_tokens,
+        "tok",
+        lambda: fv.steer(model, source, texts[0], feature, values, max_new_tokens=max_new_tokens),
+    )
     if sae_series:
         series = [(x, model, sae) for x, sae in sae_series]
-        timed("checkpoint_frames", len(series), "checkpoint",
-              lambda: fv.checkpoint_frames(series, texts[:6], top_k=16, progress=False))
+        timed(
+            "checkpoint_frames",
+            len(series),
+            "checkpoint",
+            lambda: fv.checkpoint_frames(series, texts[:6], top_k=16, progress=False),
+        )
     widgets = {
         "Heatmap": lambda: fv.Heatmap(acts, top_k=20),
         "Dashboard": lambda: fv.Dashboard(data, feature=int(features[0])),
-        "Interpolation": lambda: fv.Interpolation(model, source, texts[0], feature, values=(-8.0, 8.0), steps=steps,
-                                                  max_new_tokens=max_new_tokens),
+        "Interpolation": lambda: fv.Interpolation(
+            model, source, texts[0], feature, values=(-8.0, 8.0), steps=steps, max_new_tokens=max_new_tokens
+        ),
         "ContrastView": lambda: fv.ContrastView(table, top_n=5),
     }
     if "checkpoint_frames" in results:
@@ -115,8 +142,15 @@ def main(argv=None) -> int:
     print(f"load_default: {time.perf_counter() - start:.1f} s, model on {next(model.parameters()).device}", flush=True)
     corpus = torch.from_numpy(np.load(ROOT / "src" / "featureviz" / "assets" / "heldout_tokens.npy")[: args.contexts])
     series = [(x, sae.to(device)) for x, sae in fv.sae_checkpoints("default")[-3:]]
-    _, timings = exercise(model, source, corpus.long(), fv.emotion_prompts(args.per_group), series,
-                          steps=args.steps, max_new_tokens=args.new_tokens)
+    _, timings = exercise(
+        model,
+        source,
+        corpus.long(),
+        fv.emotion_prompts(args.per_group),
+        series,
+        steps=args.steps,
+        max_new_tokens=args.new_tokens,
+    )
     print(report(timings))
     print("all results are CPU numpy: ok")
     return 0

@@ -62,8 +62,15 @@ class CellProgress:
         print(f" {time.perf_counter() - self.started_at:6.1f} s", flush=True)
 
 
-def execute(source: Path, target: Path, timeout: int = 900, *, trust: bool = True,
-            data_dir: str | os.PathLike | None = None, progress: bool = False) -> nbformat.NotebookNode:
+def execute(
+    source: Path,
+    target: Path,
+    timeout: int = 900,
+    *,
+    trust: bool = True,
+    data_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> nbformat.NotebookNode:
     """Run every cell in a fresh kernel and save the result with widget state, signed (trusted) unless
     trust=False; data_dir as for `sign`; progress=True prints a line per cell (CellProgress). The kernel works
     in the target's folder, so files a tutorial writes (e.g. its data/ folder) land beside its output."""
@@ -72,9 +79,14 @@ def execute(source: Path, target: Path, timeout: int = 900, *, trust: bool = Tru
     env_before = os.environ.get("HF_HUB_OFFLINE")
     os.environ["HF_HUB_OFFLINE"] = "1"  # the kernel inherits it: tutorials never reach a hub here
     try:
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
-                                resources={"metadata": {"path": str(target.resolve().parent)}},
-                                config=KERNEL_CONFIG)
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            store_widget_state=True,
+            resources={"metadata": {"path": str(target.resolve().parent)}},
+            config=KERNEL_CONFIG,
+        )
         if progress:
             cells = CellProgress(nb)
             client.on_cell_execute, client.on_cell_executed = cells.start, cells.end

@@ -42,60 +42,232 @@ from featureviz.loading import load_embedded_hf_model  # noqa: E402
 
 # Moods: a third neutral or low-arousal, so emotion latents must earn their place against ordinary text.
 MOODS = [
-    "joyful", "grateful", "delighted", "proud", "excited", "relieved", "loving", "hopeful", "amused", "content",
-    "furious", "irritated", "outraged", "bitter", "resentful", "annoyed", "fed up", "indignant",
-    "sad", "heartbroken", "lonely", "anxious", "scared", "embarrassed", "jealous", "guilty", "nostalgic",
-    "surprised", "confused", "bored", "sarcastic", "tired",
-    "neutral", "matter-of-fact", "calm", "neutral", "plain and factual", "neutral", "informative", "casual",
-    "neutral", "businesslike", "curious", "thoughtful",
+    "joyful",
+    "grateful",
+    "delighted",
+    "proud",
+    "excited",
+    "relieved",
+    "loving",
+    "hopeful",
+    "amused",
+    "content",
+    "furious",
+    "irritated",
+    "outraged",
+    "bitter",
+    "resentful",
+    "annoyed",
+    "fed up",
+    "indignant",
+    "sad",
+    "heartbroken",
+    "lonely",
+    "anxious",
+    "scared",
+    "embarrassed",
+    "jealous",
+    "guilty",
+    "nostalgic",
+    "surprised",
+    "confused",
+    "bored",
+    "sarcastic",
+    "tired",
+    "neutral",
+    "matter-of-fact",
+    "calm",
+    "neutral",
+    "plain and factual",
+    "neutral",
+    "informative",
+    "casual",
+    "neutral",
+    "businesslike",
+    "curious",
+    "thoughtful",
 ]
 FORMS = [
-    "diary entry", "text message to a friend", "product review", "social media post", "short story paragraph",
-    "email to a coworker", "voicemail transcript", "letter to a family member", "forum post asking for advice",
-    "reply on a forum thread", "short dialogue between two friends", "conversation between a customer and a shop "
-    "assistant", "blog post", "hotel review", "app review", "note to a roommate", "speech at a small party",
-    "first-person anecdote", "group chat message", "journal entry written late at night",
-    "description of an ordinary day", "short essay", "complaint email", "thank-you note", "phone call between "
-    "two siblings", "interview answer", "podcast monologue", "comment under a news article",
+    "diary entry",
+    "text message to a friend",
+    "product review",
+    "social media post",
+    "short story paragraph",
+    "email to a coworker",
+    "voicemail transcript",
+    "letter to a family member",
+    "forum post asking for advice",
+    "reply on a forum thread",
+    "short dialogue between two friends",
+    "conversation between a customer and a shop assistant",
+    "blog post",
+    "hotel review",
+    "app review",
+    "note to a roommate",
+    "speech at a small party",
+    "first-person anecdote",
+    "group chat message",
+    "journal entry written late at night",
+    "description of an ordinary day",
+    "short essay",
+    "complaint email",
+    "thank-you note",
+    "phone call between two siblings",
+    "interview answer",
+    "podcast monologue",
+    "comment under a news article",
 ]
 TOPICS = [
-    "my neighbour", "a concert", "my dog", "my cat", "work", "a delayed train", "my birthday", "a broken laptop",
-    "the weather", "a football match", "exam results", "a new job", "moving house", "a wedding", "a hotel room",
-    "my sister", "cooking dinner", "a lost wallet", "a surprise party", "traffic", "a customer service call",
-    "a first date", "a holiday by the sea", "a school play", "a parking ticket", "a new phone", "the gym",
-    "a job interview", "my grandmother", "a garden", "a rainy weekend", "a long flight", "a camping trip",
-    "a noisy flat", "a coffee shop", "the dentist", "a book I just finished", "a video game", "my landlord",
-    "a team project", "my best friend", "learning to drive", "a music festival", "a hospital visit",
-    "a bakery", "a bike ride", "the supermarket", "my boss", "a group chat", "a running race", "a power cut",
-    "a new recipe", "a museum", "a wedding speech", "my car", "an online order", "a language class",
-    "a broken washing machine", "a neighbourhood meeting", "my kids", "a job offer", "a lost package",
-    "a snowstorm", "a farewell party", "a tax form", "a software update", "a road trip", "a film I saw",
-    "the bus", "a restaurant", "my flatmate", "a bank", "a phone bill", "a volunteering day", "a haircut",
-    "a picnic", "a graduation", "a pet shop", "a late delivery", "my garden shed", "a dinner party",
+    "my neighbour",
+    "a concert",
+    "my dog",
+    "my cat",
+    "work",
+    "a delayed train",
+    "my birthday",
+    "a broken laptop",
+    "the weather",
+    "a football match",
+    "exam results",
+    "a new job",
+    "moving house",
+    "a wedding",
+    "a hotel room",
+    "my sister",
+    "cooking dinner",
+    "a lost wallet",
+    "a surprise party",
+    "traffic",
+    "a customer service call",
+    "a first date",
+    "a holiday by the sea",
+    "a school play",
+    "a parking ticket",
+    "a new phone",
+    "the gym",
+    "a job interview",
+    "my grandmother",
+    "a garden",
+    "a rainy weekend",
+    "a long flight",
+    "a camping trip",
+    "a noisy flat",
+    "a coffee shop",
+    "the dentist",
+    "a book I just finished",
+    "a video game",
+    "my landlord",
+    "a team project",
+    "my best friend",
+    "learning to drive",
+    "a music festival",
+    "a hospital visit",
+    "a bakery",
+    "a bike ride",
+    "the supermarket",
+    "my boss",
+    "a group chat",
+    "a running race",
+    "a power cut",
+    "a new recipe",
+    "a museum",
+    "a wedding speech",
+    "my car",
+    "an online order",
+    "a language class",
+    "a broken washing machine",
+    "a neighbourhood meeting",
+    "my kids",
+    "a job offer",
+    "a lost package",
+    "a snowstorm",
+    "a farewell party",
+    "a tax form",
+    "a software update",
+    "a road trip",
+    "a film I saw",
+    "the bus",
+    "a restaurant",
+    "my flatmate",
+    "a bank",
+    "a phone bill",
+    "a volunteering day",
+    "a haircut",
+    "a picnic",
+    "a graduation",
+    "a pet shop",
+    "a late delivery",
+    "my garden shed",
+    "a dinner party",
 ]
 
 # Held out: categories of text the training never sees as such (other forms, other topics).
 HELDOUT = {
     "prose": {
-        "forms": ["newspaper feature paragraph", "paragraph of a memoir", "travel writing paragraph",
-                  "paragraph of a novel"],
-        "topics": ["a lighthouse keeper", "a chess tournament", "a fishing village", "an old violin",
-                   "a night shift at a factory", "a beekeeper", "a mountain village", "a second-hand bookshop",
-                   "a bridge being built", "a flower market", "a sailing race", "a circus"],
+        "forms": [
+            "newspaper feature paragraph",
+            "paragraph of a memoir",
+            "travel writing paragraph",
+            "paragraph of a novel",
+        ],
+        "topics": [
+            "a lighthouse keeper",
+            "a chess tournament",
+            "a fishing village",
+            "an old violin",
+            "a night shift at a factory",
+            "a beekeeper",
+            "a mountain village",
+            "a second-hand bookshop",
+            "a bridge being built",
+            "a flower market",
+            "a sailing race",
+            "a circus",
+        ],
     },
     "dialogue": {
-        "forms": ["dialogue between a teacher and a student", "argument between two roommates",
-                  "conversation between a doctor and a patient", "dialogue between two strangers on a train"],
-        "topics": ["a missing key", "a borrowed jacket", "a science fair", "a stolen bicycle", "a noisy party",
-                   "a chess game", "an overdue library book", "a late rent payment", "a broken window",
-                   "a scholarship", "a spilled drink", "a cancelled wedding"],
+        "forms": [
+            "dialogue between a teacher and a student",
+            "argument between two roommates",
+            "conversation between a doctor and a patient",
+            "dialogue between two strangers on a train",
+        ],
+        "topics": [
+            "a missing key",
+            "a borrowed jacket",
+            "a science fair",
+            "a stolen bicycle",
+            "a noisy party",
+            "a chess game",
+            "an overdue library book",
+            "a late rent payment",
+            "a broken window",
+            "a scholarship",
+            "a spilled drink",
+            "a cancelled wedding",
+        ],
     },
     "reviews": {
-        "forms": ["customer review of a kitchen gadget", "review of a theatre show", "review of a plumber",
-                  "review of a hiking boot"],
-        "topics": ["a blender", "a musical", "a leaking pipe repair", "waterproof boots", "a toaster",
-                   "a ballet", "a boiler service", "running shoes", "a kettle", "an opera", "a roofer",
-                   "a winter coat"],
+        "forms": [
+            "customer review of a kitchen gadget",
+            "review of a theatre show",
+            "review of a plumber",
+            "review of a hiking boot",
+        ],
+        "topics": [
+            "a blender",
+            "a musical",
+            "a leaking pipe repair",
+            "waterproof boots",
+            "a toaster",
+            "a ballet",
+            "a boiler service",
+            "running shoes",
+            "a kettle",
+            "an opera",
+            "a roofer",
+            "a winter coat",
+        ],
     },
 }
 HELDOUT_MOODS = ["very happy", "thrilled", "angry", "livid", "neutral", "calm", "disappointed", "moved"]
@@ -141,20 +313,31 @@ def seen_keys() -> set[str]:
     return {text_key(r["text"]) for p in sorted(OUT.glob("*.jsonl.gz")) for r in read_shard(p)}
 
 
-def generate_shard(model, tok, split: str, seed: int, shard: int, seen: set[str], batch_size: int,
-                   max_new: int) -> dict:
+def generate_shard(
+    model, tok, split: str, seed: int, shard: int, seen: set[str], batch_size: int, max_new: int
+) -> dict:
     rows, n_tokens, start = [], 0, time.time()
     reqs = requests(split, seed, shard)
     torch.manual_seed(int(hashlib.md5(f"{split}:{seed}:{shard}".encode()).hexdigest(), 16) % 2**31)
     for b in range(0, len(reqs), batch_size):
-        batch = reqs[b:b + batch_size]
-        chats = [tok.apply_chat_template([{"role": "user", "content": r["prompt"]}], tokenize=False,
-                                         add_generation_prompt=True) for r in batch]
+        batch = reqs[b : b + batch_size]
+        chats = [
+            tok.apply_chat_template(
+                [{"role": "user", "content": r["prompt"]}], tokenize=False, add_generation_prompt=True
+            )
+            for r in batch
+        ]
         enc = tok(chats, return_tensors="pt", padding=True, add_special_tokens=False)
         with torch.no_grad():
-            out = model.generate(**enc, max_new_tokens=max_new, do_sample=True, temperature=1.0, top_p=0.95,
-                                 pad_token_id=tok.pad_token_id)
-        for r, chat, ids in zip(batch, chats, out[:, enc.input_ids.shape[1]:]):
+            out = model.generate(
+                **enc,
+                max_new_tokens=max_new,
+                do_sample=True,
+                temperature=1.0,
+                top_p=0.95,
+                pad_token_id=tok.pad_token_id,
+            )
+        for r, chat, ids in zip(batch, chats, out[:, enc.input_ids.shape[1] :]):
             ids = ids[ids != tok.pad_token_id]
             text = tok.decode(ids, skip_special_tokens=True).strip()
             key = text_key(text)
@@ -164,8 +347,10 @@ def generate_shard(model, tok, split: str, seed: int, shard: int, seen: set[str]
             doc = f"{chat}{text}<|im_end|>" if r["chat"] else text  # some chat-format tokens in training
             rows.append({**r, "text": doc, "n_tokens": int(len(ids))})
             n_tokens += len(ids)
-        log(f"{split} shard {shard}: {b + len(batch)}/{len(reqs)} requests, {n_tokens:,} tokens "
-            f"({n_tokens / (time.time() - start):.0f} tok/s)")
+        log(
+            f"{split} shard {shard}: {b + len(batch)}/{len(reqs)} requests, {n_tokens:,} tokens "
+            f"({n_tokens / (time.time() - start):.0f} tok/s)"
+        )
     path = shard_path(split, shard)
     tmp = path.with_suffix(".tmp")
     with gzip.open(tmp, "wt", encoding="utf-8") as f:
@@ -199,8 +384,10 @@ def main(argv=None) -> None:
     deadline = time.time() + args.hours * 3600 if args.hours else None
     for i in todo:
         stats = generate_shard(model, tok, args.split, args.seed, i, seen, args.batch_size, args.max_new)
-        log(f"wrote {shard_path(args.split, i).name}: {stats['docs']} docs, {stats['tokens']:,} tokens, "
-            f"{stats['seconds']:.0f} s")
+        log(
+            f"wrote {shard_path(args.split, i).name}: {stats['docs']} docs, {stats['tokens']:,} tokens, "
+            f"{stats['seconds']:.0f} s"
+        )
         if deadline and time.time() > deadline:
             break
 

@@ -50,9 +50,17 @@ def main() -> None:
     manifest, loss, start = [], None, time.time()
     for step in range(args.steps + 1):
         if step in args.checkpoints:
-            save_file({k: v.half().contiguous() if v.is_floating_point() else v for k, v in model.state_dict().items()},
-                      CNN_DIR / f"step_{step:06d}.safetensors")
-            manifest.append({"step": step, "train_loss": None if loss is None else round(loss, 4), "accuracy": evaluate(model, *held_out)})
+            save_file(
+                {k: v.half().contiguous() if v.is_floating_point() else v for k, v in model.state_dict().items()},
+                CNN_DIR / f"step_{step:06d}.safetensors",
+            )
+            manifest.append(
+                {
+                    "step": step,
+                    "train_loss": None if loss is None else round(loss, 4),
+                    "accuracy": evaluate(model, *held_out),
+                }
+            )
             print(json.dumps(manifest[-1]), f"{time.time() - start:.0f}s", flush=True)
         if step == args.steps:
             break

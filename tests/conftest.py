@@ -35,9 +35,17 @@ def tiny_pair(tokenizer):
     from featureviz.loading import hooked_from_hf
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     config.architectures = ["LlamaForCausalLM"]  # what save_pretrained writes; TL picks the architecture by it
     hf = LlamaForCausalLM(config).eval()
     return HFModel(hf, tokenizer), hooked_from_hf(hf, tokenizer, name="tiny-llama")

@@ -14,8 +14,13 @@ from featureviz.widgets.arrays import decode_matrix
 # Untrusted text for hardening tests (Python, export and browser): markup payloads, control characters, emoji,
 # right-to-left text with a U+202E override, and a 10,000-character word.
 NASTY = [
-    "<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>", '"><svg onload=alert(3)>',
-    "tab\there\x00null\x1bescape\r\n", "emoji 😀🎉👩‍👩‍👧", "مرحبا بالعالم RTL ‮reversed", "x" * 10_000,
+    "<img src=x onerror=alert(1)>",
+    "</script><script>alert(2)</script>",
+    '"><svg onload=alert(3)>',
+    "tab\there\x00null\x1bescape\r\n",
+    "emoji 😀🎉👩‍👩‍👧",
+    "مرحبا بالعالم RTL ‮reversed",
+    "x" * 10_000,
 ]
 
 
@@ -25,9 +30,19 @@ def make_tiny_model(tokenizer, device="cpu", dtype=torch.float32, seed=0):
 
     torch.manual_seed(seed)
     cfg = HookedTransformerConfig(
-        n_layers=2, d_model=32, n_ctx=64, d_head=8, n_heads=4, d_mlp=64, d_vocab=len(tokenizer),
-        act_fn="gelu", normalization_type="LN", model_name="tiny-random", default_prepend_bos=True,
-        device=str(device), dtype=dtype,
+        n_layers=2,
+        d_model=32,
+        n_ctx=64,
+        d_head=8,
+        n_heads=4,
+        d_mlp=64,
+        d_vocab=len(tokenizer),
+        act_fn="gelu",
+        normalization_type="LN",
+        model_name="tiny-random",
+        default_prepend_bos=True,
+        device=str(device),
+        dtype=dtype,
     )
     return HookedTransformer(cfg, tokenizer=tokenizer).eval()
 
@@ -75,7 +90,10 @@ def synthetic_acts(n_prompts, per_prompt, n_features, density, seed=0):
         prompts=[f"prompt {p}" for p in range(n_prompts)],
         str_tokens=[[f" p{p}t{i}" for i in range(per_prompt)] for p in range(n_prompts)],
         token_ids=[torch.arange(per_prompt) for _ in range(n_prompts)],
-        values=values, offsets=np.arange(n_prompts + 1) * per_prompt, hook_name="synthetic", source_kind="sae",
+        values=values,
+        offsets=np.arange(n_prompts + 1) * per_prompt,
+        hook_name="synthetic",
+        source_kind="sae",
     )
 
 
@@ -95,11 +113,26 @@ class ProbeSource(FeatureSource):
 
 
 # Devices a test can run on: the CPU, and a GPU where there is one.
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (
-    ["mps"] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else [])
+DEVICES = (
+    ["cpu"]
+    + (["cuda"] if torch.cuda.is_available() else [])
+    + (["mps"] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else [])
+)
 SRC = Path(featureviz.__file__).resolve().parent
-FACTORIES = {"tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "rand", "randn", "randint",
-             "linspace", "randperm"}
+FACTORIES = {
+    "tensor",
+    "as_tensor",
+    "zeros",
+    "ones",
+    "full",
+    "empty",
+    "arange",
+    "rand",
+    "randn",
+    "randint",
+    "linspace",
+    "randperm",
+}
 
 
 class DeviceAudit(TorchFunctionMode):
@@ -117,8 +150,9 @@ class DeviceAudit(TorchFunctionMode):
         where = Path(frame.f_code.co_filename)
         if SRC in where.parents and where.name != "devices.py":
             name = getattr(func, "__name__", "")
-            if (name in FACTORIES and getattr(func, "__module__", None) == "torch" and "device" not in kwargs) \
-                    or name == "numpy":
+            if (
+                name in FACTORIES and getattr(func, "__module__", None) == "torch" and "device" not in kwargs
+            ) or name == "numpy":
                 self.problems.add(f"{where.relative_to(SRC)}:{frame.f_lineno} {name}")
         return func(*args, **kwargs)
 
@@ -128,8 +162,14 @@ def offline_page(browser_context):
     dialogs (alert() from injected markup) and page errors: (page, requests, dialogs, errors)."""
     page = browser_context.new_page()
     requests, dialogs, errors = [], [], []
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "blob:", "data:"))
-               else (requests.append(route.request.url), route.abort()))
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(("file:", "blob:", "data:"))
+            else (requests.append(route.request.url), route.abort())
+        ),
+    )
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.on("pageerror", lambda e: errors.append(str(e)))
     return page, requests, dialogs, errors

@@ -34,7 +34,9 @@ def test_hooks_by_layer_and_kind(tiny_pair):
 
 def test_bad_input_is_one_sentence(tiny_pair):
     hf, tl = tiny_pair
-    with pytest.raises(ValueError, match=r"hook 'blocks.1.hook_atn_out' does not exist in tiny-llama \(close: blocks.1.hook_attn_out"):
+    with pytest.raises(
+        ValueError, match=r"hook 'blocks.1.hook_atn_out' does not exist in tiny-llama \(close: blocks.1.hook_attn_out"
+    ):
         fv.HookNeuronSource(tl, "blocks.1.hook_atn_out")
     with pytest.raises(ValueError, match=r"module path 'model.layer.1' matches no module .*close: model.layers.1"):
         fv.HookNeuronSource(hf, "model.layer.1")
@@ -58,14 +60,17 @@ def test_run_to_hook_stops_at_the_hook(tiny_pair):
     assert acts.shape[-1] == 32 and not ran
 
 
-@pytest.mark.parametrize(("tl_hook", "hf_hook"), [
-    # RMSNorm models keep their residual stream through TransformerLens's weight processing (no centering),
-    # so the residual entering block L is comparable; so are the MLP neurons (act(gate) * up, the down
-    # projection's input). Attention outputs are not: TL folds and splits those weights per head.
-    ("blocks.1.hook_resid_pre", "model.layers.1:input"),
-    ("blocks.1.hook_resid_post", "model.layers.1"),
-    ("blocks.0.mlp.hook_post", "model.layers.0.mlp.down_proj:input"),
-])
+@pytest.mark.parametrize(
+    ("tl_hook", "hf_hook"),
+    [
+        # RMSNorm models keep their residual stream through TransformerLens's weight processing (no centering),
+        # so the residual entering block L is comparable; so are the MLP neurons (act(gate) * up, the down
+        # projection's input). Attention outputs are not: TL folds and splits those weights per head.
+        ("blocks.1.hook_resid_pre", "model.layers.1:input"),
+        ("blocks.1.hook_resid_post", "model.layers.1"),
+        ("blocks.0.mlp.hook_post", "model.layers.0.mlp.down_proj:input"),
+    ],
+)
 def test_same_activations_both_ways(tiny_pair, tl_hook, hf_hook):
     hf, tl = tiny_pair
     ours = fv.activations(hf, fv.HookNeuronSource(hf, hf_hook), PROMPTS)
@@ -87,8 +92,9 @@ def test_pair_and_sae_on_hf(tiny_pair, tiny_sae):
     ours = fv.activations((hf.model, hf.tokenizer), sae, PROMPTS)
     theirs = fv.activations(tl, tiny_sae, PROMPTS)
     assert torch.allclose(ours.values, theirs.values, atol=1e-4)
-    wrong = StandardSAE(StandardSAEConfig(d_in=32, d_sae=8,
-                                          metadata=SAEMetadata(hook_name="model.layers.1.mlp.down_proj:input")))
+    wrong = StandardSAE(
+        StandardSAEConfig(d_in=32, d_sae=8, metadata=SAEMetadata(hook_name="model.layers.1.mlp.down_proj:input"))
+    )
     with pytest.raises(ValueError, match="expects d_in=32 .* has width 64 there"):
         fv.activations(hf, wrong, PROMPTS)
 
@@ -150,10 +156,13 @@ def test_dashboards_both_ways(tiny_pair, tiny_sae):
     hf, tl = tiny_pair
     sae_hf, sae_tl = _sae_pair(tiny_sae)
     corpus = PROMPTS * 2 + ["A longer text, so that contexts differ in length and the padding matters."]
-    _same_dashboards(fv.dashboard_data(hf, sae_hf, corpus, k=3, progress=False),
-                     fv.dashboard_data(tl, sae_tl, corpus, k=3, progress=False))
-    ours = fv.dashboard_data(hf, fv.HookNeuronSource(hf, "model.layers.0.mlp.down_proj:input"), corpus, k=3,
-                             progress=False)
+    _same_dashboards(
+        fv.dashboard_data(hf, sae_hf, corpus, k=3, progress=False),
+        fv.dashboard_data(tl, sae_tl, corpus, k=3, progress=False),
+    )
+    ours = fv.dashboard_data(
+        hf, fv.HookNeuronSource(hf, "model.layers.0.mlp.down_proj:input"), corpus, k=3, progress=False
+    )
     theirs = fv.dashboard_data(tl, fv.HookNeuronSource(tl, "blocks.0.mlp.hook_post"), corpus, k=3, progress=False)
     _same_dashboards(ours, theirs)
     assert ours.nearest_ids.shape == (64, 0)  # units without decoder directions have no nearest features
@@ -191,10 +200,13 @@ def embedded_hf():
 
 
 @pytest.mark.embedded
-@pytest.mark.parametrize(("tl_hook", "hf_hook"), [
-    ("blocks.15.hook_resid_pre", "model.layers.15:input"),  # the shipped SAE's hook: the residual stream
-    ("blocks.14.mlp.hook_post", "model.layers.14.mlp.down_proj:input"),  # MLP neurons
-])
+@pytest.mark.parametrize(
+    ("tl_hook", "hf_hook"),
+    [
+        ("blocks.15.hook_resid_pre", "model.layers.15:input"),  # the shipped SAE's hook: the residual stream
+        ("blocks.14.mlp.hook_post", "model.layers.14.mlp.down_proj:input"),  # MLP neurons
+    ],
+)
 def test_embedded_model_both_ways(embedded, embedded_hf, tl_hook, hf_hook, capsys):
     """The embedded SmolLM2 as a HookedTransformer and as a plain LlamaForCausalLM: the same activations.
 
@@ -213,8 +225,10 @@ def test_embedded_model_both_ways(embedded, embedded_hf, tl_hook, hf_hook, capsy
     diff = (ours.values - theirs.values).abs().max().item()
     relative = diff / theirs.values.abs().max().item()
     with capsys.disabled():
-        print(f"\n{tl_hook} vs {hf_hook}: max abs diff {diff:.3g}, relative {relative:.3g}; "
-              f"TL {tl_seconds:.2f}s, HF {hf_seconds:.2f}s")
+        print(
+            f"\n{tl_hook} vs {hf_hook}: max abs diff {diff:.3g}, relative {relative:.3g}; "
+            f"TL {tl_seconds:.2f}s, HF {hf_seconds:.2f}s"
+        )
     assert relative <= 1e-3
 
 
@@ -242,20 +256,35 @@ def test_embedded_dashboards_both_ways(embedded, embedded_hf, capsys):
     hf_source.hook_name = "model.layers.15:input"
     corpus = [p for group in emotion_prompts(per_group=8).values() for p in group]
     features = list(range(0, source.n_features, 40))  # 64 latents
-    pairs = {"sae": (fv.dashboard_data(embedded_hf, hf_source, corpus, features, k=5, progress=False),
-                     fv.dashboard_data(tl, source, corpus, features, k=5, progress=False)),
-             "neurons": (fv.dashboard_data(embedded_hf, fv.HookNeuronSource(embedded_hf, "model.layers.14.mlp.down_proj:input"),
-                                           corpus, list(range(64)), k=5, progress=False),
-                         fv.dashboard_data(tl, fv.HookNeuronSource(tl, "blocks.14.mlp.hook_post"), corpus,
-                                           list(range(64)), k=5, progress=False))}
+    pairs = {
+        "sae": (
+            fv.dashboard_data(embedded_hf, hf_source, corpus, features, k=5, progress=False),
+            fv.dashboard_data(tl, source, corpus, features, k=5, progress=False),
+        ),
+        "neurons": (
+            fv.dashboard_data(
+                embedded_hf,
+                fv.HookNeuronSource(embedded_hf, "model.layers.14.mlp.down_proj:input"),
+                corpus,
+                list(range(64)),
+                k=5,
+                progress=False,
+            ),
+            fv.dashboard_data(
+                tl, fv.HookNeuronSource(tl, "blocks.14.mlp.hook_post"), corpus, list(range(64)), k=5, progress=False
+            ),
+        ),
+    }
     for name, (ours, theirs) in pairs.items():
         finite = np.isfinite(theirs.top_values)
         diff = np.abs(ours.top_values[finite] - theirs.top_values[finite]).max()
         with capsys.disabled():
-            print(f"\n{name}: top-context values max abs diff {diff:.3g}, relative {diff / theirs.max_value.max():.3g}; "
-                  f"same top tokens {np.array_equal(ours.top_tokens, theirs.top_tokens)}, same logit tokens "
-                  f"{np.array_equal(ours.logit_top_ids, theirs.logit_top_ids)}, logit values max abs diff "
-                  f"{np.abs(ours.logit_top_values - theirs.logit_top_values).max():.3g}")
+            print(
+                f"\n{name}: top-context values max abs diff {diff:.3g}, relative {diff / theirs.max_value.max():.3g}; "
+                f"same top tokens {np.array_equal(ours.top_tokens, theirs.top_tokens)}, same logit tokens "
+                f"{np.array_equal(ours.logit_top_ids, theirs.logit_top_ids)}, logit values max abs diff "
+                f"{np.abs(ours.logit_top_values - theirs.logit_top_values).max():.3g}"
+            )
         _same_dashboards(ours, theirs, rtol=1e-3)
 
 
@@ -287,10 +316,12 @@ def test_steer_the_residual_stream_both_ways(tiny_pair, mode):
     direction = torch.randn(32, generator=torch.Generator().manual_seed(2))
     direction /= direction.norm()
     values = [-6.0, 0.0, 6.0]
-    ours = fv.steer(hf, Direction("model.layers.1:input", direction), PROMPTS[0], 0, values, mode=mode,
-                    max_new_tokens=8)
-    theirs = fv.steer(tl, Direction("blocks.1.hook_resid_pre", direction), PROMPTS[0], 0, values, mode=mode,
-                      max_new_tokens=8)
+    ours = fv.steer(
+        hf, Direction("model.layers.1:input", direction), PROMPTS[0], 0, values, mode=mode, max_new_tokens=8
+    )
+    theirs = fv.steer(
+        tl, Direction("blocks.1.hook_resid_pre", direction), PROMPTS[0], 0, values, mode=mode, max_new_tokens=8
+    )
     _same_steering(ours, theirs)
     assert ours.kl[0] > 0 and ours.texts[0] != ours.baseline_text
 
@@ -299,9 +330,12 @@ def test_steer_a_neuron_of_any_module(tiny_pair):
     """Set one MLP neuron (both ways alike), and interpolate one q_proj unit of the HF model."""
     hf, tl = tiny_pair
     kwargs = {"mode": "clamp", "max_new_tokens": 6}
-    _same_steering(fv.steer(hf, fv.HookNeuronSource(hf, "model.layers.0.mlp.down_proj:input"), PROMPTS[1], 5,
-                            [0.0, 8.0], **kwargs),
-                   fv.steer(tl, fv.HookNeuronSource(tl, "blocks.0.mlp.hook_post"), PROMPTS[1], 5, [0.0, 8.0], **kwargs))
+    _same_steering(
+        fv.steer(
+            hf, fv.HookNeuronSource(hf, "model.layers.0.mlp.down_proj:input"), PROMPTS[1], 5, [0.0, 8.0], **kwargs
+        ),
+        fv.steer(tl, fv.HookNeuronSource(tl, "blocks.0.mlp.hook_post"), PROMPTS[1], 5, [0.0, 8.0], **kwargs),
+    )
     q = fv.HookNeuronSource(hf, "model.layers.1.self_attn.q_proj")
     result = fv.steer(hf, q, PROMPTS[1], 7, [-50.0, 0.0, 50.0], positions="all", **kwargs)
     assert result.kl[0] > 0 and result.kl[2] > 0
@@ -313,8 +347,9 @@ def test_interpolate_a_q_proj_unit_of_an_hf_model(tiny_pair):
     """The Interpolation widget on a plain HF model: one q_proj unit swept during generation, as steer does it."""
     hf, _ = tiny_pair
     source = fv.HookNeuronSource(hf, "model.layers.1.self_attn.q_proj")
-    widget = fv.Interpolation((hf.model, hf.tokenizer), source, PROMPTS[0], 3, values=(-40.0, 40.0), steps=3,
-                              max_new_tokens=4, mode="clamp")
+    widget = fv.Interpolation(
+        (hf.model, hf.tokenizer), source, PROMPTS[0], 3, values=(-40.0, 40.0), steps=3, max_new_tokens=4, mode="clamp"
+    )
     direct = fv.steer(hf, source, PROMPTS[0], 3, widget.values, mode="clamp", max_new_tokens=4)
     assert widget.texts == direct.texts and np.allclose(widget.kl, direct.kl, atol=1e-6)
     widget.prompt = "Another prompt here"
@@ -340,11 +375,14 @@ def test_transformer_bridge_reads_like_the_hf_model(tiny_pair, tmp_path):
 
     hf, _ = tiny_pair
     hf.model.save_pretrained(tmp_path / "m")  # the bridge reads the config from a directory
-    bridge = TransformerBridge.boot_transformers(str(tmp_path / "m"), hf_model=copy.deepcopy(hf.model),
-                                                 tokenizer=hf.tokenizer, device="cpu")  # booting rewires the model
+    bridge = TransformerBridge.boot_transformers(
+        str(tmp_path / "m"), hf_model=copy.deepcopy(hf.model), tokenizer=hf.tokenizer, device="cpu"
+    )  # booting rewires the model
     assert fv.hooks(bridge, layer=1, kind="neurons") == ["blocks.1.mlp.hook_post"]
-    for bridge_hook, hf_hook in (("blocks.1.hook_resid_pre", "model.layers.1:input"),
-                                 ("blocks.0.mlp.hook_post", "model.layers.0.mlp.down_proj:input")):
+    for bridge_hook, hf_hook in (
+        ("blocks.1.hook_resid_pre", "model.layers.1:input"),
+        ("blocks.0.mlp.hook_post", "model.layers.0.mlp.down_proj:input"),
+    ):
         ours = fv.activations(bridge, fv.HookNeuronSource(bridge, bridge_hook), PROMPTS).values
         theirs = fv.activations(hf, fv.HookNeuronSource(hf, hf_hook), PROMPTS).values
         assert (ours - theirs).abs().max() <= 1e-5 * theirs.abs().max()

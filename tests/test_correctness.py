@@ -33,8 +33,9 @@ def test_numpy_integers_are_accepted_as_counts(tiny_model, tiny_sae):
     result = fv.steer(tiny_model, tiny_sae, PROMPT, N(3), [1.0], max_new_tokens=N(2), top_tokens=N(3))
     assert len(result.new_tokens[0]) <= 2
     assert fv.NeuronSource(tiny_model, N(1)).hook_name == "blocks.1.mlp.hook_post"
-    data = dashboard_data(tiny_model, tiny_sae, ["some words here"], features=[N(2)], k=N(3), n_samples=N(4),
-                          n_bins=N(8), progress=False)
+    data = dashboard_data(
+        tiny_model, tiny_sae, ["some words here"], features=[N(2)], k=N(3), n_samples=N(4), n_bins=N(8), progress=False
+    )
     assert data.top_values.shape == (1, 3)
     assert all(len(v) == 2 for v in fv.emotion_prompts(N(2)).values())
     table = fv.contrast({"a": acts, "b": acts})
@@ -121,11 +122,15 @@ def test_exclude_always_on_outside_zero_one_is_refused(tiny_model, tiny_sae, fra
 
 # -- devices and dtypes ------------------------------------------------------------------------------------------
 
-PROMPTS = {"happy": ["I am so happy today", "What a joy this is", "Lovely sunny day"],
-           "angry": ["I am so angry now", "What a mess you made", "Awful, awful day"],
-           "baseline": ["The table is brown", "It is Tuesday", "Water is wet"]}
-CORPUS = [f"Text number {i} talks about {word} and other things." for i, word in
-          enumerate(["cats", "rain", "joy", "anger", "tables", "code", "music", "trains", "sleep", "bread"])]
+PROMPTS = {
+    "happy": ["I am so happy today", "What a joy this is", "Lovely sunny day"],
+    "angry": ["I am so angry now", "What a mess you made", "Awful, awful day"],
+    "baseline": ["The table is brown", "It is Tuesday", "Water is wet"],
+}
+CORPUS = [
+    f"Text number {i} talks about {word} and other things."
+    for i, word in enumerate(["cats", "rain", "joy", "anger", "tables", "code", "music", "trains", "sleep", "bread"])
+]
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -138,20 +143,42 @@ def test_public_api_runs_on_the_models_device_and_dtype(tokenizer, device, dtype
     sae = make_sae().to(device)
     series = [(1000, make_sae(seed=1).to(device)), (2000, sae)]
     with DeviceAudit() as audit:
-        results, timings = gpu_smoke.exercise(model, SAESource(sae), CORPUS, PROMPTS, series, n_features=16, steps=3,
-                                              max_new_tokens=4)
+        results, timings = gpu_smoke.exercise(
+            model, SAESource(sae), CORPUS, PROMPTS, series, n_features=16, steps=3, max_new_tokens=4
+        )
     assert not audit.problems, "tensors made without device= or converted by hand: " + ", ".join(sorted(audit.problems))
     data, steered = results["dashboard_data"], results["steer"]
-    assert all(isinstance(a, np.ndarray) for a in (data.top_values, data.hist_counts, steered.kl, steered.next_token_probs,
-                                                   results["checkpoint_frames"].frames))
+    assert all(
+        isinstance(a, np.ndarray)
+        for a in (
+            data.top_values,
+            data.hist_counts,
+            steered.kl,
+            steered.next_token_probs,
+            results["checkpoint_frames"].frames,
+        )
+    )
     assert results["activations"].values.device.type == "cpu" and np.isfinite(steered.kl).all()
-    assert set(timings) >= {"activations", "top_activating", "contrast", "dashboard_data", "steer",
-                            "checkpoint_frames", "Heatmap", "Dashboard", "Interpolation", "ContrastView",
-                            "CheckpointScrubber"}
+    assert set(timings) >= {
+        "activations",
+        "top_activating",
+        "contrast",
+        "dashboard_data",
+        "steer",
+        "checkpoint_frames",
+        "Heatmap",
+        "Dashboard",
+        "Interpolation",
+        "ContrastView",
+        "CheckpointScrubber",
+    }
     if device != "cpu" and dtype == torch.float32:  # the same numbers as on the CPU
-        cpu_results, _ = gpu_smoke.exercise(make_tiny_model(tokenizer), SAESource(make_sae()), CORPUS, PROMPTS,
-                                            n_features=16, steps=3, max_new_tokens=4)
-        torch.testing.assert_close(results["activations"].values, cpu_results["activations"].values, atol=1e-4, rtol=1e-3)
+        cpu_results, _ = gpu_smoke.exercise(
+            make_tiny_model(tokenizer), SAESource(make_sae()), CORPUS, PROMPTS, n_features=16, steps=3, max_new_tokens=4
+        )
+        torch.testing.assert_close(
+            results["activations"].values, cpu_results["activations"].values, atol=1e-4, rtol=1e-3
+        )
         np.testing.assert_allclose(data.top_values, cpu_results["dashboard_data"].top_values, atol=1e-4, rtol=1e-3)
         np.testing.assert_allclose(steered.kl, cpu_results["steer"].kl, atol=1e-4, rtol=1e-3)
 
@@ -179,7 +206,9 @@ def test_gpu_smoke_script_runs_on_this_machine(capsys):
 
 
 def no_hooks_left(model) -> bool:
-    return model.context_level == 0 and all(not hp.fwd_hooks and not hp._forward_hooks for hp in model.hook_dict.values())
+    return model.context_level == 0 and all(
+        not hp.fwd_hooks and not hp._forward_hooks for hp in model.hook_dict.values()
+    )
 
 
 def test_two_threads_sharing_a_model_get_the_single_threaded_answers(tokenizer):

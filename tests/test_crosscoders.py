@@ -14,9 +14,12 @@ TL_HOOKS = ["blocks.0.hook_resid_pre", "blocks.1.hook_resid_pre"]
 
 def random_weights(n_layers=2, d_in=32, d_hidden=48, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return {"W_enc": torch.randn(n_layers, d_in, d_hidden, generator=g) / 4,
-            "W_dec": torch.randn(d_hidden, n_layers, d_in, generator=g) / 4,
-            "b_enc": torch.randn(d_hidden, generator=g) / 10, "b_dec": torch.randn(n_layers, d_in, generator=g) / 10}
+    return {
+        "W_enc": torch.randn(n_layers, d_in, d_hidden, generator=g) / 4,
+        "W_dec": torch.randn(d_hidden, n_layers, d_in, generator=g) / 4,
+        "b_enc": torch.randn(d_hidden, generator=g) / 10,
+        "b_dec": torch.randn(n_layers, d_in, generator=g) / 10,
+    }
 
 
 def by_hand(hf, weights, prompt, k=None):
@@ -43,8 +46,9 @@ def test_joint_encoding_in_one_pass(tiny_pair):
     theirs = fv.activations(tl, fv.CrosscoderSource(TL_HOOKS, **weights), PROMPTS)
     assert (acts.values - theirs.values).abs().max() <= 1e-4 * theirs.values.abs().max()
     top = fv.top_activating(hf, source, 7, PROMPTS, k=2)
-    assert list(top["text"]) == list(fv.top_activating(tl, fv.CrosscoderSource(TL_HOOKS, **weights), 7, PROMPTS,
-                                                       k=2)["text"])
+    assert list(top["text"]) == list(
+        fv.top_activating(tl, fv.CrosscoderSource(TL_HOOKS, **weights), 7, PROMPTS, k=2)["text"]
+    )
 
 
 def test_the_forward_stops_after_the_last_hook(tiny_pair):
@@ -67,13 +71,16 @@ def test_dashboard_carries_decoder_norms_per_hook(tiny_pair, tmp_path):
     expected = weights["W_dec"].norm(dim=-1)[[3, 5, 9]].numpy()
     assert np.allclose(data.decoder_norms, expected) and data.decoder_norm_hooks == HF_HOOKS
     page = data.page(5)
-    assert page["decoder_norms"] == [{"hook": HF_HOOKS[0], "norm": pytest.approx(float(expected[1, 0]))},
-                                     {"hook": HF_HOOKS[1], "norm": 0.0}]
+    assert page["decoder_norms"] == [
+        {"hook": HF_HOOKS[0], "norm": pytest.approx(float(expected[1, 0]))},
+        {"hook": HF_HOOKS[1], "norm": 0.0},
+    ]
     assert page["top"] and len(page["nearest"]) == 5
     again = fv.DashboardData.load(data.save(tmp_path / "cc"))
     assert again.page(5)["decoder_norms"] == page["decoder_norms"]
-    theirs = fv.dashboard_data(tl, fv.CrosscoderSource(TL_HOOKS, **weights), PROMPTS * 2, features=[3, 5, 9], k=3,
-                               progress=False)
+    theirs = fv.dashboard_data(
+        tl, fv.CrosscoderSource(TL_HOOKS, **weights), PROMPTS * 2, features=[3, 5, 9], k=3, progress=False
+    )
     assert np.array_equal(data.top_tokens, theirs.top_tokens)
     assert np.allclose(data.top_values, theirs.top_values, atol=1e-4)
     widget = fv.Dashboard(data, feature=5)
@@ -103,9 +110,12 @@ def test_both_checkpoint_layouts_load(tiny_pair, tmp_path):
     hf, _ = tiny_pair
     weights = random_weights()
     save_file(weights, str(tmp_path / "seed.safetensors"))
-    dictionary_learning = {"_orig_mod.encoder.weight": weights["W_enc"], "_orig_mod.encoder.bias": weights["b_enc"],
-                           "_orig_mod.decoder.weight": weights["W_dec"].transpose(0, 1).contiguous(),
-                           "_orig_mod.decoder.bias": weights["b_dec"]}
+    dictionary_learning = {
+        "_orig_mod.encoder.weight": weights["W_enc"],
+        "_orig_mod.encoder.bias": weights["b_enc"],
+        "_orig_mod.decoder.weight": weights["W_dec"].transpose(0, 1).contiguous(),
+        "_orig_mod.decoder.bias": weights["b_dec"],
+    }
     torch.save(dictionary_learning, tmp_path / "crosscoder.pt")
     expected = fv.activations(hf, fv.CrosscoderSource(HF_HOOKS, **weights), PROMPTS).values
     for name in ("seed.safetensors", "crosscoder.pt"):
@@ -130,8 +140,11 @@ def test_mismatches_are_one_sentence(tiny_pair):
     with pytest.raises(ValueError, match=r"^the crosscoder has 2 layers but 3 hooks were given .*one hook per layer$"):
         fv.CrosscoderSource([*HF_HOOKS, "model.layers.1"], **weights)
     wide = fv.CrosscoderSource(["model.layers.0:input", "model.layers.0.mlp.down_proj:input"], **weights)
-    with pytest.raises(ValueError, match=r"expects d_in=32 at each hook, but .* has width 64 at "
-                                         r"model.layers.0.mlp.down_proj:input"):
+    with pytest.raises(
+        ValueError,
+        match=r"expects d_in=32 at each hook, but .* has width 64 at "
+        r"model.layers.0.mlp.down_proj:input",
+    ):
         fv.activations(hf, wide, PROMPTS)
     with pytest.raises(ValueError, match="module path 'model.layer.1' matches no module"):
         fv.activations(hf, fv.CrosscoderSource(["model.layers.0:input", "model.layer.1:input"], **weights), PROMPTS)

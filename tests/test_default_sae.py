@@ -10,8 +10,9 @@ import torch
 from featureviz.analysis import training as tr
 from featureviz.paths import ASSETS
 
-needs_default = pytest.mark.skipif(not (ASSETS / "default_sae" / "cfg.json").exists(),
-                                   reason="the default SAE has not been trained yet")
+needs_default = pytest.mark.skipif(
+    not (ASSETS / "default_sae" / "cfg.json").exists(), reason="the default SAE has not been trained yet"
+)
 
 
 def test_assets_fit_the_size_budget():

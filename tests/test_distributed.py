@@ -15,10 +15,27 @@ from featureviz.sources import SAESource
 
 WORDS = "apple storm quiet river seven glass laugh engine paper wolf green tender happy angry calm".split()
 ARGS = dict(k=5, n_samples=8, n_bins=16, batch_tokens=96, progress=False)
-COMPARED = ("feature_ids", "n_tokens", "active_count", "max_value", "top_values", "top_tokens", "top_acts",
-            "sample_values", "sample_tokens", "sample_acts", "hist_counts", "hist_high", "token_strings",
-            "hist_neg_counts", "hist_neg_high", "coactive_ids", "coactive_counts", "coactive_jaccard",
-            "coactive_computed")
+COMPARED = (
+    "feature_ids",
+    "n_tokens",
+    "active_count",
+    "max_value",
+    "top_values",
+    "top_tokens",
+    "top_acts",
+    "sample_values",
+    "sample_tokens",
+    "sample_acts",
+    "hist_counts",
+    "hist_high",
+    "token_strings",
+    "hist_neg_counts",
+    "hist_neg_high",
+    "coactive_ids",
+    "coactive_counts",
+    "coactive_jaccard",
+    "coactive_computed",
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +48,10 @@ def corpus():
 @pytest.fixture(scope="module")
 def ray_local():
     import ray  # the distributed extra, in the dev extra: `make test` has it
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
+
+    ray.init(
+        num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}}
+    )
     yield ray
     ray.shutdown()
 
@@ -138,12 +157,12 @@ def test_merged_reservoir_is_a_uniform_sample_of_the_union():
         return s
 
     merged = state(range(0, 10)).merge(state(range(10, 30)))
-    ctx = merged.sample["ctx"].numpy()                                   # [features, slots]
+    ctx = merged.sample["ctx"].numpy()  # [features, slots]
     assert (ctx < n_ctx).all() and all(len(set(row)) == slots for row in ctx)
-    counts = np.bincount(ctx.ravel(), minlength=n_ctx)                   # each ~ Binomial(400, 1/15): mean 26.7
-    from_second = (ctx >= 100).mean()                                    # expected 2/3, standard error 0.0049
+    counts = np.bincount(ctx.ravel(), minlength=n_ctx)  # each ~ Binomial(400, 1/15): mean 26.7
+    from_second = (ctx >= 100).mean()  # expected 2/3, standard error 0.0049
     assert abs(from_second - 2 / 3) < 0.02
-    assert abs(counts[:100].mean() - counts[100:].mean()) < 2.5         # standard error of the difference 0.6
+    assert abs(counts[:100].mean() - counts[100:].mean()) < 2.5  # standard error of the difference 0.6
     expected = n_feat * slots / n_ctx
     chi2 = ((counts - expected) ** 2 / (expected * (1 - slots / n_ctx))).sum()  # ~ 299 +- 24 for a uniform sample
     assert 200 < chi2 < 420
@@ -151,8 +170,9 @@ def test_merged_reservoir_is_a_uniform_sample_of_the_union():
     np.testing.assert_array_equal(merged.sample["ctx"].numpy(), state(range(30)).sample["ctx"].numpy())
 
 
-def test_ray_workers_equal_one_process_and_a_dead_worker_reruns_only_its_shard(ray_local, tiny_model, tiny_sae,
-                                                                              corpus, tmp_path):
+def test_ray_workers_equal_one_process_and_a_dead_worker_reruns_only_its_shard(
+    ray_local, tiny_model, tiny_sae, corpus, tmp_path
+):
     one = dashboard_data(tiny_model, tiny_sae, corpus, **ARGS)
     log, kill = tmp_path / "encoded.log", tmp_path / "kill-once"
     clean = dashboard_data(tiny_model, logged_source(tiny_sae, log), corpus, workers=2, shards=4, **ARGS)
@@ -174,24 +194,33 @@ def test_ray_workers_equal_one_process_and_a_dead_worker_reruns_only_its_shard(r
 
 def test_checkpoints_let_a_rerun_compute_only_missing_shards(ray_local, tiny_model, tiny_sae, corpus, tmp_path):
     log, ckpt = tmp_path / "encoded.log", tmp_path / "ckpt"
-    first = dashboard_data(tiny_model, logged_source(tiny_sae, log), corpus, workers=2, shards=4,
-                           checkpoint_dir=ckpt, **ARGS)
+    first = dashboard_data(
+        tiny_model, logged_source(tiny_sae, log), corpus, workers=2, shards=4, checkpoint_dir=ckpt, **ARGS
+    )
     files = sorted(ckpt.glob("shard-*.safetensors"))
     assert len(files) == 4
     all_batches = batches_encoded(log)
     lost = DashboardState.load(files[2])
     files[2].unlink()  # as if its worker never finished
     log.unlink()
-    again = dashboard_data(tiny_model, logged_source(tiny_sae, log), corpus, workers=2, shards=4,
-                           checkpoint_dir=ckpt, **ARGS)
+    again = dashboard_data(
+        tiny_model, logged_source(tiny_sae, log), corpus, workers=2, shards=4, checkpoint_dir=ckpt, **ARGS
+    )
     assert_same(first, again)
     redone = batches_encoded(log)
     assert 0 < len(redone) < len(all_batches) and set(redone) <= set(all_batches)
     assert DashboardState.load(files[2]).n_tokens == lost.n_tokens
     # another seed is another pass: no checkpoint is reused
     log.unlink()
-    dashboard_data(tiny_model, logged_source(tiny_sae, log), corpus, workers=2, shards=4, checkpoint_dir=ckpt,
-                   **{**ARGS, "seed": 1})
+    dashboard_data(
+        tiny_model,
+        logged_source(tiny_sae, log),
+        corpus,
+        workers=2,
+        shards=4,
+        checkpoint_dir=ckpt,
+        **{**ARGS, "seed": 1},
+    )
     assert sorted(batches_encoded(log)) == sorted(all_batches)
 
 

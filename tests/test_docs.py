@@ -11,8 +11,9 @@ import pytest
 import featureviz as fv
 import featureviz.vision as V
 
-PUBLIC = [(f"{m.__name__}.{n}", getattr(m, n)) for m in (fv, V) for n in m.__all__
-          if not inspect.ismodule(getattr(m, n))]
+PUBLIC = [
+    (f"{m.__name__}.{n}", getattr(m, n)) for m in (fv, V) for n in m.__all__ if not inspect.ismodule(getattr(m, n))
+]
 FUNCTIONS = [(n, o) for n, o in PUBLIC if inspect.isfunction(o)]
 WIDGETS = [(n, o) for n, o in PUBLIC if inspect.isclass(o) and issubclass(o, anywidget.AnyWidget)]
 

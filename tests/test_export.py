@@ -8,7 +8,9 @@ import featureviz as fv
 
 @pytest.fixture
 def widgets(tiny_model, tiny_sae):
-    acts = fv.activations(tiny_model, tiny_sae, {"happy": ["What a lovely day", "So glad"], "angry": ["This is outrageous", "Awful!"]})
+    acts = fv.activations(
+        tiny_model, tiny_sae, {"happy": ["What a lovely day", "So glad"], "angry": ["This is outrageous", "Awful!"]}
+    )
     heatmap = fv.Heatmap(acts, top_k=6)
     corpus = ["the river was calm", "storm glass engine", "a tender green wolf", "seven paper laughs"]
     dashboard = fv.Dashboard(tiny_model, tiny_sae, corpus, feature=heatmap.feature_ids[0], progress=False)
@@ -40,12 +42,14 @@ def test_export_is_self_contained(widgets, tmp_path):
 
 
 def test_export_cannot_be_broken_out_of_by_tokens(tiny_model, tiny_sae, tmp_path):
-    evil = '</script><script>alert(1)</script><img src=x onerror=alert(2)>'
+    evil = "</script><script>alert(1)</script><img src=x onerror=alert(2)>"
     acts = fv.activations(tiny_model, tiny_sae, [evil])
     page = fv.export_html(fv.Heatmap(acts, top_k=3), tmp_path / "evil.html").read_text()
     assert page.count("</script>") == 2  # only the data and runtime blocks close
-    assert any(evil in "".join(w["state"]["tokens"]) or "script" in "".join(w["state"]["tokens"])
-               for w in _data(page)["widgets"])
+    assert any(
+        evil in "".join(w["state"]["tokens"]) or "script" in "".join(w["state"]["tokens"])
+        for w in _data(page)["widgets"]
+    )
 
 
 def test_export_rejects_non_widgets(tmp_path):
@@ -56,6 +60,7 @@ def test_export_rejects_non_widgets(tmp_path):
 
 
 # ---- issue 23: exports whose links work (item 5) and writes that lose nothing (item 9) --------------------
+
 
 def _pages(data, widget_index):
     return data["widgets"][widget_index]["responses"]["feature"]
@@ -86,8 +91,9 @@ def test_linked_export_over_its_page_budget_names_what_it_left_out(tiny_model, t
     one_page = len(json.dumps(dashboard.page, separators=(",", ":")))
     budget_mb = 6.5 * one_page / 1e6  # room for about six pages of 25 wanted
     with pytest.warns(UserWarning, match="left out") as caught:
-        page = fv.export_html([heatmap, dashboard], tmp_path / "r.html", link=True,
-                              page_budget_mb=budget_mb).read_text()
+        page = fv.export_html(
+            [heatmap, dashboard], tmp_path / "r.html", link=True, page_budget_mb=budget_mb
+        ).read_text()
     data = _data(page)
     pages = _pages(data, 1)
     sizes = [len(json.dumps(p["page"], separators=(",", ":"))) for p in pages.values()]

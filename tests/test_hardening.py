@@ -23,7 +23,12 @@ def bad_inputs(model, sae):
         (fv.activations, (model, "sae", ["x"]), TypeError, "source must be"),
         (fv.activations, (model, make_sae(hook_name="blocks.9.hook_resid_pre"), ["x"]), ValueError, "does not exist"),
         (fv.activations, (model, make_sae(d_in=8), ["x"]), ValueError, "d_in=8"),
-        (fv.top_activating, (model, sae, -1, ["x"]), IndexError, r"feature=-1 is out of range: valid features are 0\.\.95"),
+        (
+            fv.top_activating,
+            (model, sae, -1, ["x"]),
+            IndexError,
+            r"feature=-1 is out of range: valid features are 0\.\.95",
+        ),
         (fv.top_activating, (model, sae, 1, ["x"], 0), ValueError, "k must be"),
         (fv.NeuronSource, (model, 5), ValueError, r"layer=5 is out of range"),
         (fv.Heatmap, (acts,), None, None),
@@ -72,8 +77,11 @@ def test_nasty_prompts_are_just_text(tiny_model, tiny_sae):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(prompts=st.lists(st.text(min_size=1, max_size=60), min_size=1, max_size=4),
-       top_k=st.integers(1, 40), by=st.sampled_from(["max", "mean", "count"]))
+@given(
+    prompts=st.lists(st.text(min_size=1, max_size=60), min_size=1, max_size=4),
+    top_k=st.integers(1, 40),
+    by=st.sampled_from(["max", "mean", "count"]),
+)
 def test_fuzz_prompts_and_arguments(tiny_model, tiny_sae, prompts, top_k, by):
     acts = fv.activations(tiny_model, tiny_sae, prompts)
     assert acts.n_tokens == sum(len(t) for t in acts.token_ids) == acts.offsets[-1]

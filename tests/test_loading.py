@@ -75,8 +75,9 @@ def test_hub_requests_go_through_the_users_proxy(tmp_path):
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "hf_hub_offline")}
     env |= {"HTTPS_PROXY": proxy, "HTTP_PROXY": proxy, "HF_HOME": str(tmp_path / "hf")}
     try:
-        run = subprocess.run([sys.executable, "-c", HUB_THROUGH_PROXY], env=env, capture_output=True, text=True,
-                             timeout=300)
+        run = subprocess.run(
+            [sys.executable, "-c", HUB_THROUGH_PROXY], env=env, capture_output=True, text=True, timeout=300
+        )
     finally:
         server.close()
     assert "ERROR: Could not download model 'gpt2-small' from the hub" in run.stdout, run.stderr[-3000:]
@@ -112,8 +113,15 @@ def tiny_hf_dir(tmp_path, tokenizer):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
     LlamaForCausalLM(config).eval().save_pretrained(tmp_path / "tiny-model")
     tokenizer.save_pretrained(tmp_path / "tiny-model")
     return tmp_path / "tiny-model"
@@ -214,9 +222,15 @@ def test_two_processes_converting_at_once_wait_for_one_conversion(tmp_path, tiny
     cache.mkdir()
     target = cache / "converted"
     ready = [tmp_path / "ready-a", tmp_path / "ready-b"]
-    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT_LOAD, str(tiny_hf_dir), str(target), str(me),
-                               str(other)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for me, other in (ready, ready[::-1])]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_LOAD, str(tiny_hf_dir), str(target), str(me), str(other)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for me, other in (ready, ready[::-1])
+    ]
     results = [p.communicate(timeout=600) for p in procs]
     for p, (_out, err) in zip(procs, results):
         assert p.returncode == 0, err[-2000:]
@@ -288,7 +302,9 @@ def test_import_is_light():
     import subprocess
     import sys
 
-    code = ("import sys, featureviz as fv; fv.DashboardData.load; assert callable(fv.load_default); "
-            "print(sorted(m for m in ('transformer_lens', 'sae_lens', 'transformers') if m in sys.modules))")
+    code = (
+        "import sys, featureviz as fv; fv.DashboardData.load; assert callable(fv.load_default); "
+        "print(sorted(m for m in ('transformer_lens', 'sae_lens', 'transformers') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

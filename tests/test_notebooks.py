@@ -25,8 +25,12 @@ def test_tutorial_runs_offline_with_widget_state(notebook, tmp_path):
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, errors
     state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-    views = [json.loads(json.dumps(o["data"]["application/vnd.jupyter.widget-view+json"]))["model_id"]
-             for c in nb.cells for o in c.get("outputs", []) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    views = [
+        json.loads(json.dumps(o["data"]["application/vnd.jupyter.widget-view+json"]))["model_id"]
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
     assert views and all(v in state for v in views), "every displayed widget has its state saved"
     assert target.stat().st_size < 5_000_000
     written = {p.name for p in tmp_path.iterdir()} - {notebook.name}

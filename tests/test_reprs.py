@@ -10,8 +10,11 @@ import featureviz.vision as V
 from factories import make_sae
 from featureviz.sources import NeuronSource, SAESource
 
-PROMPTS = {"happy": ["What a lovely day", "I am so glad"], "angry": ["This is outrageous", "Go away now"],
-           "baseline": ["The table is brown", "It is Tuesday"]}
+PROMPTS = {
+    "happy": ["What a lovely day", "I am so glad"],
+    "angry": ["This is outrageous", "Go away now"],
+    "baseline": ["The table is brown", "It is Tuesday"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -23,26 +26,49 @@ def objects(tiny_model):
     corpus = [p for group in PROMPTS.values() for p in group]
     data = fv.dashboard_data(tiny_model, tiny_sae, corpus, k=3, progress=False)
     heatmap, dashboard = fv.Heatmap(acts, top_k=5), fv.Dashboard(data, feature=feature)
-    frames = fv.checkpoint_frames([(1, tiny_model, tiny_sae), (2, tiny_model, tiny_sae)], corpus[:2], top_k=4,
-                                  progress=False)
-    circuit = fv.feature_circuit(tiny_model, (tiny_sae, feature), NeuronSource(tiny_model, 0), corpus[:2],
-                                 method="direct", top_k=3, progress=False)
+    frames = fv.checkpoint_frames(
+        [(1, tiny_model, tiny_sae), (2, tiny_model, tiny_sae)], corpus[:2], top_k=4, progress=False
+    )
+    circuit = fv.feature_circuit(
+        tiny_model,
+        (tiny_sae, feature),
+        NeuronSource(tiny_model, 0),
+        corpus[:2],
+        method="direct",
+        top_k=3,
+        progress=False,
+    )
     cnn, images = V.load_checkpoint(), V.make_images(16, seed=1)[0]
     small = {"steps": 2, "size": 16, "n_images": 1, "progress": False}
-    gallery = V.checkpoint_gallery({f"step {s}": V.load_checkpoint(s) for s in V.checkpoint_steps()[-2:]},
-                                   "block2", [1, 5], **small)
+    gallery = V.checkpoint_gallery(
+        {f"step {s}": V.load_checkpoint(s) for s in V.checkpoint_steps()[-2:]}, "block2", [1, 5], **small
+    )
     examples = V.dataset_examples(cnn, "block2", [1, 5], images, k=2)
     return [
-        acts, data, frames, circuit, heatmap, dashboard, fv.link(heatmap, dashboard),
+        acts,
+        data,
+        frames,
+        circuit,
+        heatmap,
+        dashboard,
+        fv.link(heatmap, dashboard),
         fv.contrast(acts, baseline="baseline").pipe(fv.ContrastView),
         fv.steer(tiny_model, tiny_sae, "The weather today is", feature, (-2.0, 2.0), steps=2, max_new_tokens=2),
-        fv.Interpolation(tiny_model, tiny_sae, "The weather today is", feature, values=(-2.0, 2.0), steps=2,
-                         max_new_tokens=2),
+        fv.Interpolation(
+            tiny_model, tiny_sae, "The weather today is", feature, values=(-2.0, 2.0), steps=2, max_new_tokens=2
+        ),
         fv.check_steering_target(tiny_model, tiny_sae, feature, "The weather today is", data),
         fv.feature_scale(tiny_model, tiny_sae, feature, "The weather today is", texts=corpus),
-        fv.CheckpointScrubber(frames), fv.CircuitView(circuit), SAESource(tiny_sae),
-        V.visualize(cnn, "block2", [1, 5], **small), gallery, gallery.show(), examples, examples.show(),
-        V.unit_activations(cnn, "block2", [1, 5], images), V.Transforms(),
+        fv.CheckpointScrubber(frames),
+        fv.CircuitView(circuit),
+        SAESource(tiny_sae),
+        V.visualize(cnn, "block2", [1, 5], **small),
+        gallery,
+        gallery.show(),
+        examples,
+        examples.show(),
+        V.unit_activations(cnn, "block2", [1, 5], images),
+        V.Transforms(),
     ]
 
 
@@ -59,8 +85,9 @@ def test_widgets_show_their_repr_as_the_text_fallback(objects):
     widgets = [o for o in objects if isinstance(o, anywidget.AnyWidget)]
     public = {getattr(fv, n) for n in fv.__all__ if isinstance(getattr(fv, n), type)} | {V.Gallery, V.VisionScrubber}
     # isinstance, not type(): anywidget's add_traits gives every instance its own subclass
-    missing = [c.__name__ for c in public
-               if issubclass(c, anywidget.AnyWidget) and not any(isinstance(w, c) for w in widgets)]
+    missing = [
+        c.__name__ for c in public if issubclass(c, anywidget.AnyWidget) and not any(isinstance(w, c) for w in widgets)
+    ]
     assert not missing, f"public widgets without a case here: {missing}"
     for widget in widgets:
         assert widget._repr_mimebundle_()[0]["text/plain"] == repr(widget)
@@ -70,5 +97,7 @@ def test_heatmap_repr_names_its_shape_hook_and_selection(objects):
     heatmap = next(o for o in objects if isinstance(o, fv.Heatmap))
     n_on = sum(heatmap.always_on)  # the tiny SAE's always-on latents among the top 5, hidden by default
     assert n_on > 0
-    assert repr(heatmap) == (f"Heatmap({len(heatmap.tokens)} tokens x 5 features (+{n_on} always-on, hidden) @ "
-                             "blocks.1.hook_resid_pre, selected=-1)")
+    assert repr(heatmap) == (
+        f"Heatmap({len(heatmap.tokens)} tokens x 5 features (+{n_on} always-on, hidden) @ "
+        "blocks.1.hook_resid_pre, selected=-1)"
+    )

@@ -17,8 +17,15 @@ def make_transcoder(hook_in, hook_out, seed=0, d_out=32):
     from sae_lens.saes.transcoder import Transcoder, TranscoderConfig
 
     torch.manual_seed(seed)
-    transcoder = Transcoder(TranscoderConfig(d_in=32, d_sae=40, d_out=d_out, apply_b_dec_to_input=False,
-                                             metadata=SAEMetadata(hook_name=hook_in, hook_name_out=hook_out)))
+    transcoder = Transcoder(
+        TranscoderConfig(
+            d_in=32,
+            d_sae=40,
+            d_out=d_out,
+            apply_b_dec_to_input=False,
+            metadata=SAEMetadata(hook_name=hook_in, hook_name_out=hook_out),
+        )
+    )
     with torch.no_grad():
         transcoder.b_enc.fill_(0.1)
     return transcoder
@@ -64,7 +71,7 @@ def test_steering_acts_on_the_output_hook(tiny_pair, mode):
     def by_hand(acts, acts_in):
         if mode == "add":
             return acts + value * row
-        return acts + (value - transcoder.encode(acts_in)[..., feature:feature + 1]) * row
+        return acts + (value - transcoder.encode(acts_in)[..., feature : feature + 1]) * row
 
     result = fv.steer(hf, source, PROMPT, feature, [value], mode=mode, max_new_tokens=1)
     steered = steered_by_hand(hf, transcoder, by_hand)

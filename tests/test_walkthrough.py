@@ -27,9 +27,13 @@ def planted(rng, n_prompts, group_features=(), length=8) -> ActivationResult:
             values[rng.choice(length, 3, replace=False), f] = rng.uniform(5, 10, 3)
         prompts.append(values)
     return ActivationResult(
-        prompts=[f"p{i}" for i in range(n_prompts)], str_tokens=[[f"t{j}" for j in range(length)]] * n_prompts,
-        token_ids=[torch.arange(length)] * n_prompts, values=torch.from_numpy(np.concatenate(prompts).astype(np.float32)),
-        offsets=np.arange(n_prompts + 1) * length, hook_name="blocks.0.hook_resid_pre", source_kind="sae",
+        prompts=[f"p{i}" for i in range(n_prompts)],
+        str_tokens=[[f"t{j}" for j in range(length)]] * n_prompts,
+        token_ids=[torch.arange(length)] * n_prompts,
+        values=torch.from_numpy(np.concatenate(prompts).astype(np.float32)),
+        offsets=np.arange(n_prompts + 1) * length,
+        hook_name="blocks.0.hook_resid_pre",
+        source_kind="sae",
     )
 
 
@@ -76,8 +80,10 @@ class PositionSource(FeatureSource):
         return torch.eye(2, 32)
 
 
-TEXTS = {"happy": ["What a lovely sunny day it is", "We laughed all evening long together"],
-         "baseline": ["The train leaves at half past eight", "Water boils at one hundred degrees"]}
+TEXTS = {
+    "happy": ["What a lovely sunny day it is", "We laughed all evening long together"],
+    "baseline": ["The train leaves at half past eight", "Water boils at one hundred degrees"],
+}
 
 
 def test_drop_first_removes_leading_tokens_from_activations(tiny_model):
@@ -141,10 +147,12 @@ class TokenSource(FeatureSource):
         return self.embeddings
 
 
-EVIDENCE = ["Once upon a time there was a big cat who sat by the door.",
-            "My neighbour has a cat and a garden full of roses.",
-            " dog and cat were friends for many years.",
-            " dog days of summer are long and hot."]
+EVIDENCE = [
+    "Once upon a time there was a big cat who sat by the door.",
+    "My neighbour has a cat and a garden full of roses.",
+    " dog and cat were friends for many years.",
+    " dog days of summer are long and hot.",
+]
 
 
 def test_steering_target_checks_the_evidence(tiny_model):
@@ -175,21 +183,31 @@ def test_steering_target_checks_the_evidence(tiny_model):
 
 def contrast_groups(rng):
     """Three groups of prompts with per-prompt activations drawn at random: happy, angry and a baseline."""
+
     def group(n, shift):
         values = rng.exponential(1.0, size=(n * 5, 6)) * (rng.random((n * 5, 6)) < 0.6)
         values[:, shift] += 1.5
         return ActivationResult(
-            prompts=[f"p{i}" for i in range(n)], str_tokens=[[f"t{j}" for j in range(5)]] * n,
-            token_ids=[torch.arange(5)] * n, values=torch.from_numpy(values.astype(np.float32)),
-            offsets=np.arange(n + 1) * 5, hook_name="blocks.0.hook_resid_pre", source_kind="sae")
+            prompts=[f"p{i}" for i in range(n)],
+            str_tokens=[[f"t{j}" for j in range(5)]] * n,
+            token_ids=[torch.arange(5)] * n,
+            values=torch.from_numpy(values.astype(np.float32)),
+            offsets=np.arange(n + 1) * 5,
+            hook_name="blocks.0.hook_resid_pre",
+            source_kind="sae",
+        )
+
     return {"happy": group(9, 0), "angry": group(11, 1), "baseline": group(10, 2)}
 
 
-@pytest.mark.parametrize("against, rest_of", [
-    ("rest", {"happy": ["angry", "baseline"], "angry": ["happy", "baseline"]}),
-    ("baseline", {"happy": ["baseline"], "angry": ["baseline"]}),
-    ("groups", {"happy": ["angry"], "angry": ["happy"]}),
-])
+@pytest.mark.parametrize(
+    "against, rest_of",
+    [
+        ("rest", {"happy": ["angry", "baseline"], "angry": ["happy", "baseline"]}),
+        ("baseline", {"happy": ["baseline"], "angry": ["baseline"]}),
+        ("groups", {"happy": ["angry"], "angry": ["happy"]}),
+    ],
+)
 def test_contrast_modes_agree_with_scipy(against, rest_of):
     from scipy import stats
 

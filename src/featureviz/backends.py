@@ -34,18 +34,27 @@ INPUT = ":input"  # suffix of an HF hook name that reads a module's input (modul
 
 # kind -> TransformerLens hook name inside block L ("{L}" is the layer)
 TL_KINDS = {
-    "resid_pre": "blocks.{L}.hook_resid_pre", "resid_mid": "blocks.{L}.hook_resid_mid",
-    "resid_post": "blocks.{L}.hook_resid_post", "attn_out": "blocks.{L}.hook_attn_out",
-    "mlp_out": "blocks.{L}.hook_mlp_out", "mlp_in": "blocks.{L}.hook_mlp_in",
-    "neurons": "blocks.{L}.mlp.hook_post", "mlp_pre": "blocks.{L}.mlp.hook_pre",
-    "q": "blocks.{L}.attn.hook_q", "k": "blocks.{L}.attn.hook_k", "v": "blocks.{L}.attn.hook_v",
-    "z": "blocks.{L}.attn.hook_z", "pattern": "blocks.{L}.attn.hook_pattern",
+    "resid_pre": "blocks.{L}.hook_resid_pre",
+    "resid_mid": "blocks.{L}.hook_resid_mid",
+    "resid_post": "blocks.{L}.hook_resid_post",
+    "attn_out": "blocks.{L}.hook_attn_out",
+    "mlp_out": "blocks.{L}.hook_mlp_out",
+    "mlp_in": "blocks.{L}.hook_mlp_in",
+    "neurons": "blocks.{L}.mlp.hook_post",
+    "mlp_pre": "blocks.{L}.mlp.hook_pre",
+    "q": "blocks.{L}.attn.hook_q",
+    "k": "blocks.{L}.attn.hook_k",
+    "v": "blocks.{L}.attn.hook_v",
+    "z": "blocks.{L}.attn.hook_z",
+    "pattern": "blocks.{L}.attn.hook_pattern",
 }
 # kind -> candidate module paths inside decoder layer L (Llama/Mistral/Qwen/Gemma, GPT-2, GPT-NeoX names)
 HF_KINDS = {
-    "resid_pre": ["{layer}" + INPUT], "resid_post": ["{layer}"],
+    "resid_pre": ["{layer}" + INPUT],
+    "resid_post": ["{layer}"],
     "attn_out": ["{layer}.self_attn", "{layer}.attn", "{layer}.attention"],
-    "mlp_out": ["{layer}.mlp"], "mlp_in": ["{layer}.mlp" + INPUT],
+    "mlp_out": ["{layer}.mlp"],
+    "mlp_in": ["{layer}.mlp" + INPUT],
     "neurons": ["{layer}.mlp.down_proj" + INPUT, "{layer}.mlp.c_proj" + INPUT, "{layer}.mlp.dense_4h_to_h" + INPUT],
     "q": ["{layer}.self_attn.q_proj", "{layer}.attention.q_proj"],
     "k": ["{layer}.self_attn.k_proj", "{layer}.attention.k_proj"],
@@ -117,9 +126,16 @@ class ModelBackend(ABC):
         """[batch, pos, vocab] logits of a forward in which each hook's activations go through its function."""
 
     @abstractmethod
-    def generate(self, tokens: torch.Tensor, hooks: dict[str, HookFn], *, max_new_tokens: int,
-                 do_sample: bool = False, temperature: float = 1.0,
-                 check_first: Callable[[torch.Tensor], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def generate(
+        self,
+        tokens: torch.Tensor,
+        hooks: dict[str, HookFn],
+        *,
+        max_new_tokens: int,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        check_first: Callable[[torch.Tensor], None] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(sequences [batch, pos + new], the first step's logits [batch, vocab]) of a KV-cached generate of the
         [batch, pos] tokens with the hooks applied on every step (the first call sees the whole prompt, each
         later call one new token). Stops at end of sequence. check_first sees the first step's logits before
@@ -219,8 +235,9 @@ class TransformerLensModel(ModelBackend):
             self.check_hook(name)
         stops = [cache_stop(self.model, name) for name in names]
         with torch.no_grad(), model_lock(self.model):
-            _, cache = self.model.run_with_cache(tokens, names_filter=names, return_type=None,
-                                                 stop_at_layer=None if None in stops else max(stops))
+            _, cache = self.model.run_with_cache(
+                tokens, names_filter=names, return_type=None, stop_at_layer=None if None in stops else max(stops)
+            )
         return [cache[name] for name in hook_names]
 
     def run_with_hooks(self, tokens: torch.Tensor, hooks: dict[str, HookFn]) -> torch.Tensor:
@@ -238,7 +255,8 @@ class TransformerLensModel(ModelBackend):
             # the whole sequence at every step. Steered texts would be wrong, so refuse.
             raise NotImplementedError(
                 "steering a TransformerBridge is not supported: its KV-cached generate departs from the model's "
-                "own greedy tokens; pass fv.HFModel(hf_model, tokenizer) of a fresh (unbooted) copy instead")
+                "own greedy tokens; pass fv.HFModel(hf_model, tokenizer) of a fresh (unbooted) copy instead"
+            )
         for name in hooks:
             self.check_hook(name)
         first = {}
@@ -252,9 +270,15 @@ class TransformerLensModel(ModelBackend):
 
         fwd_hooks = [(n, _tl_hook(f)) for n, f in hooks.items()] + [("unembed.hook_out", first_logits)]
         with torch.inference_mode(), model_lock(self.model), self.model.hooks(fwd_hooks=fwd_hooks):
-            out = self.model.generate(tokens.to(self.device), max_new_tokens=max_new_tokens, do_sample=do_sample,
-                                      temperature=temperature, stop_at_eos=True, verbose=False,
-                                      use_past_kv_cache=True)
+            out = self.model.generate(
+                tokens.to(self.device),
+                max_new_tokens=max_new_tokens,
+                do_sample=do_sample,
+                temperature=temperature,
+                stop_at_eos=True,
+                verbose=False,
+                use_past_kv_cache=True,
+            )
         return out, first["logits"]
 
     @property
@@ -306,7 +330,7 @@ def _first_tensor(value):
     if isinstance(value, (tuple, list)):
         for i, item in enumerate(value):
             if isinstance(item, torch.Tensor):
-                return item, lambda new, i=i: type(value)([*value[:i], new, *value[i + 1:]])
+                return item, lambda new, i=i: type(value)([*value[:i], new, *value[i + 1 :]])
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(item, torch.Tensor):
@@ -329,10 +353,14 @@ class HFModel(ModelBackend):
 
     def __init__(self, model, tokenizer):
         if not isinstance(model, torch.nn.Module) or not hasattr(model, "config"):
-            raise TypeError(f"HFModel takes a transformers model (an nn.Module with a config), got {type(model).__name__}")
+            raise TypeError(
+                f"HFModel takes a transformers model (an nn.Module with a config), got {type(model).__name__}"
+            )
         if tokenizer is None or not callable(getattr(tokenizer, "convert_ids_to_tokens", None)):
-            raise ValueError(f"the Hugging Face model {type(model).__name__} needs its tokenizer: "
-                             f"pass HFModel(model, AutoTokenizer.from_pretrained(...)), got {type(tokenizer).__name__}")
+            raise ValueError(
+                f"the Hugging Face model {type(model).__name__} needs its tokenizer: "
+                f"pass HFModel(model, AutoTokenizer.from_pretrained(...)), got {type(tokenizer).__name__}"
+            )
         self.model, self.tokenizer = model, tokenizer
         self.modules = dict(model.named_modules())
         del self.modules[""]
@@ -404,6 +432,7 @@ class HFModel(ModelBackend):
         """Register `fn` on the module: it sees the first tensor of the output (or input) and returns it."""
         module, is_input = self.module(hook_name)
         if is_input:
+
             def pre_hook(mod, args, kwargs):
                 tensor, put = _first_tensor(args)
                 if tensor is not None:
@@ -453,6 +482,7 @@ class HFModel(ModelBackend):
                 if len(seen) == len(names):
                     raise _Stop  # the last of the hooks has run: nothing after it is needed
                 return acts
+
             return read
 
         with torch.no_grad(), model_lock(self.model):
@@ -481,8 +511,11 @@ class HFModel(ModelBackend):
     def generate(self, tokens, hooks, *, max_new_tokens, do_sample=False, temperature=1.0, check_first=None):
         tokens = tokens.to(self.device)
         # plain temperature sampling, as TransformerLens's generate (no top-k / top-p from a generation config)
-        options = ({"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0} if do_sample
-                   else {"do_sample": False})
+        options = (
+            {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+            if do_sample
+            else {"do_sample": False}
+        )
         calls = []
 
         def first_logits(mod, args, output):  # the output embedding's first call sees the whole prompt
@@ -495,9 +528,16 @@ class HFModel(ModelBackend):
             handles.append(self.model.get_output_embeddings().register_forward_hook(first_logits))
             try:
                 out = self.model.generate(
-                    input_ids=tokens, attention_mask=torch.ones_like(tokens), max_new_tokens=max_new_tokens,
-                    use_cache=True, return_dict_in_generate=True, output_logits=True, pad_token_id=self.pad_token_id,
-                    eos_token_id=self.tokenizer.eos_token_id, **options)
+                    input_ids=tokens,
+                    attention_mask=torch.ones_like(tokens),
+                    max_new_tokens=max_new_tokens,
+                    use_cache=True,
+                    return_dict_in_generate=True,
+                    output_logits=True,
+                    pad_token_id=self.pad_token_id,
+                    eos_token_id=self.tokenizer.eos_token_id,
+                    **options,
+                )
             finally:
                 for handle in handles:
                     handle.remove()
@@ -520,8 +560,11 @@ class HFModel(ModelBackend):
     def final_norm(self) -> torch.nn.Module | None:
         """The norm before the unembedding: the last norm module outside the decoder layers (model.norm)."""
         inside = (self.layers_path + ".") if self.layers_path else None
-        norms = [m for name, m in self.modules.items() if "norm" in type(m).__name__.lower()
-                 and not (inside and name.startswith(inside))]
+        norms = [
+            m
+            for name, m in self.modules.items()
+            if "norm" in type(m).__name__.lower() and not (inside and name.startswith(inside))
+        ]
         return norms[-1] if norms else None
 
     def residual_unembed(self) -> torch.Tensor:
@@ -564,8 +607,9 @@ class HFModel(ModelBackend):
         for L in layers:
             prefix = f"{self.layers_path}.{L}"
             if kind is None:
-                names += [n for n in self.hook_names() if n == prefix or n.startswith(prefix + ".")
-                          or n == prefix + INPUT]
+                names += [
+                    n for n in self.hook_names() if n == prefix or n.startswith(prefix + ".") or n == prefix + INPUT
+                ]
                 continue
             known = set(self.hook_names())
             names += [c.format(layer=prefix) for c in HF_KINDS.get(kind, []) if c.format(layer=prefix) in known][:1]
@@ -585,10 +629,14 @@ def as_backend(model: ModelLike) -> ModelBackend:
     if is_transformer_lens(model):
         return TransformerLensModel(model)
     if isinstance(model, torch.nn.Module) and hasattr(model, "config"):
-        raise ValueError(f"a Hugging Face {type(model).__name__} carries no tokenizer: pass "
-                         "fv.HFModel(model, tokenizer) (or the pair (model, tokenizer)) instead of the model alone")
-    raise TypeError(f"model must be a TransformerLens HookedTransformer, fv.HFModel(model, tokenizer) or a "
-                    f"(transformers model, tokenizer) pair, got {type(model).__name__}")
+        raise ValueError(
+            f"a Hugging Face {type(model).__name__} carries no tokenizer: pass "
+            "fv.HFModel(model, tokenizer) (or the pair (model, tokenizer)) instead of the model alone"
+        )
+    raise TypeError(
+        f"model must be a TransformerLens HookedTransformer, fv.HFModel(model, tokenizer) or a "
+        f"(transformers model, tokenizer) pair, got {type(model).__name__}"
+    )
 
 
 def hooks(model: ModelLike, layer: int | None = None, kind: str | None = None) -> list[str]:

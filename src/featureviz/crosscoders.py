@@ -50,8 +50,18 @@ class CrosscoderSource(FeatureSource):
     kind = "crosscoder"
     steering = None
 
-    def __init__(self, hook_names, W_enc, W_dec, b_enc=None, b_dec=None, *, k: int | None = None,
-                 input_scale=None, drop_first: int = 0):
+    def __init__(
+        self,
+        hook_names,
+        W_enc,
+        W_dec,
+        b_enc=None,
+        b_dec=None,
+        *,
+        k: int | None = None,
+        input_scale=None,
+        drop_first: int = 0,
+    ):
         hook_names = [hook_names] if isinstance(hook_names, str) else list(hook_names)
         if not hook_names or not all(isinstance(h, str) for h in hook_names):
             raise TypeError("hook_names must be a list of hook names, one per crosscoder layer")
@@ -62,18 +72,26 @@ class CrosscoderSource(FeatureSource):
             raise ValueError(f"W_enc must be [n_layers, d_in, d_hidden], got shape {tuple(W_enc.shape)}")
         n_layers, d_in, d_hidden = W_enc.shape
         if tuple(W_dec.shape) != (d_hidden, n_layers, d_in):
-            raise ValueError(f"W_dec must be [d_hidden, n_layers, d_in] = {(d_hidden, n_layers, d_in)} to match "
-                             f"W_enc {tuple(W_enc.shape)}, got {tuple(W_dec.shape)}")
+            raise ValueError(
+                f"W_dec must be [d_hidden, n_layers, d_in] = {(d_hidden, n_layers, d_in)} to match "
+                f"W_enc {tuple(W_enc.shape)}, got {tuple(W_dec.shape)}"
+            )
         if len(hook_names) != n_layers:
-            raise ValueError(f"the crosscoder has {n_layers} layers but {len(hook_names)} hooks were given "
-                             f"({', '.join(hook_names)}): give one hook per layer")
+            raise ValueError(
+                f"the crosscoder has {n_layers} layers but {len(hook_names)} hooks were given "
+                f"({', '.join(hook_names)}): give one hook per layer"
+            )
         device, dtype = W_enc.device, W_enc.dtype
         b_enc = torch.zeros(d_hidden, device=device, dtype=dtype) if b_enc is None else torch.as_tensor(b_enc)
         b_dec = torch.zeros(n_layers, d_in, device=device, dtype=dtype) if b_dec is None else torch.as_tensor(b_dec)
-        scale = (torch.ones(n_layers, device=device, dtype=dtype) if input_scale is None
-                 else torch.as_tensor(input_scale))
-        for name, value, shape in (("b_enc", b_enc, (d_hidden,)), ("b_dec", b_dec, (n_layers, d_in)),
-                                   ("input_scale", scale, (n_layers,))):
+        scale = (
+            torch.ones(n_layers, device=device, dtype=dtype) if input_scale is None else torch.as_tensor(input_scale)
+        )
+        for name, value, shape in (
+            ("b_enc", b_enc, (d_hidden,)),
+            ("b_dec", b_dec, (n_layers, d_in)),
+            ("input_scale", scale, (n_layers,)),
+        ):
             if tuple(value.shape) != shape:
                 raise ValueError(f"{name} must have shape {shape} for this crosscoder, got {tuple(value.shape)}")
         self.W_enc, self.W_dec = W_enc, W_dec.to(device, dtype)
@@ -106,8 +124,10 @@ class CrosscoderSource(FeatureSource):
     def encode(self, hook_acts: torch.Tensor) -> torch.Tensor:
         """[..., n_layers, d_in] activations of the hooks (stacked in hook order) -> [..., d_hidden] latents."""
         if tuple(hook_acts.shape[-2:]) != (self.n_layers, self.d_in):
-            raise ValueError(f"a crosscoder over {self.n_layers} hooks of width {self.d_in} encodes [..., "
-                             f"{self.n_layers}, {self.d_in}] activations, got {tuple(hook_acts.shape)}")
+            raise ValueError(
+                f"a crosscoder over {self.n_layers} hooks of width {self.d_in} encodes [..., "
+                f"{self.n_layers}, {self.d_in}] activations, got {tuple(hook_acts.shape)}"
+            )
         x = hook_acts.to(self.W_enc.device, self.W_enc.dtype) * self.input_scale[:, None]
         pre = torch.einsum("...ld,ldh->...h", x, self.W_enc) + self.b_enc
         if self.k is not None:
@@ -146,12 +166,16 @@ class CrosscoderSource(FeatureSource):
             backend.check_hook(hook)
             width = backend.hook_width(hook)
             if width is not None and width != self.d_in:
-                raise ValueError(f"this crosscoder expects d_in={self.d_in} at each hook, but {backend.name} has "
-                                 f"width {width} at {hook}: it was trained for other hooks or another model")
+                raise ValueError(
+                    f"this crosscoder expects d_in={self.d_in} at each hook, but {backend.name} has "
+                    f"width {width} at {hook}: it was trained for other hooks or another model"
+                )
 
     def check_steerable(self) -> None:
-        raise NotImplementedError("steering a crosscoder latent is not supported: it writes to several hooks at "
-                                  "once; steer an SAE latent, a transcoder latent or a neuron instead")
+        raise NotImplementedError(
+            "steering a crosscoder latent is not supported: it writes to several hooks at "
+            "once; steer an SAE latent, a transcoder latent or a neuron instead"
+        )
 
     def feature_name(self, feature: int) -> str:
         return f"X{feature}"
@@ -172,8 +196,13 @@ class CrosscoderSource(FeatureSource):
         return table.sort_values(["share", "total"], ascending=False, kind="stable").head(k)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"W_enc": self.W_enc, "W_dec": self.W_dec, "b_enc": self.b_enc, "b_dec": self.b_dec,
-                "input_scale": self.input_scale}
+        return {
+            "W_enc": self.W_enc,
+            "W_dec": self.W_dec,
+            "b_enc": self.b_enc,
+            "b_dec": self.b_dec,
+            "input_scale": self.input_scale,
+        }
 
     def save(self, path) -> Path:
         """Write the W_enc/W_dec layout (and input_scale, k, hooks in the header) to one safetensors file."""
@@ -182,14 +211,18 @@ class CrosscoderSource(FeatureSource):
         from safetensors.torch import save_file
 
         path = Path(path)
-        meta = {"hook_names": json.dumps(list(self.hook_names)), "k": json.dumps(self.k),
-                "drop_first": json.dumps(self.drop_first)}
+        meta = {
+            "hook_names": json.dumps(list(self.hook_names)),
+            "k": json.dumps(self.k),
+            "drop_first": json.dumps(self.drop_first),
+        }
         save_file({name: t.contiguous().cpu() for name, t in self.state_dict().items()}, str(path), metadata=meta)
         return path
 
     @classmethod
-    def load(cls, path, hook_names=None, *, k: int | None = None, drop_first: int | None = None,
-             device: str = "cpu") -> CrosscoderSource:
+    def load(
+        cls, path, hook_names=None, *, k: int | None = None, drop_first: int | None = None, device: str = "cpu"
+    ) -> CrosscoderSource:
         """A crosscoder from a safetensors or weights-only torch file, in either layout (see the module).
 
         hook_names: one hook per layer; read from the file's header when it was saved by `save`. k: TopK
@@ -208,8 +241,10 @@ class CrosscoderSource(FeatureSource):
         state = {key.removeprefix("_orig_mod."): value for key, value in state.items()}  # torch.compile'd saves
         layout = next((name for name, keys in _LAYOUTS.items() if keys[0] in state and keys[1] in state), None)
         if layout is None:
-            raise ValueError(f"{path} is neither crosscoder layout: expected W_enc/W_dec or dictionary_learning's "
-                             f"encoder.weight/decoder.weight, found {sorted(state)[:6]}")
+            raise ValueError(
+                f"{path} is neither crosscoder layout: expected W_enc/W_dec or dictionary_learning's "
+                f"encoder.weight/decoder.weight, found {sorted(state)[:6]}"
+            )
         enc, dec, b_enc, b_dec = (state.get(key) for key in _LAYOUTS[layout])
         enc, dec = enc.to(device, torch.float32), dec.to(device, torch.float32)
         if layout == "dictionary_learning":
@@ -217,9 +252,16 @@ class CrosscoderSource(FeatureSource):
                 raise ValueError(f"{path}: decoder.weight must be [n_layers, d_hidden, d_in], got {tuple(dec.shape)}")
             dec = dec.transpose(0, 1)  # [n_layers, d_hidden, d_in] -> [d_hidden, n_layers, d_in]
         scale = state.get("input_scale")
-        return cls(hook_names, enc, dec, None if b_enc is None else b_enc.to(device, torch.float32),
-                   None if b_dec is None else b_dec.to(device, torch.float32), k=k, drop_first=drop_first,
-                   input_scale=None if scale is None else scale.to(device, torch.float32))
+        return cls(
+            hook_names,
+            enc,
+            dec,
+            None if b_enc is None else b_enc.to(device, torch.float32),
+            None if b_dec is None else b_dec.to(device, torch.float32),
+            k=k,
+            drop_first=drop_first,
+            input_scale=None if scale is None else scale.to(device, torch.float32),
+        )
 
     def __repr__(self) -> str:
         act = f"TopK k={self.k}" if self.k else "ReLU"
@@ -238,8 +280,10 @@ def _read_state(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     try:  # weights_only refuses pickles that would run code
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - re-raised with the reason in one sentence
-        raise ValueError(f"refused to load {path}: not a plain tensor file ({type(error).__name__}); only "
-                         "safetensors or weights-only torch files are accepted") from None
+        raise ValueError(
+            f"refused to load {path}: not a plain tensor file ({type(error).__name__}); only "
+            "safetensors or weights-only torch files are accepted"
+        ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path} does not hold a state dict of tensors")
     return state, {}

@@ -23,7 +23,9 @@ def emotion_prompts(per_group: int | None = None) -> dict[str, list[str]]:
     dict of str to list of str
         Prompts by group, ready for ``activations(model, source, prompts)``.
     """
-    groups = {k: v for k, v in json.loads((_DATA / "emotion_prompts.json").read_text()).items() if not k.startswith("_")}
+    groups = {
+        k: v for k, v in json.loads((_DATA / "emotion_prompts.json").read_text()).items() if not k.startswith("_")
+    }
     if per_group is not None:
         per_group = positive_int(per_group, "per_group")
         groups = {k: v[:per_group] for k, v in groups.items()}

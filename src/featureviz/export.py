@@ -68,8 +68,14 @@ h1 {{ font-size: 18px; font-weight: 600; }}
 """
 
 
-def export_html(widgets: Widget | Sequence[Widget], path: PathLike, *, title: str = "featureviz", link: bool = False,
-                page_budget_mb: float = 10.0) -> Path:
+def export_html(
+    widgets: Widget | Sequence[Widget],
+    path: PathLike,
+    *,
+    title: str = "featureviz",
+    link: bool = False,
+    page_budget_mb: float = 10.0,
+) -> Path:
     """Write `widgets` to one offline HTML file (no kernel, no network needed to open it).
 
     The file is written to a temporary file beside `path` and renamed, so a failed export leaves an existing
@@ -106,8 +112,9 @@ def export_html(widgets: Widget | Sequence[Widget], path: PathLike, *, title: st
         if not hasattr(widget, "_esm"):
             raise TypeError(f"export_html takes featureviz widgets, got {type(widget).__name__}")
     # What a click in one widget can select in the others (the dashboards need those pages).
-    selectable = list(dict.fromkeys(
-        f for w in widgets if link and w.has_trait("selected_feature") for f in w.feature_ids))
+    selectable = list(
+        dict.fromkeys(f for w in widgets if link and w.has_trait("selected_feature") for f in w.feature_ids)
+    )
     budget = page_budget_mb * 1e6
     bundles, saved, left_out = {}, [], []
     for widget in widgets:
@@ -120,23 +127,28 @@ def export_html(widgets: Widget | Sequence[Widget], path: PathLike, *, title: st
         bundles[bundle] = esm
         state = {k: v for k, v in state.items() if not k.startswith("_") and k not in _IPYWIDGETS_TRAITS}
         buffers = [{"path": b["path"], "data": b["data"]} for b in embedded.get("buffers", []) if b["path"][0] in state]
-        responses, overrides, used, missing = (widget._export_responses(selectable, budget)
-                                               if isinstance(widget, FeatureWidget) else ({}, {}, 0, []))
+        responses, overrides, used, missing = (
+            widget._export_responses(selectable, budget) if isinstance(widget, FeatureWidget) else ({}, {}, 0, [])
+        )
         budget -= used
         left_out += [f for f in missing if f not in left_out]
         state.update(overrides)
-        saved.append({
-            "bundle": bundle,
-            "state": state,
-            "buffers": buffers,
-            "responses": responses,
-            "hook": getattr(widget, "selection_hook", None),  # the runtime links selections within one hook
-        })
+        saved.append(
+            {
+                "bundle": bundle,
+                "state": state,
+                "buffers": buffers,
+                "responses": responses,
+                "hook": getattr(widget, "selection_hook", None),  # the runtime links selections within one hook
+            }
+        )
     note = ""
     if left_out:
-        message = (f"dashboard pages of {len(left_out)} selectable feature(s) were left out of this file to keep "
-                   f"it within page_budget_mb={page_budget_mb:g}: {_shorten(left_out)}; clicking them shows "
-                   f"that their page is missing (export with a larger page_budget_mb to include them)")
+        message = (
+            f"dashboard pages of {len(left_out)} selectable feature(s) were left out of this file to keep "
+            f"it within page_budget_mb={page_budget_mb:g}: {_shorten(left_out)}; clicking them shows "
+            f"that their page is missing (export with a larger page_budget_mb to include them)"
+        )
         warnings.warn(f"export_html: {message}", stacklevel=2)
         note = f'<p class="fv-export-note" id="featureviz-note">Note: {html.escape(message)}.</p>\n'
     data = {"bundles": bundles, "widgets": saved, "link_selection": bool(link), "left_out": left_out}
@@ -171,5 +183,9 @@ def _write_atomic(path: Path, content: bytes) -> Path:
 
 def _json_for_script(data) -> str:
     """JSON that cannot close its <script> element: <, > and & become unicode escapes (still valid JSON)."""
-    return (json.dumps(data, separators=(",", ":"), allow_nan=False)
-            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+    return (
+        json.dumps(data, separators=(",", ":"), allow_nan=False)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )

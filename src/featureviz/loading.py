@@ -155,7 +155,9 @@ def cached_conversion(target: Path, convert: Callable[[Path], None]) -> Path:
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        print(f"featureviz: another process is converting {target.name}; waiting for it ...", file=sys.stderr, flush=True)
+        print(
+            f"featureviz: another process is converting {target.name}; waiting for it ...", file=sys.stderr, flush=True
+        )
         lock.acquire()
     try:
         if target.is_dir():  # converted by the process we waited for
@@ -219,8 +221,10 @@ def _neutral_config_dir(hf_config):
             if not any(word in candidate.lower() for word in ("llama", "gemma")):
                 yield candidate
                 return
-        raise ValueError(f"TransformerLens cannot read a model config under {tmp} (it contains 'llama' or 'gemma'): "
-                         "set TMPDIR to another directory.")
+        raise ValueError(
+            f"TransformerLens cannot read a model config under {tmp} (it contains 'llama' or 'gemma'): "
+            "set TMPDIR to another directory."
+        )
 
 
 def save_converted(model: HookedTransformer, tokenizer, out: Path) -> None:
@@ -272,8 +276,7 @@ def load_converted(path: Path, device: str = "cpu") -> HookedTransformer:
     weights_file = Path(path) / WEIGHTS_FILE
     cfg, tokenizer = _read_converted(str(weights_file.resolve()), weights_file.stat().st_mtime_ns)
     # A config and tokenizer of its own: TransformerLens and users mutate both (device, padding side).
-    model = HookedTransformer(HookedTransformerConfig(**cfg), tokenizer=copy.deepcopy(tokenizer),
-                              move_to_device=False)
+    model = HookedTransformer(HookedTransformerConfig(**cfg), tokenizer=copy.deepcopy(tokenizer), move_to_device=False)
     missing, unexpected = model.load_state_dict(load_file(weights_file), strict=False, assign=True)
     if unexpected or {n for n, _ in model.named_parameters()} & set(missing):
         raise ValueError(f"{path} does not fit its config: missing {missing[:4]}, unexpected {unexpected[:4]}")
@@ -337,8 +340,9 @@ def _load_local_model(path: Path, device: str) -> HookedTransformer:
     return hooked_from_hf(hf_model, tokenizer, name=path.name, device=device)
 
 
-def load_sae(sae: tuple[str, str] | PathLike | SourceLike, model: HookedTransformer,
-             device: str = "cpu") -> FeatureSource:
+def load_sae(
+    sae: tuple[str, str] | PathLike | SourceLike, model: HookedTransformer, device: str = "cpu"
+) -> FeatureSource:
     """A feature source for `model` from the hub, a local sae-lens directory, or an SAE object.
 
     Parameters
@@ -390,8 +394,13 @@ def _read_sae(sae, device: str):
     )
 
 
-def load(model_name: str | PathLike, sae: tuple[str, str] | PathLike | SourceLike | None = None, *,
-         device: str = "cpu", neuron_layer: int | None = None) -> tuple[HookedTransformer, FeatureSource]:
+def load(
+    model_name: str | PathLike,
+    sae: tuple[str, str] | PathLike | SourceLike | None = None,
+    *,
+    device: str = "cpu",
+    neuron_layer: int | None = None,
+) -> tuple[HookedTransformer, FeatureSource]:
     """Load a TransformerLens model and its feature source.
 
     Parameters
@@ -422,8 +431,9 @@ def load(model_name: str | PathLike, sae: tuple[str, str] | PathLike | SourceLik
     return model, load_sae(sae, model, device=device)
 
 
-def load_default(device: str = "cpu", source: str = "sae",
-                 hook: str | None = None) -> tuple[HookedTransformer, FeatureSource]:
+def load_default(
+    device: str = "cpu", source: str = "sae", hook: str | None = None
+) -> tuple[HookedTransformer, FeatureSource]:
     """The embedded offline default: SmolLM2-135M-Instruct and a shipped SAE (or MLP neurons).
 
     The first call converts the model into :func:`cache_dir` (about a minute; concurrent first calls wait for
@@ -514,8 +524,10 @@ def _is_network_error(exc: BaseException) -> bool:
         if isinstance(e, hub_offline) or isinstance(e, (ConnectionError, TimeoutError)):
             return True
         # the HTTP client's transport errors (httpx/requests), whichever huggingface_hub uses
-        if any(cls.__name__ in ("ConnectError", "ConnectTimeout", "ProxyError", "NetworkError", "TimeoutException")
-               for cls in type(e).__mro__):
+        if any(
+            cls.__name__ in ("ConnectError", "ConnectTimeout", "ProxyError", "NetworkError", "TimeoutException")
+            for cls in type(e).__mro__
+        ):
             return True
     return False
 

@@ -36,7 +36,7 @@ class FeatureSpace:
     """What a feature index means. Index 12 of one space is a different feature from index 12 of another."""
 
     hook_name: str
-    kind: str          # "sae", "neurons", or a custom source's kind
+    kind: str  # "sae", "neurons", or a custom source's kind
     n_features: int
     fingerprint: str = ""  # a hash of a few decoder rows: tells two SAEs of equal width at one hook apart
 
@@ -59,8 +59,10 @@ def check_same_space(spaces: dict, what: str) -> None:
     for label, space in known[1:]:
         difference = known[0][1].mismatch(space)
         if difference:
-            raise ValueError(f"{what}: {known[0][0]} and {label} index different features ({difference}), "
-                             "so feature i of one is not feature i of the other")
+            raise ValueError(
+                f"{what}: {known[0][0]} and {label} index different features ({difference}), "
+                "so feature i of one is not feature i of the other"
+            )
 
 
 def split_hook(hook_name: str) -> tuple[int | None, str]:
@@ -172,9 +174,10 @@ class FeatureSource(ABC):
     def check_steerable(self) -> None:
         if self.steering not in ("direction", "coordinate"):
             raise NotImplementedError(
-            f"{type(self).__name__} does not say how to steer its features (steering={self.steering!r}): set "
-            "steering = 'direction' if decoder_directions() live in the hook's space, or 'coordinate' if "
-            "feature i is unit i of the hook")
+                f"{type(self).__name__} does not say how to steer its features (steering={self.steering!r}): set "
+                "steering = 'direction' if decoder_directions() live in the hook's space, or 'coordinate' if "
+                "feature i is unit i of the hook"
+            )
 
     def feature_name(self, feature: int) -> str:
         return f"{'L' if self.kind == 'sae' else 'N'}{feature}"
@@ -268,13 +271,20 @@ class TranscoderSource(SAESource):
 
     kind = "transcoder"
 
-    def __init__(self, transcoder, hook_name_out: str | None = None, max_input_norm: float | None = None,
-                 drop_first: int | None = None):
+    def __init__(
+        self,
+        transcoder,
+        hook_name_out: str | None = None,
+        max_input_norm: float | None = None,
+        drop_first: int | None = None,
+    ):
         super().__init__(transcoder, max_input_norm=max_input_norm, drop_first=drop_first)
         self.hook_name_out = hook_name_out or transcoder.cfg.metadata.hook_name_out
         if not isinstance(self.hook_name_out, str) or not self.hook_name_out:
-            raise ValueError("this transcoder's cfg names no output hook (cfg.metadata.hook_name_out): pass "
-                             "TranscoderSource(transcoder, hook_name_out=...)")
+            raise ValueError(
+                "this transcoder's cfg names no output hook (cfg.metadata.hook_name_out): pass "
+                "TranscoderSource(transcoder, hook_name_out=...)"
+            )
         self._input: torch.Tensor | None = None  # the input hook's activations of the current steered step
 
     @property
@@ -289,8 +299,10 @@ class TranscoderSource(SAESource):
         backend.check_hook(self.hook_name_out)
         width = backend.hook_width(self.hook_name_out)
         if width is not None and width != self.d_out:
-            raise ValueError(f"this transcoder writes d_out={self.d_out} at {self.hook_name_out}, but {backend.name} "
-                             f"has width {width} there: it was trained for another model")
+            raise ValueError(
+                f"this transcoder writes d_out={self.d_out} at {self.hook_name_out}, but {backend.name} "
+                f"has width {width} there: it was trained for another model"
+            )
 
     @property
     def output_hook(self) -> str:
@@ -308,15 +320,19 @@ class TranscoderSource(SAESource):
         if mode == "add":
             return acts + value[..., None] * direction
         if self._input is None or self._input.shape[1] != acts.shape[1]:
-            raise RuntimeError(f"clamping a transcoder latent needs {self.hook_name} to run before "
-                               f"{self.hook_name_out} in the same forward pass")
+            raise RuntimeError(
+                f"clamping a transcoder latent needs {self.hook_name} to run before "
+                f"{self.hook_name_out} in the same forward pass"
+            )
         # the steered rows come first in the batch (steer's unhooked baseline row is last)
         latent = self.encode(self._input[: acts.shape[0]])[..., feature].to(acts.dtype)
         return acts + (value - latent)[..., None] * direction
 
     def __repr__(self) -> str:
-        return (f"TranscoderSource(hook_name={self.hook_name!r}, hook_name_out={self.hook_name_out!r}, "
-                f"n_features={self.n_features})")
+        return (
+            f"TranscoderSource(hook_name={self.hook_name!r}, hook_name_out={self.hook_name_out!r}, "
+            f"n_features={self.n_features})"
+        )
 
 
 class NeuronSource(FeatureSource):
@@ -371,8 +387,10 @@ class HookNeuronSource(FeatureSource):
         backend.check_hook(hook_name)
         probe = backend.run_to_hook(backend.tokenize("a")[None].to(backend.device), hook_name)
         if probe.ndim < 3:
-            raise ValueError(f"hook {hook_name!r} gives activations of shape {tuple(probe.shape)}: a neuron source "
-                             "needs [batch, pos, ...units]")
+            raise ValueError(
+                f"hook {hook_name!r} gives activations of shape {tuple(probe.shape)}: a neuron source "
+                "needs [batch, pos, ...units]"
+            )
         self.hook_name = hook_name
         self.unit_shape = tuple(probe.shape[2:])
         self.n_features = int(torch.Size(self.unit_shape).numel())
@@ -481,9 +499,11 @@ def as_source(source, model, any_model: bool = False) -> FeatureSource:
 
     backend = as_backend(model)
     if backend.kind != "transformer_lens" and not any_model:
-        raise TypeError("feature circuits take TransformerLens models only (they differentiate through its "
-                        "per-head attention weights and folded norms; every other analysis also takes Hugging Face "
-                        f"models), got {backend!r}")
+        raise TypeError(
+            "feature circuits take TransformerLens models only (they differentiate through its "
+            "per-head attention weights and folded norms; every other analysis also takes Hugging Face "
+            f"models), got {backend!r}"
+        )
     wrapped = wrap_source(source)
     if wrapped is None:
         raise TypeError(f"source must be a FeatureSource or an sae_lens.SAE, got {type(source).__name__}")
@@ -495,7 +515,11 @@ def _hook_width(model, hook_name: str) -> int | None:
     """The last dimension of a hook's activations, from the config (no forward pass)."""
     cfg = model.cfg
     leaf = hook_name.split(".")[-1]
-    if hook_name.startswith("blocks.") and ".mlp." in hook_name and leaf in ("hook_post", "hook_pre", "hook_pre_linear"):
+    if (
+        hook_name.startswith("blocks.")
+        and ".mlp." in hook_name
+        and leaf in ("hook_post", "hook_pre", "hook_pre_linear")
+    ):
         return cfg.d_mlp
     if leaf in _RESIDUAL_HOOKS:
         return cfg.d_model

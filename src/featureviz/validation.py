@@ -51,8 +51,7 @@ def float32_values(values, name: str = "values") -> np.ndarray:
         raise ValueError(f"{name} must be a non-empty sequence of finite numbers")
     too_big = np.abs(array) > FLOAT32_MAX
     if too_big.any():
-        raise ValueError(f"{name} must lie within float32 range (|v| <= {FLOAT32_MAX:.3g}), "
-                         f"got {array[too_big][0]:g}")
+        raise ValueError(f"{name} must lie within float32 range (|v| <= {FLOAT32_MAX:.3g}), got {array[too_big][0]:g}")
     return array
 
 
@@ -65,6 +64,7 @@ def text(value, name: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as error:
-        raise ValueError(f"{name} is not valid Unicode: it holds a lone surrogate {value[error.start]!r} "
-                         f"at character {error.start}") from None
+        raise ValueError(
+            f"{name} is not valid Unicode: it holds a lone surrogate {value[error.start]!r} at character {error.start}"
+        ) from None
     return value

@@ -22,10 +22,18 @@ def test_batched_padded_pass_equals_one_prompt_at_a_time(tiny_model, tiny_sae):
         torch.testing.assert_close(acts.prompt_values(i), direct(tiny_model, tiny_sae, prompt), atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("hook, blocks_run", [
-    ("blocks.0.hook_resid_pre", 0), ("blocks.1.hook_resid_pre", 1), ("blocks.0.hook_resid_post", 1),
-    ("blocks.0.mlp.hook_post", 1), ("blocks.1.attn.hook_z", 2), ("hook_embed", 0), ("ln_final.hook_normalized", 2),
-])
+@pytest.mark.parametrize(
+    "hook, blocks_run",
+    [
+        ("blocks.0.hook_resid_pre", 0),
+        ("blocks.1.hook_resid_pre", 1),
+        ("blocks.0.hook_resid_post", 1),
+        ("blocks.0.mlp.hook_post", 1),
+        ("blocks.1.attn.hook_z", 2),
+        ("hook_embed", 0),
+        ("ln_final.hook_normalized", 2),
+    ],
+)
 def test_the_forward_stops_at_the_hook_bit_for_bit(tiny_model, hook, blocks_run):
     """run_to_hook runs no block past the hook (blocks.L.hook_resid_pre: the first L blocks only; before, L + 1)
     and returns run_with_cache's full-pass tensor bit for bit, padded batch included."""

@@ -27,8 +27,9 @@ def permuted(sae, perm, noise=0.0, seed=1):
 def test_matching_recovers_a_known_permutation(tiny_model, tiny_sae):
     perm = np.random.default_rng(0).permutation(tiny_sae.cfg.d_sae)
     early = permuted(tiny_sae, perm, noise=0.05)
-    frames = checkpoint_frames([(100, tiny_model, early), (200, tiny_model, tiny_sae)], PROMPTS, top_k=12,
-                               progress=False)
+    frames = checkpoint_frames(
+        [(100, tiny_model, early), (200, tiny_model, tiny_sae)], PROMPTS, top_k=12, progress=False
+    )
     np.testing.assert_array_equal(frames.match_index[0], perm[frames.feature_ids])
     np.testing.assert_array_equal(frames.match_index[1], frames.feature_ids)
     assert (frames.match_cosine[1] > 0.999).all() and (frames.match_cosine[0] > 0.8).all()
@@ -36,13 +37,15 @@ def test_matching_recovers_a_known_permutation(tiny_model, tiny_sae):
 
 def test_frames_equal_a_direct_recomputation(tiny_model, tiny_sae):
     other = make_sae(seed=7)
-    frames = checkpoint_frames([(1, tiny_model, other), (2, tiny_model, tiny_sae)], PROMPTS, features=[3, 5, 8],
-                               x_label="step", progress=False)
+    frames = checkpoint_frames(
+        [(1, tiny_model, other), (2, tiny_model, tiny_sae)], PROMPTS, features=[3, 5, 8], x_label="step", progress=False
+    )
     for c, sae in enumerate([other, tiny_sae]):
         direct = fv.activations(tiny_model, sae, PROMPTS).values[:, frames.match_index[c]]
         np.testing.assert_allclose(frames.frames[c], direct.numpy(), rtol=1e-5, atol=1e-6)
-    x = torch.cat([tiny_model.run_with_cache(tiny_model.to_tokens(p))[1][tiny_sae.cfg.metadata.hook_name][0, 1:]
-                   for p in PROMPTS])
+    x = torch.cat(
+        [tiny_model.run_with_cache(tiny_model.to_tokens(p))[1][tiny_sae.cfg.metadata.hook_name][0, 1:] for p in PROMPTS]
+    )
     with torch.no_grad():
         x_hat = tiny_sae.decode(tiny_sae.encode(x))
     expected = 1 - ((x - x_hat) ** 2).sum() / ((x - x.mean(0)) ** 2).sum()
@@ -55,8 +58,9 @@ def test_frames_equal_a_direct_recomputation(tiny_model, tiny_sae):
 
 def test_neuron_series_keeps_neuron_identity(tiny_model):
     neurons = fv.NeuronSource(tiny_model, 1)
-    frames = checkpoint_frames([(0, tiny_model, neurons), (1, tiny_model, neurons)], PROMPTS, features=[2, 9],
-                               progress=False)
+    frames = checkpoint_frames(
+        [(0, tiny_model, neurons), (1, tiny_model, neurons)], PROMPTS, features=[2, 9], progress=False
+    )
     assert frames.match_index.tolist() == [[2, 9], [2, 9]]
 
 
@@ -112,6 +116,12 @@ def test_checkpoint_labels_use_the_axes_number_format():
     from featureviz.analysis.checkpoints import _label, compact_number
 
     assert [compact_number(x) for x in (122880, 3_000_000, 1_234_000, 45_600, 999_999, 512)] == [
-        "123k", "3.0M", "1.23M", "45.6k", "1.0M", "512"]
+        "123k",
+        "3.0M",
+        "1.23M",
+        "45.6k",
+        "1.0M",
+        "512",
+    ]
     assert _label(1_500_000, "training tokens") == "1.5M tokens"
     assert _label(7, "step") == "step 7"

@@ -20,9 +20,19 @@ def model(tokenizer):
     from transformer_lens import HookedTransformer, HookedTransformerConfig
 
     torch.manual_seed(3)
-    cfg = HookedTransformerConfig(n_layers=2, d_model=32, n_ctx=64, d_head=8, n_heads=4, d_mlp=64,
-                                  d_vocab=len(tokenizer), act_fn="gelu", normalization_type="LN",
-                                  model_name="tiny-circuits", default_prepend_bos=True)
+    cfg = HookedTransformerConfig(
+        n_layers=2,
+        d_model=32,
+        n_ctx=64,
+        d_head=8,
+        n_heads=4,
+        d_mlp=64,
+        d_vocab=len(tokenizer),
+        act_fn="gelu",
+        normalization_type="LN",
+        model_name="tiny-circuits",
+        default_prepend_bos=True,
+    )
     return HookedTransformer(cfg, tokenizer=tokenizer).eval()
 
 
@@ -66,8 +76,9 @@ def planted(model):
 def test_the_planted_edge_ranks_first(model, planted, method, baseline):
     source, latent = planted
     upstream = [HeadSource(model, 0), NeuronSource(model, 0)]
-    circuit = fv.feature_circuit(model, planted, upstream, PROMPTS, method=method, baseline=baseline, top_k=5,
-                                 progress=False)
+    circuit = fv.feature_circuit(
+        model, planted, upstream, PROMPTS, method=method, baseline=baseline, top_k=5, progress=False
+    )
     top = circuit.upstream().iloc[0]
     assert (top.source, top.feature, top.label) == ("blocks.0.mlp.hook_post", PLANTED, f"N0.{PLANTED}")
     second = circuit.upstream().iloc[1]
@@ -101,13 +112,16 @@ def test_attribution_equals_finite_differences(model):
     nodes = pd.concat([circuit.scores.head(4), circuit.scores.groupby("kind").head(2)]).drop_duplicates("node")
     assert set(nodes.kind) == {"heads", "neurons", "sae", "error"}
     for node in nodes.itertuples():
+
         def scale(acts, hook, node=node):
             acts = acts.clone()
             if node.kind == "error":
                 recon = upstream_sae.sae.decode(upstream_sae.encode(acts))
                 acts[:, 1:] -= eps * (acts - recon)[:, 1:]
             elif node.kind == "sae":
-                acts[:, 1:] -= eps * upstream_sae.encode(acts)[:, 1:, node.feature, None] * upstream_sae.sae.W_dec[node.feature]
+                acts[:, 1:] -= (
+                    eps * upstream_sae.encode(acts)[:, 1:, node.feature, None] * upstream_sae.sae.W_dec[node.feature]
+                )
             else:  # heads ([..., head, d_head]) and neurons
                 acts[:, 1:, node.feature] *= 1 - eps
             return acts
@@ -116,8 +130,9 @@ def test_attribution_equals_finite_differences(model):
         assert finite == pytest.approx(node.effect, rel=0.03, abs=0.02), node.label
 
 
-@pytest.mark.parametrize("upstream_kind, target_hook", [("neurons", "blocks.1.hook_resid_post"),
-                                                        ("heads", "blocks.1.hook_resid_mid")])
+@pytest.mark.parametrize(
+    "upstream_kind, target_hook", [("neurons", "blocks.1.hook_resid_post"), ("heads", "blocks.1.hook_resid_mid")]
+)
 def test_direct_equals_exact_patching_when_the_only_path_is_direct(model, upstream_kind, target_hook):
     target = linear_target(target_hook)
     upstream = NeuronSource(model, 1) if upstream_kind == "neurons" else HeadSource(model, 1)
@@ -147,8 +162,12 @@ def test_sae_nodes_add_up_to_the_whole_hook(model):
             return acts
 
         with torch.enable_grad():
-            model.run_with_hooks(tokens, fwd_hooks=[(upstream.hook_name, keep), (target.hook_name, keep)],
-                                 return_type=None, stop_at_layer=2)
+            model.run_with_hooks(
+                tokens,
+                fwd_hooks=[(upstream.hook_name, keep), (target.hook_name, keep)],
+                return_type=None,
+                stop_at_layer=2,
+            )
             x = captured[upstream.hook_name]
             metric = target.encode(captured[target.hook_name])[0, 1:, latent].sum()
             (grad,) = torch.autograd.grad(metric, x)
@@ -159,12 +178,14 @@ def test_sae_nodes_add_up_to_the_whole_hook(model):
 
 def test_contributions_sum_to_each_nodes_effect(model, planted):
     for method in ("attribution", "patching"):
-        circuit = fv.feature_circuit(model, planted, NeuronSource(model, 0), PROMPTS, method=method, top_k=4,
-                                     progress=False)
+        circuit = fv.feature_circuit(
+            model, planted, NeuronSource(model, 0), PROMPTS, method=method, top_k=4, progress=False
+        )
         sums = circuit.contributions.groupby("node")["contribution"].sum() / circuit.n_firing
         effects = circuit.upstream().set_index("node")["effect"]
-        pd.testing.assert_series_equal(sums.sort_index(), effects.sort_index(), check_names=False,
-                                       check_dtype=False, rtol=1e-4, atol=1e-5)
+        pd.testing.assert_series_equal(
+            sums.sort_index(), effects.sort_index(), check_names=False, check_dtype=False, rtol=1e-4, atol=1e-5
+        )
         assert set(circuit.contributions.token) <= {t for p in circuit.str_tokens for t in p}
         firing = circuit.target_acts[circuit.target_acts.activation > 0]
         assert len(firing) == circuit.n_firing
@@ -174,8 +195,9 @@ def test_downstream_effects_match_a_manual_ablation(model):
     target = SAESource(make_sae(hook_name="blocks.0.hook_resid_post", seed=6))
     later = SAESource(make_sae(hook_name="blocks.1.hook_resid_post", seed=9))
     latent = int(fv.activations(model, target, PROMPTS).top_features(1, by="mean").index[0])
-    circuit = fv.feature_circuit(model, (target, latent), NeuronSource(model, 0), PROMPTS,
-                                 downstream=[later, "logits"], top_k=5, progress=False)
+    circuit = fv.feature_circuit(
+        model, (target, latent), NeuronSource(model, 0), PROMPTS, downstream=[later, "logits"], top_k=5, progress=False
+    )
     down = circuit.downstream()
     assert set(down.source) == {later.hook_name, "logits"} and (down.groupby("source").size() == 5).all()
 
@@ -208,9 +230,19 @@ def test_direct_downstream_equals_patching_on_the_same_residual(model):
     with torch.no_grad():
         later.sae.b_enc.fill_(50.0)  # every latent linear
     latent = int(fv.activations(model, target, PROMPTS).top_features(1, by="mean").index[0])
-    results = [fv.feature_circuit(model, (target, latent), NeuronSource(model, 0), PROMPTS, downstream=later,
-                                  method=m, top_k=later.n_features, progress=False).downstream()
-               for m in ("direct", "attribution")]
+    results = [
+        fv.feature_circuit(
+            model,
+            (target, latent),
+            NeuronSource(model, 0),
+            PROMPTS,
+            downstream=later,
+            method=m,
+            top_k=later.n_features,
+            progress=False,
+        ).downstream()
+        for m in ("direct", "attribution")
+    ]
     direct, exact = (r.set_index("node")["effect"].sort_index() for r in results)
     pd.testing.assert_series_equal(direct, exact, rtol=1e-3, atol=1e-4)
 
@@ -220,8 +252,9 @@ def test_head_source_splits_the_attention_output(model):
     tokens = model.to_tokens(PROMPTS[0])
     _, cache = model.run_with_cache(tokens)
     per_head = heads.head_outputs(cache["blocks.1.attn.hook_z"])
-    torch.testing.assert_close(per_head.sum(-2) + model.blocks[1].attn.b_O, cache["blocks.1.hook_attn_out"],
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        per_head.sum(-2) + model.blocks[1].attn.b_O, cache["blocks.1.hook_attn_out"], atol=1e-5, rtol=1e-5
+    )
     torch.testing.assert_close(heads.encode(cache["blocks.1.attn.hook_z"]), per_head.norm(dim=-1))
     assert heads.n_features == 4 and heads.feature_name(2) == "H1.2" and heads.kind == "heads"
     acts = fv.activations(model, heads, PROMPTS[:2])
@@ -236,9 +269,18 @@ def test_head_source_splits_the_attention_output(model):
 
 
 def test_hook_order_follows_the_forward_pass():
-    hooks = ["hook_embed", "blocks.0.hook_resid_pre", "blocks.0.attn.hook_z", "blocks.0.hook_attn_out",
-             "blocks.0.hook_resid_mid", "blocks.0.mlp.hook_post", "blocks.0.hook_mlp_out", "blocks.0.hook_resid_post",
-             "blocks.1.hook_resid_pre", "ln_final.hook_scale"]
+    hooks = [
+        "hook_embed",
+        "blocks.0.hook_resid_pre",
+        "blocks.0.attn.hook_z",
+        "blocks.0.hook_attn_out",
+        "blocks.0.hook_resid_mid",
+        "blocks.0.mlp.hook_post",
+        "blocks.0.hook_mlp_out",
+        "blocks.0.hook_resid_post",
+        "blocks.1.hook_resid_pre",
+        "ln_final.hook_scale",
+    ]
     assert sorted(hooks, key=lambda h: hook_order(h, 2)) == hooks
 
 
@@ -271,8 +313,10 @@ def test_cluster_features_groups_targets_fed_by_the_same_nodes(model):
         for latent, neuron in ((3, 7), (4, 7), (5, 11)):
             target.sae.W_enc[:, latent] = 20 * torch.nn.functional.normalize(model.blocks[0].mlp.W_out[neuron], dim=0)
             target.sae.b_enc[latent] = 50.0
-    circuits = [fv.feature_circuit(model, (target, latent), NeuronSource(model, 0), PROMPTS, top_k=3, progress=False)
-                for latent in (3, 4, 5)]
+    circuits = [
+        fv.feature_circuit(model, (target, latent), NeuronSource(model, 0), PROMPTS, top_k=3, progress=False)
+        for latent in (3, 4, 5)
+    ]
     clusters = fv.cluster_features(circuits)
     assert list(clusters.index) == [c.target for c in circuits]
     assert clusters.iloc[0] == clusters.iloc[1] != clusters.iloc[2]
@@ -287,10 +331,18 @@ def test_cluster_features_groups_targets_fed_by_the_same_nodes(model):
 
 # --- the widget ---------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def small_circuit(model, planted):
-    return fv.feature_circuit(model, planted, [HeadSource(model, 0), NeuronSource(model, 0)], PROMPTS,
-                              downstream="logits", top_k=6, progress=False)
+    return fv.feature_circuit(
+        model,
+        planted,
+        [HeadSource(model, 0), NeuronSource(model, 0)],
+        PROMPTS,
+        downstream="logits",
+        top_k=6,
+        progress=False,
+    )
 
 
 def test_circuit_view_graph_is_layered_json(small_circuit):
@@ -299,8 +351,12 @@ def test_circuit_view_graph_is_layered_json(small_circuit):
     view = fv.CircuitView(small_circuit)
     graph = view.graph
     json.dumps(graph, allow_nan=False)  # what the browser receives: no NaN
-    assert [c["source"] for c in graph["columns"]] == ["blocks.0.attn.hook_z", "blocks.0.mlp.hook_post",
-                                                       "blocks.1.hook_resid_pre", "logits"]
+    assert [c["source"] for c in graph["columns"]] == [
+        "blocks.0.attn.hook_z",
+        "blocks.0.mlp.hook_post",
+        "blocks.1.hook_resid_pre",
+        "logits",
+    ]
     assert [c["role"] for c in graph["columns"]] == ["upstream", "upstream", "target", "downstream"]
     by_id = {n["id"]: n for n in graph["nodes"]}
     assert by_id[small_circuit.target]["role"] == "target" and by_id[small_circuit.target]["effect"] is None
@@ -309,7 +365,9 @@ def test_circuit_view_graph_is_layered_json(small_circuit):
     for col in {n["column"] for n in graph["nodes"]}:  # rows go by |effect| within a column
         members = sorted((n for n in graph["nodes"] if n["column"] == col), key=lambda n: n["row"])
         assert [n["row"] for n in members] == list(range(len(members)))
-        assert [abs(n["effect"] or 0) for n in members] == sorted((abs(n["effect"] or 0) for n in members), reverse=True)
+        assert [abs(n["effect"] or 0) for n in members] == sorted(
+            (abs(n["effect"] or 0) for n in members), reverse=True
+        )
     assert len(graph["edges"]) == len(small_circuit.edges) == 6 + 6
     assert view.title.startswith("circuit of L3 at blocks.1.hook_resid_pre")
 
@@ -319,13 +377,17 @@ def test_circuit_view_links_by_hook(model, small_circuit):
     heatmap = fv.Heatmap(fv.activations(model, neurons, PROMPTS), top_k=10)
     view = fv.CircuitView(small_circuit)
     fv.link(view, heatmap)
-    view.selected_node = f"blocks.0.mlp.hook_post:{PLANTED}"   # what a click sends
-    assert (view.selected_source, view.selected_feature, heatmap.selected_feature) == (neurons.hook_name, PLANTED, PLANTED)
+    view.selected_node = f"blocks.0.mlp.hook_post:{PLANTED}"  # what a click sends
+    assert (view.selected_source, view.selected_feature, heatmap.selected_feature) == (
+        neurons.hook_name,
+        PLANTED,
+        PLANTED,
+    )
     head = next(n for n in view.graph["nodes"] if n["kind"] == "heads")
-    view.selected_node = head["id"]                              # a head: not the heatmap's hook
+    view.selected_node = head["id"]  # a head: not the heatmap's hook
     assert view.selected_source == "blocks.0.attn.hook_z" and heatmap.selected_feature == PLANTED
     heatmap.selected_feature = -1
-    heatmap.selected_feature = PLANTED                           # heatmap -> circuit selects the neuron's node
+    heatmap.selected_feature = PLANTED  # heatmap -> circuit selects the neuron's node
     assert view.selected_node == f"blocks.0.mlp.hook_post:{PLANTED}"
     shown = {n["feature"] for n in view.graph["nodes"] if n["kind"] == "neurons"}
     heatmap.selected_feature = next(f for f in range(64) if f not in shown)  # not in the circuit: cleared
@@ -336,8 +398,9 @@ def test_circuit_view_links_by_hook(model, small_circuit):
 
 def test_circuit_view_same_index_other_source_still_propagates(model, planted):
     """Head 2 and neuron 2 share an index: moving between them must still reach the neurons' heatmap."""
-    every_node = fv.feature_circuit(model, planted, [HeadSource(model, 0), NeuronSource(model, 0)], PROMPTS,
-                                    top_k=68, progress=False)
+    every_node = fv.feature_circuit(
+        model, planted, [HeadSource(model, 0), NeuronSource(model, 0)], PROMPTS, top_k=68, progress=False
+    )
     heatmap = fv.Heatmap(fv.activations(model, NeuronSource(model, 0), PROMPTS), top_k=10)
     view = fv.CircuitView(every_node)
     head = "blocks.0.attn.hook_z:2"
@@ -366,14 +429,28 @@ def test_circuits_run_on_the_models_device(tokenizer, device):
     """Every tensor the circuit code makes says its device; results come back as CPU numpy in DataFrames."""
     model = make_tiny_model(tokenizer, device)
     target = SAESource(make_sae(hook_name="blocks.1.hook_resid_pre", seed=6).to(device))
-    upstream = [HeadSource(model, 0), SAESource(make_sae(hook_name="blocks.0.hook_resid_mid", seed=7).to(device)),
-                NeuronSource(model, 0)]
+    upstream = [
+        HeadSource(model, 0),
+        SAESource(make_sae(hook_name="blocks.0.hook_resid_mid", seed=7).to(device)),
+        NeuronSource(model, 0),
+    ]
     later = SAESource(make_sae(hook_name="blocks.1.hook_resid_post", seed=9).to(device))
     latent = int(fv.activations(model, target, PROMPTS).top_features(1, by="mean").index[0])
     with DeviceAudit() as audit:
-        circuits = [fv.feature_circuit(model, (target, latent), upstream, PROMPTS, method=method, baseline=baseline,
-                                       downstream=[later, "logits"], candidates=10, progress=False)
-                    for method, baseline in (("direct", "zero"), ("attribution", "mean"), ("patching", "zero"))]
+        circuits = [
+            fv.feature_circuit(
+                model,
+                (target, latent),
+                upstream,
+                PROMPTS,
+                method=method,
+                baseline=baseline,
+                downstream=[later, "logits"],
+                candidates=10,
+                progress=False,
+            )
+            for method, baseline in (("direct", "zero"), ("attribution", "mean"), ("patching", "zero"))
+        ]
     assert not audit.problems, sorted(audit.problems)
     for circuit in circuits:
         assert np.isfinite(circuit.nodes.effect.dropna()).all() and len(circuit.downstream()) == 40

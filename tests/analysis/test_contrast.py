@@ -18,7 +18,9 @@ def synthetic(prompt_values: list[np.ndarray], group: str = "") -> ActivationRes
         token_ids=[torch.arange(n) for n in lengths],
         values=torch.from_numpy(np.concatenate(prompt_values).astype(np.float32)),
         offsets=np.concatenate([[0], np.cumsum(lengths)]),
-        hook_name="blocks.0.hook_resid_pre", source_kind="sae", groups=[group] * len(prompt_values),
+        hook_name="blocks.0.hook_resid_pre",
+        source_kind="sae",
+        groups=[group] * len(prompt_values),
     )
 
 
@@ -68,7 +70,8 @@ def test_statistics_agree_with_scipy():
     welch = fv.contrast({"a": a, "b": b}, test="welch").set_index(["group", "feature"])
     f = tested[0]
     assert welch.loc[("a", f), "p_value"] == pytest.approx(
-        stats.ttest_ind(pa[:, f], pb[:, f], equal_var=False, alternative="greater").pvalue)
+        stats.ttest_ind(pa[:, f], pb[:, f], equal_var=False, alternative="greater").pvalue
+    )
 
 
 def test_planted_feature_is_found_and_ranked_first():
@@ -113,7 +116,7 @@ def test_null_p_values_are_uniform_and_bh_controls_false_discoveries():
         shifts = list(range(10))  # features 0-9 differ, 10-59 do not
         a = random_group(rng, 15, 60, sparsity=0.3)
         for i in range(len(a.prompts)):
-            a.values[a.offsets[i]:a.offsets[i + 1], shifts] += 1.5
+            a.values[a.offsets[i] : a.offsets[i + 1], shifts] += 1.5
         b = random_group(rng, 15, 60, sparsity=0.3)
         found = fv.contrast({"a": a, "b": b}, alpha=0.1).query("group == 'a' and significant")["feature"]
         fdp.append(np.mean(found >= 10) if len(found) else 0.0)
@@ -132,11 +135,15 @@ def test_baseline_always_on_features_are_removed():
 
 
 def test_grouped_result_and_named_baseline(tiny_model, tiny_sae):
-    acts = fv.activations(tiny_model, tiny_sae, {
-        "happy": ["I am so happy", "What a joy", "Lovely day"],
-        "angry": ["I am so angry", "What a mess", "Awful day"],
-        "baseline": ["The table is brown", "It is Tuesday", "Water is wet"],
-    })
+    acts = fv.activations(
+        tiny_model,
+        tiny_sae,
+        {
+            "happy": ["I am so happy", "What a joy", "Lovely day"],
+            "angry": ["I am so angry", "What a mess", "Awful day"],
+            "baseline": ["The table is brown", "It is Tuesday", "Water is wet"],
+        },
+    )
     table = fv.contrast(acts, baseline="baseline")
     assert set(table["group"]) == {"happy", "angry"}
     with pytest.raises(ValueError, match="not one of the groups"):
@@ -187,5 +194,3 @@ def test_contrast_view_traits():
         view.sort_group = "neutral"
     with pytest.raises(TypeError, match="featureviz.contrast"):
         fv.ContrastView(pd.DataFrame({"a": [1]}))
-
-

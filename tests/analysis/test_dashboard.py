@@ -160,14 +160,18 @@ def test_save_is_one_file_and_a_failed_save_keeps_the_old_data(tiny_model, tiny_
     new = dashboard_data(tiny_model, tiny_sae, corpus[4:12], features=[4, 2], progress=False)
     path = old.save(tmp_path / "dash")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dash.safetensors"] == [path.name]
-    assert DashboardData.load(tmp_path / "dash").feature_space == old.feature_space == fv.SAESource(tiny_sae).feature_space
+    assert (
+        DashboardData.load(tmp_path / "dash").feature_space == old.feature_space == fv.SAESource(tiny_sae).feature_space
+    )
 
     def crash_writing(arrays, filename, metadata=None):  # the disk fills up halfway through the arrays
         open(filename, "wb").write(b"half a file")
         raise OSError("No space left on device")
 
-    for failure in (lambda: monkeypatch.setattr(module, "save_file", crash_writing),
-                    lambda: monkeypatch.setattr(module.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("killed")))):
+    for failure in (
+        lambda: monkeypatch.setattr(module, "save_file", crash_writing),
+        lambda: monkeypatch.setattr(module.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("killed"))),
+    ):
         failure()
         with pytest.raises(OSError):
             new.save(tmp_path / "dash")
@@ -187,12 +191,38 @@ def test_load_refuses_a_mismatched_pair(tiny_model, tiny_sae, corpus, tmp_path):
     new = dashboard_data(tiny_model, tiny_sae, corpus, features=[4, 2], progress=False)
     folder = tmp_path / "pair"
     folder.mkdir()
-    save_file({name: getattr(new, name) for name in ("feature_ids", "active_count", "max_value", "top_values",
-               "top_tokens", "top_acts", "sample_values", "sample_tokens", "sample_acts", "hist_counts", "hist_high",
-               "logit_top_ids", "logit_top_values", "logit_bottom_ids", "logit_bottom_values", "nearest_ids",
-               "nearest_cosine")}, str(folder / "dashboard.safetensors"))
-    meta = {"n_tokens": old.n_tokens, "hook_name": old.hook_name, "source_kind": old.source_kind, "window_before": 10,
-            "token_strings": {str(k): v for k, v in old.token_strings.items()}}
+    save_file(
+        {
+            name: getattr(new, name)
+            for name in (
+                "feature_ids",
+                "active_count",
+                "max_value",
+                "top_values",
+                "top_tokens",
+                "top_acts",
+                "sample_values",
+                "sample_tokens",
+                "sample_acts",
+                "hist_counts",
+                "hist_high",
+                "logit_top_ids",
+                "logit_top_values",
+                "logit_bottom_ids",
+                "logit_bottom_values",
+                "nearest_ids",
+                "nearest_cosine",
+            )
+        },
+        str(folder / "dashboard.safetensors"),
+    )
+    meta = {
+        "n_tokens": old.n_tokens,
+        "hook_name": old.hook_name,
+        "source_kind": old.source_kind,
+        "window_before": 10,
+        "token_strings": {str(k): v for k, v in old.token_strings.items()},
+    }
     (folder / "dashboard.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="does not hold one consistent save") as info:
         DashboardData.load(folder)
@@ -208,10 +238,16 @@ def test_logit_effects_are_computed_per_page_not_per_build(tiny_model, tiny_sae,
     module._UNEMBEDDINGS.clear()
     computed = []
     rows = module._Unembedding.rows
-    monkeypatch.setattr(module._Unembedding, "rows", lambda self, features, **kw: (
-        computed.extend(f for f in features if int(f) not in self.computed), rows(self, features, **kw))[1])
+    monkeypatch.setattr(
+        module._Unembedding,
+        "rows",
+        lambda self, features, **kw: (
+            computed.extend(f for f in features if int(f) not in self.computed),
+            rows(self, features, **kw),
+        )[1],
+    )
     data = dashboard_data(tiny_model, tiny_sae, corpus[:6], progress=False)
-    assert computed == []                                   # the build multiplied nothing by W_U
+    assert computed == []  # the build multiplied nothing by W_U
     page = data.page(5)
     assert computed == [5]
     logits = tiny_sae.W_dec.detach()[5] @ tiny_model.W_U.detach()
@@ -221,7 +257,7 @@ def test_logit_effects_are_computed_per_page_not_per_build(tiny_model, tiny_sae,
     np.testing.assert_allclose([t["value"] for t in page["logits_top"]], top.values.numpy(), rtol=1e-6)
 
     again = dashboard_data(tiny_model, tiny_sae, corpus[6:12], features=[5, 7], progress=False)
-    assert again.page(5)["logits_top"] == page["logits_top"] and computed == [5]   # per (model, source), once
+    assert again.page(5)["logits_top"] == page["logits_top"] and computed == [5]  # per (model, source), once
     loaded = DashboardData.load(data.save(tmp_path / "dash"))  # save computes every other row, in batches
     assert sorted(computed) == list(range(96)) and loaded.logits.done.all()
     assert loaded.page(5) == data.page(5) and loaded.page(60) == data.page(60)
@@ -261,19 +297,23 @@ def test_dashboards_from_cached_activations_equal_the_corpus_pass(tiny_model, so
     # the same forward batches as the corpus passes: then even tied maxima (same window twice) rank alike
     acts = fv.activations(tiny_model, source, corpus, batch_tokens=96)
     acts_drop = fv.activations(tiny_model, source, corpus, drop_first=1, batch_tokens=64)
-    from_corpus_drop = dashboard_data(tiny_model, source, corpus, features=[9, 2, 31], drop_first=1, k=4,
-                                      batch_tokens=64, progress=False)
+    from_corpus_drop = dashboard_data(
+        tiny_model, source, corpus, features=[9, 2, 31], drop_first=1, k=4, batch_tokens=64, progress=False
+    )
     monkeypatch.setattr(type(tiny_model), "forward", lambda *a, **kw: pytest.fail("the model ran"))
     monkeypatch.setattr(module, "run_to_hook", lambda *a, **kw: pytest.fail("the model ran"))
-    stored = dashboard_data(tiny_model, source, activations=acts, k=5, n_samples=8, n_bins=16, batch_tokens=96,
-                            progress=False)
+    stored = dashboard_data(
+        tiny_model, source, activations=acts, k=5, n_samples=8, n_bins=16, batch_tokens=96, progress=False
+    )
     _assert_same_dashboards(stored, data)
     # a subset, drop_first > 0 (the left-out tokens still show in the windows, at activation 0), other batches
-    stored_drop = dashboard_data(tiny_model, source, activations=acts_drop, features=[9, 2, 31], k=4,
-                                 batch_tokens=64, progress=False)
+    stored_drop = dashboard_data(
+        tiny_model, source, activations=acts_drop, features=[9, 2, 31], k=4, batch_tokens=64, progress=False
+    )
     _assert_same_dashboards(stored_drop, from_corpus_drop)
-    widget = fv.Dashboard(tiny_model, source, activations=acts, feature=3, k=5, n_samples=8, n_bins=16,
-                          batch_tokens=96, progress=False)
+    widget = fv.Dashboard(
+        tiny_model, source, activations=acts, feature=3, k=5, n_samples=8, n_bins=16, batch_tokens=96, progress=False
+    )
     assert widget.page == data.page(3)
 
 
@@ -283,15 +323,27 @@ def test_dashboards_from_activations_refuse_what_does_not_fit(tiny_model, tiny_s
     with pytest.raises(ValueError, match="computed for another source .*kind 'sae' vs 'neurons'"):
         dashboard_data(tiny_model, tiny_sae, activations=neurons, progress=False)
     short = fv.analysis.activations.ActivationResult(
-        prompts=acts.prompts, str_tokens=acts.str_tokens, token_ids=acts.token_ids, values=acts.values[:-1],
-        offsets=acts.offsets, hook_name=acts.hook_name, source_kind=acts.source_kind, feature_space=acts.feature_space)
+        prompts=acts.prompts,
+        str_tokens=acts.str_tokens,
+        token_ids=acts.token_ids,
+        values=acts.values[:-1],
+        offsets=acts.offsets,
+        hook_name=acts.hook_name,
+        source_kind=acts.source_kind,
+        feature_space=acts.feature_space,
+    )
     with pytest.raises(ValueError, match=r"do not hold one row of 96 values per token: values \("):
         dashboard_data(tiny_model, tiny_sae, activations=short, progress=False)
     with pytest.raises(ValueError, match="not both"):
         dashboard_data(tiny_model, tiny_sae, corpus[:5], activations=acts, progress=False)
     with pytest.raises(ValueError, match="below the activations' drop_first=1"):
-        dashboard_data(tiny_model, tiny_sae, activations=fv.activations(tiny_model, tiny_sae, corpus[:5], drop_first=1),
-                       drop_first=0, progress=False)
+        dashboard_data(
+            tiny_model,
+            tiny_sae,
+            activations=fv.activations(tiny_model, tiny_sae, corpus[:5], drop_first=1),
+            drop_first=0,
+            progress=False,
+        )
     with pytest.raises(TypeError, match="must be an ActivationResult"):
         dashboard_data(tiny_model, tiny_sae, activations=acts.values, progress=False)
     with pytest.raises(TypeError, match="needs a corpus"):

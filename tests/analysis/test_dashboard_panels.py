@@ -41,8 +41,9 @@ def _brute_coactive(values: np.ndarray, n: int) -> list[list[tuple[int, int]]]:
     for f in range(len(both)):
         union = active[f] + active - both[f]
         jac = np.where(both[f] > 0, both[f] / np.maximum(union, 1), 0.0)
-        ranked = sorted((g for g in range(len(both)) if g != f and both[f, g] > 0),
-                        key=lambda g: (-jac[g], -both[f, g], g))
+        ranked = sorted(
+            (g for g in range(len(both)) if g != f and both[f, g] > 0), key=lambda g: (-jac[g], -both[f, g], g)
+        )
         out.append([(g, int(both[f, g])) for g in ranked[:n]])
     return out
 
@@ -133,7 +134,9 @@ def test_ablation_effect_equals_a_manual_rerun_with_the_feature_zeroed(tiny_mode
                 return x
 
             with torch.no_grad():
-                ablated = torch.log_softmax(tiny_model.run_with_hooks(tokens, fwd_hooks=[(hook, zero_at_t)])[0].double(), -1)
+                ablated = torch.log_softmax(
+                    tiny_model.run_with_hooks(tokens, fwd_hooks=[(hook, zero_at_t)])[0].double(), -1
+                )
             expected = (clean[t, ids[t + 1]] - ablated[t, ids[t + 1]]).item()
             assert got["effects"][t - 1] == pytest.approx(expected, abs=1e-5)
             checked += 1
@@ -149,7 +152,10 @@ def test_widget_round_trips_refuses_bad_ids_inline_and_computes_on_request(tiny_
     w.set_state({"feature": 6})
     assert w.feature == 6 and w.feature_error == ""
     w.probe_text = "apple storm quiet"
-    assert w.probe["feature"] == 6 and w.probe["tokens"] == fv.activations(tiny_model, tiny_sae, ["apple storm quiet"]).str_tokens[0]
+    assert (
+        w.probe["feature"] == 6
+        and w.probe["tokens"] == fv.activations(tiny_model, tiny_sae, ["apple storm quiet"]).str_tokens[0]
+    )
     w.feature = 7  # the box follows the feature shown
     assert w.probe["feature"] == 7
     w.set_state({"ablation_for": 7})

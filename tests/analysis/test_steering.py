@@ -16,7 +16,7 @@ def test_clamping_each_position_to_its_own_value_is_exact(tiny_model, tiny_sae):
     source = SAESource(tiny_sae)
     tokens = tiny_model.to_tokens(PROMPT)
     _, cache = tiny_model.run_with_cache(tokens)
-    own = tiny_sae.encode(cache[source.hook_name])[..., 7]                  # [1, P]
+    own = tiny_sae.encode(cache[source.hook_name])[..., 7]  # [1, P]
     hook = SteeringHook(source, 7, "clamp", own, "all")
     with torch.no_grad():
         plain = tiny_model(tokens)
@@ -70,8 +70,17 @@ def test_large_add_raises_the_directions_top_logit_tokens(tokenizer):
     from transformer_lens import HookedTransformer, HookedTransformerConfig
 
     torch.manual_seed(1)
-    cfg = HookedTransformerConfig(n_layers=1, d_model=32, n_ctx=32, d_head=8, n_heads=4, d_mlp=64,
-                                  d_vocab=len(tokenizer), act_fn="gelu", normalization_type="RMS")
+    cfg = HookedTransformerConfig(
+        n_layers=1,
+        d_model=32,
+        n_ctx=32,
+        d_head=8,
+        n_heads=4,
+        d_mlp=64,
+        d_vocab=len(tokenizer),
+        act_fn="gelu",
+        normalization_type="RMS",
+    )
     model = HookedTransformer(cfg, tokenizer=tokenizer).eval()
     sae = make_sae(hook_name="blocks.0.hook_resid_post")
     top_token = int((sae.W_dec[3].detach() @ model.W_U.detach()).argmax())
@@ -94,16 +103,19 @@ def test_neuron_clamp_and_positions(tiny_model):
     assert ablated.values.tolist() == [0.0]
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"mode": "boost"}, ValueError, "mode must be"),
-    ({"positions": "middle"}, ValueError, "positions must be"),
-    ({"values": []}, ValueError, "non-empty"),
-    ({"values": [float("nan")]}, ValueError, "finite"),
-    ({"max_new_tokens": 0}, ValueError, "max_new_tokens"),
-    ({"max_new_tokens": 500}, ValueError, "context"),
-    ({"feature": 96}, IndexError, r"0\.\.95"),
-    ({"prompt": ""}, ValueError, "prompt"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"mode": "boost"}, ValueError, "mode must be"),
+        ({"positions": "middle"}, ValueError, "positions must be"),
+        ({"values": []}, ValueError, "non-empty"),
+        ({"values": [float("nan")]}, ValueError, "finite"),
+        ({"max_new_tokens": 0}, ValueError, "max_new_tokens"),
+        ({"max_new_tokens": 500}, ValueError, "context"),
+        ({"feature": 96}, IndexError, r"0\.\.95"),
+        ({"prompt": ""}, ValueError, "prompt"),
+    ],
+)
 def test_bad_steering_arguments(tiny_model, tiny_sae, kwargs, error, match):
     args = {"prompt": PROMPT, "feature": 1, "values": [1.0], **kwargs}
     with pytest.raises(error, match=match):
@@ -187,8 +199,11 @@ def test_default_sweep_follows_the_features_own_scale(tiny_model):
     loud = steer(tiny_model, louder, "Hello there", f, max_new_tokens=2)
     assert len(quiet.values) == 9 and quiet.values[-1] > 0 and quiet.values[0] == -quiet.values[-1]
     np.testing.assert_allclose(loud.values, 10 * quiet.values, rtol=1e-4)
-    np.testing.assert_allclose(steer(tiny_model, louder, "Hello there", other, max_new_tokens=2).values,
-                               steer(tiny_model, sae, "Hello there", other, max_new_tokens=2).values, rtol=1e-5)
+    np.testing.assert_allclose(
+        steer(tiny_model, louder, "Hello there", other, max_new_tokens=2).values,
+        steer(tiny_model, sae, "Hello there", other, max_new_tokens=2).values,
+        rtol=1e-5,
+    )
     assert "typical activation" in quiet.note and "on this prompt it reaches" in quiet.note
     assert steer(tiny_model, sae, "Hello there", f, [1.0], max_new_tokens=2).note == ""  # explicit values: no note
 
@@ -200,7 +215,9 @@ def test_a_feature_that_never_fires_gets_a_sweep_and_is_told_why(tiny_model):
     result = steer(tiny_model, sae, "Hello there", 7, max_new_tokens=2)
     assert result.values.max() > 0  # the typical scale of the SAE's other features, not a sweep of zeros
     n_texts = sum(len(group) for group in fv.emotion_prompts().values())
-    assert f"never fires on the {n_texts} calibration texts" in result.note and "never fires on this prompt" in result.note
+    assert (
+        f"never fires on the {n_texts} calibration texts" in result.note and "never fires on this prompt" in result.note
+    )
 
 
 def test_interpolation_sweep_follows_each_new_feature_until_values_are_set(tiny_model):

@@ -17,14 +17,26 @@ def _tiny_cache(tiny_model, directory, n_contexts=24, ctx_len=17, seed=0, max_no
     gen = torch.Generator().manual_seed(seed)
     tokens = torch.randint(3, 1000, (n_contexts, ctx_len), generator=gen)
     tokens[:, 0] = 1  # BOS
-    return tr.ActivationCache(directory, tokens, HOOK, model=tiny_model, contexts_per_shard=10, max_norm=max_norm,
-                              log=lambda s: None)
+    return tr.ActivationCache(
+        directory, tokens, HOOK, model=tiny_model, contexts_per_shard=10, max_norm=max_norm, log=lambda s: None
+    )
 
 
 def _tiny_cfg(**kw):
-    defaults = dict(hook_name=HOOK, d_in=32, d_sae=64, k=4, total_tokens=64 * 30, batch_size=64, lr=3e-3,
-                    warmup_steps=3, dead_feature_window=5, export_at=(128, 512), model_name="tiny-random",
-                    context_size=17)
+    defaults = dict(
+        hook_name=HOOK,
+        d_in=32,
+        d_sae=64,
+        k=4,
+        total_tokens=64 * 30,
+        batch_size=64,
+        lr=3e-3,
+        warmup_steps=3,
+        dead_feature_window=5,
+        export_at=(128, 512),
+        model_name="tiny-random",
+        context_size=17,
+    )
     return tr.TrainConfig(**{**defaults, **kw})
 
 
@@ -62,13 +74,25 @@ def test_train_export_resume_and_evaluate(tiny_model, tmp_path):
     from sae_lens import SAE
 
     cache = _tiny_cache(tiny_model, tmp_path / "shards")
-    full = tr.train_sae(cache, _tiny_cfg(), tmp_path / "a", export_dir=tmp_path / "a_ckpt",
-                        final_dir=tmp_path / "a_final", log=lambda s: None)
+    full = tr.train_sae(
+        cache,
+        _tiny_cfg(),
+        tmp_path / "a",
+        export_dir=tmp_path / "a_ckpt",
+        final_dir=tmp_path / "a_final",
+        log=lambda s: None,
+    )
     # interrupted after one step, then resumed: the same final weights as the uninterrupted run
     tr.train_sae(cache, _tiny_cfg(), tmp_path / "b", export_dir=tmp_path / "b_ckpt", deadline=0, log=lambda s: None)
     assert (tmp_path / "b" / "state").exists()
-    resumed = tr.train_sae(cache, _tiny_cfg(), tmp_path / "b", export_dir=tmp_path / "b_ckpt",
-                           final_dir=tmp_path / "b_final", log=lambda s: None)
+    resumed = tr.train_sae(
+        cache,
+        _tiny_cfg(),
+        tmp_path / "b",
+        export_dir=tmp_path / "b_ckpt",
+        final_dir=tmp_path / "b_final",
+        log=lambda s: None,
+    )
     torch.testing.assert_close(full.W_dec, resumed.W_dec)
 
     series = tr.load_checkpoint_series(tmp_path / "a_ckpt")
@@ -104,9 +128,15 @@ def test_training_and_evaluation_run_on_the_models_device(tokenizer, tmp_path, d
     model = make_tiny_model(tokenizer, device)
     with DeviceAudit() as audit:
         cache = _tiny_cache(model, tmp_path / "shards")
-        sae = tr.train_sae(cache, _tiny_cfg(device=device, total_tokens=64 * 6, export_at=()), tmp_path / "run",
-                           final_dir=tmp_path / "final", log=lambda s: None)
-        metrics = tr.evaluate_sae(SAE.load_from_disk(tmp_path / "final", device=device), model, cache.tokens[:8],
-                                  ce_contexts=4)
+        sae = tr.train_sae(
+            cache,
+            _tiny_cfg(device=device, total_tokens=64 * 6, export_at=()),
+            tmp_path / "run",
+            final_dir=tmp_path / "final",
+            log=lambda s: None,
+        )
+        metrics = tr.evaluate_sae(
+            SAE.load_from_disk(tmp_path / "final", device=device), model, cache.tokens[:8], ce_contexts=4
+        )
     assert not audit.problems, sorted(audit.problems)
     assert sae.W_dec.device.type == device and np.isfinite(metrics["ce_recovered"]) and metrics["n_tokens"] == 8 * 16

@@ -51,8 +51,9 @@ LUMINANCE_JS = """canvas => {
 
 def wait_state(nb, root, state: str = "ready", timeout: float = KERNEL_TIMEOUT) -> None:
     """Wait until the widget root's data-state is `state` (the view sets "ready" once drawn)."""
-    nb.page.wait_for_function("([el, s]) => el.dataset.state === s", arg=[root.element_handle(), state],
-                              timeout=timeout)
+    nb.page.wait_for_function(
+        "([el, s]) => el.dataset.state === s", arg=[root.element_handle(), state], timeout=timeout
+    )
 
 
 def picture(nb, root, name: str, artifacts_dir, screenshot_dir, readme: bool = True) -> int:
@@ -87,6 +88,7 @@ class Cells:
     @classmethod
     def put(cls, nb, name: str, index: int) -> None:
         cls.by_frontend.setdefault(nb.frontend, {})[name] = index
+
 
 # Canvas colours at canvas-relative CSS pixel points (device pixels handled), as [r, g, b, a].
 CANVAS_PIXELS_JS = """([canvas, points]) => {
@@ -256,10 +258,17 @@ def start_server(frontend: str, tmp: Path) -> JupyterServer:
     token = secrets.token_hex(16)
     port = _free_port()
     cmd = [
-        sys.executable, "-m", module,
-        f"--port={port}", "--ip=127.0.0.1", "--allow-root", "--no-browser",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        "--ServerApp.port_retries=0", "--ServerApp.open_browser=False",
+        sys.executable,
+        "-m",
+        module,
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        "--allow-root",
+        "--no-browser",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.port_retries=0",
+        "--ServerApp.open_browser=False",
         "--LabApp.news_url=None",  # not a Notebook 7 trait: naming it on JupyterNotebookApp breaks its config
         f"--{app}.workspaces_dir={dirs['workspaces']}",
         f"--{app}.user_settings_dir={dirs['settings']}",
@@ -271,8 +280,9 @@ def start_server(frontend: str, tmp: Path) -> JupyterServer:
     log = open(log_path, "wb")
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
-    server = JupyterServer(frontend, f"http://127.0.0.1:{port}", token, root, nb_name, proc, log_path, dirs["runtime"],
-                           dirs["data"])
+    server = JupyterServer(
+        frontend, f"http://127.0.0.1:{port}", token, root, nb_name, proc, log_path, dirs["runtime"], dirs["data"]
+    )
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while True:
         if proc.poll() is not None:
@@ -410,8 +420,11 @@ class NotebookSession:
         `.fv-heatmap` locator, on any page; default: the setup cell's)."""
         heatmap = heatmap or self.heatmap
         g = self.geometry(heatmap)
-        points = [[g["firstOffset"] + (c + 0.5) * g["cellW"], g["headerH"] + (r + 0.5) * g["cellH"]]
-                  for r in range(n_rows) for c in range(len(g["visible"]))]
+        points = [
+            [g["firstOffset"] + (c + 0.5) * g["cellW"], g["headerH"] + (r + 0.5) * g["cellH"]]
+            for r in range(n_rows)
+            for c in range(len(g["visible"]))
+        ]
         canvas = heatmap.locator("canvas.fv-heatmap-canvas").element_handle()
         return heatmap.page.evaluate(CANVAS_PIXELS_JS, [canvas, points])
 
@@ -451,8 +464,13 @@ def _wait_kernel_ready(page) -> None:
     raise AssertionError(f"kernel {KERNEL_DISPLAY_NAME!r} not ready in {KERNEL_READY_TIMEOUT / 1000} s")
 
 
-def open_notebook_page(browser_context, server: JupyterServer, name: str | None = None,
-                       page_errors: list | None = None, wait_kernel: bool = True):
+def open_notebook_page(
+    browser_context,
+    server: JupyterServer,
+    name: str | None = None,
+    page_errors: list | None = None,
+    wait_kernel: bool = True,
+):
     """A new tab showing notebook `name` (default: the test notebook) of `server`, its first cell attached
     and (wait_kernel) its kernel ready. Page errors are appended to page_errors. The caller closes the page."""
     page = browser_context.new_page()

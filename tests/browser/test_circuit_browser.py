@@ -18,8 +18,15 @@ def report(tmp_path_factory, tiny_model):
     target = fv.SAESource(make_sae(hook_name="blocks.1.hook_resid_pre", seed=3))
     latent = int(fv.activations(tiny_model, target, PROMPTS).top_features(1, by="mean").index[0])
     neurons = fv.NeuronSource(tiny_model, 0)
-    circuit = fv.feature_circuit(tiny_model, (target, latent), [fv.HeadSource(tiny_model, 0), neurons], PROMPTS,
-                                 downstream="logits", top_k=8, progress=False)
+    circuit = fv.feature_circuit(
+        tiny_model,
+        (target, latent),
+        [fv.HeadSource(tiny_model, 0), neurons],
+        PROMPTS,
+        downstream="logits",
+        top_k=8,
+        progress=False,
+    )
     view = fv.CircuitView(circuit, fv.cluster_features(circuit), color_by="sign")
     corpus = ["the river was calm", "storm glass engine", "a tender green wolf", "seven paper laughs", *PROMPTS]
     shown = [n["feature"] for n in view.graph["nodes"] if n["kind"] == "neurons"]
@@ -77,7 +84,9 @@ def test_circuit_view_offline_themes_hover_keyboard_and_link(browser_context, re
         # dark: the OS colour scheme flips the export's variables; the view repaints
         page.emulate_media(color_scheme="dark")
         page.wait_for_selector(".fv-circuit[data-theme=dark]", timeout=5_000)
-        fills = page.evaluate("() => [...document.querySelectorAll('.fv-circuit-node rect')].map(r => r.getAttribute('fill'))")
+        fills = page.evaluate(
+            "() => [...document.querySelectorAll('.fv-circuit-node rect')].map(r => r.getAttribute('fill'))"
+        )
         assert len(set(fills)) > 1
         page.mouse.move(0, 0)
         view.screenshot(path=str(artifacts_dir / "circuit-dark.png"))

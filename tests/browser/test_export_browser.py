@@ -16,16 +16,23 @@ def report(tmp_path_factory, tiny_model, tokenizer):
     from factories import make_sae
 
     sae = make_sae()
-    acts = fv.activations(tiny_model, sae, {"happy": ["What a lovely day", "So glad"],
-                                            "angry": ["This is outrageous <img src=x onerror=alert(1)>", "Awful!"]})
+    acts = fv.activations(
+        tiny_model,
+        sae,
+        {
+            "happy": ["What a lovely day", "So glad"],
+            "angry": ["This is outrageous <img src=x onerror=alert(1)>", "Awful!"],
+        },
+    )
     heatmap = fv.Heatmap(acts, top_k=8)
     corpus = ["the river was calm", "storm glass engine", "a tender green wolf", "seven paper laughs"]
     dashboard = fv.Dashboard(tiny_model, sae, corpus, feature=heatmap.feature_ids[0], progress=False)
     slider = fv.Interpolation(tiny_model, sae, "The weather is", 3, values=(-40, 40), steps=5, max_new_tokens=4)
     contrast = fv.ContrastView(fv.contrast(acts), top_n=3)
     early = make_sae(seed=1)  # a second "checkpoint": another SAE of the same shape
-    scrubber = fv.CheckpointScrubber([(1, tiny_model, early), (2, tiny_model, sae)], ["What a lovely day", "Awful!"],
-                                     top_k=6)
+    scrubber = fv.CheckpointScrubber(
+        [(1, tiny_model, early), (2, tiny_model, sae)], ["What a lovely day", "Awful!"], top_k=6
+    )
     path = tmp_path_factory.mktemp("export") / "report.html"
     return fv.export_html([heatmap, dashboard, slider, contrast, scrubber], path, link=True), heatmap, slider
 
@@ -66,8 +73,11 @@ def test_export_works_offline(browser_context, report, artifacts_dir):
         # dashboard: next moves to another precomputed page
         before = page.locator(".fv-dashboard").get_attribute("data-feature")
         page.locator(".fv-next").click()
-        page.wait_for_function("b => document.querySelector('.fv-dashboard').dataset.feature !== b"
-                               " && document.querySelector('.fv-dashboard').dataset.state === 'ready'", arg=before)
+        page.wait_for_function(
+            "b => document.querySelector('.fv-dashboard').dataset.feature !== b"
+            " && document.querySelector('.fv-dashboard').dataset.state === 'ready'",
+            arg=before,
+        )
 
         # scrubber: the slider switches to the other checkpoint's frame, all in the page
         scrub = page.locator(".fv-scrubber")
@@ -83,6 +93,7 @@ def test_export_works_offline(browser_context, report, artifacts_dir):
 
 # ---- issue 23: a linked export whose every click works (item 5) and an Interpolation that says it needs a
 # kernel for another feature (item 1) ------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def linked_reports(tmp_path_factory, tiny_model, tokenizer):
@@ -100,8 +111,9 @@ def linked_reports(tmp_path_factory, tiny_model, tokenizer):
     full = fv.export_html([heatmap, dashboard, slider, contrast], folder / "full.html", link=True)
     one_page = len(json.dumps(dashboard.page, separators=(",", ":")))
     with pytest.warns(UserWarning, match="left out"):
-        small = fv.export_html([heatmap, dashboard], folder / "small.html", link=True,
-                               page_budget_mb=2.5 * one_page / 1e6)
+        small = fv.export_html(
+            [heatmap, dashboard], folder / "small.html", link=True, page_budget_mb=2.5 * one_page / 1e6
+        )
     return full, small, heatmap
 
 
@@ -120,8 +132,9 @@ def _click_column(page, feature: int) -> None:
     header = float(root.get_attribute("data-header-height"))
     offset = float(root.get_attribute("data-first-visible-offset") or root.get_attribute("data-gutter-width"))
     columns = [int(c) for c in root.get_attribute("data-visible-columns").split(",")]
-    root.locator(".fv-heatmap-canvas").click(position={"x": offset + (columns.index(feature) + 0.5) * cell_w,
-                                                       "y": header + 5})
+    root.locator(".fv-heatmap-canvas").click(
+        position={"x": offset + (columns.index(feature) + 0.5) * cell_w, "y": header + 5}
+    )
 
 
 def test_linked_export_every_heatmap_click_shows_its_dashboard_page(browser_context, linked_reports, artifacts_dir):

@@ -39,8 +39,10 @@ def test_heatmap_draws(nb):
     assert heatmap.get_attribute("data-state") == "ready"
     first_paint = float(heatmap.evaluate("el => el.parentElement.dataset.firstPaintMs"))
     assert 0 < first_paint < 10_000
-    print(f"\n[{nb.frontend}] setup cell (load default + activations + display) {nb.setup_seconds:.1f} s; "
-          f"first paint {first_paint:.1f} ms")
+    print(
+        f"\n[{nb.frontend}] setup cell (load default + activations + display) {nb.setup_seconds:.1f} s; "
+        f"first paint {first_paint:.1f} ms"
+    )
 
     features = json.loads(nb.outputs["FEATURES"])
     tokens = json.loads(nb.outputs["TOKENS"])
@@ -134,8 +136,10 @@ def test_screenshots_light_and_dark(nb, artifacts_dir):
         dark = nb.page.evaluate(LUMINANCE_JS, canvas)
     finally:
         nb.set_theme(LIGHT_THEME)
-    print(f"\n[{nb.frontend}] canvas mean luminance light {light:.0f}, dark {dark:.0f}; "
-          f"screenshots {light_path.name}, {dark_path.name}")
+    print(
+        f"\n[{nb.frontend}] canvas mean luminance light {light:.0f}, dark {dark:.0f}; "
+        f"screenshots {light_path.name}, {dark_path.name}"
+    )
     assert light > 150 and dark < 110
     for p in (light_path, dark_path):
         assert p.stat().st_size > 2_000

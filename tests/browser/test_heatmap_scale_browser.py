@@ -35,12 +35,15 @@ def test_100k_tokens_first_paint_and_scroll(browser_context, big_report, artifac
         root = page.locator(".fv-heatmap")
         root.wait_for(state="attached", timeout=120_000)
         page.wait_for_selector(".fv-heatmap[data-state=ready]", timeout=120_000)
-        page.wait_for_function("() => !!document.querySelector('.fv-heatmap').parentElement.dataset.firstPaintMs",
-                               timeout=120_000)
+        page.wait_for_function(
+            "() => !!document.querySelector('.fv-heatmap').parentElement.dataset.firstPaintMs", timeout=120_000
+        )
         load_s = time.perf_counter() - t0
         first_paint = float(root.evaluate("el => el.parentElement.dataset.firstPaintMs"))
-        print(f"100k x 512 export: page load to ready {load_s:.1f} s, first paint {first_paint:.0f} ms "
-              f"(render() -> first canvas paint)")
+        print(
+            f"100k x 512 export: page load to ready {load_s:.1f} s, first paint {first_paint:.0f} ms "
+            f"(render() -> first canvas paint)"
+        )
 
         canvas = page.locator(".fv-heatmap-canvas")
         size = canvas.evaluate("c => [c.width, c.height]")

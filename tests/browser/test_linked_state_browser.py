@@ -54,8 +54,9 @@ def test_linked_interpolation_resteers_the_clicked_feature(nb):
     cell = nb.cell(index)
     heatmap, interp = cell.locator(".fv-heatmap"), cell.locator(".fv-interpolation")
     heatmap.wait_for(state="attached")
-    nb.page.wait_for_function("el => el.dataset.state === 'ready' && !!el.parentElement.dataset.firstPaintMs",
-                              arg=heatmap.element_handle())
+    nb.page.wait_for_function(
+        "el => el.dataset.state === 'ready' && !!el.parentElement.dataset.firstPaintMs", arg=heatmap.element_handle()
+    )
     wait_state(nb, interp, timeout=30_000)
     assert interp.locator(".fv-interp-desc").inner_text().startswith(f"add feature {first} ")
 
@@ -69,8 +70,11 @@ def test_linked_interpolation_resteers_the_clicked_feature(nb):
     target = g["visible"][col]
     nb.page.evaluate(RECORD_JS, interp.element_handle())
     heatmap.locator("canvas.fv-heatmap-canvas").click(position=nb.cell_point(1, col, heatmap))
-    nb.page.wait_for_function("([el, f]) => el.dataset.state === 'ready' && el.dataset.feature === String(f)",
-                              arg=[interp.element_handle(), target], timeout=KERNEL_TIMEOUT)
+    nb.page.wait_for_function(
+        "([el, f]) => el.dataset.state === 'ready' && el.dataset.feature === String(f)",
+        arg=[interp.element_handle(), target],
+        timeout=KERNEL_TIMEOUT,
+    )
     snaps = nb.page.evaluate(STOP_JS)
 
     _, out = nb.run_code(PRINT_LINKED_CELL, timeout=KERNEL_TIMEOUT)
@@ -80,7 +84,9 @@ def test_linked_interpolation_resteers_the_clicked_feature(nb):
     new_index = int(nb.output_value(out, "LI_INDEX"))
     assert new_index == 0  # the slider keeps its value
     if new_texts[0] == old_texts[0]:
-        pytest.fail(f"features {first} and {target} steer to the same text at this value: the test cannot tell them apart")
+        pytest.fail(
+            f"features {first} and {target} steer to the same text at this value: the test cannot tell them apart"
+        )
     assert interp.locator(".fv-generated").text_content() != old_text
 
     # Every painted state names the feature its texts were steered with; "computing" showed in between.

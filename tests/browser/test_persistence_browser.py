@@ -24,7 +24,8 @@ from nbformat.sign import NotebookNotary
 pytestmark = pytest.mark.browser
 
 _spec = importlib.util.spec_from_file_location(
-    "run_notebook", Path(__file__).resolve().parents[2] / "scripts" / "run_notebook.py")
+    "run_notebook", Path(__file__).resolve().parents[2] / "scripts" / "run_notebook.py"
+)
 run_notebook = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(run_notebook)
 
@@ -69,8 +70,12 @@ def saved_notebook(tmp_path_factory):
     with NotebookNotary(data_dir=str(sigs)) as notary:
         assert notary.check_signature(nbformat.read(target, as_version=4)), "run_notebook.execute did not sign"
     state = saved.metadata["widgets"][STATE_MIME]["state"]
-    view_ids = [o["data"][VIEW_MIME]["model_id"] for c in saved.cells for o in c.get("outputs", [])
-                if VIEW_MIME in o.get("data", {})]
+    view_ids = [
+        o["data"][VIEW_MIME]["model_id"]
+        for c in saved.cells
+        for o in c.get("outputs", [])
+        if VIEW_MIME in o.get("data", {})
+    ]
     # The heatmap, and the model-loading progress bar (a tqdm widget) before it.
     assert view_ids and all(v in state for v in view_ids), "a displayed widget's state is not stored"
     info = {
@@ -101,7 +106,9 @@ def test_saved_notebook_renders_widgets_from_stored_state(nb, open_notebook, sav
         heatmap.wait_for(state="attached", timeout=60_000)
         saved.page.wait_for_function(
             "el => el.dataset.state === 'ready' && !!el.parentElement.dataset.firstPaintMs",
-            arg=heatmap.element_handle(), timeout=60_000)
+            arg=heatmap.element_handle(),
+            timeout=60_000,
+        )
         # Drawn from the stored state: its columns, and the selection made after display.
         g = saved.geometry()
         assert g["visible"] and set(g["visible"]) <= set(saved_notebook["features"])
@@ -113,11 +120,12 @@ def test_saved_notebook_renders_widgets_from_stored_state(nb, open_notebook, sav
         # Not the text/plain fallback, and no cell was run: the prompts keep the saved execution counts.
         outputs = saved.cell(0).locator(".jp-OutputArea-output").all_inner_texts()
         assert not any(t.strip().startswith("Heatmap(") for t in outputs), outputs
-        prompts = [saved.cell(i).locator(".jp-InputArea-prompt").inner_text().strip()
-                   for i in range(len(SAVED_CELLS))]
+        prompts = [saved.cell(i).locator(".jp-InputArea-prompt").inner_text().strip() for i in range(len(SAVED_CELLS))]
         assert prompts == [f"[{i + 1}]:" for i in range(len(SAVED_CELLS))], prompts
-        print(f"\n[{nb.frontend}] saved notebook ({saved_notebook['size'] / 1e3:.0f} KB) drew the heatmap from "
-              f"stored state: {len(distinct)} colours, selected {g['selected']}")
+        print(
+            f"\n[{nb.frontend}] saved notebook ({saved_notebook['size'] / 1e3:.0f} KB) drew the heatmap from "
+            f"stored state: {len(distinct)} colours, selected {g['selected']}"
+        )
         saved.check_page_errors()
     finally:
         saved.page.close()
@@ -128,8 +136,9 @@ def test_saved_notebook_renders_widgets_from_stored_state(nb, open_notebook, sav
 
 def _wait_selected(page, views, feature: int) -> None:
     for view in views:
-        page.wait_for_function("([el, f]) => el.dataset.selectedFeature === String(f)",
-                               arg=[view.element_handle(), feature])
+        page.wait_for_function(
+            "([el, f]) => el.dataset.selectedFeature === String(f)", arg=[view.element_handle(), feature]
+        )
 
 
 def _click_feature(nb, view, avoid: int) -> int:
@@ -163,5 +172,7 @@ def test_one_widget_in_two_cells_stays_in_sync(nb):
     feature3 = int(nb.output_value(nb.run_cell(nb.SET_SELECTED), "SET"))
     assert feature3 != feature2
     _wait_selected(nb.page, (view1, view2), feature3)
-    print(f"\n[{nb.frontend}] two views in sync: {start} -> {feature} (view 1) -> {feature2} (view 2) "
-          f"-> {feature3} (Python)")
+    print(
+        f"\n[{nb.frontend}] two views in sync: {start} -> {feature} (view 1) -> {feature2} (view 2) "
+        f"-> {feature3} (Python)"
+    )

@@ -109,8 +109,11 @@ def _hash(nb, root) -> str:
 
 
 def _prompt_done(nb, index: int, timeout: float = KERNEL_TIMEOUT) -> None:
-    nb.page.wait_for_function("el => /\\[\\d+\\]/.test(el.textContent)",
-                              arg=nb.cell(index).locator(".jp-InputArea-prompt").element_handle(), timeout=timeout)
+    nb.page.wait_for_function(
+        "el => /\\[\\d+\\]/.test(el.textContent)",
+        arg=nb.cell(index).locator(".jp-InputArea-prompt").element_handle(),
+        timeout=timeout,
+    )
 
 
 def _kernel_busy_with(nb, index: int) -> bool:
@@ -118,6 +121,7 @@ def _kernel_busy_with(nb, index: int) -> bool:
 
 
 # ---- issue 8.4: checkpoint scrubber ----------------------------------------------------------------------
+
 
 def _scrubber(nb):
     return nb.cell(_State.get(nb, "scrub_cell")).locator(".fv-scrubber")
@@ -151,8 +155,9 @@ def test_scrubber_plays_in_the_browser_while_the_kernel_is_busy(nb):
     sleep_cell = nb.add_cell(SLEEP_CELL)
     nb.cell(sleep_cell).locator(".jp-InputArea-editor").click()
     nb.page.keyboard.press("Control+Enter")
-    nb.page.wait_for_function("el => el.textContent.includes('*')",
-                              arg=nb.cell(sleep_cell).locator(".jp-InputArea-prompt").element_handle())
+    nb.page.wait_for_function(
+        "el => el.textContent.includes('*')", arg=nb.cell(sleep_cell).locator(".jp-InputArea-prompt").element_handle()
+    )
 
     nb.page.evaluate(RECORD_FRAMES_JS, root.element_handle())
     try:
@@ -239,6 +244,7 @@ def test_scrubber_index_from_python_moves_the_view(nb, artifacts_dir, screenshot
 
 # ---- issue 10.1: untrusted text in every widget ------------------------------------------------------------
 
+
 def _literal(s: str) -> str:
     """Python source for s; a long run of one character is written as a repetition (short cell source)."""
     return f"{s[0]!r} * {len(s)}" if len(s) > 200 and len(set(s)) == 1 else repr(s)
@@ -320,8 +326,11 @@ def _search(nb, dash, query: str, shown: str) -> str:
     head = dash.locator(".fv-dash-results-head")
     box.fill(query)
     box.press("Enter")
-    nb.page.wait_for_function("([el, q]) => el.textContent.includes(q) && !/searching/.test(el.textContent)",
-                              arg=[head.element_handle(), f"“{shown}”"], timeout=60_000)
+    nb.page.wait_for_function(
+        "([el, q]) => el.textContent.includes(q) && !/searching/.test(el.textContent)",
+        arg=[head.element_handle(), f"“{shown}”"],
+        timeout=60_000,
+    )
     return head.text_content()
 
 
@@ -345,15 +354,23 @@ def test_untrusted_text_stays_text_in_every_widget(nb):
         for root in roots.values():
             root.wait_for(state="attached", timeout=60_000)
             wait_state(nb, root, timeout=60_000)
-        nb.page.wait_for_function("el => !!el.parentElement.dataset.firstPaintMs",
-                                  arg=roots[".fv-heatmap"].element_handle())
+        nb.page.wait_for_function(
+            "el => !!el.parentElement.dataset.firstPaintMs", arg=roots[".fv-heatmap"].element_handle()
+        )
         nb.page.wait_for_timeout(500)  # an <img src=x> would have failed to load (and run onerror) by now
 
         heat, contrast, dash, interp, scrub = roots.values()
-        titles = {sel: root.locator(".fv-title").first.text_content() for sel, root in roots.items()
-                  if sel != ".fv-interpolation"}
-        assert titles == {".fv-heatmap": MARKUP[2], ".fv-contrast": MARKUP[1], ".fv-dashboard": MARKUP[0],
-                          ".fv-scrubber": MARKUP[2]}, titles
+        titles = {
+            sel: root.locator(".fv-title").first.text_content()
+            for sel, root in roots.items()
+            if sel != ".fv-interpolation"
+        }
+        assert titles == {
+            ".fv-heatmap": MARKUP[2],
+            ".fv-contrast": MARKUP[1],
+            ".fv-dashboard": MARKUP[0],
+            ".fv-scrubber": MARKUP[2],
+        }, titles
 
         # Heatmap: the first token row of the first prompt; its group is the first payload.
         g = nb.geometry(heat)

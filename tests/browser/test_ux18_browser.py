@@ -48,7 +48,9 @@ ux_ex = fv.Explorer(fv.activations(model, source, fv.emotion_prompts(2)), ux_dat
 print("EX_FEATURES=" + json.dumps(ux_ex.heatmap.feature_ids))
 print("EX_FEATURE=%d" % ux_ex.dashboard.feature)
 ux_ex"""
-PRINT_EXPLORER_CELL = 'print("EX_FEATURE=%d" % ux_ex.dashboard.feature); print("EX_SELECTED=%d" % ux_ex.heatmap.selected_feature)'
+PRINT_EXPLORER_CELL = (
+    'print("EX_FEATURE=%d" % ux_ex.dashboard.feature); print("EX_SELECTED=%d" % ux_ex.heatmap.selected_feature)'
+)
 
 CONTRAST_CELL = """\
 ux_cv = fv.ContrastView(ux_table, top_n=5, feature_labels={ux_feats[0]: "happy #1"})
@@ -67,8 +69,9 @@ def _ready(nb, root, timeout: float = KERNEL_TIMEOUT) -> None:
 
 
 def _selected(nb, heatmap, feature: int) -> None:
-    nb.page.wait_for_function("([el, f]) => el.dataset.selectedFeature === String(f)",
-                              arg=[heatmap.element_handle(), feature])
+    nb.page.wait_for_function(
+        "([el, f]) => el.dataset.selectedFeature === String(f)", arg=[heatmap.element_handle(), feature]
+    )
 
 
 def test_arrow_keys_select_heatmap_columns(nb):
@@ -106,7 +109,8 @@ def test_feature_labels_set_in_python_show_in_the_linked_heatmap(nb):
     g = nb.geometry(b)
     lane = g["visible"].index(feature)
     b.locator("canvas.fv-heatmap-canvas").hover(
-        position={"x": g["firstOffset"] + (lane + 0.5) * g["cellW"], "y": g["headerH"] / 2})
+        position={"x": g["firstOffset"] + (lane + 0.5) * g["cellW"], "y": g["headerH"] / 2}
+    )
     tooltip = b.locator(".fv-tooltip")
     tooltip.wait_for(state="visible")
     assert f"#{feature} joyful" in tooltip.inner_text()
@@ -139,8 +143,11 @@ def test_explorer_click_keeps_heatmap_and_dashboard_in_view(nb):
     col = next(i for i, f in enumerate(g["visible"]) if f != start)
     feature = g["visible"][col]
     heatmap.locator("canvas.fv-heatmap-canvas").click(position=nb.cell_point(1, col, heatmap))
-    nb.page.wait_for_function("([el, f]) => el.dataset.state === 'ready' && el.dataset.feature === String(f)",
-                              arg=[dashboard.element_handle(), feature], timeout=KERNEL_TIMEOUT)
+    nb.page.wait_for_function(
+        "([el, f]) => el.dataset.state === 'ready' && el.dataset.feature === String(f)",
+        arg=[dashboard.element_handle(), feature],
+        timeout=KERNEL_TIMEOUT,
+    )
     # Side by side, both still on screen: the dashboard to the right of the heatmap, tops in the viewport.
     hb, db = _box(heatmap), _box(dashboard)
     assert db["x"] >= hb["x"] + hb["width"] - 1, (hb, db)
@@ -152,13 +159,16 @@ def test_explorer_click_keeps_heatmap_and_dashboard_in_view(nb):
     size = nb.page.viewport_size
     nb.page.set_viewport_size({"width": 640, "height": size["height"]})
     try:
-        nb.page.wait_for_function("([h, d]) => d.getBoundingClientRect().top >= h.getBoundingClientRect().bottom - 1",
-                                  arg=[heatmap.element_handle(), dashboard.element_handle()])
+        nb.page.wait_for_function(
+            "([h, d]) => d.getBoundingClientRect().top >= h.getBoundingClientRect().bottom - 1",
+            arg=[heatmap.element_handle(), dashboard.element_handle()],
+        )
     finally:
         nb.page.set_viewport_size(size)
 
 
 # ---- pictures ----------------------------------------------------------------------------------------------
+
 
 def _shots_dir(artifacts_dir: Path) -> Path | None:
     target = os.environ.get("FEATUREVIZ_UX_SHOTS", "").strip()
@@ -192,8 +202,12 @@ def test_pictures_light_and_dark_at_900_and_1400(nb, artifacts_dir):
     _ready(nb, contrast)
     _ready(nb, scrubber)
     nb.page.add_style_tag(content=".Toastify { display: none !important; }")
-    roots = {"heatmap": explorer_cell.locator(".fv-heatmap"), "explorer": explorer_cell.locator(".fv-explorer"),
-             "contrast": contrast, "scrubber": scrubber}
+    roots = {
+        "heatmap": explorer_cell.locator(".fv-heatmap"),
+        "explorer": explorer_cell.locator(".fv-explorer"),
+        "contrast": contrast,
+        "scrubber": scrubber,
+    }
     size = nb.page.viewport_size
     taken = []
     try:
@@ -210,6 +224,7 @@ def test_pictures_light_and_dark_at_900_and_1400(nb, artifacts_dir):
     assert len(taken) == 16
     # The scrubber's tick labels never overlap at either width (issue 18 item 6).
     boxes = scrubber.locator(".fv-tick-label:visible").evaluate_all(
-        "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.right]; })")
+        "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.right]; })"
+    )
     boxes.sort()
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(boxes)), boxes

@@ -65,7 +65,9 @@ def test_vision_gallery_paints_hovers_and_selects(nb, artifacts_dir):
     wait_state(nb, gallery)
     wait_state(nb, scrubber)
     assert gallery.locator(".fv-vtile").count() == 12
-    spreads = [nb.page.evaluate(CANVAS_SPREAD_JS, c.element_handle()) for c in gallery.locator("canvas.fv-vimage").all()]
+    spreads = [
+        nb.page.evaluate(CANVAS_SPREAD_JS, c.element_handle()) for c in gallery.locator("canvas.fv-vimage").all()
+    ]
     assert min(spreads) > 10, spreads
     tile = gallery.locator(".fv-vtile").nth(5)
     tile.locator("canvas").hover()
@@ -103,8 +105,11 @@ def test_vision_scrubber_changes_the_grid_in_the_browser_and_syncs(nb, artifacts
     picture(nb, scrubber, "vision-scrubber-first", artifacts_dir, None)
     # play from the start: the grid changes without the kernel, and stops at the last checkpoint
     scrubber.locator("button.fv-play").click()
-    nb.page.wait_for_function(f"el => el.dataset.index === '{last}' && el.dataset.playing === 'false'",
-                              arg=scrubber.element_handle(), timeout=60_000)
+    nb.page.wait_for_function(
+        f"el => el.dataset.index === '{last}' && el.dataset.playing === 'false'",
+        arg=scrubber.element_handle(),
+        timeout=60_000,
+    )
     assert nb.page.evaluate(GRID_HASH_JS, scrubber.element_handle()) == hash_last
     # Python moves the view
     nb.run_code("vs.index = 3")
@@ -126,7 +131,9 @@ def test_vision_pictures_dark(nb, artifacts_dir):
         nb.page.wait_for_function("el => el.dataset.index === '0'", arg=scrubber.element_handle())
         picture(nb, scrubber, "vision-scrubber-first-dark", artifacts_dir, None)
         nb.run_code("vs.index = len(vs.labels) - 1")
-        nb.page.wait_for_function("el => el.dataset.index === el.dataset.checkpoints - 1 + ''", arg=scrubber.element_handle())
+        nb.page.wait_for_function(
+            "el => el.dataset.index === el.dataset.checkpoints - 1 + ''", arg=scrubber.element_handle()
+        )
         picture(nb, gallery, "vision-gallery-dark", artifacts_dir, None)
         picture(nb, scrubber, "vision-scrubber-last-dark", artifacts_dir, None)
         bg = nb.page.evaluate("el => getComputedStyle(el).backgroundColor", scrubber.element_handle())

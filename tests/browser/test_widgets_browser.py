@@ -87,6 +87,7 @@ MOVE_SLIDER_JS = """([root, i]) => {
 
 # ---- heatmap -> dashboard ---------------------------------------------------------------------------------
 
+
 def _link_widgets(nb, index: int):
     cell = nb.cell(index)
     return cell.locator(".fv-heatmap"), cell.locator(".fv-dashboard")
@@ -98,8 +99,9 @@ def test_link_heatmap_to_dashboard(nb):
     features = json.loads(nb.output_value(out, "HM_FEATURES"))
     heatmap, dashboard = _link_widgets(nb, index)
     heatmap.wait_for(state="attached")
-    nb.page.wait_for_function("el => el.dataset.state === 'ready' && !!el.parentElement.dataset.firstPaintMs",
-                              arg=heatmap.element_handle())
+    nb.page.wait_for_function(
+        "el => el.dataset.state === 'ready' && !!el.parentElement.dataset.firstPaintMs", arg=heatmap.element_handle()
+    )
     dashboard.wait_for(state="attached")
     wait_state(nb, dashboard)
     start = int(dashboard.get_attribute("data-feature"))
@@ -114,7 +116,8 @@ def test_link_heatmap_to_dashboard(nb):
     heatmap.locator("canvas.fv-heatmap-canvas").click(position=nb.cell_point(1, col, heatmap))
     nb.page.wait_for_function(
         "([el, f]) => el.dataset.state === 'ready' && el.dataset.feature === String(f)",
-        arg=[dashboard.element_handle(), feature], timeout=KERNEL_TIMEOUT,
+        arg=[dashboard.element_handle(), feature],
+        timeout=KERNEL_TIMEOUT,
     )
     assert dashboard.locator(".fv-dash-id").inner_text().strip() == f"#{feature}"
     assert dashboard.locator(".fv-context").count() >= 1
@@ -146,7 +149,8 @@ def test_dashboard_next_moves_kernel_and_heatmap(nb):
     nxt.click()
     nb.page.wait_for_function(
         "([el, b]) => el.dataset.state === 'ready' && el.dataset.feature !== '' && el.dataset.feature !== String(b)",
-        arg=[dashboard.element_handle(), before], timeout=KERNEL_TIMEOUT,
+        arg=[dashboard.element_handle(), before],
+        timeout=KERNEL_TIMEOUT,
     )
     after = int(dashboard.get_attribute("data-feature"))
     assert dashboard.locator(".fv-context").count() >= 1
@@ -154,8 +158,9 @@ def test_dashboard_next_moves_kernel_and_heatmap(nb):
     assert int(nb.output_value(out, "DASH_FEATURE")) == after
     # The link also moves the heatmap, in the kernel and (selection highlight) in the browser.
     assert int(nb.output_value(out, "HM_SELECTED")) == after
-    nb.page.wait_for_function("([el, f]) => el.dataset.selectedFeature === String(f)",
-                              arg=[heatmap.element_handle(), after])
+    nb.page.wait_for_function(
+        "([el, f]) => el.dataset.selectedFeature === String(f)", arg=[heatmap.element_handle(), after]
+    )
 
 
 @LAB_ONLY
@@ -173,8 +178,10 @@ def test_link_pictures(nb, artifacts_dir, screenshot_dir):
     try:
         # Both views repaint on the <body> theme change: a darker canvas, recoloured tokens.
         nb.page.wait_for_function(f"c => ({LUMINANCE_JS})(c) < {light} - 60", arg=canvas)
-        nb.page.wait_for_function("([el, bg]) => (el.style.background || el.style.backgroundColor) !== bg",
-                                  arg=[token.element_handle(), token_bg])
+        nb.page.wait_for_function(
+            "([el, bg]) => (el.style.background || el.style.backgroundColor) !== bg",
+            arg=[token.element_handle(), token_bg],
+        )
         nb.page.wait_for_timeout(200)  # let the theme CSS settle
         sizes["heatmap-dark"] = picture(nb, heatmap, "heatmap-dark", artifacts_dir, screenshot_dir)
         sizes["dashboard-dark"] = picture(nb, dashboard, "dashboard-dark", artifacts_dir, screenshot_dir)
@@ -185,6 +192,7 @@ def test_link_pictures(nb, artifacts_dir, screenshot_dir):
 
 
 # ---- contrast ------------------------------------------------------------------------------------------
+
 
 @LAB_ONLY  # ~20 s of kernel work per frontend; Notebook 7 is covered by the link tests
 def test_contrast_rows_and_selection(nb, artifacts_dir, screenshot_dir):
@@ -204,14 +212,17 @@ def test_contrast_rows_and_selection(nb, artifacts_dir, screenshot_dir):
     row = rows.nth(1 if rows.count() > 1 else 0)
     feature = int(row.get_attribute("data-feature"))
     row.click()
-    nb.page.wait_for_function("r => r.classList.contains('fv-selected') && r.getAttribute('aria-selected') === 'true'",
-                              arg=row.element_handle())
+    nb.page.wait_for_function(
+        "r => r.classList.contains('fv-selected') && r.getAttribute('aria-selected') === 'true'",
+        arg=row.element_handle(),
+    )
     assert root.get_attribute("data-selected-feature") == str(feature)
     _, out = nb.run_code(PRINT_CONTRAST_CELL)
     assert int(nb.output_value(out, "CV_SELECTED")) == feature
 
 
 # ---- interpolation -------------------------------------------------------------------------------------
+
 
 @LAB_ONLY
 def test_interpolation_slider_is_local_and_syncs(nb, artifacts_dir, screenshot_dir):
@@ -249,7 +260,8 @@ def test_interpolation_extend_high(nb):
     root.locator("button.fv-extend-high").click()
     nb.page.wait_for_function(
         "([el, m]) => el.dataset.state === 'ready' && +el.querySelector('input.fv-slider').max > m",
-        arg=[root.element_handle(), max_before], timeout=KERNEL_TIMEOUT,
+        arg=[root.element_handle(), max_before],
+        timeout=KERNEL_TIMEOUT,
     )
     max_after = int(slider.get_attribute("max"))
     _, out = nb.run_code(PRINT_INTERP_CELL, timeout=KERNEL_TIMEOUT)

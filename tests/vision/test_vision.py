@@ -84,8 +84,9 @@ def hue_degrees(rgb) -> float:
 def test_a_colour_preferring_unit_gets_an_image_of_its_colour(cnn, probe):
     images, factors = probe
     units = list(range(16))
-    by_hue = torch.stack([V.unit_activations(cnn, "block1", units, images[factors["hue"] == h]).means.mean(0)
-                          for h in range(6)])
+    by_hue = torch.stack(
+        [V.unit_activations(cnn, "block1", units, images[factors["hue"] == h]).means.mean(0) for h in range(6)]
+    )
     selectivity = by_hue.max(0).values / by_hue.mean(0).clamp(min=1e-6)
     colour_units = [u for u in units if selectivity[u] > 2]  # a unit fires 2x its mean for one hue class
     assert len(colour_units) >= 3, selectivity
@@ -95,9 +96,11 @@ def test_a_colour_preferring_unit_gets_an_image_of_its_colour(cnn, probe):
     vis = V.visualize(cnn, "block1", colour_units, size=32, steps=160, progress=False)
     got = np.array([hue_degrees(img.mean((0, 1))) for img in vis.images[:, 0]])
     error = np.abs((got - preferred + 180) % 360 - 180)
-    print("colour units", colour_units, "preferred hue", preferred, "image mean hue", got.round(), "error", error.round())
-    assert (error < 60).all(), error          # never off by a hue class (60 degrees apart)
-    assert np.median(error) < 15, error       # and mostly spot on
+    print(
+        "colour units", colour_units, "preferred hue", preferred, "image mean hue", got.round(), "error", error.round()
+    )
+    assert (error < 60).all(), error  # never off by a hue class (60 degrees apart)
+    assert np.median(error) < 15, error  # and mostly spot on
 
 
 def test_same_seed_same_image_other_seed_other_image(cnn):
@@ -111,11 +114,13 @@ def test_same_seed_same_image_other_seed_other_image(cnn):
 @pytest.mark.parametrize("param", ["fft", "pixel"])
 def test_batched_equals_one_at_a_time(cnn, param):
     units = [3, 11]
-    together = V.visualize(cnn, "block2", units, steps=16, size=32, n_images=2, param=param, tv=0.05, l2=0.1,
-                           progress=False)
+    together = V.visualize(
+        cnn, "block2", units, steps=16, size=32, n_images=2, param=param, tv=0.05, l2=0.1, progress=False
+    )
     for i, unit in enumerate(units):
-        alone = V.visualize(cnn, "block2", unit, steps=16, size=32, n_images=2, param=param, tv=0.05, l2=0.1,
-                            progress=False)
+        alone = V.visualize(
+            cnn, "block2", unit, steps=16, size=32, n_images=2, param=param, tv=0.05, l2=0.1, progress=False
+        )
         np.testing.assert_allclose(together.images[i], alone.images[0], atol=2e-4)
         np.testing.assert_allclose(together.activations[i], alone.activations[0], rtol=1e-3, atol=1e-4)
 
@@ -144,7 +149,9 @@ def test_a_direction_and_a_neuron(cnn):
     direction = V.visualize(cnn, "block3", onehot, steps=64, size=32, progress=False)
     assert direction.kind == "direction" and direction.units is None
     assert (direction.activations > direction.start_activations).all()
-    channel_of = V.unit_activations(cnn, "block3", [8, 20], torch.tensor(direction.images[:, 0]).permute(0, 3, 1, 2)).means
+    channel_of = V.unit_activations(
+        cnn, "block3", [8, 20], torch.tensor(direction.images[:, 0]).permute(0, 3, 1, 2)
+    ).means
     np.testing.assert_allclose(np.diag(channel_of.numpy()), direction.activations[:, 0], rtol=1e-4, atol=1e-5)
     neuron = V.visualize(cnn, "block3", [8], kind="neuron", steps=64, size=32, progress=False)
     assert neuron.activations[0, 0] > neuron.start_activations[0, 0]
@@ -174,8 +181,9 @@ def test_checkpoint_gallery_across_the_shipped_checkpoints(probe):
     assert len(steps) >= 8 and steps[0] == 0
     chosen = {f"step {s}": V.load_checkpoint(s) for s in (steps[0], steps[3], steps[-1])}
     chosen["again"] = chosen[f"step {steps[-1]}"]
-    gallery = V.checkpoint_gallery(chosen, "block2", [0, 7, 19], probe=probe[0][:128], steps=16, size=32,
-                                   x_values=[0, 1, 2, 3], progress=False)
+    gallery = V.checkpoint_gallery(
+        chosen, "block2", [0, 7, 19], probe=probe[0][:128], steps=16, size=32, x_values=[0, 1, 2, 3], progress=False
+    )
     assert gallery.images.shape == (4, 3, 1, 32, 32, 3) and gallery.probe_mean.shape == (4, 3)
     np.testing.assert_array_equal(gallery.images[2], gallery.images[3])  # same model, same seed: same images
     assert np.isnan(gallery.weight_cosine[0]).all() and np.allclose(gallery.weight_cosine[3], 1, atol=1e-6)
@@ -198,7 +206,10 @@ def test_procedural_images_are_seeded_and_carry_their_factors():
 
 
 def test_bad_input_gets_one_clear_sentence(cnn, resnet):
-    with pytest.raises(ValueError, match=r"layer 'layer2\.0\.conv' is not a module of TinyResNet; close: layer2\.0\.conv2, layer2\.0\.conv1"):
+    with pytest.raises(
+        ValueError,
+        match=r"layer 'layer2\.0\.conv' is not a module of TinyResNet; close: layer2\.0\.conv2, layer2\.0\.conv1",
+    ):
         V.visualize(resnet, "layer2.0.conv", [0], steps=1, size=32)
     with pytest.raises(ValueError, match=r"unit 40 is out of range: layer 'block2' has 32 channels \(0\.\.31\)"):
         V.visualize(cnn, "block2", [1, 40], steps=1, size=32)
@@ -213,4 +224,6 @@ def test_bad_input_gets_one_clear_sentence(cnn, resnet):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         resnet.eval()
-        np.testing.assert_array_equal(V.visualize(resnet, "layer1", [2], steps=2, size=32, progress=False).images, vis.images)
+        np.testing.assert_array_equal(
+            V.visualize(resnet, "layer1", [2], steps=2, size=32, progress=False).images, vis.images
+        )

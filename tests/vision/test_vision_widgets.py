@@ -18,8 +18,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def gallery_data():
     checkpoints = {f"step {s}": V.load_checkpoint(s) for s in V.checkpoint_steps()[::4]}
     probe = V.make_images(64, seed=3)[0]
-    return V.checkpoint_gallery(checkpoints, "block2", [1, 5, 9], probe=probe, steps=4, size=32, n_images=2,
-                                progress=False)
+    return V.checkpoint_gallery(
+        checkpoints, "block2", [1, 5, 9], probe=probe, steps=4, size=32, n_images=2, progress=False
+    )
 
 
 def test_gallery_sends_pixels_as_one_binary_buffer(gallery_data):

@@ -30,14 +30,17 @@ def test_dense_matrix_goes_dense_and_round_trips():
 def test_quantised_dense_round_trip_is_within_half_a_step():
     rng = np.random.default_rng(2)
     n_rows, n_cols = 400, 6
-    values = np.stack([
-        rng.random(n_rows) * 7.3 * (rng.random(n_rows) < 0.6),  # SAE-like: non-negative, 60% active
-        rng.normal(size=n_rows) * 0.2 - 0.05,                  # signed (GELU/SiLU neurons)
-        1000 + rng.random(n_rows),                              # far from zero
-        np.full(n_rows, -2.5),                                  # constant
-        np.zeros(n_rows),                                       # never fires
-        rng.random(n_rows) * 1e-6,                              # tiny
-    ], axis=1).astype(np.float32)
+    values = np.stack(
+        [
+            rng.random(n_rows) * 7.3 * (rng.random(n_rows) < 0.6),  # SAE-like: non-negative, 60% active
+            rng.normal(size=n_rows) * 0.2 - 0.05,  # signed (GELU/SiLU neurons)
+            1000 + rng.random(n_rows),  # far from zero
+            np.full(n_rows, -2.5),  # constant
+            np.zeros(n_rows),  # never fires
+            rng.random(n_rows) * 1e-6,  # tiny
+        ],
+        axis=1,
+    ).astype(np.float32)
     payload = encode_matrix(values, quantise=True)
     assert payload["format"] == "dense_u8"
     assert payload_bytes(payload) == n_rows * n_cols + 8 * n_cols

@@ -5,8 +5,13 @@ import pytest
 import featureviz as fv
 from featureviz.analysis.dashboard import dashboard_data
 
-TEXTS = ["the quiet river ran past the green hill", "an angry storm broke the glass", "I laugh at the wolf",
-         "seven papers on the engine", "a calm and tender evening"]
+TEXTS = [
+    "the quiet river ran past the green hill",
+    "an angry storm broke the glass",
+    "I laugh at the wolf",
+    "seven papers on the engine",
+    "a calm and tender evening",
+]
 
 
 @pytest.fixture

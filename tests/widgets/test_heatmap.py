@@ -51,10 +51,12 @@ def test_ten_thousand_tokens_build_a_bounded_heatmap():
         tracemalloc.stop()
         grown = _status_bytes("VmHWM") - before if reset else None
         payload = payload_bytes(h.matrix)
-        print(f"10,000 tokens, {n_cols} columns: {h.matrix['format']} payload {payload:,} B "
-              f"(float32 would be {4 * 10_000 * n_cols:,}); numpy peak {numpy_peak / 2**20:.1f} MiB; "
-              f"peak RSS +{(grown or 0) / 2**20:.0f} MiB (activations block {block / 2**20:.0f} MiB); "
-              f"ru_maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+        print(
+            f"10,000 tokens, {n_cols} columns: {h.matrix['format']} payload {payload:,} B "
+            f"(float32 would be {4 * 10_000 * n_cols:,}); numpy peak {numpy_peak / 2**20:.1f} MiB; "
+            f"peak RSS +{(grown or 0) / 2**20:.0f} MiB (activations block {block / 2**20:.0f} MiB); "
+            f"ru_maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+        )
         assert h.matrix["format"] == "dense_u8"
         assert payload == 10_000 * n_cols + 8 * n_cols  # one byte per cell
         assert numpy_peak < 10_000 * n_cols + 12 * 2**20  # the codes + one 8 MiB float64 block
@@ -66,8 +68,9 @@ def test_ten_thousand_tokens_build_a_bounded_heatmap():
 
 @pytest.fixture
 def acts(tiny_model, tiny_sae):
-    return fv.activations(tiny_model, tiny_sae, {"happy": ["What a lovely day", "I am glad"],
-                                                  "angry": ["This is outrageous!"]})
+    return fv.activations(
+        tiny_model, tiny_sae, {"happy": ["What a lovely day", "I am glad"], "angry": ["This is outrageous!"]}
+    )
 
 
 def test_heatmap_traits_carry_the_chosen_columns(acts):

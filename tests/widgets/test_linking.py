@@ -12,7 +12,11 @@ TEXTS = ["the cat sat on the mat", "a storm over the quiet river", "seven glass 
 
 
 def handlers(widget, name="selected_feature"):
-    return [h for h in widget._trait_notifiers.get(name, {}).get("change", []) if "propagate" in getattr(h, "__qualname__", "")]
+    return [
+        h
+        for h in widget._trait_notifiers.get(name, {}).get("change", [])
+        if "propagate" in getattr(h, "__qualname__", "")
+    ]
 
 
 def test_a_refused_link_leaves_no_handler(tiny_model, tiny_sae):
@@ -33,8 +37,11 @@ def test_link_refuses_widgets_of_different_feature_spaces(tiny_model, tiny_sae):
     sae_heatmap = fv.Heatmap(fv.activations(tiny_model, tiny_sae, TEXTS), top_k=5)
     neurons = fv.NeuronSource(tiny_model, 1)
     neuron_dashboard = fv.Dashboard(dashboard_data(tiny_model, neurons, TEXTS, features=range(8), progress=False))
-    with pytest.raises(ValueError, match=r"Heatmap \(widget 1\) and Dashboard \(widget 2\) index different features "
-                                         r"\(kind 'sae' vs 'neurons'\)") as info:
+    with pytest.raises(
+        ValueError,
+        match=r"Heatmap \(widget 1\) and Dashboard \(widget 2\) index different features "
+        r"\(kind 'sae' vs 'neurons'\)",
+    ) as info:
         fv.link(sae_heatmap, neuron_dashboard)
     assert "\n" not in str(info.value) and handlers(sae_heatmap) == [] and handlers(neuron_dashboard, "feature") == []
 
@@ -53,8 +60,11 @@ def test_contrast_refuses_groups_from_different_saes(tiny_model, tiny_sae):
     """Before: two different SAEs of equal width were compared latent by latent without a word."""
     a = fv.activations(tiny_model, tiny_sae, TEXTS)
     b = fv.activations(tiny_model, make_sae(seed=1), TEXTS)
-    with pytest.raises(ValueError, match=r"contrast: group 'a' and group 'b' index different features \(different "
-                                         r"decoder weights"):
+    with pytest.raises(
+        ValueError,
+        match=r"contrast: group 'a' and group 'b' index different features \(different "
+        r"decoder weights",
+    ):
         fv.contrast({"a": a, "b": b})
     neurons = fv.activations(tiny_model, fv.NeuronSource(tiny_model, 1), TEXTS)
     with pytest.raises(ValueError, match="the baseline index different features"):

@@ -12,8 +12,17 @@ PROMPT = "The weather today is"
 
 
 def _shown(widget):
-    return (widget.feature, widget.prompt, widget.mode, widget.positions, list(widget.values), list(widget.texts),
-            list(widget.kl), dict(widget.computed_for), widget.index)
+    return (
+        widget.feature,
+        widget.prompt,
+        widget.mode,
+        widget.positions,
+        list(widget.values),
+        list(widget.texts),
+        list(widget.kl),
+        dict(widget.computed_for),
+        widget.index,
+    )
 
 
 @pytest.fixture
@@ -22,12 +31,24 @@ def interp(tiny_model, tiny_sae):
 
 
 def _assert_matches_direct(widget, tiny_model, tiny_sae):
-    direct = steer(tiny_model, tiny_sae, widget.prompt, widget.feature, widget.values, mode=widget.mode,
-                   positions=widget.positions, max_new_tokens=4)
+    direct = steer(
+        tiny_model,
+        tiny_sae,
+        widget.prompt,
+        widget.feature,
+        widget.values,
+        mode=widget.mode,
+        positions=widget.positions,
+        max_new_tokens=4,
+    )
     assert widget.texts == direct.texts and widget.baseline_text == direct.baseline_text
     np.testing.assert_allclose(widget.kl, direct.kl, rtol=1e-5, atol=1e-7)
-    assert widget.computed_for == {"prompt": widget.prompt, "feature": widget.feature, "mode": widget.mode,
-                                   "positions": widget.positions}
+    assert widget.computed_for == {
+        "prompt": widget.prompt,
+        "feature": widget.feature,
+        "mode": widget.mode,
+        "positions": widget.positions,
+    }
 
 
 def test_linked_interpolation_resteers_the_selected_feature(tiny_model, tiny_sae, interp):
@@ -45,8 +66,10 @@ def test_linked_interpolation_resteers_the_selected_feature(tiny_model, tiny_sae
     assert interp.texts != before  # feature 5's texts are gone (the sweep is wide enough to change them)
 
 
-@pytest.mark.parametrize("name, value", [("prompt", "Once upon a time"), ("mode", "clamp"), ("positions", "prompt"),
-                                         ("values", [-20.0, 0.0, 10.0, 20.0])])
+@pytest.mark.parametrize(
+    "name, value",
+    [("prompt", "Once upon a time"), ("mode", "clamp"), ("positions", "prompt"), ("values", [-20.0, 0.0, 10.0, 20.0])],
+)
 def test_every_input_change_resteers(tiny_model, tiny_sae, interp, name, value):
     setattr(interp, name, value)
     assert getattr(interp, name) == value
@@ -61,13 +84,21 @@ def test_ablate_then_add_sweeps_the_original_values_again(tiny_model, tiny_sae, 
     _assert_matches_direct(interp, tiny_model, tiny_sae)
 
 
-@pytest.mark.parametrize("name, value, message", [
-    ("feature", 10**9, "out of range"), ("feature", -1, "out of range"),
-    ("index", -5, "out of range"), ("index", 3, "out of range"),
-    ("mode", "steer-harder", "mode"), ("positions", "everywhere", "positions"),
-    ("prompt", "", "empty"), ("prompt", "word " * 200, "tokens"),
-    ("values", [], "non-empty"), ("values", [1e39], "float32"),
-])
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("feature", 10**9, "out of range"),
+        ("feature", -1, "out of range"),
+        ("index", -5, "out of range"),
+        ("index", 3, "out of range"),
+        ("mode", "steer-harder", "mode"),
+        ("positions", "everywhere", "positions"),
+        ("prompt", "", "empty"),
+        ("prompt", "word " * 200, "tokens"),
+        ("values", [], "non-empty"),
+        ("values", [1e39], "float32"),
+    ],
+)
 def test_invalid_inputs_are_refused_and_the_old_state_kept(interp, name, value, message):
     before = _shown(interp)
     with pytest.raises(t.TraitError, match=message):
@@ -91,11 +122,17 @@ def test_other_widgets_refuse_inputs_they_cannot_show(tiny_model, tiny_sae):
     acts = fv.activations(tiny_model, tiny_sae, {"a": ["What a lovely day", "So glad"], "b": ["Awful!", "No way"]})
     view = fv.ContrastView(fv.contrast(acts), top_n=3)
     heatmap = fv.Heatmap(acts, top_k=4)
-    dashboard = fv.Dashboard(tiny_model, tiny_sae, ["the river was calm", "storm glass"], features=[1, 2, 3],
-                             progress=False)
-    for widget, name, value in [(view, "alpha", 0.0), (view, "alpha", 1.5), (view, "sort_group", "c"),
-                                (heatmap, "selected_feature", tiny_sae.cfg.d_sae), (heatmap, "sort_by", "size"),
-                                (dashboard, "feature", 50)]:
+    dashboard = fv.Dashboard(
+        tiny_model, tiny_sae, ["the river was calm", "storm glass"], features=[1, 2, 3], progress=False
+    )
+    for widget, name, value in [
+        (view, "alpha", 0.0),
+        (view, "alpha", 1.5),
+        (view, "sort_group", "c"),
+        (heatmap, "selected_feature", tiny_sae.cfg.d_sae),
+        (heatmap, "sort_by", "size"),
+        (dashboard, "feature", 50),
+    ]:
         before = getattr(widget, name)
         with pytest.raises(t.TraitError):
             setattr(widget, name, value)

@@ -63,8 +63,11 @@ def tokenize(model, prompts: list[str], max_length: int | None = None) -> list[t
     ids = [backend.tokenize(p) for p in prompts]
     long = [i for i, t in enumerate(ids) if len(t) > limit]
     if long:
-        warnings.warn(f"{len(long)} prompt(s) exceed the model's context of {limit} tokens and were truncated "
-                      f"(first: prompts[{long[0]}] has {len(ids[long[0]])} tokens)", stacklevel=3)
+        warnings.warn(
+            f"{len(long)} prompt(s) exceed the model's context of {limit} tokens and were truncated "
+            f"(first: prompts[{long[0]}] has {len(ids[long[0]])} tokens)",
+            stacklevel=3,
+        )
         ids = [t[:limit] for t in ids]
     return ids
 
@@ -94,8 +97,9 @@ def run_to_hook(model, tokens: torch.Tensor, hook_name: str) -> torch.Tensor:
     with torch.no_grad(), model_lock(model):  # the caching hook is this call's alone
         if layer is not None and rest in ("hook_resid_pre", "hook_resid_post"):
             return model(tokens, stop_at_layer=layer + (rest == "hook_resid_post"))
-        _, cache = model.run_with_cache(tokens, names_filter=hook_name, stop_at_layer=cache_stop(model, hook_name),
-                                        return_type=None)
+        _, cache = model.run_with_cache(
+            tokens, names_filter=hook_name, stop_at_layer=cache_stop(model, hook_name), return_type=None
+        )
         return cache[hook_name]
 
 
@@ -113,8 +117,9 @@ def length_sorted_batches(lengths: list[int], batch_tokens: int) -> list[list[in
     return batches
 
 
-def hook_activations_batches(model, token_lists: list[torch.Tensor], hook_name: str, batch_tokens: int = 8192,
-                             progress: bool | None = None):
+def hook_activations_batches(
+    model, token_lists: list[torch.Tensor], hook_name: str, batch_tokens: int = 8192, progress: bool | None = None
+):
     """Yield (prompt indices, [batch, seq, d] hook activations, lengths) in length-sorted, right-padded batches.
 
     Right padding under causal attention leaves the real positions exact, so no attention mask is needed:
@@ -132,6 +137,9 @@ def hook_activations_batches(model, token_lists: list[torch.Tensor], hook_name: 
         for row, i in enumerate(batch):
             tokens[row, : lengths[row]] = token_lists[i].to(device)
         with torch.inference_mode():
-            hook_acts = (backend.run_to_hook(tokens, hook_name) if isinstance(hook_name, str)
-                         else torch.stack(backend.run_to_hooks(tokens, hook_name), dim=-2))
+            hook_acts = (
+                backend.run_to_hook(tokens, hook_name)
+                if isinstance(hook_name, str)
+                else torch.stack(backend.run_to_hooks(tokens, hook_name), dim=-2)
+            )
         yield batch, hook_acts, lengths

@@ -75,7 +75,9 @@ class ActivationResult:
             str_tokens=[self.str_tokens[i] for i in prompts],
             token_ids=[self.token_ids[i] for i in prompts],
             values=torch.cat([self.prompt_values(i) for i in prompts]) if prompts else self.values[:0],
-            offsets=np.concatenate([[0], np.cumsum([self.offsets[i + 1] - self.offsets[i] for i in prompts])]).astype(int),
+            offsets=np.concatenate([[0], np.cumsum([self.offsets[i + 1] - self.offsets[i] for i in prompts])]).astype(
+                int
+            ),
             hook_name=self.hook_name,
             source_kind=self.source_kind,
             groups=[self.groups[i] for i in prompts] if self.groups else [],
@@ -128,8 +130,13 @@ class ActivationResult:
             raise ValueError(f"no group {name!r} here: the groups are {list(dict.fromkeys(self.groups))}")
         return self.subset([i for i, g in enumerate(self.groups) if g == name])
 
-    def top_features(self, k: int = 20, by: str = "max", exclude_always_on: bool | float = False,
-                     baseline: ActivationResult | None = None) -> pd.DataFrame:
+    def top_features(
+        self,
+        k: int = 20,
+        by: str = "max",
+        exclude_always_on: bool | float = False,
+        baseline: ActivationResult | None = None,
+    ) -> pd.DataFrame:
         """The k features with the highest `by` ("max", "mean" or "count"), as a DataFrame indexed by feature.
 
         exclude_always_on: True drops features active on >= 90% of tokens; a float sets that fraction.
@@ -146,7 +153,9 @@ class ActivationResult:
             return self._top_against(baseline, k, by)
         stats = self.feature_stats()
         if exclude_always_on is not False:
-            limit = ALWAYS_ON_FRACTION if exclude_always_on is True else fraction(exclude_always_on, "exclude_always_on")
+            limit = (
+                ALWAYS_ON_FRACTION if exclude_always_on is True else fraction(exclude_always_on, "exclude_always_on")
+            )
             stats = stats[stats["frac_active"] < limit]
         # Ties (e.g. many features at 0) break by the other statistics, then by index, so the order is stable.
         order = {"max": ["max", "mean"], "mean": ["mean", "max"], "count": ["count", "mean"]}[by]
@@ -162,13 +171,20 @@ class ActivationResult:
         if baseline.n_features != self.n_features or baseline.hook_name != self.hook_name:
             raise ValueError("the baseline must come from the same feature source (its hook or feature count differs)")
         if baseline.drop_first != self.drop_first:
-            raise ValueError(f"the baseline dropped {baseline.drop_first} leading token(s) and these prompts "
-                             f"{self.drop_first}: build both with the same drop_first")
+            raise ValueError(
+                f"the baseline dropped {baseline.drop_first} leading token(s) and these prompts "
+                f"{self.drop_first}: build both with the same drop_first"
+            )
         mine, theirs = prompt_aggregates(self, by), prompt_aggregates(baseline, by)
-        table = pd.DataFrame({
-            by: mine.mean(0), f"{by}_baseline": theirs.mean(0), "difference": mine.mean(0) - theirs.mean(0),
-            "prompts_active": (mine > 0).mean(0), "prompts_active_baseline": (theirs > 0).mean(0),
-        }).rename_axis("feature")
+        table = pd.DataFrame(
+            {
+                by: mine.mean(0),
+                f"{by}_baseline": theirs.mean(0),
+                "difference": mine.mean(0) - theirs.mean(0),
+                "prompts_active": (mine > 0).mean(0),
+                "prompts_active_baseline": (theirs > 0).mean(0),
+            }
+        ).rename_axis("feature")
         table = table[table["difference"] > 0]
         return table.sort_values(["difference", by], ascending=False, kind="stable").head(k)
 
@@ -179,8 +195,15 @@ class ActivationResult:
         )
 
 
-def activations(model: ModelLike, source: SourceLike, prompts: Prompts, *, drop_first: int | None = None, batch_tokens: int = 8192,
-                progress: bool | None = None) -> ActivationResult:
+def activations(
+    model: ModelLike,
+    source: SourceLike,
+    prompts: Prompts,
+    *,
+    drop_first: int | None = None,
+    batch_tokens: int = 8192,
+    progress: bool | None = None,
+) -> ActivationResult:
     """Feature activations of every token of `prompts`, in one batched forward pass per batch of prompts.
 
     The model runs only up to the source's hook (run_to_hook); padding is masked, BOS is left out.
@@ -215,8 +238,10 @@ def activations(model: ModelLike, source: SourceLike, prompts: Prompts, *, drop_
     start = 1 + drop_first
     short = [i for i, t in enumerate(ids) if len(t) <= start]
     if short:
-        raise ValueError(f"prompts[{short[0]}] ({prompts[short[0]]!r}) has {len(ids[short[0]]) - 1} token(s) after BOS "
-                         f"and drop_first={drop_first} leaves none: pass drop_first=0 or a longer prompt")
+        raise ValueError(
+            f"prompts[{short[0]}] ({prompts[short[0]]!r}) has {len(ids[short[0]]) - 1} token(s) after BOS "
+            f"and drop_first={drop_first} leaves none: pass drop_first=0 or a longer prompt"
+        )
     offsets = np.concatenate([[0], np.cumsum([len(t) - start for t in ids])])
     # Written in place batch by batch: peak memory is the result plus one batch, not per-prompt views that keep
     # every padded batch alive and a concatenated copy of them all.
@@ -232,21 +257,40 @@ def activations(model: ModelLike, source: SourceLike, prompts: Prompts, *, drop_
                 _check_finite(out, source)
             del feats
     str_tokens = [model.to_str_tokens(t[start:]) for t in ids]
-    return ActivationResult(prompts=prompts, str_tokens=[list(s) for s in str_tokens], token_ids=[t[start:] for t in ids],
-                            values=values, offsets=offsets, hook_name=source.hook_name, source_kind=source.kind,
-                            groups=groups, feature_space=source.feature_space,
-                            drop_first=drop_first)
+    return ActivationResult(
+        prompts=prompts,
+        str_tokens=[list(s) for s in str_tokens],
+        token_ids=[t[start:] for t in ids],
+        values=values,
+        offsets=offsets,
+        hook_name=source.hook_name,
+        source_kind=source.kind,
+        groups=groups,
+        feature_space=source.feature_space,
+        drop_first=drop_first,
+    )
 
 
 def _check_finite(values: torch.Tensor, source: FeatureSource) -> None:
     if not torch.isfinite(values).all():
         bad = (~torch.isfinite(values)).any(0).nonzero().flatten()[:5].tolist()
-        raise FloatingPointError(f"{source!r} produced NaN/inf activations (features {bad}...): "
-                                 "check the SAE weights and that it fits this model")
+        raise FloatingPointError(
+            f"{source!r} produced NaN/inf activations (features {bad}...): "
+            "check the SAE weights and that it fits this model"
+        )
 
 
-def top_activating(model: ModelLike, source: SourceLike, feature: int, corpus: Sequence[str], k: int = 10, *, drop_first: int | None = None,
-                   batch_tokens: int = 8192, progress: bool | None = None) -> pd.DataFrame:
+def top_activating(
+    model: ModelLike,
+    source: SourceLike,
+    feature: int,
+    corpus: Sequence[str],
+    k: int = 10,
+    *,
+    drop_first: int | None = None,
+    batch_tokens: int = 8192,
+    progress: bool | None = None,
+) -> pd.DataFrame:
     """The k texts of `corpus` on which `feature` fires most (its max over each text's tokens, BOS excluded).
 
     Parameters
@@ -285,8 +329,7 @@ def top_activating(model: ModelLike, source: SourceLike, feature: int, corpus: S
     best: list[tuple[float, int, torch.Tensor]] = []  # (max activation, text index, per-token activations)
     show = progress if progress is not None else len(texts) > 32
     bar = tqdm(total=len(texts), desc=f"feature {feature}", unit="text", disable=not show)
-    for batch, hook_acts, lengths in hook_activations_batches(model, ids, source.reads, batch_tokens,
-                                                              progress=False):
+    for batch, hook_acts, lengths in hook_activations_batches(model, ids, source.reads, batch_tokens, progress=False):
         with torch.inference_mode():
             feats = source.encode(hook_acts)[..., feature].float().cpu()
         for row, i in enumerate(batch):
@@ -301,6 +344,14 @@ def top_activating(model: ModelLike, source: SourceLike, feature: int, corpus: S
     for value, i, per_token in best:
         str_tokens = model.to_str_tokens(ids[i][start:])
         position = int(per_token.argmax())
-        rows.append({"text": texts[i], "activation": value, "token": str_tokens[position], "position": position,
-                     "str_tokens": list(str_tokens), "activations": per_token.tolist()})
+        rows.append(
+            {
+                "text": texts[i],
+                "activation": value,
+                "token": str_tokens[position],
+                "position": position,
+                "str_tokens": list(str_tokens),
+                "activations": per_token.tolist(),
+            }
+        )
     return pd.DataFrame(rows, columns=["text", "activation", "token", "position", "str_tokens", "activations"])

@@ -38,16 +38,16 @@ if TYPE_CHECKING:
 
 @dataclass
 class CheckpointFrames:
-    labels: list[str]                # one per checkpoint, e.g. "1.2M tokens"
-    x_values: np.ndarray             # [C] training tokens (SAE series) or checkpoint value (model series)
+    labels: list[str]  # one per checkpoint, e.g. "1.2M tokens"
+    x_values: np.ndarray  # [C] training tokens (SAE series) or checkpoint value (model series)
     x_label: str
     prompts: list[str]
-    str_tokens: list[list[str]]      # per prompt, BOS excluded
-    feature_ids: np.ndarray          # [F] features of the reference (last) checkpoint
-    frames: np.ndarray               # [C, T, F] activation of the matched latent at every token
-    match_index: np.ndarray          # [C, F] which latent of checkpoint c stands for reference feature f
-    match_cosine: np.ndarray         # [C, F] decoder cosine of that match (1 for the reference itself)
-    metrics: pd.DataFrame            # one row per checkpoint
+    str_tokens: list[list[str]]  # per prompt, BOS excluded
+    feature_ids: np.ndarray  # [F] features of the reference (last) checkpoint
+    frames: np.ndarray  # [C, T, F] activation of the matched latent at every token
+    match_index: np.ndarray  # [C, F] which latent of checkpoint c stands for reference feature f
+    match_cosine: np.ndarray  # [C, F] decoder cosine of that match (1 for the reference itself)
+    metrics: pd.DataFrame  # one row per checkpoint
     feature_space: FeatureSpace | None = None  # the reference checkpoint's: what feature_ids mean
 
     def frame(self, checkpoint: int) -> np.ndarray:
@@ -55,21 +55,31 @@ class CheckpointFrames:
 
     def __repr__(self) -> str:
         span = f", {self.labels[0]} .. {self.labels[-1]}" if self.labels else ""
-        return (f"CheckpointFrames({len(self.labels)} checkpoints{span}, {len(self.prompts)} prompts, "
-                f"{self.frames.shape[1]} tokens x {len(self.feature_ids)} features)")
+        return (
+            f"CheckpointFrames({len(self.labels)} checkpoints{span}, {len(self.prompts)} prompts, "
+            f"{self.frames.shape[1]} tokens x {len(self.feature_ids)} features)"
+        )
 
     def trajectory(self, feature: int) -> pd.DataFrame:
         """The longitudinal view of one feature: its max activation and match quality per checkpoint."""
         column = int(np.flatnonzero(self.feature_ids == feature)[0]) if feature in self.feature_ids else None
         if column is None:
             raise KeyError(f"feature {feature} is not among the {len(self.feature_ids)} features of these frames")
-        return pd.DataFrame({"checkpoint": self.labels, "x": self.x_values,
-                             "max": self.frames[:, :, column].max(1), "mean": self.frames[:, :, column].mean(1),
-                             "latent": self.match_index[:, column], "match_cosine": self.match_cosine[:, column]})
+        return pd.DataFrame(
+            {
+                "checkpoint": self.labels,
+                "x": self.x_values,
+                "max": self.frames[:, :, column].max(1),
+                "mean": self.frames[:, :, column].mean(1),
+                "latent": self.match_index[:, column],
+                "match_cosine": self.match_cosine[:, column],
+            }
+        )
 
 
-def sae_checkpoints(paths: str | PathLike | Sequence[PathLike] = "default",
-                    like: SAE | None = None) -> list[tuple[int, object]]:
+def sae_checkpoints(
+    paths: str | PathLike | Sequence[PathLike] = "default", like: SAE | None = None
+) -> list[tuple[int, object]]:
     """(training tokens, SAE) for each checkpoint, in training order.
 
     Parameters
@@ -127,8 +137,10 @@ def sae_from_state_dict(path, like):
         try:  # weights_only refuses pickles that would run code
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001 - re-raised with the reason in one sentence
-            raise ValueError(f"refused to load {path}: not a plain tensor file ({type(error).__name__}); "
-                             "only safetensors or weights-only torch files are accepted") from None
+            raise ValueError(
+                f"refused to load {path}: not a plain tensor file ({type(error).__name__}); "
+                "only safetensors or weights-only torch files are accepted"
+            ) from None
     sae = copy.deepcopy(like)
     missing, unexpected = sae.load_state_dict(state, strict=False)
     if missing or unexpected:
@@ -148,9 +160,15 @@ def model_checkpoints(model_name: str, checkpoint_indices, device: str = "cpu"):
             yield index, HookedTransformer.from_pretrained(model_name, checkpoint_index=index, device=device)
 
 
-def checkpoint_frames(series: Iterable[tuple[Any, ModelLike, SourceLike]], prompts: str | Sequence[str],
-                      features: Iterable[int] | None = None, *, top_k: int = 32, x_label: str = "training tokens",
-                      progress: bool = True) -> CheckpointFrames:
+def checkpoint_frames(
+    series: Iterable[tuple[Any, ModelLike, SourceLike]],
+    prompts: str | Sequence[str],
+    features: Iterable[int] | None = None,
+    *,
+    top_k: int = 32,
+    x_label: str = "training tokens",
+    progress: bool = True,
+) -> CheckpointFrames:
     """Activations over a series of checkpoints, with each checkpoint's latents matched to the last one's.
 
     The last checkpoint is the reference for feature identity: its features are matched in every earlier
@@ -222,18 +240,27 @@ def checkpoint_frames(series: Iterable[tuple[Any, ModelLike, SourceLike]], promp
         if _by_index(source):  # neurons keep their index; units without a decoder have no cosine to report
             index, cosine = _match_by_index(reference, source, feature_ids)
         else:
-            index, cosine = _match(reference.decoder_directions().float()[feature_ids],
-                                   source.decoder_directions().float())
+            index, cosine = _match(
+                reference.decoder_directions().float()[feature_ids], source.decoder_directions().float()
+            )
         match_index.append(index)
         match_cosine.append(cosine)
     match_index = np.stack(match_index)
     frames = np.stack([to_numpy(acts)[:, match_index[c]] for c, acts in enumerate(encoded)])
     str_tokens = [list(ref_model.to_str_tokens(t[1:])) for t in ids]
-    return CheckpointFrames(labels=[r["checkpoint"] for r in rows], x_values=np.array([x for x, _, _ in series]),
-                            x_label=x_label, prompts=prompts, str_tokens=str_tokens, feature_ids=feature_ids,
-                            frames=frames.astype(np.float32), match_index=match_index,
-                            match_cosine=np.stack(match_cosine).astype(np.float32),
-                            metrics=pd.DataFrame(rows).set_index("checkpoint"), feature_space=reference.feature_space)
+    return CheckpointFrames(
+        labels=[r["checkpoint"] for r in rows],
+        x_values=np.array([x for x, _, _ in series]),
+        x_label=x_label,
+        prompts=prompts,
+        str_tokens=str_tokens,
+        feature_ids=feature_ids,
+        frames=frames.astype(np.float32),
+        match_index=match_index,
+        match_cosine=np.stack(match_cosine).astype(np.float32),
+        metrics=pd.DataFrame(rows).set_index("checkpoint"),
+        feature_space=reference.feature_space,
+    )
 
 
 def _by_index(source: FeatureSource) -> bool:
@@ -256,8 +283,8 @@ def _match(ref_dirs, dirs):
     """Latents of one checkpoint matched one-to-one to the reference features by decoder cosine."""
     ref_unit = torch.nn.functional.normalize(ref_dirs.cpu(), dim=1)  # checkpoints may sit on different devices
     unit = torch.nn.functional.normalize(dirs.cpu(), dim=1)
-    cosine = to_numpy(ref_unit @ unit.T)                     # [F, d_sae]
-    rows, cols = linear_sum_assignment(-cosine)              # F <= d_sae: every feature gets a distinct latent
+    cosine = to_numpy(ref_unit @ unit.T)  # [F, d_sae]
+    rows, cols = linear_sum_assignment(-cosine)  # F <= d_sae: every feature gets a distinct latent
     index = np.empty(len(ref_dirs), dtype=int)
     index[rows] = cols
     return index, cosine[np.arange(len(ref_dirs)), index]
@@ -265,7 +292,10 @@ def _match(ref_dirs, dirs):
 
 def _metrics(source: FeatureSource, x: torch.Tensor, acts: torch.Tensor) -> dict:
     """Per-checkpoint numbers on the prompt set: L0, explained variance (SAEs), latents never active."""
-    out = {"l0": float((acts > 0).sum(1).float().mean()), "inactive_fraction": float(((acts > 0).sum(0) == 0).float().mean())}
+    out = {
+        "l0": float((acts > 0).sum(1).float().mean()),
+        "inactive_fraction": float(((acts > 0).sum(0) == 0).float().mean()),
+    }
     if isinstance(source, SAESource):
         x = x[source.kept_tokens(x)]  # tokens the SAE does not encode would swamp the variance
         with torch.inference_mode():

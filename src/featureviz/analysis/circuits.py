@@ -50,9 +50,22 @@ ERROR = -1  # the feature index of an SAE's reconstruction-error node
 LOGITS = "logits"
 _RESIDUAL = ("hook_resid_pre", "hook_resid_mid", "hook_resid_post", "hook_attn_out", "hook_mlp_out")
 # The order in which hooks run inside a block (hooks not listed run with the sublayer they belong to).
-_STAGES = [("hook_resid_pre", 0), ("ln1.", 1), ("hook_attn_in", 1), ("hook_q_input", 1), ("hook_k_input", 1),
-           ("hook_v_input", 1), ("attn.", 2), ("hook_attn_out", 3), ("hook_resid_mid", 4),
-           ("ln2.", 5), ("hook_mlp_in", 5), ("mlp.", 6), ("hook_mlp_out", 7), ("hook_resid_post", 8)]
+_STAGES = [
+    ("hook_resid_pre", 0),
+    ("ln1.", 1),
+    ("hook_attn_in", 1),
+    ("hook_q_input", 1),
+    ("hook_k_input", 1),
+    ("hook_v_input", 1),
+    ("attn.", 2),
+    ("hook_attn_out", 3),
+    ("hook_resid_mid", 4),
+    ("ln2.", 5),
+    ("hook_mlp_in", 5),
+    ("mlp.", 6),
+    ("hook_mlp_out", 7),
+    ("hook_resid_post", 8),
+]
 
 
 @dataclass
@@ -97,15 +110,26 @@ class Circuit:
     def __repr__(self) -> str:
         up = self.upstream().head(5)
         top = ", ".join(f"{r.label} {r.effect:+.3g}" for r in up.itertuples())
-        return (f"Circuit({self.target}, method={self.method!r}, {len(self.prompts)} prompts, fires on "
-                f"{self.n_firing} tokens; top upstream: {top})")
+        return (
+            f"Circuit({self.target}, method={self.method!r}, {len(self.prompts)} prompts, fires on "
+            f"{self.n_firing} tokens; top upstream: {top})"
+        )
 
 
-def feature_circuit(model: HookedTransformer, target: tuple[SourceLike, int],
-                    upstream: SourceLike | Sequence[SourceLike], prompts: str | Sequence[str], *,
-                    downstream: str | SourceLike | Sequence[str | SourceLike] | None = None, method: str = "attribution",
-                    top_k: int = 20, baseline: str = "zero", candidates: int = 50, batch_tokens: int = 2048,
-                    progress: bool | None = None) -> Circuit:
+def feature_circuit(
+    model: HookedTransformer,
+    target: tuple[SourceLike, int],
+    upstream: SourceLike | Sequence[SourceLike],
+    prompts: str | Sequence[str],
+    *,
+    downstream: str | SourceLike | Sequence[str | SourceLike] | None = None,
+    method: str = "attribution",
+    top_k: int = 20,
+    baseline: str = "zero",
+    candidates: int = 50,
+    batch_tokens: int = 2048,
+    progress: bool | None = None,
+) -> Circuit:
     """The upstream nodes that feed `target` and (optionally) the downstream features or logits it drives.
 
     Parameters
@@ -141,12 +165,14 @@ def feature_circuit(model: HookedTransformer, target: tuple[SourceLike, int],
         Tidy DataFrames of nodes and edges; draw it with `CircuitView`.
     """
     with model_lock(model):  # every pass below hooks the shared model: one call at a time
-        return _feature_circuit(model, target, upstream, prompts, downstream, method, top_k, baseline, candidates,
-                                batch_tokens, progress)
+        return _feature_circuit(
+            model, target, upstream, prompts, downstream, method, top_k, baseline, candidates, batch_tokens, progress
+        )
 
 
-def _feature_circuit(model, target, upstream, prompts, downstream, method, top_k, baseline, candidates, batch_tokens,
-                     progress) -> Circuit:
+def _feature_circuit(
+    model, target, upstream, prompts, downstream, method, top_k, baseline, candidates, batch_tokens, progress
+) -> Circuit:
     target_source, feature = _check_target(model, target)
     ups = [_Part(s, model) for s in _sources(model, upstream, "upstream")]
     downs = _downstream(model, downstream)
@@ -162,16 +188,17 @@ def _feature_circuit(model, target, upstream, prompts, downstream, method, top_k
     clean = _clean_pass(model, batches, tgt, feature, ups, base, method == "direct", show)
     n_firing = int((clean.target > 0).sum())
     if n_firing == 0:
-        raise ValueError(f"{_label(target_source, feature)} at {target_source.hook_name} never fires on these "
-                         f"{len(prompts)} prompt(s) ({len(clean.target)} tokens): choose prompts where it is active")
+        raise ValueError(
+            f"{_label(target_source, feature)} at {target_source.hook_name} never fires on these "
+            f"{len(prompts)} prompt(s) ({len(clean.target)} tokens): choose prompts where it is active"
+        )
 
     scores = _scores(ups, clean, n_firing)
     per_token = clean.contributions
     if method == "patching":
         scores = scores.rename(columns={"effect": "attribution"})
         chosen = scores.head(candidates)
-        exact, per_token = _patch_candidates(model, batches, tgt, feature, ups, chosen, base, clean,
-                                              batch_tokens, show)
+        exact, per_token = _patch_candidates(model, batches, tgt, feature, ups, chosen, base, clean, batch_tokens, show)
         scores["effect"] = np.nan
         scores.loc[chosen.index, "effect"] = exact / n_firing
         scores = _by_magnitude(scores).reset_index(drop=True)  # candidates first; the rest have no effect (NaN)
@@ -181,21 +208,31 @@ def _feature_circuit(model, target, upstream, prompts, downstream, method, top_k
     str_tokens = [list(model.to_str_tokens(t[1:])) for t in ids]
     target_id = _node_id(target_source.hook_name, feature)
     nodes = _nodes_frame(tgt, feature, clean, n_firing, shown, down_nodes, method)
-    edges = pd.DataFrame({
-        "from": [*shown.node, *([target_id] * len(down_nodes))],
-        "to": [*([target_id] * len(shown)), *down_nodes.node],
-        "weight": [*shown.effect, *down_nodes.effect],
-        "method": [method] * len(shown) + [_down_method(method)] * len(down_nodes),
-    })
+    edges = pd.DataFrame(
+        {
+            "from": [*shown.node, *([target_id] * len(down_nodes))],
+            "to": [*([target_id] * len(shown)), *down_nodes.node],
+            "weight": [*shown.effect, *down_nodes.effect],
+            "method": [method] * len(shown) + [_down_method(method)] * len(down_nodes),
+        }
+    )
     return Circuit(
-        target=target_id, method=method, baseline=baseline, prompts=prompts, str_tokens=str_tokens,
-        nodes=nodes, edges=edges, contributions=_contributions_frame(per_token, shown, clean, str_tokens),
+        target=target_id,
+        method=method,
+        baseline=baseline,
+        prompts=prompts,
+        str_tokens=str_tokens,
+        nodes=nodes,
+        edges=edges,
+        contributions=_contributions_frame(per_token, shown, clean, str_tokens),
         target_acts=_token_frame(to_numpy(clean.target), clean, str_tokens, "activation"),
-        scores=scores, n_firing=n_firing,
+        scores=scores,
+        n_firing=n_firing,
     )
 
 
 # --- the parts a hook's activations split into ----------------------------------------------------------------
+
 
 class _Part:
     """How one source's hook activations split into nodes: per-feature values (and, for an SAE, its
@@ -248,8 +285,10 @@ class _Part:
             return "mlp"
         if leaf == "hook_z":
             return "heads"
-        raise ValueError(f"method='direct' needs sources that write to the residual stream (residual hooks, "
-                         f"mlp.hook_post, attn.hook_z), not {self.hook}")
+        raise ValueError(
+            f"method='direct' needs sources that write to the residual stream (residual hooks, "
+            f"mlp.hook_post, attn.hook_z), not {self.hook}"
+        )
 
     def to_residual(self, delta: torch.Tensor) -> torch.Tensor:
         """A change of this hook's activations -> the change it writes to the residual stream (same token)."""
@@ -275,7 +314,7 @@ class _Part:
         n = values.shape[-2] if self.is_heads else values.shape[-1]
         features = features.to(values.device)
         onehot = features[:, None] == torch.arange(n, device=values.device)[None, :]  # [R, n]
-        mask = valid[:, :, None] & onehot[:, None, :]                            # [R, S, n]
+        mask = valid[:, :, None] & onehot[:, None, :]  # [R, S, n]
         if self.is_heads:
             mask = mask[..., None]
         base_values = base[self.hook][0] if self.hook in base else torch.zeros((), device=values.device)
@@ -302,6 +341,7 @@ def _node_id(hook: str, feature: int) -> str:
 
 
 # --- input checks ---------------------------------------------------------------------------------------------
+
 
 def _check_target(model, target) -> tuple[FeatureSource, int]:
     if not isinstance(target, (tuple, list)) or len(target) != 2:
@@ -355,12 +395,16 @@ def _check_order(model, target: FeatureSource, ups: list[_Part], downs: list, me
     at = hook_order(target.hook_name, n)
     for up in ups:
         if hook_order(up.hook, n) >= at:
-            raise ValueError(f"upstream source at {up.hook} does not run before the target's hook "
-                             f"{target.hook_name}: upstream sources must be at earlier hooks")
+            raise ValueError(
+                f"upstream source at {up.hook} does not run before the target's hook "
+                f"{target.hook_name}: upstream sources must be at earlier hooks"
+            )
     for down in downs:
         if down != LOGITS and hook_order(down.hook, n) <= at:
-            raise ValueError(f"downstream source at {down.hook} runs before the target's hook "
-                             f"{target.hook_name}: downstream sources must be at later hooks")
+            raise ValueError(
+                f"downstream source at {down.hook} runs before the target's hook "
+                f"{target.hook_name}: downstream sources must be at later hooks"
+            )
     if method == "direct":
         if target.hook_name.split(".")[-1] not in _RESIDUAL:
             raise ValueError(f"method='direct' needs a target read from the residual stream, not {target.hook_name}")
@@ -368,17 +412,19 @@ def _check_order(model, target: FeatureSource, ups: list[_Part], downs: list, me
             up.writer()  # raises for hooks that do not write to the residual stream
         for down in downs:
             if down != LOGITS and down.hook.split(".")[-1] not in _RESIDUAL:
-                raise ValueError(f"method='direct' reads downstream sources at residual hooks or 'logits', "
-                                 f"not {down.hook}")
+                raise ValueError(
+                    f"method='direct' reads downstream sources at residual hooks or 'logits', not {down.hook}"
+                )
 
 
 # --- passes over the prompts ----------------------------------------------------------------------------------
+
 
 @dataclass
 class _Batch:
     prompts: list[int]
     tokens: torch.Tensor  # [b, S] right-padded
-    valid: torch.Tensor   # [b, S] bool: real tokens after BOS (on the model's device)
+    valid: torch.Tensor  # [b, S] bool: real tokens after BOS (on the model's device)
 
     @property
     def rows(self) -> torch.Tensor:
@@ -389,7 +435,9 @@ class _Batch:
 def _batches(model, ids: list[torch.Tensor], batch_tokens: int):
     """Length-sorted, right-padded batches (causal attention keeps real positions exact, as in activations)."""
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    pad = model.tokenizer.pad_token_id if model.tokenizer is not None and model.tokenizer.pad_token_id is not None else 0
+    pad = (
+        model.tokenizer.pad_token_id if model.tokenizer is not None and model.tokenizer.pad_token_id is not None else 0
+    )
     current: list[int] = []
     for i in [*order, None]:
         if current and (i is None or len(ids[i]) * (len(current) + 1) > batch_tokens):
@@ -412,16 +460,22 @@ def _mean_baselines(model, batches, parts: list[_Part], show: bool) -> dict:
     for batch in tqdm(batches, desc="means", unit="batch", disable=not show):
         hooks = []
         for part in parts:
+
             def take(acts, hook, part=part, valid=batch.valid):
                 values, error = part.split(acts)
                 total = [values[valid].sum(0), None if error is None else error[valid].sum(0)]
                 old = sums.get(part.hook)
-                sums[part.hook] = total if old is None else [o + t if o is not None else None for o, t in zip(old, total)]
+                sums[part.hook] = (
+                    total if old is None else [o + t if o is not None else None for o, t in zip(old, total)]
+                )
+
             hooks.append((part.hook, take))
         with torch.inference_mode(), model.hooks(fwd_hooks=hooks):
             model(batch.tokens, stop_at_layer=_stop(parts), return_type=None)
         count += int(batch.valid.sum())
-    return {hook: tuple(None if s is None else (s / max(count, 1)).float() for s in pair) for hook, pair in sums.items()}
+    return {
+        hook: tuple(None if s is None else (s / max(count, 1)).float() for s in pair) for hook, pair in sums.items()
+    }
 
 
 def _stop(parts: list[_Part]) -> int | None:
@@ -431,16 +485,17 @@ def _stop(parts: list[_Part]) -> int | None:
 
 @dataclass
 class _Clean:
-    target: torch.Tensor                 # [n_tokens] target activation (valid tokens, prompt order)
-    contributions: dict                  # hook -> [n_tokens, n (+1 for SAE error, last)]
-    display: dict                        # hook -> [n (+1)] summed over tokens where the target fires
-    resid: dict                          # (batch index, layer) -> [b, S, d] residual entering that block
-    token_index: list                    # per batch: [b, S] index into the token axis (-1 for invalid)
-    offsets: np.ndarray                  # prompt p owns tokens offsets[p]:offsets[p+1]
+    target: torch.Tensor  # [n_tokens] target activation (valid tokens, prompt order)
+    contributions: dict  # hook -> [n_tokens, n (+1 for SAE error, last)]
+    display: dict  # hook -> [n (+1)] summed over tokens where the target fires
+    resid: dict  # (batch index, layer) -> [b, S, d] residual entering that block
+    token_index: list  # per batch: [b, S] index into the token axis (-1 for invalid)
+    offsets: np.ndarray  # prompt p owns tokens offsets[p]:offsets[p+1]
 
 
-def _clean_pass(model, batches, tgt: _Part, feature: int, ups: list[_Part], base: dict, direct: bool,
-                show: bool) -> _Clean:
+def _clean_pass(
+    model, batches, tgt: _Part, feature: int, ups: list[_Part], base: dict, direct: bool, show: bool
+) -> _Clean:
     """One forward + one backward per batch: every upstream node's contribution to the target, per token."""
     lengths = {i: int(v.sum()) for b in batches for i, v in zip(b.prompts, b.rows)}
     offsets = np.concatenate([[0], np.cumsum([lengths[i] for i in range(len(lengths))])]).astype(int)
@@ -525,12 +580,20 @@ def _scores(ups: list[_Part], clean: _Clean, n_firing: int) -> pd.DataFrame:
         features = np.arange(len(total))
         if up.is_sae:
             features[-1] = ERROR
-        frames.append(pd.DataFrame({
-            "node": [_node_id(up.hook, int(f)) for f in features], "source": up.hook,
-            "kind": ["error" if f == ERROR else up.source.kind for f in features], "layer": up.layer,
-            "feature": features, "label": [_label(up.source, int(f)) for f in features],
-            "activation": to_numpy((clean.display[up.hook] / n_firing).double()), "effect": to_numpy(total.double()),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "node": [_node_id(up.hook, int(f)) for f in features],
+                    "source": up.hook,
+                    "kind": ["error" if f == ERROR else up.source.kind for f in features],
+                    "layer": up.layer,
+                    "feature": features,
+                    "label": [_label(up.source, int(f)) for f in features],
+                    "activation": to_numpy((clean.display[up.hook] / n_firing).double()),
+                    "effect": to_numpy(total.double()),
+                }
+            )
+        )
     return _by_magnitude(pd.concat(frames, ignore_index=True)).reset_index(drop=True)
 
 
@@ -632,20 +695,27 @@ def _downstream_effects(model, batches, tgt, feature, downs, base, clean, method
         if LOGITS in downs and model.cfg.normalization_type is not None:
             hooks.append(("ln_final.hook_scale", take))
         with torch.inference_mode(), model.hooks(fwd_hooks=hooks):
-            logits = model(clean.resid[(b, tgt.layer)].repeat(copies, 1, 1), start_at_layer=tgt.layer,
-                           stop_at_layer=None if LOGITS in downs else _stop(parts),
-                           return_type="logits" if LOGITS in downs else None)
+            logits = model(
+                clean.resid[(b, tgt.layer)].repeat(copies, 1, 1),
+                start_at_layer=tgt.layer,
+                stop_at_layer=None if LOGITS in downs else _stop(parts),
+                return_type="logits" if LOGITS in downs else None,
+            )
         firing = _firing(clean, b, batch)
         for key, down in enumerate(downs):
             if down == LOGITS:
-                change = (_direct_logits(model, captured["delta"], captured.get("ln_final.hook_scale")) if direct
-                          else (logits[:n] - logits[n:]).float())
+                change = (
+                    _direct_logits(model, captured["delta"], captured.get("ln_final.hook_scale"))
+                    if direct
+                    else (logits[:n] - logits[n:]).float()
+                )
             else:
                 x = captured[down.hook].clone()  # out of inference mode, for the JVP
                 level = down.source.encode(x[:n]).float()
                 if direct:
-                    change = torch.func.jvp(lambda h: down.source.encode(h).float(), (x[:n],),
-                                            (captured["delta"].clone().to(x.dtype),))[1]
+                    change = torch.func.jvp(
+                        lambda h: down.source.encode(h).float(), (x[:n],), (captured["delta"].clone().to(x.dtype),)
+                    )[1]
                 else:
                     change = level - down.source.encode(x[n:]).float()
                 levels[key] = levels.get(key, 0) + (level.detach() * firing[..., None]).sum((0, 1)).cpu()
@@ -655,13 +725,23 @@ def _downstream_effects(model, batches, tgt, feature, downs, base, clean, method
         effect = to_numpy((totals[key] / n_firing).double())
         top = np.argsort(-np.abs(effect), kind="stable")[:top_k]
         if down == LOGITS:
-            frame = {"node": [f"{LOGITS}:{t}" for t in top], "source": LOGITS, "kind": LOGITS,
-                     "layer": model.cfg.n_layers, "label": [model.to_string(torch.tensor([int(t)], device="cpu")) for t in top],
-                     "activation": np.nan}
+            frame = {
+                "node": [f"{LOGITS}:{t}" for t in top],
+                "source": LOGITS,
+                "kind": LOGITS,
+                "layer": model.cfg.n_layers,
+                "label": [model.to_string(torch.tensor([int(t)], device="cpu")) for t in top],
+                "activation": np.nan,
+            }
         else:
-            frame = {"node": [_node_id(down.hook, int(f)) for f in top], "source": down.hook,
-                     "kind": down.source.kind, "layer": down.layer, "label": [_label(down.source, int(f)) for f in top],
-                     "activation": to_numpy((levels[key] / n_firing).double())[top]}
+            frame = {
+                "node": [_node_id(down.hook, int(f)) for f in top],
+                "source": down.hook,
+                "kind": down.source.kind,
+                "layer": down.layer,
+                "label": [_label(down.source, int(f)) for f in top],
+                "activation": to_numpy((levels[key] / n_firing).double())[top],
+            }
         frames.append(pd.DataFrame({**frame, "role": "downstream", "feature": top, "effect": effect[top]}))
     return pd.concat(frames, ignore_index=True)
 
@@ -690,10 +770,21 @@ def _nodes_columns() -> pd.DataFrame:
 
 
 def _nodes_frame(tgt, feature, clean, n_firing, shown, downs, method) -> pd.DataFrame:
-    target = pd.DataFrame([{
-        "node": _node_id(tgt.hook, feature), "role": "target", "source": tgt.hook, "kind": tgt.source.kind,
-        "layer": tgt.layer, "feature": feature, "label": _label(tgt.source, feature),
-        "activation": float(clean.target.sum()) / n_firing, "effect": np.nan}])
+    target = pd.DataFrame(
+        [
+            {
+                "node": _node_id(tgt.hook, feature),
+                "role": "target",
+                "source": tgt.hook,
+                "kind": tgt.source.kind,
+                "layer": tgt.layer,
+                "feature": feature,
+                "label": _label(tgt.source, feature),
+                "activation": float(clean.target.sum()) / n_firing,
+                "effect": np.nan,
+            }
+        ]
+    )
     up = shown.assign(role="upstream")
     columns = _NODE_COLUMNS + (["attribution"] if method == "patching" else [])
     frames = [f for f in (up, target, downs) if len(f)]
@@ -721,7 +812,10 @@ def _contributions_frame(per_token: dict, shown: pd.DataFrame, clean: _Clean, st
 
 # --- clustering by connections --------------------------------------------------------------------------------
 
-def cluster_features(circuit_or_profiles: Circuit | pd.DataFrame, *, threshold: float = 0.5, method: str = "average") -> pd.Series:
+
+def cluster_features(
+    circuit_or_profiles: Circuit | pd.DataFrame, *, threshold: float = 0.5, method: str = "average"
+) -> pd.Series:
     """Group features by the cosine of their connection profiles (scipy hierarchical clustering).
 
     Parameters
@@ -750,8 +844,10 @@ def cluster_features(circuit_or_profiles: Circuit | pd.DataFrame, *, threshold: 
     matrix = profiles.to_numpy(dtype=float)
     silent = ~np.isfinite(matrix).all(1) | (np.abs(matrix).sum(1) == 0)
     if silent.any():
-        raise ValueError(f"{int(silent.sum())} profile(s) are all zero or not finite (first: "
-                         f"{profiles.index[np.argmax(silent)]!r}): they have no direction to compare")
+        raise ValueError(
+            f"{int(silent.sum())} profile(s) are all zero or not finite (first: "
+            f"{profiles.index[np.argmax(silent)]!r}): they have no direction to compare"
+        )
     labels = fcluster(linkage(matrix, method=method, metric="cosine"), t=threshold, criterion="distance")
     sizes = pd.Series(labels).value_counts()
     renumber = {old: new for new, old in enumerate(sorted(sizes.index, key=lambda c: (-sizes[c], c)), start=1)}
@@ -764,8 +860,9 @@ def connection_profiles(circuit_or_profiles) -> pd.DataFrame:
         return circuit_or_profiles
     if isinstance(circuit_or_profiles, Circuit):
         table = circuit_or_profiles.contributions
-        return table.pivot_table(index="node", columns=["prompt", "position"], values="contribution",
-                                 aggfunc="sum", sort=False)
+        return table.pivot_table(
+            index="node", columns=["prompt", "position"], values="contribution", aggfunc="sum", sort=False
+        )
     items = list(circuit_or_profiles) if isinstance(circuit_or_profiles, (list, tuple)) else None
     if not items or not all(isinstance(c, Circuit) for c in items):
         raise TypeError("cluster_features takes a Circuit, a list of Circuits or a DataFrame of profiles")

@@ -33,8 +33,11 @@ TESTS = ("mannwhitney", "welch")
 # among all text?); "baseline": the baseline alone; "groups": the other compared groups only, baseline left out
 # (e.g. happy vs angry only: a feature of both emotions and of neither can then look like one of them).
 AGAINST = ("rest", "baseline", "groups")
-_AGAINST_WORDS = {"rest": "all other prompts, baseline included", "baseline": "the baseline",
-                  "groups": "the other groups only (baseline left out)"}
+_AGAINST_WORDS = {
+    "rest": "all other prompts, baseline included",
+    "baseline": "the baseline",
+    "groups": "the other groups only (baseline left out)",
+}
 _TEST_WORDS = {"mannwhitney": "Mann-Whitney U", "welch": "Welch's t"}
 _BASELINE = object()  # the baseline's key among the compared prompts: never clashes with a group name
 
@@ -55,8 +58,10 @@ def split_groups(groups) -> dict[str, ActivationResult]:
     if isinstance(groups, ActivationResult):
         names = list(dict.fromkeys(groups.groups))
         if len(names) < 2 or "" in names:
-            raise ValueError("the activation result must hold named groups: build it with "
-                             "fv.activations(model, source, {'happy': [...], 'angry': [...]})")
+            raise ValueError(
+                "the activation result must hold named groups: build it with "
+                "fv.activations(model, source, {'happy': [...], 'angry': [...]})"
+            )
         return {name: groups.subset([i for i, g in enumerate(groups.groups) if g == name]) for name in names}
     if not isinstance(groups, Mapping):
         raise TypeError(f"groups must be a dict of name -> activation result, got {type(groups).__name__}")
@@ -67,9 +72,16 @@ def split_groups(groups) -> dict[str, ActivationResult]:
     return {str(name): acts for name, acts in groups.items()}
 
 
-def contrast(groups: ActivationResult | Mapping[str, ActivationResult],
-             baseline: str | ActivationResult | None = None, *, against: str = "rest", aggregate: str = "max", test: str = "mannwhitney",
-             always_on_fraction: float = ALWAYS_ON_FRACTION, alpha: float = 0.05) -> pd.DataFrame:
+def contrast(
+    groups: ActivationResult | Mapping[str, ActivationResult],
+    baseline: str | ActivationResult | None = None,
+    *,
+    against: str = "rest",
+    aggregate: str = "max",
+    test: str = "mannwhitney",
+    always_on_fraction: float = ALWAYS_ON_FRACTION,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
     """Rank features by how strongly they separate each group from the others, on per-prompt aggregates.
 
     Tokens of one prompt are not independent, so every test compares prompts: each prompt becomes one value per
@@ -129,8 +141,7 @@ def contrast(groups: ActivationResult | Mapping[str, ActivationResult],
     check_same_space(spaces, "contrast")
     space = next(iter(groups.values())).feature_space
 
-    always_on = (baseline.always_on(always_on_fraction) if baseline is not None
-                 else np.zeros(space.n_features, bool))
+    always_on = baseline.always_on(always_on_fraction) if baseline is not None else np.zeros(space.n_features, bool)
     everyone = {**groups, **({_BASELINE: baseline} if baseline is not None else {})}
     per_prompt = {name: prompt_aggregates(acts, aggregate) for name, acts in everyone.items()}
     compared = groups if against == "groups" else everyone
@@ -140,8 +151,11 @@ def contrast(groups: ActivationResult | Mapping[str, ActivationResult],
 
     frames = []
     for name in groups:
-        others = {"rest": [o for o in everyone if o != name], "baseline": [_BASELINE],
-                  "groups": [o for o in groups if o != name]}[against]
+        others = {
+            "rest": [o for o in everyone if o != name],
+            "baseline": [_BASELINE],
+            "groups": [o for o in groups if o != name],
+        }[against]
         tokens_in = to_numpy(groups[name].values)[:, tested]
         tokens_rest = np.concatenate([to_numpy(everyone[o].values)[:, tested] for o in others])
         prompts_in = per_prompt[name][:, tested]
@@ -150,10 +164,11 @@ def contrast(groups: ActivationResult | Mapping[str, ActivationResult],
     table = pd.concat(frames, ignore_index=True)
     table.attrs["always_on"] = np.flatnonzero(always_on).tolist()
     table.attrs.update(aggregate=aggregate, test=test, alpha=alpha, feature_space=space, against=against)
-    table.attrs["comparison"] = (f"each group vs {_AGAINST_WORDS[against]}: one-sided {_TEST_WORDS[test]} on "
-                                 f"per-prompt {aggregate}, Benjamini-Hochberg q < {alpha:g}")
+    table.attrs["comparison"] = (
+        f"each group vs {_AGAINST_WORDS[against]}: one-sided {_TEST_WORDS[test]} on "
+        f"per-prompt {aggregate}, Benjamini-Hochberg q < {alpha:g}"
+    )
     return table
-
 
 
 def _compare(name, features, inside, rest, tokens_in, tokens_rest, test, alpha) -> pd.DataFrame:
@@ -167,26 +182,31 @@ def _compare(name, features, inside, rest, tokens_in, tokens_rest, test, alpha) 
     diff = inside.mean(0) - rest.mean(0)
     with np.errstate(divide="ignore", invalid="ignore"):
         cohens_d = np.where(pooled > 0, diff / pooled, np.sign(diff) * np.inf)
-        p = (mann_whitney.pvalue if test == "mannwhitney"
-             else stats.ttest_ind(inside, rest, axis=0, equal_var=False, alternative="greater").pvalue)
+        p = (
+            mann_whitney.pvalue
+            if test == "mannwhitney"
+            else stats.ttest_ind(inside, rest, axis=0, equal_var=False, alternative="greater").pvalue
+        )
     p = np.nan_to_num(p, nan=1.0)  # constant on both sides: no evidence of a difference
     q = stats.false_discovery_control(p, method="bh") if len(p) else p
-    table = pd.DataFrame({
-        "group": name,
-        "feature": features,
-        "mean": tokens_in.mean(0),
-        "mean_rest": tokens_rest.mean(0),
-        # what the test compares: the per-prompt aggregates (their mean over the group's prompts)
-        "prompt_mean": inside.mean(0),
-        "prompt_mean_rest": rest.mean(0),
-        "max": tokens_in.max(0),
-        "max_rest": tokens_rest.max(0),
-        "frac_active": (tokens_in > 0).mean(0),
-        "frac_active_rest": (tokens_rest > 0).mean(0),
-        "rank_biserial": rank_biserial,
-        "cohens_d": cohens_d,
-        "p_value": p,
-        "q_value": q,
-    })
+    table = pd.DataFrame(
+        {
+            "group": name,
+            "feature": features,
+            "mean": tokens_in.mean(0),
+            "mean_rest": tokens_rest.mean(0),
+            # what the test compares: the per-prompt aggregates (their mean over the group's prompts)
+            "prompt_mean": inside.mean(0),
+            "prompt_mean_rest": rest.mean(0),
+            "max": tokens_in.max(0),
+            "max_rest": tokens_rest.max(0),
+            "frac_active": (tokens_in > 0).mean(0),
+            "frac_active_rest": (tokens_rest > 0).mean(0),
+            "rank_biserial": rank_biserial,
+            "cohens_d": cohens_d,
+            "p_value": p,
+            "q_value": q,
+        }
+    )
     table["significant"] = table["q_value"] < alpha
     return table.sort_values(["rank_biserial", "cohens_d"], ascending=False, kind="stable")

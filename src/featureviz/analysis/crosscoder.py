@@ -21,8 +21,16 @@ from ..validation import integer, positive_int
 from ._forward import hook_activations_batches
 
 
-def crosscoder_activations(model, hook_names, corpus, *, context_size: int = 64, max_tokens: int | None = None,
-                           drop_first: int = 1, max_input_norm: float | None = None) -> torch.Tensor:
+def crosscoder_activations(
+    model,
+    hook_names,
+    corpus,
+    *,
+    context_size: int = 64,
+    max_tokens: int | None = None,
+    drop_first: int = 1,
+    max_input_norm: float | None = None,
+) -> torch.Tensor:
     """[tokens, n_hooks, d] activations of every hook at every token of `corpus` (BOS and the first
     `drop_first` tokens of each context left out), read in one forward pass per batch.
 
@@ -49,9 +57,21 @@ def crosscoder_activations(model, hook_names, corpus, *, context_size: int = 64,
     return acts
 
 
-def train_crosscoder(model, hook_names, corpus=None, *, activations: torch.Tensor | None = None,
-                     n_features: int = 512, k: int = 16, steps: int = 600, batch_size: int = 256, lr: float = 2e-3,
-                     seed: int = 0, progress: bool = True, **read_options) -> CrosscoderSource:
+def train_crosscoder(
+    model,
+    hook_names,
+    corpus=None,
+    *,
+    activations: torch.Tensor | None = None,
+    n_features: int = 512,
+    k: int = 16,
+    steps: int = 600,
+    batch_size: int = 256,
+    lr: float = 2e-3,
+    seed: int = 0,
+    progress: bool = True,
+    **read_options,
+) -> CrosscoderSource:
     """Fit a TopK crosscoder to `hook_names` of `model` on `corpus` (or on `activations` from
     `crosscoder_activations`), with Adam on the squared error summed over hooks, normalised by the variance.
 
@@ -84,17 +104,23 @@ def train_crosscoder(model, hook_names, corpus=None, *, activations: torch.Tenso
     acts = activations.detach().float()
     if acts.ndim != 3 or acts.shape[1] != len(hook_names):
         raise ValueError(f"activations must be [tokens, {len(hook_names)} hooks, d], got {tuple(acts.shape)}")
-    n_features, k, steps, batch_size = (positive_int(v, name) for v, name in (
-        (n_features, "n_features"), (k, "k"), (steps, "steps"), (batch_size, "batch_size")))
+    n_features, k, steps, batch_size = (
+        positive_int(v, name)
+        for v, name in ((n_features, "n_features"), (k, "k"), (steps, "steps"), (batch_size, "batch_size"))
+    )
     n_tokens, n_layers, d_in = acts.shape
     device = acts.device
-    scale = d_in ** 0.5 / acts.norm(dim=-1).mean(0)                              # [n_layers]
+    scale = d_in**0.5 / acts.norm(dim=-1).mean(0)  # [n_layers]
     x_all = acts * scale[:, None]
     generator = torch.Generator(device="cpu").manual_seed(seed)
     W_dec = torch.randn(n_features, n_layers, d_in, generator=generator, device="cpu").to(device)
-    W_dec = W_dec / W_dec.flatten(1).norm(dim=1)[:, None, None]                  # unit norm over all hooks
-    params = {"W_enc": W_dec.permute(1, 2, 0).clone(), "W_dec": W_dec,
-              "b_enc": torch.zeros(n_features, device=device), "b_dec": x_all.mean(0).clone()}
+    W_dec = W_dec / W_dec.flatten(1).norm(dim=1)[:, None, None]  # unit norm over all hooks
+    params = {
+        "W_enc": W_dec.permute(1, 2, 0).clone(),
+        "W_dec": W_dec,
+        "b_enc": torch.zeros(n_features, device=device),
+        "b_dec": x_all.mean(0).clone(),
+    }
     for tensor in params.values():
         tensor.requires_grad_(True)
     optimiser = torch.optim.Adam(params.values(), lr=lr)
@@ -112,8 +138,16 @@ def train_crosscoder(model, hook_names, corpus=None, *, activations: torch.Tenso
         W_enc, b_dec = params["W_enc"].detach(), params["b_dec"].detach()
         # encode(x) = act(x W_enc + b_enc'): fold the b_dec subtracted from the input into the encoder bias
         b_enc = params["b_enc"].detach() - torch.einsum("ld,ldh->h", b_dec, W_enc)
-    return CrosscoderSource(hook_names, W_enc, params["W_dec"].detach(), b_enc, b_dec, k=k, input_scale=scale,
-                            drop_first=read_options.get("drop_first", 1))
+    return CrosscoderSource(
+        hook_names,
+        W_enc,
+        params["W_dec"].detach(),
+        b_enc,
+        b_dec,
+        k=k,
+        input_scale=scale,
+        drop_first=read_options.get("drop_first", 1),
+    )
 
 
 def _topk_latents(x, params, k):

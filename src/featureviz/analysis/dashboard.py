@@ -57,37 +57,37 @@ def _dashboard_file(path) -> Path:
 class DashboardData:
     """Arrays are [n_selected_features, ...]; row i describes feature `feature_ids[i]`."""
 
-    feature_ids: np.ndarray      # [F]
-    n_tokens: int                # tokens counted (BOS and the first drop_first tokens of each context excluded)
-    active_count: np.ndarray     # [F] tokens with activation > 0
-    max_value: np.ndarray        # [F]
-    top_values: np.ndarray       # [F, k] context maxima, descending (-inf = empty slot)
-    top_tokens: np.ndarray       # [F, k, W] token ids of the window around the max (-1 = outside the text)
-    top_acts: np.ndarray         # [F, k, W] the feature's activation at each window token
-    sample_values: np.ndarray    # [F, R] uniform sample of active contexts (max in context; -inf = empty)
-    sample_tokens: np.ndarray    # [F, R, W]
-    sample_acts: np.ndarray      # [F, R, W]
-    hist_counts: np.ndarray      # [F, B] non-zero activations in B equal bins over [0, hist_high]
-    hist_high: np.ndarray        # [F]
-    nearest_ids: np.ndarray      # [F, N] other features with the most similar decoder direction
+    feature_ids: np.ndarray  # [F]
+    n_tokens: int  # tokens counted (BOS and the first drop_first tokens of each context excluded)
+    active_count: np.ndarray  # [F] tokens with activation > 0
+    max_value: np.ndarray  # [F]
+    top_values: np.ndarray  # [F, k] context maxima, descending (-inf = empty slot)
+    top_tokens: np.ndarray  # [F, k, W] token ids of the window around the max (-1 = outside the text)
+    top_acts: np.ndarray  # [F, k, W] the feature's activation at each window token
+    sample_values: np.ndarray  # [F, R] uniform sample of active contexts (max in context; -inf = empty)
+    sample_tokens: np.ndarray  # [F, R, W]
+    sample_acts: np.ndarray  # [F, R, W]
+    hist_counts: np.ndarray  # [F, B] non-zero activations in B equal bins over [0, hist_high]
+    hist_high: np.ndarray  # [F]
+    nearest_ids: np.ndarray  # [F, N] other features with the most similar decoder direction
     nearest_cosine: np.ndarray
-    token_strings: dict          # token id -> string, for every id stored above
+    token_strings: dict  # token id -> string, for every id stored above
     hook_name: str = ""
     source_kind: str = ""
     window_before: int = WINDOW_BEFORE
     feature_space: FeatureSpace | None = None  # of the source (None: saved before spaces were recorded)
-    drop_first: int = 0          # tokens after BOS never counted (windows still show them, at activation 0)
+    drop_first: int = 0  # tokens after BOS never counted (windows still show them, at activation 0)
     # Crosscoders: [F, n_hooks] decoder norm of each feature at each of its hooks (None for one-hook sources)
     decoder_norms: np.ndarray | None = None
     decoder_norm_hooks: list[str] = field(default_factory=list)
     # Negative values (neurons): bin j holds values in (-(j+1), -j] x hist_neg_high / B (None: saved before them)
-    hist_neg_counts: np.ndarray | None = None   # [F, B]
-    hist_neg_high: np.ndarray | None = None     # [F]
+    hist_neg_counts: np.ndarray | None = None  # [F, B]
+    hist_neg_high: np.ndarray | None = None  # [F]
     # Features that fire on the same tokens: the N best by Jaccard index of their active tokens (-1 = empty),
     # for the rows with coactive_computed (see dashboard_data's coactivation=)
-    coactive_ids: np.ndarray | None = None       # [F, N]
-    coactive_counts: np.ndarray | None = None    # [F, N] tokens where both are > 0
-    coactive_jaccard: np.ndarray | None = None   # [F, N]
+    coactive_ids: np.ndarray | None = None  # [F, N]
+    coactive_counts: np.ndarray | None = None  # [F, N] tokens where both are > 0
+    coactive_jaccard: np.ndarray | None = None  # [F, N]
     coactive_computed: np.ndarray | None = None  # [F] uint8
     # The tokens each feature promotes / suppresses most (logit_top_ids, ... below): read from a saved file, or
     # computed from the model per feature on first use.
@@ -114,9 +114,11 @@ class DashboardData:
         return self.active_count / max(self.n_tokens, 1)
 
     def __repr__(self) -> str:
-        return (f"DashboardData({len(self.feature_ids)} features over {self.n_tokens} tokens @ "
-                f"{self.hook_name or '?'}, top {self.top_values.shape[1] if self.top_values.ndim > 1 else 0} "
-                f"contexts each)")
+        return (
+            f"DashboardData({len(self.feature_ids)} features over {self.n_tokens} tokens @ "
+            f"{self.hook_name or '?'}, top {self.top_values.shape[1] if self.top_values.ndim > 1 else 0} "
+            f"contexts each)"
+        )
 
     def row(self, feature: int) -> int:
         matches = np.flatnonzero(self.feature_ids == feature)
@@ -125,8 +127,10 @@ class DashboardData:
             raise KeyError(f"feature {feature} is out of range: valid features are 0..{n_all - 1}")
         if not len(matches):
             shown = self.feature_ids[:8].tolist()
-            raise KeyError(f"feature {feature} is not in this dashboard data (it holds {len(self.feature_ids)} "
-                           f"features, e.g. {shown}); build it with features=None for all features")
+            raise KeyError(
+                f"feature {feature} is not in this dashboard data (it holds {len(self.feature_ids)} "
+                f"features, e.g. {shown}); build it with features=None for all features"
+            )
         return int(matches[0])
 
     def page(self, feature: int, n_intervals: int = 5, per_interval: int = 5) -> dict:
@@ -141,11 +145,17 @@ class DashboardData:
             "top": self._examples(self.top_values[i], self.top_tokens[i], self.top_acts[i]),
             "intervals": self._intervals(i, n_intervals, per_interval),
             **self._logit_lists(i),
-            "nearest": [{"feature": int(f), "cosine": float(c)} for f, c in zip(self.nearest_ids[i], self.nearest_cosine[i])],
+            "nearest": [
+                {"feature": int(f), "cosine": float(c)} for f, c in zip(self.nearest_ids[i], self.nearest_cosine[i])
+            ],
             **self._coactive(i),
-            "decoder_norms": ([] if self.decoder_norms is None else
-                              [{"hook": hook, "norm": float(n)} for hook, n in zip(self.decoder_norm_hooks,
-                                                                                   self.decoder_norms[i])]),
+            "decoder_norms": (
+                []
+                if self.decoder_norms is None
+                else [
+                    {"hook": hook, "norm": float(n)} for hook, n in zip(self.decoder_norm_hooks, self.decoder_norms[i])
+                ]
+            ),
         }
 
     def _histogram(self, i) -> dict:
@@ -160,15 +170,23 @@ class DashboardData:
         neg_edges = -np.linspace(0, float(self.hist_neg_high[i]), len(neg) + 1)[: n_neg + 1]
         if not used:
             edges = np.zeros(1)
-        return {"counts": neg[:n_neg][::-1].tolist() + counts[:used].tolist(),
-                "edges": neg_edges[::-1].tolist() + edges[1:].tolist()}
+        return {
+            "counts": neg[:n_neg][::-1].tolist() + counts[:used].tolist(),
+            "edges": neg_edges[::-1].tolist() + edges[1:].tolist(),
+        }
 
     def _coactive(self, i) -> dict:
         if self.coactive_computed is None or not self.coactive_computed[i]:
             return {"coactive": None}
         keep = self.coactive_ids[i] >= 0
-        return {"coactive": [{"feature": int(f), "jaccard": float(j), "count": int(c)} for f, j, c in
-                             zip(self.coactive_ids[i][keep], self.coactive_jaccard[i][keep], self.coactive_counts[i][keep])]}
+        return {
+            "coactive": [
+                {"feature": int(f), "jaccard": float(j), "count": int(c)}
+                for f, j, c in zip(
+                    self.coactive_ids[i][keep], self.coactive_jaccard[i][keep], self.coactive_counts[i][keep]
+                )
+            ]
+        }
 
     def _examples(self, values, tokens, acts) -> list[dict]:
         out = []
@@ -176,9 +194,14 @@ class DashboardData:
             if not np.isfinite(value):
                 continue
             keep = ids >= 0
-            out.append({"value": float(value), "tokens": [self.token_strings[int(t)] for t in ids[keep]],
-                        "acts": per_token[keep].astype(float).round(4).tolist(),
-                        "center": int(np.count_nonzero(keep[: self.window_before]))})
+            out.append(
+                {
+                    "value": float(value),
+                    "tokens": [self.token_strings[int(t)] for t in ids[keep]],
+                    "acts": per_token[keep].astype(float).round(4).tolist(),
+                    "center": int(np.count_nonzero(keep[: self.window_before])),
+                }
+            )
         return out
 
     def _intervals(self, i, n_intervals, per_interval) -> list[dict]:
@@ -194,8 +217,16 @@ class DashboardData:
             inside = finite & (values > lo) & (values <= hi)
             rows = np.flatnonzero(inside)[:per_interval]
             if len(rows):
-                out.append({"low": float(lo), "high": float(hi), "fraction_of_sample": float(inside.sum() / finite.sum()),
-                            "examples": self._examples(values[rows], self.sample_tokens[i][rows], self.sample_acts[i][rows])})
+                out.append(
+                    {
+                        "low": float(lo),
+                        "high": float(hi),
+                        "fraction_of_sample": float(inside.sum() / finite.sum()),
+                        "examples": self._examples(
+                            values[rows], self.sample_tokens[i][rows], self.sample_acts[i][rows]
+                        ),
+                    }
+                )
         return out
 
     def _logit_lists(self, i) -> dict:
@@ -205,10 +236,16 @@ class DashboardData:
         counts = arrays["logit_hist_counts"][i]
         low, high = (float(v) for v in arrays["logit_hist_range"][i])
         edges = np.linspace(low, high, len(counts) + 1) if counts.any() and high > low else []
-        return {**{f"logits_{side}": [{"token": self.token_strings[int(t)], "value": float(v)}
-                                      for t, v in zip(arrays[f"logit_{side}_ids"][i], arrays[f"logit_{side}_values"][i])]
-                   for side in ("top", "bottom")},
-                "logit_histogram": {"counts": counts.tolist() if len(edges) else [], "edges": list(map(float, edges))}}
+        return {
+            **{
+                f"logits_{side}": [
+                    {"token": self.token_strings[int(t)], "value": float(v)}
+                    for t, v in zip(arrays[f"logit_{side}_ids"][i], arrays[f"logit_{side}_values"][i])
+                ]
+                for side in ("top", "bottom")
+            },
+            "logit_histogram": {"counts": counts.tolist() if len(edges) else [], "edges": list(map(float, edges))},
+        }
 
     def prefetch_logits(self, features) -> None:
         """Compute the logit effects of several features in one batched product (e.g. before showing or
@@ -223,15 +260,23 @@ class DashboardData:
         written beside the target and renamed over it, so a failure leaves any older file intact."""
         path = _dashboard_file(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {f.name: np.ascontiguousarray(getattr(self, f.name)) for f in fields(self)
-                  if isinstance(getattr(self, f.name), np.ndarray)}
+        arrays = {
+            f.name: np.ascontiguousarray(getattr(self, f.name))
+            for f in fields(self)
+            if isinstance(getattr(self, f.name), np.ndarray)
+        }
         if self.logits is not None:  # a file is read without the model: every feature's logit effects go in it
             arrays.update({name: np.ascontiguousarray(value) for name, value in self._logit_arrays().items()})
-        meta = {"n_tokens": self.n_tokens, "hook_name": self.hook_name, "source_kind": self.source_kind,
-                "window_before": self.window_before, "drop_first": self.drop_first,
-                "decoder_norm_hooks": self.decoder_norm_hooks,
-                "token_strings": {str(k): v for k, v in self.token_strings.items()},
-                "feature_space": asdict(self.feature_space) if self.feature_space else None}
+        meta = {
+            "n_tokens": self.n_tokens,
+            "hook_name": self.hook_name,
+            "source_kind": self.source_kind,
+            "window_before": self.window_before,
+            "drop_first": self.drop_first,
+            "decoder_norm_hooks": self.decoder_norm_hooks,
+            "token_strings": {str(k): v for k, v in self.token_strings.items()},
+            "feature_space": asdict(self.feature_space) if self.feature_space else None,
+        }
         tmp = path.with_name(path.name + ".partial")
         try:
             save_file(arrays, str(tmp), metadata={_META_KEY: json.dumps(meta)})
@@ -254,7 +299,9 @@ class DashboardData:
             with safe_open(str(path), framework="numpy") as file:
                 header = (file.metadata() or {}).get(_META_KEY)
                 if header is None:
-                    raise ValueError(f"{path} is a safetensors file but not saved dashboard data (no {_META_KEY} header)")
+                    raise ValueError(
+                        f"{path} is a safetensors file but not saved dashboard data (no {_META_KEY} header)"
+                    )
                 meta = json.loads(header)
                 arrays = {name: file.get_tensor(name) for name in file.keys()}
         meta["token_strings"] = {int(k): v for k, v in meta["token_strings"].items()}
@@ -263,8 +310,10 @@ class DashboardData:
         data = cls(**arrays, **meta, logits=LogitEffects.stored(logits) if len(logits) >= 4 else None)
         unknown = data.stored_token_ids() - data.token_strings.keys()
         if unknown:
-            raise ValueError(f"{path} does not hold one consistent save: its arrays use {len(unknown)} token ids "
-                             f"its metadata does not know (e.g. {min(unknown)}); rebuild it with dashboard_data(...)")
+            raise ValueError(
+                f"{path} does not hold one consistent save: its arrays use {len(unknown)} token ids "
+                f"its metadata does not know (e.g. {min(unknown)}); rebuild it with dashboard_data(...)"
+            )
         return data
 
     def stored_token_ids(self) -> set[int]:
@@ -272,7 +321,10 @@ class DashboardData:
         ids = [self.top_tokens.ravel(), self.sample_tokens.ravel()]
         if self.logits is not None:
             done = self.logits.done
-            ids += [self.logits.arrays["logit_top_ids"][done].ravel(), self.logits.arrays["logit_bottom_ids"][done].ravel()]
+            ids += [
+                self.logits.arrays["logit_top_ids"][done].ravel(),
+                self.logits.arrays["logit_bottom_ids"][done].ravel(),
+            ]
         return set(np.unique(np.concatenate(ids)).tolist()) - {-1}
 
 
@@ -305,10 +357,14 @@ class LogitEffects:
         unembedding = _unembedding(model, source, n)
         width = 0 if unembedding.directions is None else min(n, unembedding.unembed.shape[1])
         ids, values = np.zeros((n_rows, width), dtype=np.int64), np.zeros((n_rows, width), dtype=np.float32)
-        arrays = {"logit_top_ids": ids, "logit_top_values": values, "logit_bottom_ids": ids.copy(),
-                  "logit_bottom_values": values.copy(),
-                  "logit_hist_counts": np.zeros((n_rows, LOGIT_BINS if width else 0), dtype=np.int64),
-                  "logit_hist_range": np.zeros((n_rows, 2), dtype=np.float32)}
+        arrays = {
+            "logit_top_ids": ids,
+            "logit_top_values": values,
+            "logit_bottom_ids": ids.copy(),
+            "logit_bottom_values": values.copy(),
+            "logit_hist_counts": np.zeros((n_rows, LOGIT_BINS if width else 0), dtype=np.int64),
+            "logit_hist_range": np.zeros((n_rows, 2), dtype=np.float32),
+        }
         return cls(arrays, np.zeros(n_rows, dtype=bool), model, unembedding)
 
     def fill(self, rows, feature_ids: np.ndarray) -> np.ndarray | None:
@@ -333,8 +389,14 @@ class _Unembedding:
         self.decoder = decoder  # holds the weights' memory, so no other tensor can reuse the address in the key
         self.computed: dict[int, tuple] = {}
 
-    PARTS = ("logit_top_values", "logit_top_ids", "logit_bottom_values", "logit_bottom_ids", "logit_hist_counts",
-             "logit_hist_range")
+    PARTS = (
+        "logit_top_values",
+        "logit_top_ids",
+        "logit_bottom_values",
+        "logit_bottom_ids",
+        "logit_hist_counts",
+        "logit_hist_range",
+    )
 
     def rows(self, features, chunk: int = 256) -> dict[str, np.ndarray]:
         """{name in PARTS: [len(features), ...]} for these feature ids: top and bottom n values and ids, and the
@@ -356,8 +418,10 @@ class _Unembedding:
                 counts, ranges = _row_histograms(logits, LOGIT_BINS)
                 parts = [to_numpy(x) for x in (top.values, top.indices, bottom.values, bottom.indices, counts, ranges)]
                 self.computed.update({f: tuple(p[j] for p in parts) for j, f in enumerate(block)})
-        return {name: np.stack([self.computed[f][part] for f in features]).reshape(len(features), -1)
-                for part, name in enumerate(self.PARTS)}
+        return {
+            name: np.stack([self.computed[f][part] for f in features]).reshape(len(features), -1)
+            for part, name in enumerate(self.PARTS)
+        }
 
 
 def _row_histograms(values: torch.Tensor, n_bins: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -404,8 +468,9 @@ def _unembedding(model, source: FeatureSource, n: int) -> _Unembedding:
     if found is None or found.stamp != stamp:
         directions = source.residual_directions(backend)
         unembed = backend.residual_unembed()
-        found = _Unembedding(None if directions is None else directions.detach().to(unembed.device), unembed, n, stamp,
-                             decoder)
+        found = _Unembedding(
+            None if directions is None else directions.detach().to(unembed.device), unembed, n, stamp, decoder
+        )
         cache.pop(key, None)
         while len(cache) >= _UNEMBEDDINGS_PER_MODEL:
             cache.pop(next(iter(cache)))
@@ -421,7 +486,9 @@ def corpus_token_lists(model, corpus, context_size: int = 128, max_texts: int | 
     a list of strings, local text file paths, a [n, ctx] token tensor, or (online) a HF dataset name."""
     if isinstance(corpus, torch.Tensor):
         if corpus.ndim != 2 or corpus.shape[1] < 2:
-            raise ValueError(f"a token corpus must be [n_contexts, ctx_len >= 2] with BOS first, got {tuple(corpus.shape)}")
+            raise ValueError(
+                f"a token corpus must be [n_contexts, ctx_len >= 2] with BOS first, got {tuple(corpus.shape)}"
+            )
         return list(cpu_tokens(corpus))
     texts = _corpus_texts(corpus, max_texts)
     backend = as_backend(model)
@@ -444,8 +511,10 @@ def _corpus_texts(corpus, max_texts):
         elif isinstance(corpus, str) and _looks_like_dataset_name(corpus):
             return _hf_dataset_texts(corpus, max_texts)
         else:
-            raise FileNotFoundError(f"corpus={str(corpus)!r} is not an existing file (nor a list of texts or a "
-                                    "hub dataset name like 'owner/name')")
+            raise FileNotFoundError(
+                f"corpus={str(corpus)!r} is not an existing file (nor a list of texts or a "
+                "hub dataset name like 'owner/name')"
+            )
     corpus = list(corpus)
     if not corpus:
         raise ValueError("corpus is empty")
@@ -541,8 +610,16 @@ class DashboardState:
 
     BUFFERS = ("score", "value", "ctx", "tokens", "acts")
 
-    def __init__(self, n_features: int, k: int, n_samples: int, n_bins: int, device="cpu",
-                 width: int = WINDOW_BEFORE + WINDOW_AFTER + 1, coactivation=None):
+    def __init__(
+        self,
+        n_features: int,
+        k: int,
+        n_samples: int,
+        n_bins: int,
+        device="cpu",
+        width: int = WINDOW_BEFORE + WINDOW_AFTER + 1,
+        coactivation=None,
+    ):
         self.n_tokens = 0
         self.active = torch.zeros(n_features, dtype=torch.long, device=device)
         self.hist = torch.zeros(n_features, n_bins, dtype=torch.long, device=device)
@@ -558,11 +635,13 @@ class DashboardState:
 
     @staticmethod
     def _empty(n_features, slots, width, device) -> dict:
-        return {"score": torch.full((n_features, slots), -torch.inf, device=device),
-                "value": torch.full((n_features, slots), -torch.inf, device=device),
-                "ctx": torch.full((n_features, slots), _EMPTY_CTX, dtype=torch.long, device=device),
-                "tokens": torch.full((n_features, slots, width), -1, dtype=torch.int32, device=device),
-                "acts": torch.zeros(n_features, slots, width, device=device)}
+        return {
+            "score": torch.full((n_features, slots), -torch.inf, device=device),
+            "value": torch.full((n_features, slots), -torch.inf, device=device),
+            "ctx": torch.full((n_features, slots), _EMPTY_CTX, dtype=torch.long, device=device),
+            "tokens": torch.full((n_features, slots, width), -1, dtype=torch.int32, device=device),
+            "acts": torch.zeros(n_features, slots, width, device=device),
+        }
 
     def add_batch(self, batch_index: int, ctx_ids, feats, tokens, lengths, drop_first: int, seed: int) -> None:
         """Reduce one batch: feats [B, S, F] of contexts `ctx_ids` (indices in the corpus), tokens [B, S]."""
@@ -570,20 +649,22 @@ class DashboardState:
         lengths = torch.as_tensor(lengths, device=device)
         ctx_ids = torch.as_tensor(ctx_ids, dtype=torch.long, device=device)
         valid = torch.arange(feats.shape[1], device=device)[None, :] < lengths[:, None]
-        valid[:, : 1 + drop_first] = False                 # BOS (an outlier) and position artifacts: never counted
+        valid[:, : 1 + drop_first] = False  # BOS (an outlier) and position artifacts: never counted
         feats = feats.masked_fill(~valid[..., None], 0.0)
         self.n_tokens += int(valid.sum())
         positive = feats > 0
         self.active += positive.sum((0, 1))
         # Top-k contexts: each context competes with its own max, so one text cannot fill all k slots.
-        ctx_max, ctx_pos = feats.masked_fill(~valid[..., None], -torch.inf).max(1)        # [B, F]
-        _merge_candidates(self.top, ctx_max.T, ctx_max.T, ctx_pos.T, ctx_ids, feats, tokens, lengths,
-                          self.top["score"].shape[1])
+        ctx_max, ctx_pos = feats.masked_fill(~valid[..., None], -torch.inf).max(1)  # [B, F]
+        _merge_candidates(
+            self.top, ctx_max.T, ctx_max.T, ctx_pos.T, ctx_ids, feats, tokens, lengths, self.top["score"].shape[1]
+        )
         # Uniform sample of active contexts: random keys, keep the smallest (a vectorised reservoir).
         keys = torch.rand(ctx_max.shape, generator=_batch_generator(seed, batch_index), device="cpu").to(device)
         keys = keys.masked_fill(ctx_max <= 0, torch.inf)
-        _merge_candidates(self.sample, -keys.T, ctx_max.T, ctx_pos.T, ctx_ids, feats, tokens, lengths,
-                          self.sample["score"].shape[1])
+        _merge_candidates(
+            self.sample, -keys.T, ctx_max.T, ctx_pos.T, ctx_ids, feats, tokens, lengths, self.sample["score"].shape[1]
+        )
         _update_histogram(self.hist, self.high, feats, positive)
         if (feats.amin((0, 1)) < 0).any():  # one reduction: SAE latents (never negative) pay nothing more
             neg = (-feats).clamp(min=0)
@@ -595,8 +676,11 @@ class DashboardState:
 
     def merge(self, other: DashboardState) -> DashboardState:
         """Fold `other` (a state over other contexts of the same pass) into this one; returns self."""
-        if (self.hist.shape != other.hist.shape or self.top["tokens"].shape != other.top["tokens"].shape
-                or self.sample["tokens"].shape != other.sample["tokens"].shape):
+        if (
+            self.hist.shape != other.hist.shape
+            or self.top["tokens"].shape != other.top["tokens"].shape
+            or self.sample["tokens"].shape != other.sample["tokens"].shape
+        ):
             raise ValueError("these dashboard states come from passes with other features, k, n_samples or n_bins")
         if not torch.equal(self.coact_rows.cpu(), other.coact_rows.cpu()):
             raise ValueError("these dashboard states count co-activation for other features")
@@ -609,7 +693,9 @@ class DashboardState:
         for hist, high in (("hist", "high"), ("hist_neg", "high_neg")):
             mine, theirs = getattr(self, high), getattr(other, high)
             both = torch.maximum(mine, theirs)
-            setattr(self, hist, _fit_range(getattr(self, hist), mine, both) + _fit_range(getattr(other, hist), theirs, both))
+            setattr(
+                self, hist, _fit_range(getattr(self, hist), mine, both) + _fit_range(getattr(other, hist), theirs, both)
+            )
             setattr(self, high, both)
         return self
 
@@ -625,8 +711,13 @@ class DashboardState:
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {name: getattr(self, name) for name in self.TENSORS}
-        out.update({f"{part}.{name}": value for part, buffers in (("top", self.top), ("sample", self.sample))
-                    for name, value in buffers.items()})
+        out.update(
+            {
+                f"{part}.{name}": value
+                for part, buffers in (("top", self.top), ("sample", self.sample))
+                for name, value in buffers.items()
+            }
+        )
         return {name: np.ascontiguousarray(to_numpy(value)) for name, value in out.items()}
 
     @classmethod
@@ -672,7 +763,7 @@ class DashboardState:
 def _windows(feats, tokens, lengths, rows, positions, feature_cols, before, after):
     """Token ids and activations of the window around (context row, position) for each (feature, slot)."""
     offsets = torch.arange(-before, after + 1, device=positions.device)
-    pos = positions[..., None] + offsets                                       # [F, k, W]
+    pos = positions[..., None] + offsets  # [F, k, W]
     valid = (pos >= 1) & (pos < lengths[rows][..., None])
     pos_c = pos.clamp(0, feats.shape[1] - 1)
     ids = tokens[rows[..., None], pos_c].masked_fill(~valid, -1).int()
@@ -685,13 +776,30 @@ def default_batch_tokens(n_features: int) -> int:
     return int(max(256, min(8192, 2**26 // max(n_features, 1))))
 
 
-def dashboard_data(model: ModelLike, source: SourceLike, corpus: Sequence[str] | PathLike | None = None,
-                   features: Iterable[int] | None = None, *, k: int = 10, n_samples: int = 40, n_bins: int = 40,
-                   n_logits: int = 10, n_nearest: int = 5, context_size: int = 128, max_texts: int | None = None,
-                   batch_tokens: int | None = None, seed: int = 0, drop_first: int | None = None,
-                   activations: ActivationResult | None = None, progress: bool = True, workers: int | None = None,
-                   cluster: str | None = None, shards: int | None = None, checkpoint_dir: PathLike | None = None,
-                   coactivation=None) -> DashboardData:
+def dashboard_data(
+    model: ModelLike,
+    source: SourceLike,
+    corpus: Sequence[str] | PathLike | None = None,
+    features: Iterable[int] | None = None,
+    *,
+    k: int = 10,
+    n_samples: int = 40,
+    n_bins: int = 40,
+    n_logits: int = 10,
+    n_nearest: int = 5,
+    context_size: int = 128,
+    max_texts: int | None = None,
+    batch_tokens: int | None = None,
+    seed: int = 0,
+    drop_first: int | None = None,
+    activations: ActivationResult | None = None,
+    progress: bool = True,
+    workers: int | None = None,
+    cluster: str | None = None,
+    shards: int | None = None,
+    checkpoint_dir: PathLike | None = None,
+    coactivation=None,
+) -> DashboardData:
     """Dashboard data for `features` (default: all) of `source`, in one streaming pass over `corpus`, or
     over `activations` already computed (then the model never runs). With `workers` or `cluster` the pass is
     split into shards run as Ray tasks whose partial results merge exactly (the same data as one process).
@@ -773,31 +881,67 @@ def dashboard_data(model: ModelLike, source: SourceLike, corpus: Sequence[str] |
             raise ValueError("give a corpus or activations=, not both (the activations already fix the contexts)")
         drop_first = _check_activations(activations, source, drop_first)
     elif corpus is None:
-        raise TypeError("dashboard_data needs a corpus (texts, a file, a token tensor) or activations=fv.activations(...)")
+        raise TypeError(
+            "dashboard_data needs a corpus (texts, a file, a token tensor) or activations=fv.activations(...)"
+        )
     else:
         drop_first = resolve_drop_first(drop_first, source)
-    feature_ids = (np.arange(source.n_features) if features is None
-                   else np.array([check_feature_index(f, source.n_features, "features") for f in features], dtype=int))
+    feature_ids = (
+        np.arange(source.n_features)
+        if features is None
+        else np.array([check_feature_index(f, source.n_features, "features") for f in features], dtype=int)
+    )
     if len(feature_ids) == 0:
         raise ValueError("features is empty: give at least one feature, or None for all")
-    k, n_samples, n_bins, n_logits, n_nearest = (positive_int(v, name) for v, name in (
-        (k, "k"), (n_samples, "n_samples"), (n_bins, "n_bins"), (n_logits, "n_logits"), (n_nearest, "n_nearest")))
+    k, n_samples, n_bins, n_logits, n_nearest = (
+        positive_int(v, name)
+        for v, name in (
+            (k, "k"),
+            (n_samples, "n_samples"),
+            (n_bins, "n_bins"),
+            (n_logits, "n_logits"),
+            (n_nearest, "n_nearest"),
+        )
+    )
     context_size = integer(context_size, "context_size", minimum=2)
     if n_bins % 2:
         raise ValueError(f"n_bins must be even (bins merge in pairs as the range doubles), got {n_bins}")
-    contexts = (corpus_token_lists(model, corpus, context_size, max_texts) if activations is None
-                else _activation_contexts(model, activations))
-    spec = PassSpec(None if features is None else feature_ids, len(feature_ids), k, n_samples, n_bins, drop_first, seed,
-                    _coactivation_columns(coactivation, feature_ids))
+    contexts = (
+        corpus_token_lists(model, corpus, context_size, max_texts)
+        if activations is None
+        else _activation_contexts(model, activations)
+    )
+    spec = PassSpec(
+        None if features is None else feature_ids,
+        len(feature_ids),
+        k,
+        n_samples,
+        n_bins,
+        drop_first,
+        seed,
+        _coactivation_columns(coactivation, feature_ids),
+    )
     plan = length_sorted_batches([len(c) for c in contexts], batch_tokens or default_batch_tokens(source.n_features))
     if workers is not None or cluster is not None or checkpoint_dir is not None:
         if activations is not None:
-            raise ValueError("workers=, cluster= and checkpoint_dir= split a corpus pass; dashboards from activations= "
-                             "run no model and need none of them")
+            raise ValueError(
+                "workers=, cluster= and checkpoint_dir= split a corpus pass; dashboards from activations= "
+                "run no model and need none of them"
+            )
         from .distributed import sharded_state  # Ray is optional: imported only when asked for
 
-        state = sharded_state(model, source, contexts, plan, spec, workers=workers, cluster=cluster, shards=shards,
-                              checkpoint_dir=checkpoint_dir, progress=progress)
+        state = sharded_state(
+            model,
+            source,
+            contexts,
+            plan,
+            spec,
+            workers=workers,
+            cluster=cluster,
+            shards=shards,
+            checkpoint_dir=checkpoint_dir,
+            progress=progress,
+        )
     else:
         total = sum(max(len(c) - 1 - drop_first, 0) for c in contexts)
         with tqdm(total=total, desc="dashboard", unit="tok", disable=not progress) as bar:
@@ -824,8 +968,10 @@ class PassSpec:
         feats = "all" if self.features is None else ",".join(map(str, np.asarray(self.features).tolist()))
         rows = _coactivation_rows(self.n_features, self.coactivation)
         coact = hashlib.sha256(rows.tobytes()).hexdigest()[:16]
-        return (f"features={feats};k={self.k};n_samples={self.n_samples};n_bins={self.n_bins};"
-                f"drop_first={self.drop_first};seed={self.seed};coactivation={len(rows)}:{coact}")
+        return (
+            f"features={feats};k={self.k};n_samples={self.n_samples};n_bins={self.n_bins};"
+            f"drop_first={self.drop_first};seed={self.seed};coactivation={len(rows)}:{coact}"
+        )
 
 
 def _coactivation_columns(coactivation, feature_ids: np.ndarray):
@@ -842,8 +988,17 @@ def _coactivation_columns(coactivation, feature_ids: np.ndarray):
     return np.array(sorted({column[f] for f in wanted}), dtype=np.int64)
 
 
-def reduce_batches(model, source: FeatureSource, contexts, batches, spec: PassSpec, first_batch: int = 0, bar=None,
-                   activations: ActivationResult | None = None, on_batch=None) -> DashboardState:
+def reduce_batches(
+    model,
+    source: FeatureSource,
+    contexts,
+    batches,
+    spec: PassSpec,
+    first_batch: int = 0,
+    bar=None,
+    activations: ActivationResult | None = None,
+    on_batch=None,
+) -> DashboardState:
     """The DashboardState of `batches` (lists of indices into `contexts`, a list or dict of token tensors), which
     are the plan's batches first_batch, first_batch + 1, ...; from the model, or read from `activations`."""
     device = model.device  # every buffer lives beside the activations; results come back as CPU numpy
@@ -869,21 +1024,37 @@ def _finish(model, source: FeatureSource, state: DashboardState, spec: PassSpec,
     cols = torch.as_tensor(feature_ids, device=device)
     top, sample = state.top, state.sample
     decoder, n_feat = _decoder_or_none(source), len(feature_ids)
-    nearest_ids, nearest_cos = (_nearest(decoder.float(), cols, n_nearest) if decoder is not None
-                                else (torch.zeros(n_feat, 0, dtype=torch.long, device=device), torch.zeros(n_feat, 0, device=device)))
+    nearest_ids, nearest_cos = (
+        _nearest(decoder.float(), cols, n_nearest)
+        if decoder is not None
+        else (torch.zeros(n_feat, 0, dtype=torch.long, device=device), torch.zeros(n_feat, 0, device=device))
+    )
     used_ids = set(torch.cat([top["tokens"].flatten(), sample["tokens"].flatten()]).unique().tolist()) - {-1}
     n = to_numpy
     return DashboardData(
-        feature_ids=feature_ids, n_tokens=state.n_tokens, active_count=n(state.active),
+        feature_ids=feature_ids,
+        n_tokens=state.n_tokens,
+        active_count=n(state.active),
         max_value=n(top["value"][:, 0].clamp(min=0)),
-        top_values=n(top["value"]), top_tokens=n(top["tokens"]), top_acts=n(top["acts"]),
-        sample_values=n(sample["value"]), sample_tokens=n(sample["tokens"]), sample_acts=n(sample["acts"]),
-        hist_counts=n(state.hist), hist_high=n(state.high), hist_neg_counts=n(state.hist_neg),
-        hist_neg_high=n(state.high_neg), **_coactive_top(state, feature_ids, n_nearest),
-        nearest_ids=n(nearest_ids), nearest_cosine=n(nearest_cos),
+        top_values=n(top["value"]),
+        top_tokens=n(top["tokens"]),
+        top_acts=n(top["acts"]),
+        sample_values=n(sample["value"]),
+        sample_tokens=n(sample["tokens"]),
+        sample_acts=n(sample["acts"]),
+        hist_counts=n(state.hist),
+        hist_high=n(state.high),
+        hist_neg_counts=n(state.hist_neg),
+        hist_neg_high=n(state.high_neg),
+        **_coactive_top(state, feature_ids, n_nearest),
+        nearest_ids=n(nearest_ids),
+        nearest_cosine=n(nearest_cos),
         token_strings=_token_strings(model, sorted(used_ids)),
-        hook_name=source.hook_name, source_kind=source.kind, feature_space=source.feature_space,
-        drop_first=spec.drop_first, logits=LogitEffects.lazy(model, source, len(feature_ids), n_logits),
+        hook_name=source.hook_name,
+        source_kind=source.kind,
+        feature_space=source.feature_space,
+        drop_first=spec.drop_first,
+        logits=LogitEffects.lazy(model, source, len(feature_ids), n_logits),
         **_decoder_norms(source, feature_ids),
     )
 
@@ -897,11 +1068,11 @@ def _coactive_top(state: DashboardState, feature_ids: np.ndarray, n: int) -> dic
     jaccard, computed = np.zeros((n_feat, n), dtype=np.float32), np.zeros(n_feat, dtype=np.uint8)
     rows = state.coact_rows.cpu()
     if len(rows) and n > 0:
-        both = state.coact.cpu().long()                                             # [R, F]
+        both = state.coact.cpu().long()  # [R, F]
         active = state.active.cpu()
         union = active[rows][:, None] + active[None, :] - both
         score = torch.where(both > 0, both.double() / union.clamp(min=1).double(), 0.0)
-        score[torch.arange(len(rows), device="cpu"), rows] = -1.0                                  # not itself
+        score[torch.arange(len(rows), device="cpu"), rows] = -1.0  # not itself
         by_count = (-both).argsort(dim=1, stable=True)
         order = by_count.gather(1, (-score.gather(1, by_count)).argsort(dim=1, stable=True))[:, :n]
         best, best_count = score.gather(1, order), both.gather(1, order)
@@ -926,8 +1097,9 @@ def _decoder_norms(source: FeatureSource, feature_ids: np.ndarray) -> dict:
 def _encoded_batch(model, source, contexts, batch, cols):
     """(the batch's context indices, [B, S, F] feature activations, lengths): one forward of exactly this batch
     (rows in length order, as the plan has them), so every shard computes what the one-process pass does."""
-    ((order, hook_acts, lengths),) = hook_activations_batches(model, [contexts[i] for i in batch], source.reads,
-                                                              batch_tokens=sys.maxsize, progress=False)
+    ((order, hook_acts, lengths),) = hook_activations_batches(
+        model, [contexts[i] for i in batch], source.reads, batch_tokens=sys.maxsize, progress=False
+    )
     with torch.inference_mode():
         feats = source.encode(hook_acts).float()
     return [batch[j] for j in order], (feats if cols is None else feats[..., cols]), lengths
@@ -949,27 +1121,41 @@ def _stored_batch(result: ActivationResult, contexts, batch, cols, device):
 def _check_activations(result, source: FeatureSource, drop_first) -> int:
     """Refuse, in one sentence, activations of another source or of inconsistent shape; the drop_first to use."""
     if not isinstance(result, ActivationResult):
-        raise TypeError(f"activations must be an ActivationResult (from fv.activations(model, source, prompts)), got "
-                        f"{type(result).__name__}")
+        raise TypeError(
+            f"activations must be an ActivationResult (from fv.activations(model, source, prompts)), got "
+            f"{type(result).__name__}"
+        )
     difference = source.feature_space.mismatch(result.feature_space)
     if difference is None and (result.hook_name, result.source_kind) != (source.hook_name, source.kind):
         difference = f"{result.source_kind} at {result.hook_name!r} vs {source.kind} at {source.hook_name!r}"
     if difference:
-        raise ValueError(f"activations were computed for another source than {source!r} ({difference}); "
-                         "compute them with this source, or pass the source they came from")
+        raise ValueError(
+            f"activations were computed for another source than {source!r} ({difference}); "
+            "compute them with this source, or pass the source they came from"
+        )
     values, offsets, n_prompts = result.values, np.asarray(result.offsets), len(result.token_ids)
     rows = [len(t) for t in result.token_ids]
-    if (values.ndim != 2 or values.shape[1] != source.n_features or len(offsets) != n_prompts + 1 or offsets[0] != 0
-            or offsets[-1] != values.shape[0] or np.diff(offsets).tolist() != rows):
-        raise ValueError(f"activations do not hold one row of {source.n_features} values per token: values "
-                         f"{tuple(values.shape)}, {len(offsets)} offsets (ending at {offsets[-1] if len(offsets) else '-'}) "
-                         f"for {n_prompts} prompts of {sum(rows)} tokens")
+    if (
+        values.ndim != 2
+        or values.shape[1] != source.n_features
+        or len(offsets) != n_prompts + 1
+        or offsets[0] != 0
+        or offsets[-1] != values.shape[0]
+        or np.diff(offsets).tolist() != rows
+    ):
+        raise ValueError(
+            f"activations do not hold one row of {source.n_features} values per token: values "
+            f"{tuple(values.shape)}, {len(offsets)} offsets (ending at {offsets[-1] if len(offsets) else '-'}) "
+            f"for {n_prompts} prompts of {sum(rows)} tokens"
+        )
     if not n_prompts:
         raise ValueError("activations hold no prompts")
     drop_first = result.drop_first if drop_first is None else integer(drop_first, "drop_first", minimum=0)
     if drop_first < result.drop_first:
-        raise ValueError(f"drop_first={drop_first} is below the activations' drop_first={result.drop_first}: those "
-                         "tokens have no values in them; pass drop_first >= theirs or recompute the activations")
+        raise ValueError(
+            f"drop_first={drop_first} is below the activations' drop_first={result.drop_first}: those "
+            "tokens have no values in them; pass drop_first >= theirs or recompute the activations"
+        )
     return drop_first
 
 
@@ -982,25 +1168,34 @@ def _activation_contexts(model, result: ActivationResult) -> list[torch.Tensor]:
     ids = tokenize(model, result.prompts)
     for i, (full, kept) in enumerate(zip(ids, result.token_ids)):
         if not torch.equal(full[1 + result.drop_first :], cpu_tokens(kept)):
-            raise ValueError(f"activations.token_ids[{i}] are not prompt {i} tokenized by this model (without its first "
-                             f"{1 + result.drop_first} tokens): were they computed with another model or tokenizer?")
+            raise ValueError(
+                f"activations.token_ids[{i}] are not prompt {i} tokenized by this model (without its first "
+                f"{1 + result.drop_first} tokens): were they computed with another model or tokenizer?"
+            )
     return ids
 
 
 def _merge_candidates(buffers, scores, values, positions, ctx_ids, feats, tokens, lengths, slots):
     """Take this batch's best `slots` contexts per feature (by score), read their windows, merge into buffers."""
     ctx = ctx_ids[None, :].expand(scores.shape[0], -1)
-    rows = _ranked(scores, ctx, min(slots, scores.shape[1]))                    # [F, take]
+    rows = _ranked(scores, ctx, min(slots, scores.shape[1]))  # [F, take]
     best_scores, best_values = scores.gather(1, rows), values.gather(1, rows)
     keep = torch.isfinite(best_scores) & (best_values > 0)
     feature_cols = torch.arange(feats.shape[2], device=feats.device)
-    ids, acts = _windows(feats, tokens, lengths, rows, positions.gather(1, rows), feature_cols,
-                         WINDOW_BEFORE, WINDOW_AFTER)
-    _merge_top(buffers, {"score": best_scores.masked_fill(~keep, -torch.inf),
-                         "value": best_values.masked_fill(~keep, -torch.inf),
-                         "ctx": ctx.gather(1, rows).masked_fill(~keep, _EMPTY_CTX),
-                         "tokens": ids.masked_fill(~keep[..., None], -1),  # an empty slot holds no window
-                         "acts": acts.masked_fill(~keep[..., None], 0.0)}, slots)
+    ids, acts = _windows(
+        feats, tokens, lengths, rows, positions.gather(1, rows), feature_cols, WINDOW_BEFORE, WINDOW_AFTER
+    )
+    _merge_top(
+        buffers,
+        {
+            "score": best_scores.masked_fill(~keep, -torch.inf),
+            "value": best_values.masked_fill(~keep, -torch.inf),
+            "ctx": ctx.gather(1, rows).masked_fill(~keep, _EMPTY_CTX),
+            "tokens": ids.masked_fill(~keep[..., None], -1),  # an empty slot holds no window
+            "acts": acts.masked_fill(~keep[..., None], 0.0),
+        },
+        slots,
+    )
 
 
 def _fit_range(hist, high, target) -> torch.Tensor:
@@ -1027,7 +1222,7 @@ def _update_histogram(hist, high, feats, positive) -> None:
     batch_max = feats.amax((0, 1))
     fresh = (high == 0) & (batch_max > 0)
     if fresh.any():
-        _, exponent = torch.frexp(batch_max[fresh])                          # 2**(e - 1) <= max < 2**e
+        _, exponent = torch.frexp(batch_max[fresh])  # 2**(e - 1) <= max < 2**e
         high[fresh] = torch.ldexp(torch.ones_like(batch_max[fresh]), exponent - 1)
     while (grow := (batch_max > 0) & (batch_max / high * n_bins >= n_bins)).any():
         merged = hist[grow].view(-1, n_bins // 2, 2).sum(-1)

@@ -36,8 +36,10 @@ def feature_on_text(model, source, feature: int, text: str) -> dict:
         result = activations(backend, source, [text], progress=False)
     except ValueError as error:  # too short for drop_first: one sentence from activations()
         return {"error": str(error)}
-    return {"tokens": list(result.str_tokens[0]),
-            "acts": result.prompt_values(0)[:, feature].double().numpy().round(4).tolist()}
+    return {
+        "tokens": list(result.str_tokens[0]),
+        "acts": result.prompt_values(0)[:, feature].double().numpy().round(4).tolist(),
+    }
 
 
 def ablation_effects(model, source, data, feature: int, drop_first: int | None = None) -> list[dict]:
@@ -65,8 +67,9 @@ def ablation_effects(model, source, data, feature: int, drop_first: int | None =
     lengths = [len(c) for c in contexts]
     # The feature's activation on each window, from the same hook read as the build.
     acts = torch.zeros(len(contexts), max(lengths), dtype=torch.float64, device="cpu")
-    for batch, hook_acts, batch_lengths in hook_activations_batches(backend, contexts, source.reads,
-                                                                    batch_tokens=sys.maxsize, progress=False):
+    for batch, hook_acts, batch_lengths in hook_activations_batches(
+        backend, contexts, source.reads, batch_tokens=sys.maxsize, progress=False
+    ):
         with torch.inference_mode():
             feats = source.encode(hook_acts)[..., feature].double().cpu()
         for j, i in enumerate(batch):
@@ -78,7 +81,7 @@ def ablation_effects(model, source, data, feature: int, drop_first: int | None =
     for c, ctx in enumerate(contexts):
         tokens[c, : len(ctx)] = ctx
     tokens = tokens.to(backend.device)
-    clean = _next_token_loss(backend, tokens, {})                                  # [contexts, width - 1]
+    clean = _next_token_loss(backend, tokens, {})  # [contexts, width - 1]
     effects = torch.zeros(len(contexts), width, dtype=torch.float64, device="cpu")
     for start in range(0, len(rows), ABLATION_ROWS):
         chunk = rows[start : start + ABLATION_ROWS]
@@ -88,8 +91,12 @@ def ablation_effects(model, source, data, feature: int, drop_first: int | None =
         mask[torch.arange(len(chunk), device=backend.device), position] = True
 
         def ablate(hook_acts, mask=mask):
-            zero = source.steered(hook_acts, feature, "clamp", torch.zeros(hook_acts.shape[:-1], device=hook_acts.device,
-                                                                             dtype=hook_acts.dtype))
+            zero = source.steered(
+                hook_acts,
+                feature,
+                "clamp",
+                torch.zeros(hook_acts.shape[:-1], device=hook_acts.device, dtype=hook_acts.dtype),
+            )
             return torch.where(mask[..., None], zero, hook_acts)
 
         picked = _next_token_loss(backend, tokens[ctx_index], source.steering_hooks(ablate), position)

@@ -32,7 +32,9 @@ def require_ray():
     try:
         import ray
     except ImportError:
-        raise ImportError(f"workers= and cluster= run on Ray, which is not installed: {INSTALL} (or pip install ray)") from None
+        raise ImportError(
+            f"workers= and cluster= run on Ray, which is not installed: {INSTALL} (or pip install ray)"
+        ) from None
     return ray
 
 
@@ -114,8 +116,20 @@ class ShardedRun:
     total_seconds: float
 
 
-def sharded_state(model, source: FeatureSource, contexts, plan, spec: PassSpec, *, workers=None, cluster=None,
-                  shards=None, checkpoint_dir=None, progress=True, report: list | None = None) -> DashboardState:
+def sharded_state(
+    model,
+    source: FeatureSource,
+    contexts,
+    plan,
+    spec: PassSpec,
+    *,
+    workers=None,
+    cluster=None,
+    shards=None,
+    checkpoint_dir=None,
+    progress=True,
+    report: list | None = None,
+) -> DashboardState:
     """The merged DashboardState of the plan, its shards run as Ray tasks (or here, one after another, when
     neither workers nor cluster is given). `report`, if a list, receives one ShardedRun."""
     started = time.perf_counter()
@@ -130,8 +144,9 @@ def sharded_state(model, source: FeatureSource, contexts, plan, spec: PassSpec, 
     n_shards = positive_int(shards, "shards") if shards is not None else (2 * workers if use_ray else LOCAL_SHARDS)
     parts = plan_shards(contexts, plan, min(n_shards, len(plan)))
     directory = Path(checkpoint_dir).expanduser() if checkpoint_dir is not None else None
-    paths = [str(directory / f"shard-{s.index:05d}-of-{len(parts):05d}.safetensors") if directory else None
-             for s in parts]
+    paths = [
+        str(directory / f"shard-{s.index:05d}-of-{len(parts):05d}.safetensors") if directory else None for s in parts
+    ]
     bar = tqdm(total=sum(s.n_tokens for s in parts), desc="dashboard", unit="tok", disable=not progress)
     merged, merge_seconds, results = None, 0.0, []
 
@@ -148,8 +163,9 @@ def sharded_state(model, source: FeatureSource, contexts, plan, spec: PassSpec, 
         for shard, path in zip(parts, paths):
             fold(run_shard(model, source, shard, spec, path))
     else:
-        task = ray.remote(_ray_shard).options(num_cpus=1, num_gpus=1 if model.device.type == "cuda" else 0,
-                                              max_retries=3)
+        task = ray.remote(_ray_shard).options(
+            num_cpus=1, num_gpus=1 if model.device.type == "cuda" else 0, max_retries=3
+        )
         model_ref, source_ref, spec_ref = ray.put(model), ray.put(source), ray.put(spec)
         pending, waiting = list(zip(parts, paths)), []
         while pending or waiting:
@@ -170,8 +186,12 @@ def _connect(cluster, workers):
         raise ValueError(f"cluster must be 'auto' or 'ray://host:port', got {cluster!r}")
     if not ray.is_initialized():
         if cluster is None:  # a local Ray with as many CPUs as workers
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
-                     runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
+            ray.init(
+                num_cpus=workers,
+                include_dashboard=False,
+                log_to_driver=False,
+                runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}},
+            )
         else:
             ray.init(address=cluster, log_to_driver=False)
     return ray

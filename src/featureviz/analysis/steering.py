@@ -55,18 +55,18 @@ class SteeringResult:
     feature: int
     mode: str
     positions: str
-    values: np.ndarray            # [S]
-    texts: list[str]              # the generated continuation per value
-    new_tokens: list[list[str]]   # its tokens per value
-    baseline_text: str            # the unhooked continuation
+    values: np.ndarray  # [S]
+    texts: list[str]  # the generated continuation per value
+    new_tokens: list[list[str]]  # its tokens per value
+    baseline_text: str  # the unhooked continuation
     baseline_tokens: list[str]
-    next_token_ids: np.ndarray    # [U] tokens shown in the next-token chart (union of each value's top tokens)
+    next_token_ids: np.ndarray  # [U] tokens shown in the next-token chart (union of each value's top tokens)
     next_token_strings: list[str]
     next_token_probs: np.ndarray  # [S, U] their probabilities at the last prompt position
-    baseline_probs: np.ndarray    # [U] the same without the hook
-    kl: np.ndarray                # [S] KL(steered || unhooked) of the full next-token distribution
+    baseline_probs: np.ndarray  # [U] the same without the hook
+    kl: np.ndarray  # [S] KL(steered || unhooked) of the full next-token distribution
     feature_space: FeatureSpace | None = None
-    note: str = ""                # where a default sweep came from (the feature's own scale), else ""
+    note: str = ""  # where a default sweep came from (the feature's own scale), else ""
 
     def to_frame(self):
         import pandas as pd
@@ -75,8 +75,10 @@ class SteeringResult:
 
     def __repr__(self) -> str:
         kl = f", max KL {float(np.max(self.kl)):.3g}" if len(self.kl) else ""
-        return (f"SteeringResult(feature {self.feature}, {self.mode} {value_range(self.values)}, "
-                f"prompt={short_text(self.prompt)}{kl})")
+        return (
+            f"SteeringResult(feature {self.feature}, {self.mode} {value_range(self.values)}, "
+            f"prompt={short_text(self.prompt)}{kl})"
+        )
 
 
 class SteeringHook:
@@ -106,10 +108,22 @@ class SteeringHook:
         return torch.where(mask.view(1, -1, 1), steered, acts)
 
 
-def steer(model: ModelLike, source: SourceLike, prompt: str, feature: int,
-          values: tuple[float, float] | Sequence[float] | None = None, *, mode: str = "add", positions: str = "all",
-          max_new_tokens: int = 32, do_sample: bool = False, temperature: float = 1.0, seed: int = 0,
-          top_tokens: int = 5, steps: int = 9) -> SteeringResult:
+def steer(
+    model: ModelLike,
+    source: SourceLike,
+    prompt: str,
+    feature: int,
+    values: tuple[float, float] | Sequence[float] | None = None,
+    *,
+    mode: str = "add",
+    positions: str = "all",
+    max_new_tokens: int = 32,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    seed: int = 0,
+    top_tokens: int = 5,
+    steps: int = 9,
+) -> SteeringResult:
     """Generate from `prompt` once per value in `values`, all rows in one batched generate (the prompt runs once:
     the next-token probabilities are the logits of generate's first step).
 
@@ -171,9 +185,11 @@ def steer(model: ModelLike, source: SourceLike, prompt: str, feature: int,
 
     tokens = backend.tokenize(prompt)[None].to(backend.device)  # [1, P], BOS first
     if tokens.shape[1] + max_new_tokens > backend.n_ctx:
-        raise ValueError(f"prompt ({tokens.shape[1]} tokens) + max_new_tokens ({max_new_tokens}) exceeds the "
-                         f"model's context of {backend.n_ctx}")
-    batch = tokens.expand(len(values) + 1, -1)                  # last row: unhooked baseline (value ignored)
+        raise ValueError(
+            f"prompt ({tokens.shape[1]} tokens) + max_new_tokens ({max_new_tokens}) exceeds the "
+            f"model's context of {backend.n_ctx}"
+        )
+    batch = tokens.expand(len(values) + 1, -1)  # last row: unhooked baseline (value ignored)
     row_values = torch.tensor(np.append(values, np.nan), dtype=torch.float32, device=backend.device)
     steering = SteeringHook(source, feature, mode, row_values[:-1], positions)
 
@@ -182,29 +198,49 @@ def steer(model: ModelLike, source: SourceLike, prompt: str, feature: int,
 
     def check_first(logits):  # generate's first step runs the whole prompt: its last position's logits are the
         if not torch.isfinite(logits).all():  # next-token distribution (no second pass over the prompt)
-            raise FloatingPointError(f"steering with values up to {np.abs(values).max():g} overflowed the "
-                                     f"model's {dtype_of(backend.model)} activations: use smaller values")
+            raise FloatingPointError(
+                f"steering with values up to {np.abs(values).max():g} overflowed the "
+                f"model's {dtype_of(backend.model)} activations: use smaller values"
+            )
 
     # The hooks live on the shared model only inside this lock: no other call sees them or leaves its own.
     with model_lock(backend.model):
         torch.manual_seed(seed)
-        generated, logits = backend.generate(batch, source.steering_hooks(apply), max_new_tokens=max_new_tokens,
-                                             do_sample=do_sample, temperature=temperature, check_first=check_first)
-    new = generated[:, tokens.shape[1]:]
+        generated, logits = backend.generate(
+            batch,
+            source.steering_hooks(apply),
+            max_new_tokens=max_new_tokens,
+            do_sample=do_sample,
+            temperature=temperature,
+            check_first=check_first,
+        )
+    new = generated[:, tokens.shape[1] :]
     texts, new_tokens = zip(*[_decode(backend, row) for row in new])
 
     log_probs = logits.log_softmax(-1)
     probs = log_probs.exp()
     kl = (probs[:-1] * (log_probs[:-1] - log_probs[-1:])).sum(-1).clamp(min=0)
-    shown = torch.unique(torch.cat([probs[:-1].topk(top_tokens, -1).indices.flatten(),
-                                    probs[-1].topk(top_tokens).indices]), sorted=False)
+    shown = torch.unique(
+        torch.cat([probs[:-1].topk(top_tokens, -1).indices.flatten(), probs[-1].topk(top_tokens).indices]), sorted=False
+    )
     shown = shown[probs[:, shown].max(0).values.argsort(descending=True)]
     return SteeringResult(
-        prompt=prompt, feature=feature, mode=mode, positions=positions, values=values,
-        texts=list(texts[:-1]), new_tokens=list(new_tokens[:-1]), baseline_text=texts[-1], baseline_tokens=new_tokens[-1],
-        next_token_ids=to_numpy(shown), next_token_strings=backend.to_str_tokens(shown),
-        next_token_probs=to_numpy(probs[:-1, shown]), baseline_probs=to_numpy(probs[-1, shown]), kl=to_numpy(kl),
-        feature_space=source.feature_space, note=note,
+        prompt=prompt,
+        feature=feature,
+        mode=mode,
+        positions=positions,
+        values=values,
+        texts=list(texts[:-1]),
+        new_tokens=list(new_tokens[:-1]),
+        baseline_text=texts[-1],
+        baseline_tokens=new_tokens[-1],
+        next_token_ids=to_numpy(shown),
+        next_token_strings=backend.to_str_tokens(shown),
+        next_token_probs=to_numpy(probs[:-1, shown]),
+        baseline_probs=to_numpy(probs[-1, shown]),
+        kl=to_numpy(kl),
+        feature_space=source.feature_space,
+        note=note,
     )
 
 
@@ -214,4 +250,6 @@ def _decode(backend, row: torch.Tensor) -> tuple[str, list[str]]:
     ids = row.tolist()
     if eos is not None and eos in ids:
         ids = ids[: ids.index(eos)]
-    return backend.tokenizer.decode(ids), backend.to_str_tokens(torch.tensor(ids, dtype=torch.long, device="cpu")) if ids else []
+    return backend.tokenizer.decode(ids), backend.to_str_tokens(
+        torch.tensor(ids, dtype=torch.long, device="cpu")
+    ) if ids else []

@@ -44,11 +44,11 @@ EARLY_POSITIONS = 3  # a peak on one of the first 3 tokens after BOS reads as a 
 class SteeringTarget:
     feature: int
     accepted: bool
-    reasons: list[str]            # one sentence per check, in order; the failing ones start with "REJECT"
-    prompt_max: float             # the feature's largest activation on the prompt
-    typical: float                # median of its top-context peaks in the evidence corpus
-    punctuation_share: float      # share of top contexts peaking on punctuation / whitespace
-    position_share: float         # share of top contexts peaking on one of the first EARLY_POSITIONS tokens
+    reasons: list[str]  # one sentence per check, in order; the failing ones start with "REJECT"
+    prompt_max: float  # the feature's largest activation on the prompt
+    typical: float  # median of its top-context peaks in the evidence corpus
+    punctuation_share: float  # share of top contexts peaking on punctuation / whitespace
+    position_share: float  # share of top contexts peaking on one of the first EARLY_POSITIONS tokens
     values: np.ndarray = field(default_factory=lambda: np.zeros(0))  # suggested sweep (multiples of typical)
 
     def __str__(self) -> str:
@@ -56,13 +56,23 @@ class SteeringTarget:
         return "\n".join([f"feature {self.feature}: {verdict}"] + [f"  - {r}" for r in self.reasons])
 
     def __repr__(self) -> str:
-        return (f"SteeringTarget(feature {self.feature}: {'accepted' if self.accepted else 'rejected'}, "
-                f"typical {self.typical:.3g}, prompt max {self.prompt_max:.3g})")
+        return (
+            f"SteeringTarget(feature {self.feature}: {'accepted' if self.accepted else 'rejected'}, "
+            f"typical {self.typical:.3g}, prompt max {self.prompt_max:.3g})"
+        )
 
 
-def check_steering_target(model: ModelLike, source: SourceLike, feature: int, prompt: str, evidence: DashboardData, *,
-                          max_punctuation: float = 0.5, max_position: float = 0.5,
-                          multiples: Sequence[float] = SWEEP_MULTIPLES) -> SteeringTarget:
+def check_steering_target(
+    model: ModelLike,
+    source: SourceLike,
+    feature: int,
+    prompt: str,
+    evidence: DashboardData,
+    *,
+    max_punctuation: float = 0.5,
+    max_position: float = 0.5,
+    multiples: Sequence[float] = SWEEP_MULTIPLES,
+) -> SteeringTarget:
     """Check one feature before steering it, against `prompt` (where it will be ablated) and `evidence`.
 
     Parameters
@@ -92,8 +102,9 @@ def check_steering_target(model: ModelLike, source: SourceLike, feature: int, pr
     source = as_source(source, model, any_model=True)
     feature = source.check_feature(feature)
     if not isinstance(evidence, DashboardData):
-        raise TypeError(f"evidence must be DashboardData (fv.dashboard_data over held-out text), "
-                        f"got {type(evidence).__name__}")
+        raise TypeError(
+            f"evidence must be DashboardData (fv.dashboard_data over held-out text), got {type(evidence).__name__}"
+        )
     row = evidence.row(feature)
     acts = activations(model, source, prompt, drop_first=evidence.drop_first, progress=False)
     column = acts.values[:, feature]
@@ -109,29 +120,44 @@ def check_steering_target(model: ModelLike, source: SourceLike, feature: int, pr
 
     peaks = evidence.top_values[row][np.isfinite(evidence.top_values[row])]
     if not len(peaks):
-        return SteeringTarget(feature, False, reasons + ["REJECT: never fires in the evidence corpus"],
-                              prompt_max, 0.0, 0.0, 0.0)
+        return SteeringTarget(
+            feature, False, reasons + ["REJECT: never fires in the evidence corpus"], prompt_max, 0.0, 0.0, 0.0
+        )
     punctuation, early = _peak_kinds(evidence, row)
     punctuation_share, position_share = float(punctuation.mean()), float(early.mean())
     for share, limit, bad, good in (
-        (punctuation_share, max_punctuation, "peak on punctuation or whitespace (a format feature, not a concept)",
-         "peak on a word, not punctuation"),
-        (position_share, max_position, f"peak on one of the first {EARLY_POSITIONS} tokens of a text (a position "
-         f"feature)", f"peak past the first {EARLY_POSITIONS} tokens"),
+        (
+            punctuation_share,
+            max_punctuation,
+            "peak on punctuation or whitespace (a format feature, not a concept)",
+            "peak on a word, not punctuation",
+        ),
+        (
+            position_share,
+            max_position,
+            f"peak on one of the first {EARLY_POSITIONS} tokens of a text (a position feature)",
+            f"peak past the first {EARLY_POSITIONS} tokens",
+        ),
     ):
         accepted &= share <= limit
-        reasons.append(f"REJECT: {share:.0%} of its top contexts {bad}" if share > limit
-                       else f"{1 - share:.0%} of its top contexts {good}")
+        reasons.append(
+            f"REJECT: {share:.0%} of its top contexts {bad}"
+            if share > limit
+            else f"{1 - share:.0%} of its top contexts {good}"
+        )
 
     typical = float(np.median(peaks))
     values = typical * np.asarray(multiples, dtype=float)
-    reasons.append(f"typical activation {typical:.1f} (median of its {len(peaks)} top-context peaks), so the sweep "
-                   f"runs {values.min():+.0f} ... {values.max():+.0f} ({min(multiples):g}x to {max(multiples):g}x)")
+    reasons.append(
+        f"typical activation {typical:.1f} (median of its {len(peaks)} top-context peaks), so the sweep "
+        f"runs {values.min():+.0f} ... {values.max():+.0f} ({min(multiples):g}x to {max(multiples):g}x)"
+    )
     return SteeringTarget(feature, accepted, reasons, prompt_max, typical, punctuation_share, position_share, values)
 
 
-def pick_steering_target(model: ModelLike, source: SourceLike, candidates: Iterable[int], prompt: str, evidence: DashboardData,
-                         **options) -> tuple[SteeringTarget, list[SteeringTarget]]:
+def pick_steering_target(
+    model: ModelLike, source: SourceLike, candidates: Iterable[int], prompt: str, evidence: DashboardData, **options
+) -> tuple[SteeringTarget, list[SteeringTarget]]:
     """The first of `candidates` that passes every check of `check_steering_target`.
 
     Parameters
@@ -166,8 +192,10 @@ def pick_steering_target(model: ModelLike, source: SourceLike, candidates: Itera
         tried.append(target)
         if target.accepted:
             return target, tried
-    raise ValueError(f"none of the {len(tried)} candidates is a sensible steering target on this prompt:\n"
-                     + "\n".join(str(t) for t in tried))
+    raise ValueError(
+        f"none of the {len(tried)} candidates is a sensible steering target on this prompt:\n"
+        + "\n".join(str(t) for t in tried)
+    )
 
 
 def _peak_kinds(evidence: DashboardData, row: int) -> tuple[np.ndarray, np.ndarray]:
@@ -188,9 +216,9 @@ class FeatureScale:
     """How strongly a feature usually fires, which sets a default steering sweep."""
 
     feature: int
-    typical: float        # median, over the calibration texts where it fires, of its largest activation there
-    prompt_max: float     # its largest activation on the prompt
-    note: str             # where `typical` came from, and whether the feature fires on the prompt
+    typical: float  # median, over the calibration texts where it fires, of its largest activation there
+    prompt_max: float  # its largest activation on the prompt
+    note: str  # where `typical` came from, and whether the feature fires on the prompt
 
     def sweep(self, steps: int = 21, multiple: float = DEFAULT_MULTIPLE) -> np.ndarray:
         return np.linspace(-multiple * self.typical, multiple * self.typical, steps)
@@ -199,8 +227,9 @@ class FeatureScale:
         return f"FeatureScale(feature {self.feature}: typical {self.typical:.3g}, prompt max {self.prompt_max:.3g})"
 
 
-def feature_scale(model: ModelLike, source: SourceLike, feature: int, prompt: str, *,
-                  texts: Sequence[str] | None = None) -> FeatureScale:
+def feature_scale(
+    model: ModelLike, source: SourceLike, feature: int, prompt: str, *, texts: Sequence[str] | None = None
+) -> FeatureScale:
     """A feature's typical activation on `texts`, which sets the default steering sweep.
 
     A feature that never fires there takes the typical activation of the source's features instead, and the
@@ -226,17 +255,21 @@ def feature_scale(model: ModelLike, source: SourceLike, feature: int, prompt: st
     """
     source = as_source(source, model, any_model=True)
     feature = source.check_feature(feature)
-    maxima = _calibration_maxima(model, source, texts)             # [n_texts, n_features]
+    maxima = _calibration_maxima(model, source, texts)  # [n_texts, n_features]
     fired = maxima[:, feature][maxima[:, feature] > 0]
     if len(fired):
         typical = float(np.median(fired))
-        note = (f"feature {feature}'s typical activation is {typical:.3g} (median peak on the {len(fired)} of "
-                f"{len(maxima)} calibration texts where it fires)")
+        note = (
+            f"feature {feature}'s typical activation is {typical:.3g} (median peak on the {len(fired)} of "
+            f"{len(maxima)} calibration texts where it fires)"
+        )
     else:
         peaks = maxima.max(0)
         typical = float(np.median(peaks[peaks > 0])) if (peaks > 0).any() else 1.0
-        note = (f"feature {feature} never fires on the {len(maxima)} calibration texts, so the sweep uses the "
-                f"typical activation of this source's features, {typical:.3g}")
+        note = (
+            f"feature {feature} never fires on the {len(maxima)} calibration texts, so the sweep uses the "
+            f"typical activation of this source's features, {typical:.3g}"
+        )
     prompt_max = float(activations(model, source, prompt, progress=False).values[:, feature].max())
     if prompt_max <= 0:
         note += "; it never fires on this prompt, so clamping or ablating it there changes nothing"
@@ -255,7 +288,7 @@ def _calibration_maxima(model, source, texts) -> np.ndarray:
     if cached is not None and cached[0]() is model and cached[1] == texts:
         return cached[2]
     acts = activations(model, source, list(texts), progress=False)
-    starts = acts.offsets[:-1][np.diff(acts.offsets) > 0]           # texts left with no tokens have no peak
+    starts = acts.offsets[:-1][np.diff(acts.offsets) > 0]  # texts left with no tokens have no peak
     maxima = np.maximum.reduceat(to_numpy(acts.values), starts, axis=0)
     _CALIBRATION[source] = (weakref.ref(model), texts, maxima)
     return maxima

@@ -63,9 +63,17 @@ class ActivationCache:
     The model is only needed for shards not yet on disk.
     """
 
-    def __init__(self, directory, tokens: torch.Tensor, hook_name: str, model=None,
-                 contexts_per_shard: int = 512, batch_size: int = 16, max_norm: float | None = None,
-                 log: Callable[[str], None] = print):
+    def __init__(
+        self,
+        directory,
+        tokens: torch.Tensor,
+        hook_name: str,
+        model=None,
+        contexts_per_shard: int = 512,
+        batch_size: int = 16,
+        max_norm: float | None = None,
+        log: Callable[[str], None] = print,
+    ):
         self.dir = Path(directory)
         self.tokens = cpu_tokens(np.asarray(tokens))
         self.hook_name = hook_name
@@ -109,17 +117,19 @@ class ActivationCache:
         if self.model is None:
             raise FileNotFoundError(f"{path} is not cached and no model was given to compute it")
         start = time.time()
-        ctx = self.tokens[i * self.contexts_per_shard:(i + 1) * self.contexts_per_shard]
+        ctx = self.tokens[i * self.contexts_per_shard : (i + 1) * self.contexts_per_shard]
         parts = []
         for b in range(0, len(ctx), self.batch_size):
-            acts = resid_pre(self.model, ctx[b:b + self.batch_size], self.hook_name)[:, 1:]
+            acts = resid_pre(self.model, ctx[b : b + self.batch_size], self.hook_name)[:, 1:]
             acts = acts.reshape(-1, acts.shape[-1])
             parts.append(to_numpy(acts[within_norm(acts, self.max_norm)].to(torch.float16)))
         rows = np.concatenate(parts)
         _save_atomic(path, rows)
         n, dt = ctx.shape[0] * (ctx.shape[1] - 1), time.time() - start
-        self.log(f"cached shard {i + 1}/{self.n_shards}: {n:,} tokens in {dt:.0f} s ({n / dt:,.0f} tok/s), "
-                 f"{n - len(rows)} over max_norm dropped")
+        self.log(
+            f"cached shard {i + 1}/{self.n_shards}: {n:,} tokens in {dt:.0f} s ({n / dt:,.0f} tok/s), "
+            f"{n - len(rows)} over max_norm dropped"
+        )
 
     def cache_all(self) -> None:
         for i in range(self.n_shards):
@@ -152,7 +162,7 @@ class ActivationCache:
                 acts = torch.cat([rest, acts])
             pos = 0
             while pos + batch_size <= len(acts):
-                yield acts[pos:pos + batch_size].float()
+                yield acts[pos : pos + batch_size].float()
                 pos += batch_size
             rest = acts[pos:]
             shard += 1
@@ -201,16 +211,35 @@ def make_trainer(cfg: TrainConfig):
     from sae_lens.training.sae_trainer import SAETrainer
 
     torch.manual_seed(cfg.seed)
-    metadata = SAEMetadata(model_name=cfg.model_name, hook_name=cfg.hook_name, context_size=cfg.context_size,
-                           prepend_bos=True, dataset_path=cfg.dataset, exclude_special_tokens=False,
-                           **cfg.metadata)
-    sae = TopKTrainingSAE(TopKTrainingSAEConfig(
-        d_in=cfg.d_in, d_sae=cfg.d_sae, k=cfg.k, aux_loss_coefficient=cfg.aux_loss_coefficient,
-        normalize_activations="expected_average_only_in", metadata=metadata, device=cfg.device))
+    metadata = SAEMetadata(
+        model_name=cfg.model_name,
+        hook_name=cfg.hook_name,
+        context_size=cfg.context_size,
+        prepend_bos=True,
+        dataset_path=cfg.dataset,
+        exclude_special_tokens=False,
+        **cfg.metadata,
+    )
+    sae = TopKTrainingSAE(
+        TopKTrainingSAEConfig(
+            d_in=cfg.d_in,
+            d_sae=cfg.d_sae,
+            k=cfg.k,
+            aux_loss_coefficient=cfg.aux_loss_coefficient,
+            normalize_activations="expected_average_only_in",
+            metadata=metadata,
+            device=cfg.device,
+        )
+    )
     trainer_cfg = SAETrainerConfig(
-        total_training_samples=cfg.total_tokens, train_batch_size_samples=cfg.batch_size, lr=cfg.lr,
-        lr_warm_up_steps=cfg.warmup_steps, lr_decay_steps=int(cfg.decay_fraction * cfg.total_steps),
-        lr_end=0.0, dead_feature_window=cfg.dead_feature_window, feature_sampling_window=cfg.dead_feature_window,
+        total_training_samples=cfg.total_tokens,
+        train_batch_size_samples=cfg.batch_size,
+        lr=cfg.lr,
+        lr_warm_up_steps=cfg.warmup_steps,
+        lr_decay_steps=int(cfg.decay_fraction * cfg.total_steps),
+        lr_end=0.0,
+        dead_feature_window=cfg.dead_feature_window,
+        feature_sampling_window=cfg.dead_feature_window,
     )
     # We drive the steps ourselves (see train_sae), so the trainer's own data provider is never read.
     return SAETrainer(trainer_cfg, sae, data_provider=iter(()))
@@ -236,9 +265,17 @@ def export_inference_sae(training_sae, scaling_factor: float | None, path, n_tok
     return path
 
 
-def train_sae(cache: ActivationCache, cfg: TrainConfig, run_dir, export_dir=None, final_dir=None,
-              log_every: int = 20, save_every_s: float = 300, deadline: float | None = None,
-              log: Callable[[str], None] = print):
+def train_sae(
+    cache: ActivationCache,
+    cfg: TrainConfig,
+    run_dir,
+    export_dir=None,
+    final_dir=None,
+    log_every: int = 20,
+    save_every_s: float = 300,
+    deadline: float | None = None,
+    log: Callable[[str], None] = print,
+):
     """Train (or resume training) a TopK SAE on `cache`; returns the sae-lens training SAE.
 
     export_dir: fp16 checkpoints at each of cfg.export_at tokens go to export_dir/<tokens:012d>/ (written once).
@@ -265,8 +302,10 @@ def train_sae(cache: ActivationCache, cfg: TrainConfig, run_dir, export_dir=None
         # the residual has a large mean (~half its energy here) that Adam would take most of the run to learn.
         with torch.no_grad():
             sae.b_dec.copy_(first.mean(0) * scale)
-        log(f"activation mean norm {mean_norm:.1f}, scaling factor {scale:.4f}, "
-            f"mean share of energy {(first.mean(0).pow(2).sum() / first.pow(2).sum(-1).mean()).item():.2f}")
+        log(
+            f"activation mean norm {mean_norm:.1f}, scaling factor {scale:.4f}, "
+            f"mean share of energy {(first.mean(0).pow(2).sum() / first.pow(2).sum(-1).mean()).item():.2f}"
+        )
 
     def save_state():
         tmp = run_dir / "state.partial"
@@ -303,19 +342,26 @@ def train_sae(cache: ActivationCache, cfg: TrainConfig, run_dir, export_dir=None
                 with torch.no_grad():
                     x, x_hat = out.sae_in.float(), out.sae_out.float()
                     ev = 1 - (x - x_hat).pow(2).sum() / (x - x.mean(0)).pow(2).sum()
-                    row = {"step": trainer.n_training_steps, "tokens": n, "time": time.time(),
-                           "mse": out.losses["mse_loss"].item(),
-                           "aux": float(out.losses.get("auxiliary_reconstruction_loss", 0.0)),
-                           "explained_variance": ev.item(),
-                           "l0": (out.feature_acts > 0).float().sum(-1).mean().item(),
-                           "dead": int(trainer.dead_neurons.sum()),
-                           "lr": trainer.optimizer.param_groups[0]["lr"],
-                           "tok_per_s": (n - tokens0) / (time.time() - t0),
-                           "train_tok_per_s": (n - tokens0) / step_time}
+                    row = {
+                        "step": trainer.n_training_steps,
+                        "tokens": n,
+                        "time": time.time(),
+                        "mse": out.losses["mse_loss"].item(),
+                        "aux": float(out.losses.get("auxiliary_reconstruction_loss", 0.0)),
+                        "explained_variance": ev.item(),
+                        "l0": (out.feature_acts > 0).float().sum(-1).mean().item(),
+                        "dead": int(trainer.dead_neurons.sum()),
+                        "lr": trainer.optimizer.param_groups[0]["lr"],
+                        "tok_per_s": (n - tokens0) / (time.time() - t0),
+                        "train_tok_per_s": (n - tokens0) / step_time,
+                    }
                 log_file.write(json.dumps(row) + "\n")
                 log_file.flush()
-                log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                             for k, v in row.items() if k != "time"))
+                log(
+                    " ".join(
+                        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k != "time"
+                    )
+                )
             exported = False
             while pending and n >= pending[0]:
                 target = pending.pop(0)
@@ -337,8 +383,16 @@ def train_sae(cache: ActivationCache, cfg: TrainConfig, run_dir, export_dir=None
 
 
 @torch.no_grad()
-def evaluate_sae(sae, model, tokens: torch.Tensor, *, acts: torch.Tensor | None = None, ce_contexts: int | None = None,
-                 max_norm: float | None = None, batch_size: int = 16) -> dict:
+def evaluate_sae(
+    sae,
+    model,
+    tokens: torch.Tensor,
+    *,
+    acts: torch.Tensor | None = None,
+    ce_contexts: int | None = None,
+    max_norm: float | None = None,
+    batch_size: int = 16,
+) -> dict:
     """Quality of an SAE on held-out contexts. Position 0 (BOS) and tokens whose activation norm exceeds
     `max_norm` (attention sinks) are excluded everywhere; the model is never changed at those positions.
 
@@ -376,13 +430,13 @@ def evaluate_sae(sae, model, tokens: torch.Tensor, *, acts: torch.Tensor | None 
 
     if acts is not None:
         for b in range(0, len(acts), 4096):
-            x = acts[b:b + 4096].float()
+            x = acts[b : b + 4096].float()
             reconstruct(x[within_norm(x, max_norm)])
     ce = {"clean": 0.0, "sae": 0.0, "zero": 0.0}
     ce_count = 0
     n_forward = len(tokens) if acts is None else min(ce_contexts, len(tokens))
     for b in range(0, n_forward, batch_size):
-        tok = tokens[b:min(b + batch_size, n_forward)].to(device)
+        tok = tokens[b : min(b + batch_size, n_forward)].to(device)
         resid = resid_pre(model, tok, hook_name)
         x = resid[:, 1:].reshape(-1, resid.shape[-1])
         keep = within_norm(x, max_norm)
@@ -404,9 +458,14 @@ def evaluate_sae(sae, model, tokens: torch.Tensor, *, acts: torch.Tensor | None 
             ce_count += tok[:n_ce, 2:].numel()
     n = stats["n"] or float("nan")  # no token kept: nan metrics
     total_var = stats["sum_sq"] - sum_x.pow(2).sum().item() / n
-    result = {"n_tokens": stats["n"], "explained_variance": 1 - stats["sq_err"] / total_var,
-              "mean_l0": stats["l0"] / n,
-              "dead_fraction": 1 - fired.float().mean().item(), "n_ce_tokens": ce_count, "max_norm": max_norm}
+    result = {
+        "n_tokens": stats["n"],
+        "explained_variance": 1 - stats["sq_err"] / total_var,
+        "mean_l0": stats["l0"] / n,
+        "dead_fraction": 1 - fired.float().mean().item(),
+        "n_ce_tokens": ce_count,
+        "max_norm": max_norm,
+    }
     if ce_count:
         result.update({f"ce_{k}": v / ce_count for k, v in ce.items()})
         denom = result["ce_zero"] - result["ce_clean"]

@@ -9,7 +9,22 @@ from .visualize import DatasetExamples, Visualization, dataset_examples, unit_ac
 from .widgets import Gallery, VisionScrubber
 
 __all__ = [
-    "CheckpointGallery", "DatasetExamples", "FACTORS", "Gallery", "Transforms", "VisionCNN", "VisionScrubber",
-    "Visualization", "checkpoint_gallery", "checkpoint_steps", "class_colours", "dataset_examples",
-    "load_checkpoint", "load_checkpoints", "make_images", "training_metrics", "unit_activations", "visualize",
+    "CheckpointGallery",
+    "DatasetExamples",
+    "FACTORS",
+    "Gallery",
+    "Transforms",
+    "VisionCNN",
+    "VisionScrubber",
+    "Visualization",
+    "checkpoint_gallery",
+    "checkpoint_steps",
+    "class_colours",
+    "dataset_examples",
+    "load_checkpoint",
+    "load_checkpoints",
+    "make_images",
+    "training_metrics",
+    "unit_activations",
+    "visualize",
 ]

@@ -19,14 +19,14 @@ class CheckpointGallery:
 
     layer: str
     units: list
-    labels: list[str]              # [C]
-    x_values: np.ndarray           # [C] e.g. training steps
+    labels: list[str]  # [C]
+    x_values: np.ndarray  # [C] e.g. training steps
     x_label: str
-    images: np.ndarray             # [C, U, N, H, W, 3] float32 in [0, 1]
-    activations: np.ndarray        # [C, U, N]: each optimised image on its unit (at its own checkpoint)
+    images: np.ndarray  # [C, U, N, H, W, 3] float32 in [0, 1]
+    activations: np.ndarray  # [C, U, N]: each optimised image on its unit (at its own checkpoint)
     probe_mean: np.ndarray | None  # [C, U]: mean over the probe images (the longitudinal curve)
-    probe_max: np.ndarray | None   # [C, U]
-    weight_cosine: np.ndarray      # [C, U]: cosine of the unit's incoming weights with the previous checkpoint
+    probe_max: np.ndarray | None  # [C, U]
+    weight_cosine: np.ndarray  # [C, U]: cosine of the unit's incoming weights with the previous checkpoint
     visualizations: list[Visualization]
 
     @property
@@ -65,8 +65,17 @@ def incoming_weights(model: nn.Module, layer: str) -> torch.Tensor | None:
     return found
 
 
-def checkpoint_gallery(checkpoints, layer: str, units, *, probe=None, x_values=None, x_label: str = "step",
-                       progress: bool = True, **visualize_kwargs) -> CheckpointGallery:
+def checkpoint_gallery(
+    checkpoints,
+    layer: str,
+    units,
+    *,
+    probe=None,
+    x_values=None,
+    x_label: str = "step",
+    progress: bool = True,
+    **visualize_kwargs,
+) -> CheckpointGallery:
     """`visualize` at every checkpoint, with the same seed and settings, and each unit on a probe set.
 
     Units are matched across checkpoints by index; ``weight_cosine`` says how far each unit's incoming weights
@@ -124,8 +133,15 @@ def checkpoint_gallery(checkpoints, layer: str, units, *, probe=None, x_values=N
             cosines.append(np.full(len(vis.activations), np.nan))
         previous = weights
     return CheckpointGallery(
-        layer, visualizations[0].units, labels, xs, x_label,
-        np.stack([v.images for v in visualizations]), np.stack([v.activations for v in visualizations]),
-        np.stack(probe_mean) if probe is not None else None, np.stack(probe_max) if probe is not None else None,
-        np.stack(cosines).astype(np.float32), visualizations)
-
+        layer,
+        visualizations[0].units,
+        labels,
+        xs,
+        x_label,
+        np.stack([v.images for v in visualizations]),
+        np.stack([v.activations for v in visualizations]),
+        np.stack(probe_mean) if probe is not None else None,
+        np.stack(probe_max) if probe is not None else None,
+        np.stack(cosines).astype(np.float32),
+        visualizations,
+    )

@@ -28,8 +28,15 @@ PARAMS = ("fft", "pixel")
 class ImageParam(torch.nn.Module):
     """A batch of images [B, 3, H, W] in [0, 1] drawn from learnable tensors (Fourier or pixel space)."""
 
-    def __init__(self, generators: list[torch.Generator], size: tuple[int, int], param: str = "fft",
-                 decorrelate: bool = True, sd: float = 0.01, decay_power: float = 1.0):
+    def __init__(
+        self,
+        generators: list[torch.Generator],
+        size: tuple[int, int],
+        param: str = "fft",
+        decorrelate: bool = True,
+        sd: float = 0.01,
+        decay_power: float = 1.0,
+    ):
         super().__init__()
         if param not in PARAMS:
             raise ValueError(f"param={param!r} is not one of {PARAMS}")
@@ -62,13 +69,20 @@ class Transforms:
     jitter 4, for ~200 px images; here in fractions of the image so small images get small shifts).
     """
 
-    def __init__(self, pad: float = 1 / 16, jitter: float = 1 / 12, scales: tuple[float, float] = (0.9, 1.1),
-                 degrees: float = 10.0):
+    def __init__(
+        self,
+        pad: float = 1 / 16,
+        jitter: float = 1 / 12,
+        scales: tuple[float, float] = (0.9, 1.1),
+        degrees: float = 10.0,
+    ):
         self.pad, self.jitter, self.scales, self.degrees = pad, jitter, scales, degrees
 
     def __repr__(self) -> str:
-        return (f"Transforms(pad={self.pad:.3g}, jitter={self.jitter:.3g}, scales={tuple(self.scales)}, "
-                f"degrees={self.degrees:g})")
+        return (
+            f"Transforms(pad={self.pad:.3g}, jitter={self.jitter:.3g}, scales={tuple(self.scales)}, "
+            f"degrees={self.degrees:g})"
+        )
 
     def draws(self, generator: torch.Generator, steps: int) -> torch.Tensor:
         """The random numbers one image uses over `steps` steps, [steps, 4] in [0, 1)."""

@@ -43,8 +43,11 @@ def eval_mode(model: nn.Module):
     """Run in eval mode (BatchNorm on running statistics, no dropout), restoring training mode after."""
     was_training = model.training
     if was_training:
-        warnings.warn(f"{type(model).__name__} was in training mode; featureviz.vision switched it to eval() for "
-                      "this call (BatchNorm and dropout would otherwise mix the images of a batch)", stacklevel=3)
+        warnings.warn(
+            f"{type(model).__name__} was in training mode; featureviz.vision switched it to eval() for "
+            "this call (BatchNorm and dropout would otherwise mix the images of a batch)",
+            stacklevel=3,
+        )
         model.eval()
     try:
         yield model
@@ -103,8 +106,10 @@ class LayerCapture:
         except _Stop:
             pass
         except Exception as error:
-            raise ValueError(f"{type(self.model).__name__} did not run on an image batch of shape "
-                             f"{list(images.shape)} (batch, colour, height, width): {error}") from error
+            raise ValueError(
+                f"{type(self.model).__name__} did not run on an image batch of shape "
+                f"{list(images.shape)} (batch, colour, height, width): {error}"
+            ) from error
         finally:
             handle.remove()
         output, self.output = self.output, None
@@ -112,8 +117,9 @@ class LayerCapture:
             raise ValueError(f"layer {self.layer!r} did not run in {type(self.model).__name__}'s forward pass")
         if not isinstance(output, torch.Tensor) or output.ndim not in (2, 4):
             shape = list(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
-            raise ValueError(f"layer {self.layer!r} outputs {shape}; expected [batch, channels, height, width] "
-                             "or [batch, features]")
+            raise ValueError(
+                f"layer {self.layer!r} outputs {shape}; expected [batch, channels, height, width] or [batch, features]"
+            )
         return output
 
 
@@ -122,7 +128,9 @@ def check_images(images) -> torch.Tensor:
     if not isinstance(images, torch.Tensor):
         images = torch.as_tensor(np.asarray(images))
     if images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"images must be a tensor [N, 3, H, W] (batch, RGB, height, width); got shape {list(images.shape)}")
+        raise ValueError(
+            f"images must be a tensor [N, 3, H, W] (batch, RGB, height, width); got shape {list(images.shape)}"
+        )
     return images.float()
 
 
@@ -152,7 +160,9 @@ class Objective:
         return picked.flatten(1).mean(1)
 
 
-def resolve_units(capture: LayerCapture, units, kind: str, probe: torch.Tensor) -> tuple[list | None, torch.Tensor | None]:
+def resolve_units(
+    capture: LayerCapture, units, kind: str, probe: torch.Tensor
+) -> tuple[list | None, torch.Tensor | None]:
     """(unit indices, None) or (None, directions [U, C]) after checking them against the layer's width."""
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r} is not one of {KINDS}")
@@ -162,16 +172,20 @@ def resolve_units(capture: LayerCapture, units, kind: str, probe: torch.Tensor) 
     if isinstance(units, torch.Tensor) and units.is_floating_point():
         directions = units[None] if units.ndim == 1 else units
         if directions.ndim != 2 or directions.shape[1] != width:
-            raise ValueError(f"directions must have shape [n, {width}] for layer {capture.layer!r} "
-                             f"({width} channels); got {list(units.shape)}")
+            raise ValueError(
+                f"directions must have shape [n, {width}] for layer {capture.layer!r} "
+                f"({width} channels); got {list(units.shape)}"
+            )
         return None, directions.detach().float()
     indices = [int(units)] if isinstance(units, (int, np.integer)) else [int(u) for u in np.asarray(units).reshape(-1)]
     if not indices:
         raise ValueError("units is empty: pass at least one unit index")
     bad = [u for u in indices if not 0 <= u < width]
     if bad:
-        raise ValueError(f"unit {bad[0]} is out of range: layer {capture.layer!r} has {width} "
-                         f"{'channels' if acts.ndim == 4 else 'features'} (0..{width - 1})")
+        raise ValueError(
+            f"unit {bad[0]} is out of range: layer {capture.layer!r} has {width} "
+            f"{'channels' if acts.ndim == 4 else 'features'} (0..{width - 1})"
+        )
     return indices, None
 
 
@@ -180,16 +194,20 @@ class Visualization:
     """Optimised images [U, N, H, W, 3] in [0, 1] and the activation of each on its unit, before and after."""
 
     layer: str
-    units: list | None            # unit indices, or None for directions
-    kind: str                      # "channel", "neuron" or "direction"
-    images: np.ndarray             # [U, N, H, W, 3] float32
-    activations: np.ndarray        # [U, N]: the finished image, untransformed
+    units: list | None  # unit indices, or None for directions
+    kind: str  # "channel", "neuron" or "direction"
+    images: np.ndarray  # [U, N, H, W, 3] float32
+    activations: np.ndarray  # [U, N]: the finished image, untransformed
     start_activations: np.ndarray  # [U, N]: its random starting image
     settings: dict = field(default_factory=dict)
 
     @property
     def unit_labels(self) -> list[str]:
-        return [f"{self.kind} {u}" for u in self.units] if self.units is not None else [f"direction {i}" for i in range(len(self.images))]
+        return (
+            [f"{self.kind} {u}" for u in self.units]
+            if self.units is not None
+            else [f"direction {i}" for i in range(len(self.images))]
+        )
 
     def __repr__(self) -> str:
         u, n, h, w = self.images.shape[:4]
@@ -206,14 +224,33 @@ class Visualization:
 
 def image_generators(seed: int, unit_keys: list[int], n_images: int) -> list[torch.Generator]:
     """One generator per image, seeded by (seed, unit, image) only: an image's randomness ignores its batch."""
-    return [torch.Generator().manual_seed(hash((int(seed), int(u), j)) & 0x7FFF_FFFF_FFFF)
-            for u in unit_keys for j in range(n_images)]
+    return [
+        torch.Generator().manual_seed(hash((int(seed), int(u), j)) & 0x7FFF_FFFF_FFFF)
+        for u in unit_keys
+        for j in range(n_images)
+    ]
 
 
-def visualize(model: nn.Module, layer: str, units, *, kind: str = "channel", steps: int = 256, size=128,
-              n_images: int = 1, param: str = "fft", decorrelate: bool = True, transforms="standard",
-              l2: float = 0.0, tv: float = 0.0, diversity: float = 0.0, lr: float = 0.05, seed: int = 0,
-              preprocess=None, progress: bool = True) -> Visualization:
+def visualize(
+    model: nn.Module,
+    layer: str,
+    units,
+    *,
+    kind: str = "channel",
+    steps: int = 256,
+    size=128,
+    n_images: int = 1,
+    param: str = "fft",
+    decorrelate: bool = True,
+    transforms="standard",
+    l2: float = 0.0,
+    tv: float = 0.0,
+    diversity: float = 0.0,
+    lr: float = 0.05,
+    seed: int = 0,
+    preprocess=None,
+    progress: bool = True,
+) -> Visualization:
     """Images that maximise units of `layer`, optimised together as one batch (activation maximisation).
 
     The model's weights are not changed; a model in training mode runs in eval mode.
@@ -285,7 +322,9 @@ def visualize(model: nn.Module, layer: str, units, *, kind: str = "channel", ste
         start = clean_activation()
         optimiser = torch.optim.Adam(image.parameters(), lr=lr)
         with redirected_relus(model):
-            for step in tqdm(range(steps), desc=f"visualising {n_units * n_images} images", disable=not progress, leave=False):
+            for step in tqdm(
+                range(steps), desc=f"visualising {n_units * n_images} images", disable=not progress, leave=False
+            ):
                 pixels = image()
                 acts = capture(robust(pixels, draws[step]) if robust else pixels)
                 # A sum, not a mean: each image's gradient is the one it would get alone.
@@ -302,10 +341,22 @@ def visualize(model: nn.Module, layer: str, units, *, kind: str = "channel", ste
         end = clean_activation()
         with torch.no_grad():
             pixels = image().permute(0, 2, 3, 1).reshape(n_units, n_images, *size, 3).cpu().numpy()
-    settings = dict(steps=steps, size=size, n_images=n_images, param=param, decorrelate=decorrelate,
-                    transforms=str(transforms), l2=l2, tv=tv, diversity=diversity, lr=lr, seed=seed)
-    return Visualization(layer, indices, "direction" if directions is not None else kind, pixels.astype(np.float32),
-                         end, start, settings)
+    settings = dict(
+        steps=steps,
+        size=size,
+        n_images=n_images,
+        param=param,
+        decorrelate=decorrelate,
+        transforms=str(transforms),
+        l2=l2,
+        tv=tv,
+        diversity=diversity,
+        lr=lr,
+        seed=seed,
+    )
+    return Visualization(
+        layer, indices, "direction" if directions is not None else kind, pixels.astype(np.float32), end, start, settings
+    )
 
 
 def _diversity(acts: torch.Tensor, n_units: int, n_images: int) -> torch.Tensor:
@@ -324,10 +375,10 @@ class DatasetExamples:
 
     layer: str
     units: list
-    indices: np.ndarray      # [U, k] into the dataset
+    indices: np.ndarray  # [U, k] into the dataset
     activations: np.ndarray  # [U, k]
-    images: np.ndarray       # [U, k, H, W, 3] float32
-    crops: np.ndarray        # [U, k, h, w, 3] around the unit's spatial peak (the whole image for 2-D layers)
+    images: np.ndarray  # [U, k, H, W, 3] float32
+    crops: np.ndarray  # [U, k, h, w, 3] around the unit's spatial peak (the whole image for 2-D layers)
 
     @property
     def unit_labels(self) -> list[str]:
@@ -352,15 +403,16 @@ class UnitActivations:
     units: list
     means: torch.Tensor  # [N, U]
     peaks: torch.Tensor  # [N, U] flat index of the spatial maximum
-    grid: tuple          # the layer's (height, width), () for a 2-D layer
+    grid: tuple  # the layer's (height, width), () for a 2-D layer
 
     def __repr__(self) -> str:
         grid = "x".join(map(str, self.grid)) or "none"
         return f"UnitActivations({self.means.shape[0]} images x {len(self.units)} units, grid {grid})"
 
 
-def unit_activations(model: nn.Module, layer: str, units, images, *, batch_size: int = 256,
-                     preprocess=None) -> UnitActivations:
+def unit_activations(
+    model: nn.Module, layer: str, units, images, *, batch_size: int = 256, preprocess=None
+) -> UnitActivations:
     """Each unit's mean over space and peak position on every image, streamed in batches.
 
     Parameters
@@ -396,8 +448,17 @@ def unit_activations(model: nn.Module, layer: str, units, images, *, batch_size:
     return UnitActivations(indices, torch.cat(means), torch.cat(peaks), tuple(acts.shape[2:]))
 
 
-def dataset_examples(model: nn.Module, layer: str, units, images, k: int = 8, *, crop: float = 0.5,
-                     batch_size: int = 256, preprocess=None) -> DatasetExamples:
+def dataset_examples(
+    model: nn.Module,
+    layer: str,
+    units,
+    images,
+    k: int = 8,
+    *,
+    crop: float = 0.5,
+    batch_size: int = 256,
+    preprocess=None,
+) -> DatasetExamples:
     """The k images of `images` on which each channel's mean is largest, with a crop around its peak.
 
     Parameters
@@ -440,5 +501,11 @@ def dataset_examples(model: nn.Module, layer: str, units, images, k: int = 8, *,
             y0 = int(min(max(round(cy - ch / 2), 0), h - ch))
             x0 = int(min(max(round(cx - cw / 2), 0), w - cw))
             crops[u, j] = picked[u, j, :, y0 : y0 + ch, x0 : x0 + cw]
-    return DatasetExamples(layer, acts.units, top.indices.T.numpy(), top.values.T.numpy(),
-                           picked.permute(0, 1, 3, 4, 2).numpy(), crops.permute(0, 1, 3, 4, 2).numpy())
+    return DatasetExamples(
+        layer,
+        acts.units,
+        top.indices.T.numpy(),
+        top.values.T.numpy(),
+        picked.permute(0, 1, 3, 4, 2).numpy(),
+        crops.permute(0, 1, 3, 4, 2).numpy(),
+    )

@@ -18,10 +18,10 @@ def _unit_ids(result) -> list[int]:
 
 
 class _UnitSelection(FeatureWidget):
-    units = t.List(t.Int()).tag(sync=True)        # [U] unit ids (channel indices; positions for directions)
+    units = t.List(t.Int()).tag(sync=True)  # [U] unit ids (channel indices; positions for directions)
     unit_labels = t.List(t.Unicode()).tag(sync=True)
-    selected_unit = t.Int(-1).tag(sync=True)      # two-way: a unit id, or -1
-    display_size = t.Int(72).tag(sync=True)       # CSS pixels per image
+    selected_unit = t.Int(-1).tag(sync=True)  # two-way: a unit id, or -1
+    display_size = t.Int(72).tag(sync=True)  # CSS pixels per image
 
     @t.validate("selected_unit")
     def _check_selected(self, proposal):
@@ -34,8 +34,8 @@ class _UnitSelection(FeatureWidget):
 class Gallery(_UnitSelection, bundle="vision_gallery"):
     """Units x images: Gallery(fv.vision.visualize(...)) or Gallery(fv.vision.dataset_examples(...), crops=True)."""
 
-    images = t.Dict().tag(sync=True)              # rgb_u8 [U, N, H, W, 3]
-    activations = t.Dict().tag(sync=True)         # matrix [U, N]
+    images = t.Dict().tag(sync=True)  # rgb_u8 [U, N, H, W, 3]
+    activations = t.Dict().tag(sync=True)  # matrix [U, N]
 
     def __init__(self, result, *, crops: bool = False, title: str | None = None, **kwargs):
         """Draw a `Visualization` or `DatasetExamples`: ``Gallery(visualize(...))``.
@@ -54,28 +54,32 @@ class Gallery(_UnitSelection, bundle="vision_gallery"):
         self.data = result
         pixels = result.uint8(crops=True) if crops else result.uint8()
         layer = f"{result.layer}" + (" (crops)" if crops else "")
-        super().__init__(images=encode_images(pixels), activations=encode_matrix(np.asarray(result.activations, np.float32)),
-                         units=[int(u) for u in _unit_ids(result)], unit_labels=list(result.unit_labels),
-                         title=layer if title is None else title, **kwargs)
+        super().__init__(
+            images=encode_images(pixels),
+            activations=encode_matrix(np.asarray(result.activations, np.float32)),
+            units=[int(u) for u in _unit_ids(result)],
+            unit_labels=list(result.unit_labels),
+            title=layer if title is None else title,
+            **kwargs,
+        )
 
     def __repr__(self) -> str:
         n_images = self.images.get("shape", [0, 0])[1]
-        return (f"Gallery({len(self.units)} units x {n_images} images @ {self.title}, "
-                f"selected={self.selected_unit})")
+        return f"Gallery({len(self.units)} units x {n_images} images @ {self.title}, selected={self.selected_unit})"
 
 
 class VisionScrubber(_UnitSelection, bundle="vision_scrubber"):
     """Play over checkpoints: the gallery of each checkpoint and the selected unit's activation over training."""
 
-    images = t.Dict().tag(sync=True)              # rgb_u8 [C, U, N, H, W, 3]
-    activations = t.Dict().tag(sync=True)         # matrix [C, U * N]
-    probe_mean = t.Dict().tag(sync=True)          # matrix [C, U] or {} without a probe set
+    images = t.Dict().tag(sync=True)  # rgb_u8 [C, U, N, H, W, 3]
+    activations = t.Dict().tag(sync=True)  # matrix [C, U * N]
+    probe_mean = t.Dict().tag(sync=True)  # matrix [C, U] or {} without a probe set
     probe_max = t.Dict().tag(sync=True)
-    weight_cosine = t.Dict().tag(sync=True)       # matrix [C, U] (NaN at the first checkpoint)
-    labels = t.List(t.Unicode()).tag(sync=True)   # [C]
-    x_values = t.List(t.Float()).tag(sync=True)   # [C]
+    weight_cosine = t.Dict().tag(sync=True)  # matrix [C, U] (NaN at the first checkpoint)
+    labels = t.List(t.Unicode()).tag(sync=True)  # [C]
+    x_values = t.List(t.Float()).tag(sync=True)  # [C]
     x_label = t.Unicode("").tag(sync=True)
-    index = t.Int(0).tag(sync=True)               # two-way: the checkpoint shown
+    index = t.Int(0).tag(sync=True)  # two-way: the checkpoint shown
 
     def __init__(self, gallery, *, title: str | None = None, **kwargs):
         """Play over the checkpoints of a `CheckpointGallery` (``gallery.show()`` does this).
@@ -97,15 +101,24 @@ class VisionScrubber(_UnitSelection, bundle="vision_scrubber"):
         super().__init__(
             images=encode_images(gallery.uint8()),
             activations=encode_matrix(gallery.activations.reshape(n_checkpoints, n_units * n_images)),
-            weight_cosine=encode_matrix(gallery.weight_cosine), **probe,
-            labels=list(gallery.labels), x_values=[float(x) for x in gallery.x_values], x_label=gallery.x_label,
-            units=[int(u) for u in _unit_ids(gallery)], unit_labels=list(gallery.unit_labels),
-            title=gallery.layer if title is None else title, index=n_checkpoints - 1,
-            selected_unit=int(_unit_ids(gallery)[0]), **kwargs)
+            weight_cosine=encode_matrix(gallery.weight_cosine),
+            **probe,
+            labels=list(gallery.labels),
+            x_values=[float(x) for x in gallery.x_values],
+            x_label=gallery.x_label,
+            units=[int(u) for u in _unit_ids(gallery)],
+            unit_labels=list(gallery.unit_labels),
+            title=gallery.layer if title is None else title,
+            index=n_checkpoints - 1,
+            selected_unit=int(_unit_ids(gallery)[0]),
+            **kwargs,
+        )
 
     def __repr__(self) -> str:
-        return (f"VisionScrubber({len(self.labels)} checkpoints x {len(self.units)} units @ {self.data.layer}, "
-                f"index={self.index}, selected={self.selected_unit})")
+        return (
+            f"VisionScrubber({len(self.labels)} checkpoints x {len(self.units)} units @ {self.data.layer}, "
+            f"index={self.index}, selected={self.selected_unit})"
+        )
 
     @t.validate("index")
     def _check_index(self, proposal):

@@ -95,8 +95,13 @@ def _encode_u8(array: np.ndarray, col_min: np.ndarray, col_max: np.ndarray) -> d
         np.rint(block, out=block)
         np.clip(block, 0, 255, out=block)
         codes[start : start + step] = block
-    return {"shape": [n_rows, n_cols], "format": "dense_u8", "data": _bytes(codes),
-            "scale": _bytes(scale), "zero": _bytes(zero)}
+    return {
+        "shape": [n_rows, n_cols],
+        "format": "dense_u8",
+        "data": _bytes(codes),
+        "scale": _bytes(scale),
+        "zero": _bytes(zero),
+    }
 
 
 def _bytes(array: np.ndarray) -> memoryview:

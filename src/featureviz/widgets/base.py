@@ -42,4 +42,3 @@ class FeatureWidget(anywidget.AnyWidget):
         (responses {trait: {value: answer}}, state overrides, JSON bytes used, `selectable` features left out).
         Most widgets ask nothing."""
         return {}, {}, 0, []
-

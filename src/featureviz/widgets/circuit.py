@@ -23,15 +23,23 @@ class CircuitView(FeatureWidget, bundle="circuit"):
     ``selected_node`` ("hook:feature") is two-way; ``selected_source`` / ``selected_feature`` follow it, so a
     linked `Dashboard` of that source shows the node clicked.
     """
-    graph = t.Dict().tag(sync=True)                   # {nodes, edges, target, method, ...}: plain JSON
+
+    graph = t.Dict().tag(sync=True)  # {nodes, edges, target, method, ...}: plain JSON
     color_by = t.Enum(COLOR_BY, default_value="sign").tag(sync=True)
     # Two-way: the browser sets selected_node ("hook:feature"); Python derives the (source, feature) pair.
     selected_node = t.Unicode("").tag(sync=True)
     selected_source = t.Unicode("").tag(sync=True)
     selected_feature = t.Int(-1).tag(sync=True)
 
-    def __init__(self, circuit: Circuit, clusters: pd.Series | None = None, *, color_by: str | None = None,
-                 title: str | None = None, **kwargs):
+    def __init__(
+        self,
+        circuit: Circuit,
+        clusters: pd.Series | None = None,
+        *,
+        color_by: str | None = None,
+        title: str | None = None,
+        **kwargs,
+    ):
         """Draw the graph of a `Circuit`.
 
         Parameters
@@ -48,9 +56,13 @@ class CircuitView(FeatureWidget, bundle="circuit"):
             Initial trait values.
         """
         if not isinstance(circuit, Circuit):
-            raise TypeError(f"circuit must be the result of featureviz.feature_circuit(...), got {type(circuit).__name__}")
+            raise TypeError(
+                f"circuit must be the result of featureviz.feature_circuit(...), got {type(circuit).__name__}"
+            )
         if clusters is not None and not isinstance(clusters, pd.Series):
-            raise TypeError(f"clusters must be a pandas Series (fv.cluster_features(circuit)), got {type(clusters).__name__}")
+            raise TypeError(
+                f"clusters must be a pandas Series (fv.cluster_features(circuit)), got {type(clusters).__name__}"
+            )
         self.circuit = circuit
         target = circuit.nodes.set_index("node").loc[circuit.target]
         super().__init__(
@@ -62,8 +74,10 @@ class CircuitView(FeatureWidget, bundle="circuit"):
 
     def __repr__(self) -> str:
         graph = self.graph
-        return (f"CircuitView({len(graph.get('nodes', []))} nodes, {len(graph.get('edges', []))} edges, target "
-                f"{graph.get('target', '?')}, {graph.get('method', '?')}, selected={self.selected_node!r})")
+        return (
+            f"CircuitView({len(graph.get('nodes', []))} nodes, {len(graph.get('edges', []))} edges, target "
+            f"{graph.get('target', '?')}, {graph.get('method', '?')}, selected={self.selected_node!r})"
+        )
 
     @property
     def selection_hook(self) -> str | None:
@@ -106,28 +120,50 @@ def circuit_graph(circuit: Circuit, clusters: pd.Series | None = None) -> dict:
     nodes = circuit.nodes
     n_layers = int(max(nodes.layer.max(), 0)) + 1
     roles = {"upstream": 0, "target": 1, "downstream": 2}
-    keys = sorted({(roles[r.role], hook_order(r.source, n_layers) if r.source != "logits" else (n_layers + 1, 0),
-                    r.source) for r in nodes.itertuples()})
+    keys = sorted(
+        {
+            (roles[r.role], hook_order(r.source, n_layers) if r.source != "logits" else (n_layers + 1, 0), r.source)
+            for r in nodes.itertuples()
+        }
+    )
     column = {(role, source): i for i, (role, _, source) in enumerate(keys)}
     out = []
     for r in nodes.itertuples():
-        out.append({
-            "id": r.node, "label": str(r.label), "source": r.source, "kind": r.kind, "role": r.role,
-            "layer": int(r.layer) if not _missing(r.layer) else -1, "feature": int(r.feature),
-            "activation": _number(r.activation), "effect": _number(r.effect),
-            "attribution": _number(getattr(r, "attribution", float("nan"))),
-            "cluster": int(clusters[r.node]) if clusters is not None and r.node in clusters.index else 0,
-            "column": column[(roles[r.role], r.source)],
-        })
+        out.append(
+            {
+                "id": r.node,
+                "label": str(r.label),
+                "source": r.source,
+                "kind": r.kind,
+                "role": r.role,
+                "layer": int(r.layer) if not _missing(r.layer) else -1,
+                "feature": int(r.feature),
+                "activation": _number(r.activation),
+                "effect": _number(r.effect),
+                "attribution": _number(getattr(r, "attribution", float("nan"))),
+                "cluster": int(clusters[r.node]) if clusters is not None and r.node in clusters.index else 0,
+                "column": column[(roles[r.role], r.source)],
+            }
+        )
     for col in set(n["column"] for n in out):  # rows: largest |effect| first within each column
         members = sorted((n for n in out if n["column"] == col), key=lambda n: -abs(n["effect"] or 0))
         for row, n in enumerate(members):
             n["row"] = row
     columns = [{"source": source, "role": ("upstream", "target", "downstream")[role]} for role, _, source in keys]
-    edges = [{"from": e["from"], "to": e["to"], "weight": float(e["weight"]), "method": e["method"]}
-             for e in circuit.edges.to_dict("records")]
-    return {"nodes": out, "edges": edges, "columns": columns, "target": circuit.target, "method": circuit.method,
-            "baseline": circuit.baseline, "n_firing": int(circuit.n_firing), "n_prompts": len(circuit.prompts)}
+    edges = [
+        {"from": e["from"], "to": e["to"], "weight": float(e["weight"]), "method": e["method"]}
+        for e in circuit.edges.to_dict("records")
+    ]
+    return {
+        "nodes": out,
+        "edges": edges,
+        "columns": columns,
+        "target": circuit.target,
+        "method": circuit.method,
+        "baseline": circuit.baseline,
+        "n_firing": int(circuit.n_firing),
+        "n_prompts": len(circuit.prompts),
+    }
 
 
 def _missing(value) -> bool:

@@ -28,24 +28,33 @@ class Dashboard(FeatureWidget, bundle="dashboard"):
     """One feature's dashboard: density, activation histogram, top contexts and interval samples, logit effects and
     nearest features. ``feature`` is two-way; ``search`` finds a token in the top contexts of every feature.
     """
-    feature = t.Int(0).tag(sync=True)                 # two-way: the feature shown
-    page = t.Dict().tag(sync=True)                    # DashboardData.page(feature): plain JSON
-    feature_ids = t.List(t.Int()).tag(sync=True)      # the features this dashboard can show, in order
-    search = t.Unicode("").tag(sync=True)             # two-way: a token to look for in top contexts
+
+    feature = t.Int(0).tag(sync=True)  # two-way: the feature shown
+    page = t.Dict().tag(sync=True)  # DashboardData.page(feature): plain JSON
+    feature_ids = t.List(t.Int()).tag(sync=True)  # the features this dashboard can show, in order
+    search = t.Unicode("").tag(sync=True)  # two-way: a token to look for in top contexts
     search_results = t.List(t.Dict()).tag(sync=True)  # [{feature, value, token}] best first
     # A feature the view asked for and Python refused (out of range, not built): said in the view, not raised.
     feature_error = t.Unicode("").tag(sync=True)
     # Computed on request only, with a model (live): the text box and the ablation effects of the top contexts.
     live = t.Bool(False).tag(sync=True)
-    probe_text = t.Unicode("").tag(sync=True)         # two-way: the user's text
-    probe = t.Dict().tag(sync=True)                   # {feature, text, tokens, acts} or {feature, text, error}
-    ablation_for = t.Int(-1).tag(sync=True)           # two-way: the feature whose top contexts to ablate (-1: none)
-    ablation = t.Dict().tag(sync=True)                # {feature, top: [{effects, acts}]} or {feature, error}
+    probe_text = t.Unicode("").tag(sync=True)  # two-way: the user's text
+    probe = t.Dict().tag(sync=True)  # {feature, text, tokens, acts} or {feature, text, error}
+    ablation_for = t.Int(-1).tag(sync=True)  # two-way: the feature whose top contexts to ablate (-1: none)
+    ablation = t.Dict().tag(sync=True)  # {feature, top: [{effects, acts}]} or {feature, error}
 
-    def __init__(self, model_or_data: ModelLike | DashboardData, source: SourceLike | None = None,
-                 corpus: Sequence[str] | PathLike | None = None, feature: int | None = None, *,
-                 features: Iterable[int] | None = None,
-                 title: str | None = None, model=None, **build_options):
+    def __init__(
+        self,
+        model_or_data: ModelLike | DashboardData,
+        source: SourceLike | None = None,
+        corpus: Sequence[str] | PathLike | None = None,
+        feature: int | None = None,
+        *,
+        features: Iterable[int] | None = None,
+        title: str | None = None,
+        model=None,
+        **build_options,
+    ):
         """Build the dashboard data in one pass over `corpus`, or reuse a `DashboardData`.
 
         ``Dashboard(model, source, corpus, feature=...)`` or ``Dashboard(data, feature=...)`` (e.g. with
@@ -78,19 +87,29 @@ class Dashboard(FeatureWidget, bundle="dashboard"):
         else:
             self._model, self._source = model_or_data, source
             if source is None or (corpus is None and build_options.get("activations") is None):
-                raise TypeError("Dashboard(model, source, corpus, feature=...) needs a source and a corpus (or "
-                                "activations=fv.activations(...)), or pass a DashboardData as the first argument")
+                raise TypeError(
+                    "Dashboard(model, source, corpus, feature=...) needs a source and a corpus (or "
+                    "activations=fv.activations(...)), or pass a DashboardData as the first argument"
+                )
             data = dashboard_data(model_or_data, source, corpus, features=features, **build_options)
         self.data = data
         self.feature_space = data.feature_space  # plain attribute: fv.link compares it
         first = int(data.feature_ids[0]) if feature is None else feature
         data.row(first)  # a clear KeyError now rather than a blank widget
-        kind = {"sae": "SAE latent", "neurons": "neuron", "crosscoder": "crosscoder latent",
-                "transcoder": "transcoder latent"}.get(data.source_kind, "feature")
+        kind = {
+            "sae": "SAE latent",
+            "neurons": "neuron",
+            "crosscoder": "crosscoder latent",
+            "transcoder": "transcoder latent",
+        }.get(data.source_kind, "feature")
         self._ablations: dict[int, list] = {}
-        super().__init__(feature_ids=data.feature_ids.astype(int).tolist(), feature=first, page=data.page(first),
-                         title=title if title is not None else f"{kind} at {data.hook_name}",
-                         live=self._model is not None)
+        super().__init__(
+            feature_ids=data.feature_ids.astype(int).tolist(),
+            feature=first,
+            page=data.page(first),
+            title=title if title is not None else f"{kind} at {data.hook_name}",
+            live=self._model is not None,
+        )
 
     def __repr__(self) -> str:
         return f"Dashboard(feature {self.feature} of {len(self.feature_ids)} @ {self.selection_hook or '?'})"
@@ -166,8 +185,11 @@ class Dashboard(FeatureWidget, bundle="dashboard"):
             self.probe = {}
             return
         if self._model is None:
-            self.probe = {"feature": feature, "text": text, "error": "this dashboard has no model: pass model= and "
-                          "source= to Dashboard(data, ...) to test a text"}
+            self.probe = {
+                "feature": feature,
+                "text": text,
+                "error": "this dashboard has no model: pass model= and source= to Dashboard(data, ...) to test a text",
+            }
             return
         try:
             result = feature_on_text(self._model, self._source, feature, text)
@@ -184,8 +206,11 @@ class Dashboard(FeatureWidget, bundle="dashboard"):
             self.ablation = {"feature": feature, "error": f"feature {feature} is not the one shown"}
             return
         if self._model is None:
-            self.ablation = {"feature": feature, "error": "this dashboard has no model: pass model= and source= to "
-                             "Dashboard(data, ...) to compute ablation effects"}
+            self.ablation = {
+                "feature": feature,
+                "error": "this dashboard has no model: pass model= and source= to "
+                "Dashboard(data, ...) to compute ablation effects",
+            }
             return
         try:
             if feature not in self._ablations:
@@ -209,11 +234,17 @@ def search_top_contexts(data: DashboardData, query: str, limit: int = MAX_SEARCH
     ids = np.array(list(data.token_strings.keys()))[matching]
     if not len(ids):
         return []
-    hits = np.isin(data.top_tokens, ids) & (data.top_acts > 0)           # [F, k, W]
+    hits = np.isin(data.top_tokens, ids) & (data.top_acts > 0)  # [F, k, W]
     best = np.where(hits, data.top_acts, -np.inf).reshape(len(data.feature_ids), -1)
     flat = best.argmax(1)
     value = best[np.arange(len(best)), flat]
     rows = [r for r in np.argsort(-value, kind="stable")[:limit] if np.isfinite(value[r])]
     tokens = data.top_tokens.reshape(len(data.feature_ids), -1)
-    return [{"feature": int(data.feature_ids[r]), "value": float(value[r]),
-             "token": data.token_strings[int(tokens[r, flat[r]])]} for r in rows]
+    return [
+        {
+            "feature": int(data.feature_ids[r]),
+            "value": float(value[r]),
+            "token": data.token_strings[int(tokens[r, flat[r]])],
+        }
+        for r in rows
+    ]

@@ -27,8 +27,17 @@ class Explorer(widgets.Box):
     and ``explorer.dashboard`` are the two widgets; ``selected_feature`` is the feature both show.
     """
 
-    def __init__(self, acts, model_or_data=None, source=None, corpus=None, *, feature: int | None = None,
-                 heatmap_options: dict | None = None, **dashboard_options):
+    def __init__(
+        self,
+        acts,
+        model_or_data=None,
+        source=None,
+        corpus=None,
+        *,
+        feature: int | None = None,
+        heatmap_options: dict | None = None,
+        **dashboard_options,
+    ):
         """
         Parameters
         ----------
@@ -48,8 +57,10 @@ class Explorer(widgets.Box):
         if not isinstance(acts, ActivationResult):
             raise TypeError(f"acts must be the result of featureviz.activations(...), got {type(acts).__name__}")
         if model_or_data is None:
-            raise TypeError("Explorer(acts, model, source, corpus) or Explorer(acts, dashboard_data): "
-                            "the dashboard needs a model with a source and corpus, or a DashboardData")
+            raise TypeError(
+                "Explorer(acts, model, source, corpus) or Explorer(acts, dashboard_data): "
+                "the dashboard needs a model with a source and corpus, or a DashboardData"
+            )
         heatmap_options = dict(heatmap_options or {})
         unknown = set(heatmap_options) - set(HEATMAP_OPTIONS)
         if unknown:
@@ -66,11 +77,13 @@ class Explorer(widgets.Box):
         # Side by side while both fit, else stacked. The heatmap takes its grid's width (min-content: its toolbar
         # wraps instead of widening it), the dashboard the rest, at least 420 px.
         heatmap.layout = widgets.Layout(flex="0 0 auto", width="min-content", max_width="100%", margin="0 12px 8px 0")
-        dashboard.layout = widgets.Layout(flex="1 1 420px", min_width="min(420px, 100%)", max_width="100%",
-                                          margin="0 0 8px 0")
-        super().__init__(children=[heatmap, dashboard],
-                         layout=widgets.Layout(display="flex", flex_flow="row wrap", align_items="flex-start",
-                                               width="100%"))
+        dashboard.layout = widgets.Layout(
+            flex="1 1 420px", min_width="min(420px, 100%)", max_width="100%", margin="0 0 8px 0"
+        )
+        super().__init__(
+            children=[heatmap, dashboard],
+            layout=widgets.Layout(display="flex", flex_flow="row wrap", align_items="flex-start", width="100%"),
+        )
         self.add_class("fv-explorer")
         self.heatmap = heatmap
         self.dashboard = dashboard

@@ -29,6 +29,7 @@ class Heatmap(FeatureWidget, bundle="heatmap"):
     (``heatmap.feature_labels = {1387: "joy"}``; assign a new dict, `link` shares it). ``color_scale`` is
     "global" (one range over the shown columns), "column" (each column its own range) or "log".
     """
+
     matrix = t.Dict().tag(sync=True)
     tokens = t.List(t.Unicode()).tag(sync=True)
     prompt_lengths = t.List(t.Int()).tag(sync=True)
@@ -47,9 +48,19 @@ class Heatmap(FeatureWidget, bundle="heatmap"):
     transpose = t.Bool(False).tag(sync=True)
     selected_feature = t.Int(-1).tag(sync=True)
 
-    def __init__(self, acts: ActivationResult, top_k: int = 20, *, features: Sequence[int] | None = None, sort_by: str = "max",
-                 always_on_fraction: float = ALWAYS_ON_FRACTION, hide_always_on: bool = True,
-                 feature_labels: Mapping[int, str] | None = None, title: str | None = None, **kwargs):
+    def __init__(
+        self,
+        acts: ActivationResult,
+        top_k: int = 20,
+        *,
+        features: Sequence[int] | None = None,
+        sort_by: str = "max",
+        always_on_fraction: float = ALWAYS_ON_FRACTION,
+        hide_always_on: bool = True,
+        feature_labels: Mapping[int, str] | None = None,
+        title: str | None = None,
+        **kwargs,
+    ):
         """Show the top features (or the given ones) of `acts` over every token.
 
         Parameters
@@ -93,8 +104,10 @@ class Heatmap(FeatureWidget, bundle="heatmap"):
             prompt_groups=list(acts.groups) or [""] * len(acts.prompts),
             feature_ids=[int(c) for c in columns],
             feature_labels=labels_dict(feature_labels or {}),
-            column_stats={**{k: chosen[k].astype(float).tolist() for k in ("max", "mean", "count")},
-                          "min": _column_min(values)},
+            column_stats={
+                **{k: chosen[k].astype(float).tolist() for k in ("max", "mean", "count")},
+                "min": _column_min(values),
+            },
             always_on=[bool(a) for a in always_on[columns]],
             vmin=min(float(values.min()), 0.0) if values.numel() else 0.0,
             vmax=max(float(values.max()), 1e-6) if values.numel() else 1.0,
@@ -108,8 +121,10 @@ class Heatmap(FeatureWidget, bundle="heatmap"):
     def __repr__(self) -> str:
         n_on = sum(self.always_on)
         extra = f" (+{n_on} always-on{', hidden' if self.hide_always_on else ''})" if n_on else ""
-        return (f"Heatmap({len(self.tokens)} tokens x {len(self.feature_ids) - n_on} features{extra} @ "
-                f"{self.selection_hook}, selected={self.selected_feature})")
+        return (
+            f"Heatmap({len(self.tokens)} tokens x {len(self.feature_ids) - n_on} features{extra} @ "
+            f"{self.selection_hook}, selected={self.selected_feature})"
+        )
 
     @t.validate("feature_labels")
     def _check_labels(self, proposal):

@@ -41,32 +41,44 @@ class Interpolation(FeatureWidget, bundle="interpolation"):
     Every value is generated in one batch, so moving the slider (``index``, two-way) is instant. ``prompt``,
     ``feature``, ``mode``, ``positions`` and ``values`` are two-way inputs: changing any of them re-steers.
     """
+
     # Inputs (two-way): changing any of them, from Python, the browser or fv.link, re-steers; a value that
     # cannot be steered is refused by validation and the old state stays.
     prompt = t.Unicode("").tag(sync=True)
     feature = t.Int(0).tag(sync=True)
     mode = t.Enum(MODES, default_value="add").tag(sync=True)
     positions = t.Enum(POSITIONS, default_value="all").tag(sync=True)
-    values = t.List(t.Float()).tag(sync=True)                 # [S] ascending; setting it sweeps those values
+    values = t.List(t.Float()).tag(sync=True)  # [S] ascending; setting it sweeps those values
     # Outputs: the steering result for `computed_for`.
-    computed_for = t.Dict().tag(sync=True)                    # {prompt, feature, mode, positions} of the texts
-    texts = t.List(t.Unicode()).tag(sync=True)                # continuation per value
-    new_tokens = t.List(t.List(t.Unicode())).tag(sync=True)   # its tokens per value
+    computed_for = t.Dict().tag(sync=True)  # {prompt, feature, mode, positions} of the texts
+    texts = t.List(t.Unicode()).tag(sync=True)  # continuation per value
+    new_tokens = t.List(t.List(t.Unicode())).tag(sync=True)  # its tokens per value
     baseline_text = t.Unicode("").tag(sync=True)
     baseline_tokens = t.List(t.Unicode()).tag(sync=True)
-    next_token_strings = t.List(t.Unicode()).tag(sync=True)   # [U] tokens in the probability chart
-    next_token_probs = t.Dict().tag(sync=True)                # [S, U] binary matrix
-    baseline_probs = t.List(t.Float()).tag(sync=True)         # [U]
-    kl = t.List(t.Float()).tag(sync=True)                     # [S]
-    index = t.Int(0).tag(sync=True)                           # two-way: the slider position
-    extend = t.Unicode("").tag(sync=True)                     # the browser sets "low"/"high" to ask for more
+    next_token_strings = t.List(t.Unicode()).tag(sync=True)  # [U] tokens in the probability chart
+    next_token_probs = t.Dict().tag(sync=True)  # [S, U] binary matrix
+    baseline_probs = t.List(t.Float()).tag(sync=True)  # [U]
+    kl = t.List(t.Float()).tag(sync=True)  # [S]
+    index = t.Int(0).tag(sync=True)  # two-way: the slider position
+    extend = t.Unicode("").tag(sync=True)  # the browser sets "low"/"high" to ask for more
     busy = t.Bool(False).tag(sync=True)
     error = t.Unicode("").tag(sync=True)
-    note = t.Unicode("").tag(sync=True)                       # where a default sweep came from (its own scale)
+    note = t.Unicode("").tag(sync=True)  # where a default sweep came from (its own scale)
 
-    def __init__(self, model: ModelLike, source: SourceLike, prompt: str, feature: int,
-                 values: tuple[float, float] | Sequence[float] | None = None, steps: int = 21, *,
-                 max_new_tokens: int = 24, mode: str = "add", positions: str = "all", **steer_options):
+    def __init__(
+        self,
+        model: ModelLike,
+        source: SourceLike,
+        prompt: str,
+        feature: int,
+        values: tuple[float, float] | Sequence[float] | None = None,
+        steps: int = 21,
+        *,
+        max_new_tokens: int = 24,
+        mode: str = "add",
+        positions: str = "all",
+        **steer_options,
+    ):
         """Steer `feature` on `prompt` over a sweep of values.
 
         Parameters
@@ -107,21 +119,28 @@ class Interpolation(FeatureWidget, bundle="interpolation"):
         self._options = dict(max_new_tokens=max_new_tokens, steps=steps, **steer_options)
         self._sweep = values  # what "add"/"clamp" sweep ("ablate" has the one value 0); None: from the scale
         self._showing = True  # traits set by the widget itself, not inputs: no recompute
-        result = steer(model, self._source, prompt, feature, self._sweep, mode=mode, positions=positions,
-                       **self._options)
+        result = steer(
+            model, self._source, prompt, feature, self._sweep, mode=mode, positions=positions, **self._options
+        )
         super().__init__()
         self._show(result, keep_value=0.0)
 
     def __repr__(self) -> str:
-        return (f"Interpolation(feature {self.feature}, {self.mode} {value_range(self.values)}, index={self.index}, "
-                f"prompt={short_text(self.prompt)})")
+        return (
+            f"Interpolation(feature {self.feature}, {self.mode} {value_range(self.values)}, index={self.index}, "
+            f"prompt={short_text(self.prompt)})"
+        )
 
     def _show(self, result: SteeringResult, keep_value: float) -> None:
         self._showing = True
         try:
             with self.hold_sync():
-                self.prompt, self.feature, self.mode, self.positions = (result.prompt, result.feature, result.mode,
-                                                                        result.positions)
+                self.prompt, self.feature, self.mode, self.positions = (
+                    result.prompt,
+                    result.feature,
+                    result.mode,
+                    result.positions,
+                )
                 self.values = result.values.astype(float).tolist()
                 self.texts, self.new_tokens = result.texts, result.new_tokens
                 self.baseline_text, self.baseline_tokens = result.baseline_text, result.baseline_tokens
@@ -130,8 +149,12 @@ class Interpolation(FeatureWidget, bundle="interpolation"):
                 self.baseline_probs = result.baseline_probs.astype(float).tolist()
                 self.kl = result.kl.astype(float).tolist()
                 self.index = int(np.abs(result.values - keep_value).argmin())
-                self.computed_for = {"prompt": result.prompt, "feature": result.feature, "mode": result.mode,
-                                     "positions": result.positions}
+                self.computed_for = {
+                    "prompt": result.prompt,
+                    "feature": result.feature,
+                    "mode": result.mode,
+                    "positions": result.positions,
+                }
                 self.note = result.note or (self.note if self._auto else "")
             if result.mode != "ablate":
                 self._sweep = result.values
@@ -157,8 +180,10 @@ class Interpolation(FeatureWidget, bundle="interpolation"):
         n_tokens = len(self._backend.tokenize(prompt))
         limit = self._backend.n_ctx - self._options["max_new_tokens"]
         if n_tokens > limit:
-            raise t.TraitError(f"prompt has {n_tokens} tokens: at most {limit} fit before the "
-                               f"{self._options['max_new_tokens']} new tokens in the model's context")
+            raise t.TraitError(
+                f"prompt has {n_tokens} tokens: at most {limit} fit before the "
+                f"{self._options['max_new_tokens']} new tokens in the model's context"
+            )
         return prompt
 
     @t.validate("values")
@@ -192,8 +217,16 @@ class Interpolation(FeatureWidget, bundle="interpolation"):
         the texts show, `error` says why, and a TraitError tells the caller (fv.link logs it)."""
         self.busy, self.error = True, ""
         try:
-            result = steer(self._model, self._source, self.prompt, self.feature, sweep, mode=self.mode,
-                           positions=self.positions, **self._options)
+            result = steer(
+                self._model,
+                self._source,
+                self.prompt,
+                self.feature,
+                sweep,
+                mode=self.mode,
+                positions=self.positions,
+                **self._options,
+            )
         except Exception as error:  # noqa: BLE001 - reported in the widget and raised, not swallowed
             log.exception("featureviz.Interpolation: %s failed", what)
             self._show(self.result, keep_value=keep_value)  # inputs back in line with the texts
@@ -212,12 +245,16 @@ class Interpolation(FeatureWidget, bundle="interpolation"):
         values = np.asarray(self.values)
         step = np.diff(values).mean() if len(values) > 1 else 1.0
         count = max(len(values) // 2, 1)
-        more = (values[0] - step * np.arange(count, 0, -1) if direction == "low"
-                else values[-1] + step * np.arange(1, count + 1))
+        more = (
+            values[0] - step * np.arange(count, 0, -1)
+            if direction == "low"
+            else values[-1] + step * np.arange(1, count + 1)
+        )
         sweep = np.union1d(values, more)
         try:  # a failure shows in the widget and the log; the kernel and the widget keep working
-            self._recompute(sweep, keep_value=more[0] if direction == "high" else more[-1],
-                            what="computing more values")
+            self._recompute(
+                sweep, keep_value=more[0] if direction == "high" else more[-1], what="computing more values"
+            )
         except t.TraitError:
             pass  # already logged and shown in `error`
         finally:
@@ -225,5 +262,8 @@ class Interpolation(FeatureWidget, bundle="interpolation"):
 
 
 def _is_range(values) -> bool:
-    return (isinstance(values, tuple) and len(values) == 2
-            and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values))
+    return (
+        isinstance(values, tuple)
+        and len(values) == 2
+        and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values)
+    )

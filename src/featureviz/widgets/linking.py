@@ -29,8 +29,13 @@ class Link:
         self._busy = False
         # Every check comes before the first observer, so a refused link leaves no handler behind.
         names = [_selection_trait(widget) for widget in self.widgets]
-        check_same_space({f"{type(w).__name__} (widget {i + 1})": getattr(w, "feature_space", None)
-                          for i, w in enumerate(self.widgets)}, "fv.link")
+        check_same_space(
+            {
+                f"{type(w).__name__} (widget {i + 1})": getattr(w, "feature_space", None)
+                for i, w in enumerate(self.widgets)
+            },
+            "fv.link",
+        )
         self._handlers = [(widget, self._make_handler(widget), name) for widget, name in zip(self.widgets, names)]
         labelled = [w for w in self.widgets if _has_labels(w)]
         if len(labelled) > 1:
@@ -143,4 +148,6 @@ def _selection_trait(widget) -> str:
     for name in SELECTION_TRAITS:
         if widget.has_trait(name):
             return name
-    raise TypeError(f"{type(widget).__name__} has no feature selection to link (no {' or '.join(SELECTION_TRAITS)} trait)")
+    raise TypeError(
+        f"{type(widget).__name__} has no feature selection to link (no {' or '.join(SELECTION_TRAITS)} trait)"
+    )
