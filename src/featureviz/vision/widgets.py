@@ -10,7 +10,7 @@ import numpy as np
 import traitlets as t
 
 from ..widgets.arrays import encode_images, encode_matrix
-from ..widgets.base import FeatureWidget
+from ..widgets.base import CheckpointPlayer, FeatureWidget
 
 
 def _unit_ids(result) -> list[int]:
@@ -68,7 +68,7 @@ class Gallery(_UnitSelection, bundle="vision_gallery"):
         return f"Gallery({len(self.units)} units x {n_images} images @ {self.title}, selected={self.selected_unit})"
 
 
-class VisionScrubber(_UnitSelection, bundle="vision_scrubber"):
+class VisionScrubber(_UnitSelection, CheckpointPlayer, bundle="vision_scrubber"):
     """Play over checkpoints: the gallery of each checkpoint and the selected unit's activation over training."""
 
     images = t.Dict().tag(sync=True)  # rgb_u8 [C, U, N, H, W, 3]
@@ -76,10 +76,8 @@ class VisionScrubber(_UnitSelection, bundle="vision_scrubber"):
     probe_mean = t.Dict().tag(sync=True)  # matrix [C, U] or {} without a probe set
     probe_max = t.Dict().tag(sync=True)
     weight_cosine = t.Dict().tag(sync=True)  # matrix [C, U] (NaN at the first checkpoint)
-    labels = t.List(t.Unicode()).tag(sync=True)  # [C]
     x_values = t.List(t.Float()).tag(sync=True)  # [C]
     x_label = t.Unicode("").tag(sync=True)
-    index = t.Int(0).tag(sync=True)  # two-way: the checkpoint shown
 
     def __init__(self, gallery, *, title: str | None = None, **kwargs):
         """Play over the checkpoints of a `CheckpointGallery` (``gallery.show()`` does this).
@@ -119,9 +117,3 @@ class VisionScrubber(_UnitSelection, bundle="vision_scrubber"):
             f"VisionScrubber({len(self.labels)} checkpoints x {len(self.units)} units @ {self.data.layer}, "
             f"index={self.index}, selected={self.selected_unit})"
         )
-
-    @t.validate("index")
-    def _check_index(self, proposal):
-        if not 0 <= proposal["value"] < len(self.labels or [0]):
-            raise t.TraitError(f"index={proposal['value']} is out of range: 0..{len(self.labels) - 1}")
-        return proposal["value"]

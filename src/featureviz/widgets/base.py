@@ -1,5 +1,5 @@
-"""What every featureviz widget shares: its view bundle, a title, one `selected_feature` contract, and what an
-offline export replays for it."""
+"""What every featureviz widget shares: its view bundle, a title, one `selected_feature` contract, feature labels
+kept as {int: str}, and what an offline export replays for it; and the checkpoint index of the two scrubbers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import anywidget
 import traitlets as t
 
 from .bundles import bundle as load_bundle
+from .linking import labels_dict
 
 
 class FeatureWidget(anywidget.AnyWidget):
@@ -37,8 +38,26 @@ class FeatureWidget(anywidget.AnyWidget):
             raise t.TraitError(f"selected_feature={value} is {reason}")
         return value
 
+    @t.validate("feature_labels")
+    def _check_labels(self, proposal):
+        """``feature_labels``, where a widget has it, is {feature id: label} (what fv.link shares)."""
+        return labels_dict(proposal["value"])
+
     def _export_responses(self, selectable, budget_bytes: float) -> tuple[dict, dict, int, list[int]]:
         """What `export_html` stores for this widget to answer, kernel-free, what it would ask Python:
         (responses {trait: {value: answer}}, state overrides, JSON bytes used, `selectable` features left out).
         Most widgets ask nothing."""
         return {}, {}, 0, []
+
+
+class CheckpointPlayer(FeatureWidget):
+    """A widget that plays over checkpoints: ``index`` (two-way) picks one of ``labels``."""
+
+    labels = t.List(t.Unicode()).tag(sync=True)  # [C]
+    index = t.Int(0).tag(sync=True)  # two-way: the checkpoint shown
+
+    @t.validate("index")
+    def _check_index(self, proposal):
+        if not 0 <= proposal["value"] < len(self.labels or [0]):
+            raise t.TraitError(f"index={proposal['value']} is out of range: 0..{len(self.labels) - 1}")
+        return proposal["value"]

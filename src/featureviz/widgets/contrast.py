@@ -106,10 +106,6 @@ class ContrastView(FeatureWidget, bundle="contrast"):
             f"{self.aggregate}, alpha={self.alpha:g}, selected={self.selected_feature})"
         )
 
-    @t.validate("feature_labels")
-    def _check_labels(self, proposal):
-        return labels_dict(proposal["value"])
-
     @t.validate("sort_group")
     def _check_sort_group(self, proposal):
         if proposal["value"] not in ("", *self.groups):

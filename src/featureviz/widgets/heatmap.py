@@ -126,10 +126,6 @@ class Heatmap(FeatureWidget, bundle="heatmap"):
             f"{self.selection_hook}, selected={self.selected_feature})"
         )
 
-    @t.validate("feature_labels")
-    def _check_labels(self, proposal):
-        return labels_dict(proposal["value"])
-
     @t.validate("height")
     def _check_height(self, proposal):
         value = proposal["value"]

@@ -10,7 +10,7 @@ import traitlets as t
 
 from ..analysis.checkpoints import CheckpointFrames, checkpoint_frames
 from .arrays import encode_matrix
-from .base import FeatureWidget
+from .base import CheckpointPlayer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -19,13 +19,12 @@ if TYPE_CHECKING:
     from .._types import ModelLike, SourceLike
 
 
-class CheckpointScrubber(FeatureWidget, bundle="scrubber"):
+class CheckpointScrubber(CheckpointPlayer, bundle="scrubber"):
     """Play through checkpoints and watch features form: each checkpoint's heatmap, match quality and metrics.
 
     ``index`` (the checkpoint shown) and ``selected_feature`` (its trajectory is plotted) are two-way.
     """
 
-    labels = t.List(t.Unicode()).tag(sync=True)  # [C]
     x_values = t.List(t.Float()).tag(sync=True)  # [C]
     x_label = t.Unicode("").tag(sync=True)
     tokens = t.List(t.Unicode()).tag(sync=True)  # [T] all prompts' tokens, one after another
@@ -36,7 +35,6 @@ class CheckpointScrubber(FeatureWidget, bundle="scrubber"):
     metrics = t.Dict().tag(sync=True)  # {name: [C values]}
     vmin = t.Float(0.0).tag(sync=True)
     vmax = t.Float(1.0).tag(sync=True)
-    index = t.Int(0).tag(sync=True)  # two-way: the checkpoint shown
     selected_feature = t.Int(-1).tag(sync=True)  # two-way: its trajectory is plotted
 
     def __init__(
@@ -99,12 +97,6 @@ class CheckpointScrubber(FeatureWidget, bundle="scrubber"):
             f"CheckpointScrubber({len(self.labels)} checkpoints x {len(self.feature_ids)} features, "
             f"{len(self.tokens)} tokens, index={self.index}, selected={self.selected_feature})"
         )
-
-    @t.validate("index")
-    def _check_index(self, proposal):
-        if not 0 <= proposal["value"] < len(self.labels or [0]):
-            raise t.TraitError(f"index={proposal['value']} is out of range: 0..{len(self.labels) - 1}")
-        return proposal["value"]
 
     def _refuse_selection(self, feature: int) -> str | None:
         if self.feature_ids and feature not in self.feature_ids:
