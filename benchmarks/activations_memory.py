@@ -2,7 +2,7 @@
 (issue 24 item 3: goal <= ~1.2x; before it was ~3.8x with per-prompt views of padded batches + torch.cat).
 
     .venv/bin/python benchmarks/activations_memory.py [--prompts 500 2000] [--tokens 64] [--threads 1]
-                                                      [--src PATH] [--forward]
+                                                      [--src PATH] [--forward] [--model default|tiny]
     # the same script on a checkout of main before a change (its src/ first on the child's sys.path):
     git worktree add /tmp/fv-before main~1
     .venv/bin/python benchmarks/activations_memory.py --src /tmp/fv-before/src
@@ -50,6 +50,41 @@ def prompts_of(model, n: int, n_tokens: int) -> list[str]:
     return [model.tokenizer.decode(row[1:]) for row in tokens[:n]]
 
 
+def tiny_model_and_sae():
+    """A random 2-layer model (d_model 64) with the embedded tokenizer and a random TopK SAE of the shipped SAE's
+    width and L0 (2,560 latents, k = 48): results as big as the real ones, forward passes nearly free."""
+    import torch
+    from sae_lens import TopKSAE, TopKSAEConfig
+    from sae_lens.saes.sae import SAEMetadata
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
+    from transformers import AutoTokenizer
+
+    from featureviz.loading import embedded_model_dir
+    from featureviz.sources import SAESource
+
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir())
+    torch.manual_seed(0)
+    cfg = HookedTransformerConfig(
+        n_layers=2,
+        d_model=64,
+        n_ctx=256,
+        d_head=16,
+        n_heads=4,
+        d_mlp=128,
+        d_vocab=len(tokenizer),
+        act_fn="gelu",
+        normalization_type="LN",
+        model_name="tiny-random",
+        default_prepend_bos=True,
+        device="cpu",
+    )
+    model = HookedTransformer(cfg, tokenizer=tokenizer).eval()
+    sae = TopKSAE(TopKSAEConfig(d_in=64, d_sae=2560, k=48, metadata=SAEMetadata(hook_name="blocks.1.hook_resid_pre")))
+    with torch.no_grad():
+        sae.W_enc.normal_(0, 0.5)
+    return model, SAESource(sae)
+
+
 def child(args) -> int:
     if args.src:
         sys.path.insert(0, args.src)
@@ -59,7 +94,7 @@ def child(args) -> int:
         torch.set_num_threads(args.threads)
     import featureviz as fv
 
-    model, source = fv.load_default()
+    model, source = fv.load_default() if args.model == "default" else tiny_model_and_sae()
     prompts = prompts_of(model, args.child, args.tokens)
     fv.activations(model, source, prompts[:2])  # warm-up: lazy allocations, thread pools
     gc.collect()
@@ -77,7 +112,14 @@ def child(args) -> int:
         result = {"n_tokens": n_tokens, "result_bytes": 0}
     else:
         acts = fv.activations(model, source, prompts, progress=False)
-        result = {"n_tokens": acts.n_tokens, "result_bytes": acts.values.numel() * acts.values.element_size()}
+        dense_bytes = acts.n_tokens * acts.n_features * 4
+        stored = getattr(acts, "nbytes", dense_bytes)  # checkouts before sparse storage: always dense float32
+        result = {
+            "n_tokens": acts.n_tokens,
+            "result_bytes": stored,
+            "dense_bytes": dense_bytes,
+            "storage": "csr" if getattr(acts, "sparse", None) is not None else "dense",
+        }
     result |= {
         "seconds": time.perf_counter() - t0,
         "base_kb": base,
@@ -102,6 +144,14 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--src", help="a featureviz src/ folder to import instead of the installed one")
     parser.add_argument("--forward", action="store_true", help="also measure the forward passes alone")
+    parser.add_argument(
+        "--model",
+        choices=["default", "tiny"],
+        default="default",
+        help="default: the embedded model and shipped SAE; tiny: a random 2-layer model with a random "
+        "TopK SAE of the same width and L0 (2,560 latents, k = 48): the same result sizes in "
+        "minutes on a busy CPU",
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="activations", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -110,7 +160,8 @@ def main() -> int:
     if args.src:
         args.src = str(Path(args.src).resolve())
     print(
-        f"fv.activations peak RSS growth / result size, fresh child per run ({args.tokens}-token prompts, "
+        f"fv.activations peak RSS growth / result size, fresh child per run ({args.model} model, "
+        f"{args.tokens}-token prompts, "
         f"{args.threads} thread(s){', featureviz from ' + args.src if args.src else ''})",
         flush=True,
     )
@@ -127,6 +178,8 @@ def main() -> int:
                 str(args.tokens),
                 "--threads",
                 str(args.threads),
+                "--model",
+                args.model,
             ] + (["--src", args.src] if args.src else [])
             out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
             line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT=")), None)
@@ -146,7 +199,8 @@ def main() -> int:
             stats = (r["stats_peak_kb"] - r["stats_base_kb"]) * 1024
             print(
                 f"  {n:>6} prompts, {r['n_tokens']:,} tokens x {r['n_features']} features: result "
-                f"{size / 2**20:,.0f} MiB, peak RSS +{grown / 2**20:,.0f} MiB = {grown / size:.2f}x the result "
+                f"{size / 2**20:,.0f} MiB {r.get('storage', 'dense')} (dense: {r['dense_bytes'] / 2**20:,.0f} MiB), "
+                f"peak RSS +{grown / 2**20:,.0f} MiB = {grown / size:.2f}x the result "
                 f"({r['seconds']:.0f} s); feature_stats() +{stats / 2**20:,.0f} MiB = {stats / size:.2f}x  "
                 f"[{r['featureviz']}]",
                 flush=True,

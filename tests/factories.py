@@ -186,3 +186,16 @@ def assert_within_half_step(payload, values):
     # scale / 2, plus the float32 rounding of the decoded value itself (~1e-5 of a step here).
     assert (err <= scale / 2 + np.abs(values) * 2.0**-24).all(), (err / np.where(scale > 0, scale, 1)).max()
     assert (decoded[values == 0] == 0).all(), "zeros must stay exactly zero"
+
+
+def make_topk_sae(d_in=32, d_sae=96, k=4, hook_name="blocks.1.hook_resid_pre", seed=0):
+    """A TopK SAE (sae-lens): k of d_sae latents per token, so its activations are stored sparse."""
+    from sae_lens import TopKSAE, TopKSAEConfig
+    from sae_lens.saes.sae import SAEMetadata
+
+    torch.manual_seed(seed)
+    sae = TopKSAE(TopKSAEConfig(d_in=d_in, d_sae=d_sae, k=k, metadata=SAEMetadata(hook_name=hook_name)))
+    with torch.no_grad():
+        sae.W_enc.normal_(0, 0.5)
+        sae.W_dec.normal_(0, 0.2)
+    return sae

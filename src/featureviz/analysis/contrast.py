@@ -47,9 +47,12 @@ def prompt_aggregates(acts: ActivationResult, how: str = "max") -> np.ndarray:
     if how not in AGGREGATES:
         raise ValueError(f"aggregate must be one of {AGGREGATES}, got {how!r}")
     reduce = np.maximum.reduceat if how == "max" else np.add.reduceat
-    values = to_numpy(acts.values)
-    starts = acts.offsets[:-1]
-    out = reduce(values, starts, axis=0)
+    out = np.zeros((len(acts.offsets) - 1, acts.n_features), dtype=np.float32)
+    for first, stop, values in acts.prompt_blocks():  # bounded blocks: sparse results are never densified whole
+        filled = np.diff(acts.offsets[first : stop + 1]) > 0  # a prompt without tokens keeps zeros
+        if filled.any():
+            starts = (acts.offsets[first:stop] - acts.offsets[first])[filled]
+            out[first:stop][filled] = reduce(to_numpy(values), starts, axis=0)
     return out / np.diff(acts.offsets)[:, None] if how == "mean" else out
 
 
@@ -156,8 +159,8 @@ def contrast(
             "baseline": [_BASELINE],
             "groups": [o for o in groups if o != name],
         }[against]
-        tokens_in = to_numpy(groups[name].values)[:, tested]
-        tokens_rest = np.concatenate([to_numpy(everyone[o].values)[:, tested] for o in others])
+        tokens_in = to_numpy(groups[name].columns(tested))
+        tokens_rest = np.concatenate([to_numpy(everyone[o].columns(tested)) for o in others])
         prompts_in = per_prompt[name][:, tested]
         prompts_rest = np.concatenate([per_prompt[o][:, tested] for o in others])
         frames.append(_compare(name, tested, prompts_in, prompts_rest, tokens_in, tokens_rest, test, alpha))

@@ -1133,19 +1133,19 @@ def _check_activations(result, source: FeatureSource, drop_first) -> int:
             f"activations were computed for another source than {source!r} ({difference}); "
             "compute them with this source, or pass the source they came from"
         )
-    values, offsets, n_prompts = result.values, np.asarray(result.offsets), len(result.token_ids)
+    shape, offsets, n_prompts = result.shape, np.asarray(result.offsets), len(result.token_ids)
     rows = [len(t) for t in result.token_ids]
     if (
-        values.ndim != 2
-        or values.shape[1] != source.n_features
+        len(shape) != 2
+        or shape[1] != source.n_features
         or len(offsets) != n_prompts + 1
         or offsets[0] != 0
-        or offsets[-1] != values.shape[0]
+        or offsets[-1] != shape[0]
         or np.diff(offsets).tolist() != rows
     ):
         raise ValueError(
             f"activations do not hold one row of {source.n_features} values per token: values "
-            f"{tuple(values.shape)}, {len(offsets)} offsets (ending at {offsets[-1] if len(offsets) else '-'}) "
+            f"{tuple(shape)}, {len(offsets)} offsets (ending at {offsets[-1] if len(offsets) else '-'}) "
             f"for {n_prompts} prompts of {sum(rows)} tokens"
         )
     if not n_prompts:

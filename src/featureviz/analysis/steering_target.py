@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..datasets import emotion_prompts
-from ..devices import to_numpy
 from ..sources import as_source
 from .activations import activations
+from .contrast import prompt_aggregates
 from .dashboard import DashboardData
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def check_steering_target(
         )
     row = evidence.row(feature)
     acts = activations(model, source, prompt, drop_first=evidence.drop_first, progress=False)
-    column = acts.values[:, feature]
+    column = acts.columns([feature])[:, 0]
     prompt_max = float(column.max())
     reasons, accepted = [], True
 
@@ -270,7 +270,7 @@ def feature_scale(
             f"feature {feature} never fires on the {len(maxima)} calibration texts, so the sweep uses the "
             f"typical activation of this source's features, {typical:.3g}"
         )
-    prompt_max = float(activations(model, source, prompt, progress=False).values[:, feature].max())
+    prompt_max = float(activations(model, source, prompt, progress=False).columns([feature]).max())
     if prompt_max <= 0:
         note += "; it never fires on this prompt, so clamping or ablating it there changes nothing"
     else:
@@ -288,7 +288,6 @@ def _calibration_maxima(model, source, texts) -> np.ndarray:
     if cached is not None and cached[0]() is model and cached[1] == texts:
         return cached[2]
     acts = activations(model, source, list(texts), progress=False)
-    starts = acts.offsets[:-1][np.diff(acts.offsets) > 0]  # texts left with no tokens have no peak
-    maxima = np.maximum.reduceat(to_numpy(acts.values), starts, axis=0)
+    maxima = prompt_aggregates(acts, "max")[np.diff(acts.offsets) > 0]  # texts left with no tokens have no peak
     _CALIBRATION[source] = (weakref.ref(model), texts, maxima)
     return maxima

@@ -94,7 +94,7 @@ class Heatmap(FeatureWidget, bundle="heatmap"):
         stats = acts.feature_stats()
         always_on = stats["frac_active"].to_numpy() >= always_on_fraction
         columns = _choose_columns(acts, always_on, top_k, features, "max" if sort_by == "index" else sort_by)
-        values = acts.values[:, columns]
+        values = acts.columns(columns)
         chosen = stats.iloc[columns]
         self.feature_space = acts.feature_space  # plain attribute: fv.link compares it
         super().__init__(
