@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from factories import make_sae, make_tiny_model
+from factories import make_sae, make_tiny_model, tiny_llama_config
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -29,23 +29,13 @@ def tiny_model(tokenizer):
 def tiny_pair(tokenizer):
     """(HFModel of a 2-layer random Llama, the same model converted to a HookedTransformer)."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     from featureviz.backends import HFModel
     from featureviz.loading import hooked_from_hf
 
     torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
+    config = tiny_llama_config(tokenizer, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
     config.architectures = ["LlamaForCausalLM"]  # what save_pretrained writes; TL picks the architecture by it
     hf = LlamaForCausalLM(config).eval()
     return HFModel(hf, tokenizer), hooked_from_hf(hf, tokenizer, name="tiny-llama")

@@ -24,12 +24,13 @@ NASTY = [
 ]
 
 
-def make_tiny_model(tokenizer, device="cpu", dtype=torch.float32, seed=0):
-    """A 2-layer random HookedTransformer with the embedded model's tokenizer, on `device` in `dtype`."""
+def make_tiny_model(tokenizer, device="cpu", dtype=torch.float32, seed=0, **config):
+    """A 2-layer random HookedTransformer with the embedded model's tokenizer, on `device` in `dtype`;
+    `config` overrides HookedTransformerConfig fields (n_layers, normalization_type, ...)."""
     from transformer_lens import HookedTransformer, HookedTransformerConfig
 
     torch.manual_seed(seed)
-    cfg = HookedTransformerConfig(
+    defaults = dict(
         n_layers=2,
         d_model=32,
         n_ctx=64,
@@ -44,7 +45,23 @@ def make_tiny_model(tokenizer, device="cpu", dtype=torch.float32, seed=0):
         device=str(device),
         dtype=dtype,
     )
-    return HookedTransformer(cfg, tokenizer=tokenizer).eval()
+    return HookedTransformer(HookedTransformerConfig(**{**defaults, **config}), tokenizer=tokenizer).eval()
+
+
+def tiny_llama_config(tokenizer, **config):
+    """The config of a 2-layer random Llama (transformers) for the embedded model's tokenizer."""
+    from transformers import LlamaConfig
+
+    defaults = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
+    return LlamaConfig(**{**defaults, **config})
 
 
 def make_sae(d_in=32, d_sae=96, hook_name="blocks.1.hook_resid_pre", seed=0):

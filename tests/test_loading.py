@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import featureviz as fv
-from factories import make_sae
+from factories import make_sae, tiny_llama_config
 from featureviz import loading
 from featureviz.sources import NeuronSource, SAESource
 
@@ -110,19 +110,10 @@ def test_local_sae_directory_loads_and_is_checked(tmp_path, tiny_model):
 @pytest.fixture
 def tiny_hf_dir(tmp_path, tokenizer):
     """A 2-layer random Llama saved as an ordinary Hugging Face directory, with the embedded tokenizer."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-    )
-    LlamaForCausalLM(config).eval().save_pretrained(tmp_path / "tiny-model")
+    LlamaForCausalLM(tiny_llama_config(tokenizer)).eval().save_pretrained(tmp_path / "tiny-model")
     tokenizer.save_pretrained(tmp_path / "tiny-model")
     return tmp_path / "tiny-model"
 

@@ -17,23 +17,7 @@ PLANTED = 7  # the neuron wired to the target
 
 @pytest.fixture(scope="module")
 def model(tokenizer):
-    from transformer_lens import HookedTransformer, HookedTransformerConfig
-
-    torch.manual_seed(3)
-    cfg = HookedTransformerConfig(
-        n_layers=2,
-        d_model=32,
-        n_ctx=64,
-        d_head=8,
-        n_heads=4,
-        d_mlp=64,
-        d_vocab=len(tokenizer),
-        act_fn="gelu",
-        normalization_type="LN",
-        model_name="tiny-circuits",
-        default_prepend_bos=True,
-    )
-    return HookedTransformer(cfg, tokenizer=tokenizer).eval()
+    return make_tiny_model(tokenizer, seed=3, model_name="tiny-circuits")
 
 
 def linear_target(hook_name: str, direction: torch.Tensor | None = None, latent: int = 3, seed: int = 5):

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import featureviz as fv
-from factories import make_sae
+from factories import make_sae, make_tiny_model
 from featureviz.analysis.steering import SteeringHook, steer
 from featureviz.analysis.steering_target import feature_scale
 from featureviz.sources import NeuronSource, SAESource
@@ -67,21 +67,7 @@ def test_batched_sweep_equals_one_value_at_a_time(tiny_model, tiny_sae):
 
 def test_large_add_raises_the_directions_top_logit_tokens(tokenizer):
     """At the last residual (RMS norm, so the limit is exact) a big push along d makes d @ W_U's top token likely."""
-    from transformer_lens import HookedTransformer, HookedTransformerConfig
-
-    torch.manual_seed(1)
-    cfg = HookedTransformerConfig(
-        n_layers=1,
-        d_model=32,
-        n_ctx=32,
-        d_head=8,
-        n_heads=4,
-        d_mlp=64,
-        d_vocab=len(tokenizer),
-        act_fn="gelu",
-        normalization_type="RMS",
-    )
-    model = HookedTransformer(cfg, tokenizer=tokenizer).eval()
+    model = make_tiny_model(tokenizer, seed=1, n_layers=1, n_ctx=32, normalization_type="RMS")
     sae = make_sae(hook_name="blocks.0.hook_resid_post")
     top_token = int((sae.W_dec[3].detach() @ model.W_U.detach()).argmax())
     result = steer(model, sae, PROMPT, 3, [0.0, 50.0, 500.0], max_new_tokens=2)
