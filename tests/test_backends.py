@@ -247,8 +247,9 @@ def test_embedded_sae_both_ways(embedded, embedded_hf):
 
 @pytest.mark.embedded
 def test_embedded_dashboards_both_ways(embedded, embedded_hf, capsys):
-    """Dashboards of the shipped SAE (blocks.15.hook_resid_pre vs model.layers.15:input) and of layer-14 MLP
-    neurons on the embedded model loaded both ways: the same top contexts, maxima within 1e-3 relative."""
+    """Dashboards of the shipped SAE (blocks.15.hook_resid_pre vs model.layers.15:input), of layer-14 MLP neurons
+    and of a (random) crosscoder over the residual stream at layers 4, 8, 12 on the embedded model loaded both
+    ways: the same top contexts, maxima within 1e-3 relative."""
     from featureviz.datasets import emotion_prompts
 
     tl, source = embedded
@@ -275,6 +276,17 @@ def test_embedded_dashboards_both_ways(embedded, embedded_hf, capsys):
             ),
         ),
     }
+    g = torch.Generator().manual_seed(0)
+    weights = {"W_enc": torch.randn(3, 576, 256, generator=g) / 24, "W_dec": torch.randn(256, 3, 576, generator=g) / 24}
+    layers = (4, 8, 12)  # a crosscoder over the residual stream at three layers, read in one pass each way
+    crosscoders = [
+        fv.CrosscoderSource([f"model.layers.{L}:input" for L in layers], **weights, k=16),
+        fv.CrosscoderSource([f"blocks.{L}.hook_resid_pre" for L in layers], **weights, k=16),
+    ]
+    pairs["crosscoder"] = tuple(
+        fv.dashboard_data(model, cc, corpus, list(range(64)), k=5, progress=False)
+        for model, cc in zip((embedded_hf, tl), crosscoders)
+    )
     for name, (ours, theirs) in pairs.items():
         finite = np.isfinite(theirs.top_values)
         diff = np.abs(ours.top_values[finite] - theirs.top_values[finite]).max()
