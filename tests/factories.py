@@ -1,5 +1,6 @@
 """Small models and sources built in code, shared by the tests."""
 
+import base64
 import sys
 from pathlib import Path
 
@@ -216,3 +217,12 @@ def make_topk_sae(d_in=32, d_sae=96, k=4, hook_name="blocks.1.hook_resid_pre", s
         sae.W_enc.normal_(0, 0.5)
         sae.W_dec.normal_(0, 0.2)
     return sae
+
+
+def wire_state(widget) -> tuple[dict, list[bytes]]:
+    """A widget's state as it crosses the wire: the JSON part and the binary buffers split out of it (through
+    ipywidgets' public embed helper, as export_html reads it)."""
+    from ipywidgets.embed import dependency_state
+
+    embedded = dependency_state([widget], drop_defaults=False)[widget.model_id]
+    return embedded["state"], [base64.b64decode(b["data"]) for b in embedded.get("buffers", [])]

@@ -7,10 +7,9 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ipywidgets.widgets.widget import _remove_buffers
 
 import featureviz as fv
-from factories import NASTY, make_sae
+from factories import NASTY, make_sae, wire_state
 from featureviz.analysis.dashboard import dashboard_data
 
 
@@ -71,7 +70,7 @@ def test_nasty_prompts_are_just_text(tiny_model, tiny_sae):
     with pytest.warns(UserWarning, match="truncated"):
         acts = fv.activations(tiny_model, tiny_sae, NASTY)
     heatmap = fv.Heatmap(acts, top_k=5)
-    state, _, _ = _remove_buffers(heatmap.get_state())
+    state, _ = wire_state(heatmap)
     json.dumps(state)
     assert any("<img" in "".join(tokens) for tokens in acts.str_tokens)  # kept verbatim, as data
 

@@ -5,10 +5,9 @@ from pathlib import Path
 
 import pytest
 import traitlets
-from ipywidgets.widgets.widget import _remove_buffers
 
 import featureviz as fv
-from factories import PlantedSource, assert_within_half_step, synthetic_acts
+from factories import PlantedSource, assert_within_half_step, synthetic_acts, wire_state
 from featureviz.widgets.arrays import payload_bytes
 
 
@@ -117,7 +116,7 @@ def test_always_on_features_are_flagged_not_silently_dropped(tiny_model):
 
 def test_state_crosses_the_wire_as_binary(acts):
     h = fv.Heatmap(acts, top_k=10)
-    state, _paths, buffers = _remove_buffers(h.get_state())
+    state, buffers = wire_state(h)
     state.pop("_esm")  # the bundle itself, sent once per widget
     assert buffers, "the matrix must travel as binary buffers"
     json_part = json.dumps(state)  # must serialise, and hold no float matrix
