@@ -218,5 +218,7 @@ describe("the text box", () => {
     expect(readProbe({ feature: 1, tokens: ["a"], acts: [] })).toBeNull();
     const p = readProbe({ feature: 1, tokens: ["a", "b"], acts: [1, 3] });
     expect(p && probeExample(p).center).toBe(1);
+    const silent = readProbe({ feature: 1, tokens: ["a", "b"], acts: [0, 0] });
+    expect(silent && probeExample(silent).center).toBe(-1); // no max token to mark
   });
 });

@@ -68,13 +68,13 @@ export function readAblation(raw: unknown): AblationResult | null {
   }
 }
 
-/** The probe as an example row: its max token is the centre. */
+/** The probe as an example row: its max token is the centre (none when the feature never fires on it). */
 export function probeExample(p: ProbeResult): Example {
   let center = -1;
   p.acts.forEach((a, i) => {
-    if (!Number.isNaN(a) && (center < 0 || a > p.acts[center])) center = i;
+    if (a > 0 && (center < 0 || a > p.acts[center])) center = i;
   });
-  return { value: center >= 0 ? p.acts[center] : Number.NaN, tokens: p.tokens, acts: p.acts, center };
+  return { value: center >= 0 ? p.acts[center] : 0, tokens: p.tokens, acts: p.acts, center };
 }
 
 /** The largest |effect| (the underline scale; 0 when there is none). */
@@ -87,7 +87,7 @@ export function effectScale(effects: readonly (readonly (number | null)[])[]): n
 /** Underline colour of an effect: red when zeroing the feature raises the loss (it helped), blue when it lowers. */
 export function effectColour(effect: number, scale: number, pal: Palette): RGB {
   const t = scale > 0 ? Math.min(1, Math.abs(effect) / scale) : 0;
-  return mix(pal.theme.background, effect > 0 ? pal.pos : pal.neg, 0.15 + 0.85 * t);
+  return mix(pal.theme.background, effect > 0 ? pal.pos : pal.neg, 0.3 + 0.7 * t);
 }
 
 export function formatEffect(e: number): string {
@@ -155,7 +155,7 @@ export function createLiveControls(
     else if (probe) {
       const ex = probeExample(probe);
       probeStatus.textContent =
-        ex.center >= 0 ? `max ${formatValue(ex.value)} at “${tokenLabel(ex.tokens[ex.center], 40)}”` : "";
+        ex.center >= 0 ? `max ${formatValue(ex.value)} at “${tokenLabel(ex.tokens[ex.center], 40)}”` : "does not fire";
     } else probeStatus.textContent = "";
     probeEl.dataset.state = probe?.error
       ? "error"
@@ -165,7 +165,7 @@ export function createLiveControls(
     ablate.setAttribute("aria-pressed", String(ablation !== null && !ablation.error));
     if (waitingAblation && ablation === null) ablationStatus.textContent = "computing…";
     else if (ablation?.error) ablationStatus.textContent = `⚠ ${ablation.error}`;
-    else if (ablation) ablationStatus.textContent = "underlined: loss change when zeroed";
+    else if (ablation) ablationStatus.textContent = "underline: loss if zeroed, up red / down blue";
     else ablationStatus.textContent = "";
     ablationEl.dataset.state = ablation?.error ? "error" : "";
   }
@@ -237,7 +237,11 @@ export const LIVE_CSS = `
   font: inherit; color: var(--fv-fg); background: var(--fv-bg); border: 1px solid var(--fv-border);
   border-radius: 3px; padding: 0 7px; height: 22px; cursor: pointer; line-height: 1;
 }
-.fv-ablate { height: 17px; padding: 0 5px; font-size: 10px; text-transform: none; letter-spacing: 0; font-weight: 400; }
+.fv-ablate {
+  height: 17px; padding: 0 5px; font-size: 10px; text-transform: none; letter-spacing: 0; font-weight: 400; white-space: nowrap;
+}
+.fv-dash-top > .fv-dash-h { flex-wrap: wrap; }
+.fv-dash-top > .fv-dash-h > span:first-child { white-space: nowrap; }
 .fv-probe-run:disabled, .fv-ablate:disabled { opacity: 0.45; cursor: default; }
 .fv-probe-run:not(:disabled):hover, .fv-ablate:not(:disabled):hover { background: var(--fv-panel); border-color: var(--fv-accent); }
 .fv-ablate[aria-pressed="true"] { border-color: var(--fv-accent); color: var(--fv-accent); }
