@@ -70,6 +70,8 @@ class Link:
                         setattr(widget, _selection_trait(widget), change["new"])
                     except t.TraitError as error:  # e.g. a dashboard built for other features
                         log.warning("featureviz.link: %s", error)
+                        if widget.has_trait("feature_error"):  # the dashboard says it, inline
+                            widget.feature_error = f"selected in a linked widget: {error}"
             finally:
                 self._busy = False
 
