@@ -28,14 +28,17 @@ def main(argv=None) -> None:
     p.add_argument("--contexts", type=int, default=400, help="held-out contexts (128 tokens each) to scan")
     p.add_argument("--examples", type=int, default=6)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--drop-first", type=int, default=0,
+                   help="leading tokens after BOS left out (0: position artifacts count, as the card's check wants)")
+    p.add_argument("--heldout", default=str(ASSETS / "heldout_tokens.npy"), help="held-out token contexts (.npy)")
     p.add_argument("--json", default="", help="also write the result here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
     model, _ = fv.load_default(source="neurons")
     source = load_sae(args.sae, model)
-    tokens = torch.from_numpy(np.load(ASSETS / "heldout_tokens.npy")[: args.contexts].astype(np.int64))
-    data = fv.dashboard_data(model, source, tokens, k=args.examples)
+    tokens = torch.from_numpy(np.load(args.heldout)[: args.contexts].astype(np.int64))
+    data = fv.dashboard_data(model, source, tokens, k=args.examples, drop_first=args.drop_first)
     order = np.argsort(-data.density)[: args.top]
     out = []
     for rank, row in enumerate(order, 1):

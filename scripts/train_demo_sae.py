@@ -52,6 +52,8 @@ ASSETS = tr.ASSETS
 # Attention-sink tokens (BOS, <|endoftext|>, some first tokens) have residual norms ~15,000-27,000 at this hook
 # against a median ~155 (99th percentile ~200): they are excluded from training and metrics, like position 0.
 MAX_NORM = 2000.0
+# Tokens right after BOS carry position artifacts (docs/DESIGN.md, drop_first): dropped in dashboards and checks.
+DROP_FIRST = 1
 # at most this share of the training contexts: archaic KJV English (v1), the v1 text in the v2 corpus
 SMALL_CAPS = {"v1": {"bible_kjv": 0.25}, "v2": {"fortunes": 0.1}}
 HELDOUT_EVAL = 1600  # held-out contexts evaluated: 203,200 tokens (>= 200k for the dead-latent count)
@@ -324,7 +326,8 @@ def train_config(cfg: dict, n_train_tokens: int) -> tr.TrainConfig:
         export_at=tr.log_spaced(total, cfg["checkpoints"], first=16 * cfg["batch_size"], last=0.6)
         if cfg["checkpoints"] else (),
         dataset=cfg["hf_dataset"] or "featureviz offline corpus (see MODEL_CARD.md)",
-        metadata={"max_input_norm": MAX_NORM},  # featureviz's SAESource leaves sink tokens unencoded
+        # featureviz's SAESource leaves sink tokens unencoded and drops the first positions' artifacts
+        metadata={"max_input_norm": MAX_NORM, "drop_first_positions": DROP_FIRST},
     )
 
 
@@ -414,13 +417,13 @@ def emotion_check(model, assets: Path, heldout: np.ndarray, n_contexts: int = 40
     table = table[table["significant"] & (table["rank_biserial"] > 0)]
     found = {g: table[table["group"] == g].head(10) for g in ("happy", "angry")}
     features = sorted({int(f) for t in found.values() for f in t["feature"]})
-    # top held-out contexts of those features, BOS and over-norm tokens excluded
+    # top held-out contexts of those features, BOS, the first position and over-norm tokens excluded
     tokens = torch.from_numpy(heldout[:n_contexts].astype(np.int64))
     best = {f: [] for f in features}
     for b in range(0, len(tokens), 16):
         resid = tr.resid_pre(model, tokens[b:b + 16], hook)
         feats = sae.encode(resid)[:, :, features]
-        feats[:, 0] = 0
+        feats[:, :1 + DROP_FIRST] = 0  # BOS and the position artifacts after it, as featureviz drops them
         feats[resid.norm(dim=-1) > MAX_NORM] = 0
         for j, f in enumerate(features):
             vals, idx = feats[:, :, j].flatten().topk(top)

@@ -299,3 +299,19 @@ def test_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_shipped_saes_are_found_by_hook():
+    saes = fv.default_sae_hooks()
+    assert list(saes)[0] == "blocks.15.hook_resid_pre"  # the tutorials' SAE comes first
+    assert loading.default_sae_dir() == saes["blocks.15.hook_resid_pre"]
+    assert loading.default_sae_dir("blocks.8.hook_resid_pre") == saes["blocks.8.hook_resid_pre"]
+    with pytest.raises(ValueError, match="ships no SAE on 'blocks.9.hook_resid_pre'; it has SAEs on blocks.15"):
+        fv.load_default(hook="blocks.9.hook_resid_pre")  # before any model loads
+
+
+@pytest.mark.embedded
+def test_earlier_layer_sae_loads_on_its_hook(embedded):
+    model, source = fv.load_default(hook="blocks.8.hook_resid_pre")
+    assert isinstance(source, SAESource) and source.hook_name == "blocks.8.hook_resid_pre"
+    assert source.n_features == fv.load_default()[1].n_features

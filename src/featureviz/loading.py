@@ -479,7 +479,23 @@ def default_sae_hooks() -> dict[str, Path]:
 
 
 def default_sae_dir(hook: str | None = None) -> Path | None:
-    """A shipped SAE's folder: the tutorials' SAE (hook None), or the one on `hook`; None if none ships."""
+    """A shipped SAE's folder.
+
+    Parameters
+    ----------
+    hook : str, optional
+        None for the tutorials' SAE, else the hook of one of :func:`default_sae_hooks`.
+
+    Returns
+    -------
+    Path or None
+        The folder, or None when this version of featureviz ships no tutorial SAE.
+
+    Raises
+    ------
+    ValueError
+        For a hook no shipped SAE reads (the message lists the shipped ones).
+    """
     if hook is None:
         folder = ASSETS / "default_sae"
         return folder if (folder / "cfg.json").exists() else None
