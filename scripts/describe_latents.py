@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 import featureviz as fv
-from featureviz.paths import ASSETS
 from featureviz.loading import load_sae
+from featureviz.paths import ASSETS
 
 
 def main(argv=None) -> None:
@@ -28,8 +28,12 @@ def main(argv=None) -> None:
     p.add_argument("--contexts", type=int, default=400, help="held-out contexts (128 tokens each) to scan")
     p.add_argument("--examples", type=int, default=6)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--drop-first", type=int, default=0,
-                   help="leading tokens after BOS left out (0: position artifacts count, as the card's check wants)")
+    p.add_argument(
+        "--drop-first",
+        type=int,
+        default=0,
+        help="leading tokens after BOS left out (0: position artifacts count, as the card's check wants)",
+    )
     p.add_argument("--heldout", default=str(ASSETS / "heldout_tokens.npy"), help="held-out token contexts (.npy)")
     p.add_argument("--json", default="", help="also write the result here")
     args = p.parse_args(argv)
@@ -43,12 +47,22 @@ def main(argv=None) -> None:
     out = []
     for rank, row in enumerate(order, 1):
         page = data.page(int(data.feature_ids[row]))
-        contexts = ["".join(t if j != ex["center"] else f"[[{t}]]" for j, t in enumerate(ex["tokens"]))
-                    for ex in page["top"]]
-        out.append({"feature": page["feature"], "density": page["density"], "max": page["max"],
-                    "contexts": contexts, "promotes": [t["token"] for t in page["logits_top"][:8]]})
-        print(f"\n#{rank} L{page['feature']}  density {page['density']:.3f}  max {page['max']:.1f}  "
-              f"promotes {out[-1]['promotes']}")
+        contexts = [
+            "".join(t if j != ex["center"] else f"[[{t}]]" for j, t in enumerate(ex["tokens"])) for ex in page["top"]
+        ]
+        out.append(
+            {
+                "feature": page["feature"],
+                "density": page["density"],
+                "max": page["max"],
+                "contexts": contexts,
+                "promotes": [t["token"] for t in page["logits_top"][:8]],
+            }
+        )
+        print(
+            f"\n#{rank} L{page['feature']}  density {page['density']:.3f}  max {page['max']:.1f}  "
+            f"promotes {out[-1]['promotes']}"
+        )
         for c in contexts:
             print("   ", repr(c))
     if args.json:

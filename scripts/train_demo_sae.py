@@ -68,6 +68,7 @@ def log(msg: str) -> None:
 
 # --- corpus --------------------------------------------------------------------------------------------------
 
+
 def fortunes_docs() -> list[str]:
     root = Path("/usr/share/games/fortunes")
     docs = []
@@ -122,16 +123,72 @@ def dictd_docs(name: str, max_chars: int, chars_per_doc: int = 2000, skip_lines:
     return docs + ([cur] if cur else [])
 
 
-MOODS = ["furious", "joyful", "heartbroken", "anxious", "grateful", "excited", "disappointed", "calm", "bored",
-         "proud", "jealous", "terrified", "loving", "annoyed", "hopeful", "lonely", "ecstatic", "bitter",
-         "embarrassed", "relieved", "outraged", "cheerful", "neutral, matter-of-fact", "sarcastic"]
-FORMS = ["diary entry", "text message to a friend", "product review", "complaint letter", "social media post",
-         "short dialogue between two people", "paragraph of a short story", "email to a coworker",
-         "voicemail transcript", "restaurant review", "letter to a family member", "forum post"]
-TOPICS = ["my neighbour", "a concert", "my dog", "work", "a delayed flight", "my birthday", "a broken phone",
-          "the weather", "a football match", "my exam results", "a new job", "moving house", "a wedding",
-          "a noisy hotel", "my sister", "a cooking disaster", "a lost wallet", "a surprise party", "traffic",
-          "a customer service call", "a first date", "a holiday at the sea", "a school play", "a parking ticket"]
+MOODS = [
+    "furious",
+    "joyful",
+    "heartbroken",
+    "anxious",
+    "grateful",
+    "excited",
+    "disappointed",
+    "calm",
+    "bored",
+    "proud",
+    "jealous",
+    "terrified",
+    "loving",
+    "annoyed",
+    "hopeful",
+    "lonely",
+    "ecstatic",
+    "bitter",
+    "embarrassed",
+    "relieved",
+    "outraged",
+    "cheerful",
+    "neutral, matter-of-fact",
+    "sarcastic",
+]
+FORMS = [
+    "diary entry",
+    "text message to a friend",
+    "product review",
+    "complaint letter",
+    "social media post",
+    "short dialogue between two people",
+    "paragraph of a short story",
+    "email to a coworker",
+    "voicemail transcript",
+    "restaurant review",
+    "letter to a family member",
+    "forum post",
+]
+TOPICS = [
+    "my neighbour",
+    "a concert",
+    "my dog",
+    "work",
+    "a delayed flight",
+    "my birthday",
+    "a broken phone",
+    "the weather",
+    "a football match",
+    "my exam results",
+    "a new job",
+    "moving house",
+    "a wedding",
+    "a noisy hotel",
+    "my sister",
+    "a cooking disaster",
+    "a lost wallet",
+    "a surprise party",
+    "traffic",
+    "a customer service call",
+    "a first date",
+    "a holiday at the sea",
+    "a school play",
+    "a parking ticket",
+]
 
 
 def generated_docs(path: Path, n_tokens: int, batch_size: int = 64, max_new: int = 160, seed: int = 0) -> list[str]:
@@ -146,15 +203,27 @@ def generated_docs(path: Path, n_tokens: int, batch_size: int = 64, max_new: int
         with open(path, "a") as f:
             while have < n_tokens:
                 start = time.time()
-                prompts = [f"Write a {rng.choice(MOODS)} {rng.choice(FORMS)} about {rng.choice(TOPICS)}."
-                           for _ in range(batch_size)]
-                chats = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                                 add_generation_prompt=True) for p in prompts]
+                prompts = [
+                    f"Write a {rng.choice(MOODS)} {rng.choice(FORMS)} about {rng.choice(TOPICS)}."
+                    for _ in range(batch_size)
+                ]
+                chats = [
+                    tok.apply_chat_template(
+                        [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
+                    )
+                    for p in prompts
+                ]
                 enc = tok(chats, return_tensors="pt", padding=True, add_special_tokens=False)
                 with torch.no_grad():
-                    out = model.generate(**enc, max_new_tokens=max_new, do_sample=True, temperature=1.0,
-                                         top_p=0.95, pad_token_id=tok.pad_token_id)
-                new = out[:, enc.input_ids.shape[1]:]
+                    out = model.generate(
+                        **enc,
+                        max_new_tokens=max_new,
+                        do_sample=True,
+                        temperature=1.0,
+                        top_p=0.95,
+                        pad_token_id=tok.pad_token_id,
+                    )
+                new = out[:, enc.input_ids.shape[1] :]
                 n_new = 0
                 for prompt, chat, ids in zip(prompts, chats, new):
                     ids = ids[ids != tok.pad_token_id]
@@ -240,11 +309,16 @@ def build_contexts(run_dir: Path, cfg: dict) -> dict:
         sources = external_docs(argparse.Namespace(**cfg))
         small, large = {}, sources
     else:
-        small = {"fortunes": fortunes_docs(), "bible_kjv": bible_docs(),
-                 "devils_dictionary": dictd_docs("devil", 10**7, skip_lines=40),
-                 "model_generated": generated_docs(run_dir / "generated.jsonl", cfg["gen_tokens"])}
-        large = {"wordnet_glosses": wordnet_docs(),
-                 "gcide": dictd_docs("gcide", 16 * cfg["corpus_tokens"], skip_lines=300)}
+        small = {
+            "fortunes": fortunes_docs(),
+            "bible_kjv": bible_docs(),
+            "devils_dictionary": dictd_docs("devil", 10**7, skip_lines=40),
+            "model_generated": generated_docs(run_dir / "generated.jsonl", cfg["gen_tokens"]),
+        }
+        large = {
+            "wordnet_glosses": wordnet_docs(),
+            "gcide": dictd_docs("gcide", 16 * cfg["corpus_tokens"], skip_lines=300),
+        }
     train, held, stats = {}, {}, {}
     for name, docs in {**small, **large}.items():
         train[name] = pack(tok, [d for d in docs if not is_heldout(d)])
@@ -282,9 +356,8 @@ def build_contexts(run_dir: Path, cfg: dict) -> dict:
         train[name] = train["model_generated_v2"][:0]
     heldout = []
     for name in train:
-        heldout.append(held[name][rng.permutation(len(held[name]))[:want[name]]])
-        stats[name] = {"train_tokens": int(len(train[name]) * (CTX - 1)),
-                       "heldout_tokens": int(want[name] * (CTX - 1))}
+        heldout.append(held[name][rng.permutation(len(held[name]))[: want[name]]])
+        stats[name] = {"train_tokens": int(len(train[name]) * (CTX - 1)), "heldout_tokens": int(want[name] * (CTX - 1))}
     train_all = np.concatenate(list(train.values()))
     train_src = np.concatenate([np.full(len(v), i, np.uint8) for i, v in enumerate(train.values())])
     order = rng.permutation(len(train_all))
@@ -293,11 +366,23 @@ def build_contexts(run_dir: Path, cfg: dict) -> dict:
     heldout = np.concatenate(heldout)
     order = rng.permutation(len(heldout))
     heldout, held_src = heldout[order], held_src[order]
-    stats = {"sources": stats, "train_contexts": len(train_all), "heldout_contexts": len(heldout),
-             "train_tokens": int(len(train_all) * (CTX - 1)), "heldout_tokens": int(len(heldout) * (CTX - 1)),
-             "context_size": CTX, "heldout_rule": f"md5(document) % 100 < {HELDOUT_PERCENT}"}
-    np.savez(run_dir / "contexts.tmp.npz", train=train_all, heldout=heldout, train_source=train_src,
-             heldout_source=held_src, source_names=np.array(list(train)))
+    stats = {
+        "sources": stats,
+        "train_contexts": len(train_all),
+        "heldout_contexts": len(heldout),
+        "train_tokens": int(len(train_all) * (CTX - 1)),
+        "heldout_tokens": int(len(heldout) * (CTX - 1)),
+        "context_size": CTX,
+        "heldout_rule": f"md5(document) % 100 < {HELDOUT_PERCENT}",
+    }
+    np.savez(
+        run_dir / "contexts.tmp.npz",
+        train=train_all,
+        heldout=heldout,
+        train_source=train_src,
+        heldout_source=held_src,
+        source_names=np.array(list(train)),
+    )
     (run_dir / "corpus.json").write_text(json.dumps(stats, indent=1))
     (run_dir / "contexts.tmp.npz").rename(out)
     log(f"corpus: {stats['train_tokens']:,} training tokens, {stats['heldout_tokens']:,} held-out tokens")
@@ -309,30 +394,54 @@ def used_corpus(corpus: dict, data, n_train: int, n_heldout: int) -> dict:
     names = [str(n) for n in data["source_names"]]
     count = lambda src, n: np.bincount(src[:n], minlength=len(names)) * (CTX - 1)  # noqa: E731
     train, held = count(data["train_source"], n_train), count(data["heldout_source"], n_heldout)
-    return {**corpus, "sources": {name: {"train_tokens": int(train[i]), "heldout_tokens": int(held[i])}
-                                  for i, name in enumerate(names)},
-            "train_contexts": n_train, "heldout_contexts": n_heldout, "train_tokens": int(n_train * (CTX - 1)),
-            "heldout_tokens": int(n_heldout * (CTX - 1)), "built_from": corpus}
+    return {
+        **corpus,
+        "sources": {
+            name: {"train_tokens": int(train[i]), "heldout_tokens": int(held[i])} for i, name in enumerate(names)
+        },
+        "train_contexts": n_train,
+        "heldout_contexts": n_heldout,
+        "train_tokens": int(n_train * (CTX - 1)),
+        "heldout_tokens": int(n_heldout * (CTX - 1)),
+        "built_from": corpus,
+    }
 
 
 # --- training and evaluation ---------------------------------------------------------------------------------
+
 
 def train_config(cfg: dict, n_train_tokens: int) -> tr.TrainConfig:
     total = cfg["train_tokens"] or 3 * n_train_tokens
     total -= total % cfg["batch_size"]
     return tr.TrainConfig(
-        hook_name=cfg["hook"], d_in=576, d_sae=cfg["d_sae"], k=cfg["k"], total_tokens=total, batch_size=cfg["batch_size"],
-        lr=cfg["lr"], seed=cfg["seed"], model_name="SmolLM2-135M-Instruct", context_size=CTX,
+        hook_name=cfg["hook"],
+        d_in=576,
+        d_sae=cfg["d_sae"],
+        k=cfg["k"],
+        total_tokens=total,
+        batch_size=cfg["batch_size"],
+        lr=cfg["lr"],
+        seed=cfg["seed"],
+        model_name="SmolLM2-135M-Instruct",
+        context_size=CTX,
         export_at=tr.log_spaced(total, cfg["checkpoints"], first=16 * cfg["batch_size"], last=0.6)
-        if cfg["checkpoints"] else (),
+        if cfg["checkpoints"]
+        else (),
         dataset=cfg["hf_dataset"] or "featureviz offline corpus (see MODEL_CARD.md)",
         # featureviz's SAESource leaves sink tokens unencoded and drops the first positions' artifacts
         metadata={"max_input_norm": MAX_NORM, "drop_first_positions": DROP_FIRST},
     )
 
 
-def evaluate_all(model, run_dir: Path, heldout: np.ndarray, heldout_cache: tr.ActivationCache, assets: Path,
-                 name: str = "default_sae", categories: dict[str, np.ndarray] | None = None) -> dict:
+def evaluate_all(
+    model,
+    run_dir: Path,
+    heldout: np.ndarray,
+    heldout_cache: tr.ActivationCache,
+    assets: Path,
+    name: str = "default_sae",
+    categories: dict[str, np.ndarray] | None = None,
+) -> dict:
     """Metrics of every checkpoint and the final SAE on the held-out contexts; for the final SAE also per
     held-out category (categories: name -> context indices), each with its own CE contexts."""
     from sae_lens import SAE
@@ -340,8 +449,9 @@ def evaluate_all(model, run_dir: Path, heldout: np.ndarray, heldout_cache: tr.Ac
     done_path = run_dir / "metrics.json"
     done = json.loads(done_path.read_text()) if done_path.exists() else {}
     series = tr.load_checkpoint_series(assets / f"{name}_checkpoints")
-    series.append((json.loads((assets / name / "cfg.json").read_text())["metadata"]["n_training_tokens"],
-                   assets / name))
+    series.append(
+        (json.loads((assets / name / "cfg.json").read_text())["metadata"]["n_training_tokens"], assets / name)
+    )
     acts = heldout_cache.all_acts()
     tokens = torch.from_numpy(heldout.astype(np.int64))
     for n_tokens, path in series:
@@ -351,40 +461,64 @@ def evaluate_all(model, run_dir: Path, heldout: np.ndarray, heldout_cache: tr.Ac
         start = time.time()
         sae = SAE.load_from_disk(path)
         final = path.name == name
-        full = tr.evaluate_sae(sae, model, tokens, acts=acts, ce_contexts=CE_CONTEXTS if final else 0,
-                               max_norm=MAX_NORM)
+        full = tr.evaluate_sae(
+            sae, model, tokens, acts=acts, ce_contexts=CE_CONTEXTS if final else 0, max_norm=MAX_NORM
+        )
         if final and categories:
             full["per_category"] = {
-                cat: tr.evaluate_sae(sae, model, tokens[idx], ce_contexts=min(CE_CONTEXTS // 2, len(idx)),
-                                     max_norm=MAX_NORM) for cat, idx in categories.items() if len(idx)}
+                cat: tr.evaluate_sae(
+                    sae, model, tokens[idx], ce_contexts=min(CE_CONTEXTS // 2, len(idx)), max_norm=MAX_NORM
+                )
+                for cat, idx in categories.items()
+                if len(idx)
+            }
         test_slice = tr.evaluate_sae(sae, model, tokens[:TEST_SLICE], max_norm=MAX_NORM)
         if not final:  # CE on the test slice only: each CE context costs two full forward passes
             full.update({k: v for k, v in test_slice.items() if k.startswith("ce_") or k == "n_ce_tokens"})
         done[key] = {"training_tokens": n_tokens, "heldout": full, "test_slice": test_slice}
         done_path.write_text(json.dumps(done, indent=1))
-        log(f"eval {key}: EV {full['explained_variance']:.3f} L0 {full['mean_l0']:.1f} "
-            f"dead {full['dead_fraction']:.3f} CE rec {full['ce_recovered']:.3f} ({time.time() - start:.0f} s)")
+        log(
+            f"eval {key}: EV {full['explained_variance']:.3f} L0 {full['mean_l0']:.1f} "
+            f"dead {full['dead_fraction']:.3f} CE rec {full['ce_recovered']:.3f} ({time.time() - start:.0f} s)"
+        )
     return done
 
 
 def write_metrics(done: dict, corpus: dict, assets: Path, name: str = "default_sae", hook: str = HOOK) -> None:
     keys = sorted(done, key=lambda k: done[k]["training_tokens"])
     final = next((done[k] for k in keys if k.endswith(f"/{name}")), None)
-    (assets / f"{name}_metrics.json").write_text(json.dumps(
-        {"hook_name": hook, "max_norm": MAX_NORM, "test_slice_contexts": TEST_SLICE, "ce_contexts": CE_CONTEXTS,
-         "corpus": corpus,
-         "checkpoints": {k: done[k] for k in keys}, "final": final}, indent=1))
-    rows = ["| checkpoint | training tokens | 1-FVU | mean L0 | dead latents | CE clean | CE spliced | CE zero-abl. "
-            "| CE recovered |", "|---|---|---|---|---|---|---|---|---|"]
+    (assets / f"{name}_metrics.json").write_text(
+        json.dumps(
+            {
+                "hook_name": hook,
+                "max_norm": MAX_NORM,
+                "test_slice_contexts": TEST_SLICE,
+                "ce_contexts": CE_CONTEXTS,
+                "corpus": corpus,
+                "checkpoints": {k: done[k] for k in keys},
+                "final": final,
+            },
+            indent=1,
+        )
+    )
+    rows = [
+        "| checkpoint | training tokens | 1-FVU | mean L0 | dead latents | CE clean | CE spliced | CE zero-abl. "
+        "| CE recovered |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for k in keys:
         m = done[k]["heldout"]
-        rows.append(f"| {k} | {done[k]['training_tokens']:,} | {m['explained_variance']:.3f} | {m['mean_l0']:.1f} "
-                    f"| {m['dead_fraction']:.1%} | {m['ce_clean']:.3f} | {m['ce_sae']:.3f} | {m['ce_zero']:.3f} "
-                    f"| {m['ce_recovered']:.1%} |")
+        rows.append(
+            f"| {k} | {done[k]['training_tokens']:,} | {m['explained_variance']:.3f} | {m['mean_l0']:.1f} "
+            f"| {m['dead_fraction']:.1%} | {m['ce_clean']:.3f} | {m['ce_sae']:.3f} | {m['ce_zero']:.3f} "
+            f"| {m['ce_recovered']:.1%} |"
+        )
     for cat, m in (final or {}).get("heldout", {}).get("per_category", {}).items():
-        rows.append(f"| final on {cat} | | {m['explained_variance']:.3f} | {m['mean_l0']:.1f} "
-                    f"| {m['dead_fraction']:.1%} | {m['ce_clean']:.3f} | {m['ce_sae']:.3f} | {m['ce_zero']:.3f} "
-                    f"| {m['ce_recovered']:.1%} |")
+        rows.append(
+            f"| final on {cat} | | {m['explained_variance']:.3f} | {m['mean_l0']:.1f} "
+            f"| {m['dead_fraction']:.1%} | {m['ce_clean']:.3f} | {m['ce_sae']:.3f} | {m['ce_zero']:.3f} "
+            f"| {m['ce_recovered']:.1%} |"
+        )
     card = assets / "MODEL_CARD.md"
     text = card.read_text() if card.exists() else ""
     start, end = f"<!-- {name} metrics:start -->", f"<!-- {name} metrics:end -->"
@@ -392,14 +526,24 @@ def write_metrics(done: dict, corpus: dict, assets: Path, name: str = "default_s
         start, end = "<!-- metrics:start -->", "<!-- metrics:end -->"
     if start in text and end in text:
         head, rest = text.split(start, 1)
-        note = (f"\n\n1-FVU, L0 and dead latents over all {done[keys[-1]]['heldout']['n_tokens']:,} held-out tokens "
-                f"kept (norm <= {MAX_NORM:,.0f}); CE over {CE_CONTEXTS} held-out contexts for `{name}`, over the "
-                f"{TEST_SLICE}-context test slice for the checkpoints.")
+        note = (
+            f"\n\n1-FVU, L0 and dead latents over all {done[keys[-1]]['heldout']['n_tokens']:,} held-out tokens "
+            f"kept (norm <= {MAX_NORM:,.0f}); CE over {CE_CONTEXTS} held-out contexts for `{name}`, over the "
+            f"{TEST_SLICE}-context test slice for the checkpoints."
+        )
         card.write_text(head + start + "\n" + "\n".join(rows) + note + "\n" + end + rest.split(end, 1)[1])
 
 
-def emotion_check(model, assets: Path, heldout: np.ndarray, n_contexts: int = 400, top: int = 5,
-                  name: str = "default_sae", hook: str = HOOK, prompts_path: Path | None = None) -> dict:
+def emotion_check(
+    model,
+    assets: Path,
+    heldout: np.ndarray,
+    n_contexts: int = 400,
+    top: int = 5,
+    name: str = "default_sae",
+    hook: str = HOOK,
+    prompts_path: Path | None = None,
+) -> dict:
     """Issue 4's emotion coverage: features separating happy / angry / neutral prompts (per-prompt max,
     Mann-Whitney, Benjamini-Hochberg q < 0.01), each with its top held-out contexts to read."""
     from sae_lens import SAE
@@ -421,9 +565,9 @@ def emotion_check(model, assets: Path, heldout: np.ndarray, n_contexts: int = 40
     tokens = torch.from_numpy(heldout[:n_contexts].astype(np.int64))
     best = {f: [] for f in features}
     for b in range(0, len(tokens), 16):
-        resid = tr.resid_pre(model, tokens[b:b + 16], hook)
+        resid = tr.resid_pre(model, tokens[b : b + 16], hook)
         feats = sae.encode(resid)[:, :, features]
-        feats[:, :1 + DROP_FIRST] = 0  # BOS and the position artifacts after it, as featureviz drops them
+        feats[:, : 1 + DROP_FIRST] = 0  # BOS and the position artifacts after it, as featureviz drops them
         feats[resid.norm(dim=-1) > MAX_NORM] = 0
         for j, f in enumerate(features):
             vals, idx = feats[:, :, j].flatten().topk(top)
@@ -432,15 +576,23 @@ def emotion_check(model, assets: Path, heldout: np.ndarray, n_contexts: int = 40
     for f in features:
         rows = []
         for v, c, pos in sorted(best[f], reverse=True)[:top]:
-            left = model.tokenizer.decode(tokens[c, max(1, pos - 12):pos])
-            rows.append({"activation": round(v, 3), "context": f"{left}[[{model.tokenizer.decode(tokens[c, pos])}]]"
-                         f"{model.tokenizer.decode(tokens[c, pos + 1:pos + 6])}"})
+            left = model.tokenizer.decode(tokens[c, max(1, pos - 12) : pos])
+            rows.append(
+                {
+                    "activation": round(v, 3),
+                    "context": f"{left}[[{model.tokenizer.decode(tokens[c, pos])}]]"
+                    f"{model.tokenizer.decode(tokens[c, pos + 1 : pos + 6])}",
+                }
+            )
         contexts[str(f)] = rows
-    out = {"test": "per-prompt max, Mann-Whitney U vs the other groups, Benjamini-Hochberg q < 0.01",
-           "n_prompts": {g: len(v) for g, v in groups.items()},
-           "significant": {g: t[["feature", "rank_biserial", "p_value", "q_value"]].to_dict("records")
-                           for g, t in found.items()},
-           "top_heldout_contexts": contexts}
+    out = {
+        "test": "per-prompt max, Mann-Whitney U vs the other groups, Benjamini-Hochberg q < 0.01",
+        "n_prompts": {g: len(v) for g, v in groups.items()},
+        "significant": {
+            g: t[["feature", "rank_biserial", "p_value", "q_value"]].to_dict("records") for g, t in found.items()
+        },
+        "top_heldout_contexts": contexts,
+    }
     (assets / f"{name}_emotion.json").write_text(json.dumps(out, indent=1, default=float))
     log(f"emotion: {', '.join(f'{g}: {len(t)} significant features' for g, t in found.items())}")
     return out
@@ -449,16 +601,24 @@ def emotion_check(model, assets: Path, heldout: np.ndarray, n_contexts: int = 40
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", default="", help="run name (folder under the cache dir; default from the settings)")
-    p.add_argument("--corpus", choices=["v1", "v2"], default="v1",
-                   help="v1: Debian texts + a little sampled text; v2: data/corpus_v2 (scripts/sample_corpus_v2.py)")
+    p.add_argument(
+        "--corpus",
+        choices=["v1", "v2"],
+        default="v1",
+        help="v1: Debian texts + a little sampled text; v2: data/corpus_v2 (scripts/sample_corpus_v2.py)",
+    )
     p.add_argument("--corpus-dir", default=str(CORPUS_V2), help="where the v2 corpus shards are")
     p.add_argument("--hook", default=HOOK, help="a blocks.L.hook_resid_pre hook")
     p.add_argument("--name", default="default_sae", help="asset name: <name>/, <name>_checkpoints/, <name>_*.json")
     p.add_argument("--checkpoints", type=int, default=8, help="intermediate checkpoints to export (0: final only)")
     p.add_argument("--emotion-prompts", default=str(ASSETS / "emotion_prompts.json"))
     p.add_argument("--tokens", type=int, default=1_000_000, help="training tokens to cache (position 0 excluded)")
-    p.add_argument("--corpus-tokens", type=int, default=2_000_000,
-                   help="training tokens in the corpus; the first --tokens of its shuffled contexts are used")
+    p.add_argument(
+        "--corpus-tokens",
+        type=int,
+        default=2_000_000,
+        help="training tokens in the corpus; the first --tokens of its shuffled contexts are used",
+    )
     p.add_argument("--train-tokens", type=int, default=0, help="tokens to train on (default: 3 x --tokens, 3 epochs)")
     p.add_argument("--gen-tokens", type=int, default=9_000, help="tokens of model-sampled text in the corpus")
     p.add_argument("--heldout-contexts", type=int, default=2000)
@@ -480,14 +640,31 @@ def main(argv=None) -> None:
     deadline = time.time() + args.hours * 3600 if args.hours else None
 
     if not args.run:
-        args.run = (f"smollm2-l{tr.hook_layer(args.hook)}-topk{args.k}-{args.d_sae}"
-                    + ("" if args.corpus == "v1" else f"-{args.corpus}"))
+        args.run = f"smollm2-l{tr.hook_layer(args.hook)}-topk{args.k}-{args.d_sae}" + (
+            "" if args.corpus == "v1" else f"-{args.corpus}"
+        )
     run_dir = cache_dir() / "sae_training" / args.run
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = run_dir / "run.json"
-    keys = ["tokens", "corpus_tokens", "train_tokens", "gen_tokens", "heldout_contexts", "d_sae", "k", "batch_size",
-            "lr", "seed", "hf_dataset", "text_column", "text_files", "corpus", "corpus_dir", "hook",
-            "checkpoints"]
+    keys = [
+        "tokens",
+        "corpus_tokens",
+        "train_tokens",
+        "gen_tokens",
+        "heldout_contexts",
+        "d_sae",
+        "k",
+        "batch_size",
+        "lr",
+        "seed",
+        "hf_dataset",
+        "text_column",
+        "text_files",
+        "corpus",
+        "corpus_dir",
+        "hook",
+        "checkpoints",
+    ]
     cfg = {k: getattr(args, k) for k in keys}
     if cfg_path.exists():  # runs started before v2 have no corpus/hook/checkpoints keys: the v1 values
         saved = {"corpus": "v1", "corpus_dir": "", "hook": HOOK, "checkpoints": 8, **json.loads(cfg_path.read_text())}
@@ -521,19 +698,29 @@ def main(argv=None) -> None:
     model, _ = load_default(source="neurons")
     hook, name = cfg["hook"], args.name
     cache = tr.ActivationCache(run_dir / "shards", train_tokens, hook, model=model, max_norm=MAX_NORM, log=log)
-    heldout_cache = tr.ActivationCache(run_dir / "heldout_shards", heldout, hook, model=model, max_norm=MAX_NORM,
-                                       log=log)
+    heldout_cache = tr.ActivationCache(
+        run_dir / "heldout_shards", heldout, hook, model=model, max_norm=MAX_NORM, log=log
+    )
     tcfg = train_config(cfg, cache.n_tokens)
-    log(f"{cache.n_cached()}/{cache.n_shards} shards cached; training {tcfg.total_tokens:,} tokens in "
-        f"{tcfg.total_steps} steps; exports at {list(tcfg.export_at)}")
+    log(
+        f"{cache.n_cached()}/{cache.n_shards} shards cached; training {tcfg.total_tokens:,} tokens in "
+        f"{tcfg.total_steps} steps; exports at {list(tcfg.export_at)}"
+    )
     if args.stop_after == "cache":
         cache.cache_all()
         return
     # Shards are computed lazily as training reaches them, so checkpoints appear while the cache grows.
     final_dir = assets / name
     if not (final_dir / "cfg.json").exists():
-        tr.train_sae(cache, tcfg, run_dir, export_dir=assets / f"{name}_checkpoints", final_dir=final_dir,
-                     deadline=deadline, log=log)
+        tr.train_sae(
+            cache,
+            tcfg,
+            run_dir,
+            export_dir=assets / f"{name}_checkpoints",
+            final_dir=final_dir,
+            deadline=deadline,
+            log=log,
+        )
         if not (final_dir / "cfg.json").exists():
             return  # stopped at the deadline
     if args.stop_after == "train":

@@ -167,7 +167,11 @@ def test_widget_round_trips_refuses_bad_ids_inline_and_computes_on_request(tiny_
     heatmap = fv.Heatmap(fv.activations(tiny_model, tiny_sae, corpus[:3]), top_k=5)
     fv.link(heatmap, subset)
     heatmap.selected_feature = next(f for f in heatmap.feature_ids if f not in (1, 2))
-    assert subset.feature == 1 and "linked widget" in subset.feature_error and "not in this dashboard" in subset.feature_error
+    assert (
+        subset.feature == 1
+        and "linked widget" in subset.feature_error
+        and "not in this dashboard" in subset.feature_error
+    )
     offline = fv.Dashboard(data, feature=5)
     assert not offline.live
     offline.probe_text = "apple"

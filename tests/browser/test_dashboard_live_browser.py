@@ -30,8 +30,11 @@ def test_text_box_and_ablation_round_trip_through_the_kernel(nb):
     text = "".join(json.loads(nb.output_value(out, "DL_TEXT")))  # the feature's best window fires on itself
     root = nb.cell(index).locator(".fv-dashboard")
     root.wait_for(state="attached", timeout=KERNEL_TIMEOUT)
-    nb.page.wait_for_function("([el, f]) => el.dataset.state === 'ready' && el.dataset.feature === String(f)",
-                              arg=[root.element_handle(), feature], timeout=KERNEL_TIMEOUT)
+    nb.page.wait_for_function(
+        "([el, f]) => el.dataset.state === 'ready' && el.dataset.feature === String(f)",
+        arg=[root.element_handle(), feature],
+        timeout=KERNEL_TIMEOUT,
+    )
 
     box = root.locator(".fv-probe-input")
     box.fill(text)
@@ -39,8 +42,9 @@ def test_text_box_and_ablation_round_trip_through_the_kernel(nb):
     tokens = root.locator(".fv-probe-result .fv-token")
     tokens.first.wait_for(state="attached", timeout=KERNEL_TIMEOUT)
     status = root.locator(".fv-probe-status")
-    nb.page.wait_for_function("el => el.textContent.startsWith('max ')", arg=status.element_handle(),
-                              timeout=KERNEL_TIMEOUT)
+    nb.page.wait_for_function(
+        "el => el.textContent.startsWith('max ')", arg=status.element_handle(), timeout=KERNEL_TIMEOUT
+    )
     _, out = nb.run_code(PRINT_CELL)
     probe = json.loads(nb.output_value(out, "DL_PROBE"))
     assert probe["feature"] == feature and probe["text"] == text
@@ -57,5 +61,6 @@ def test_text_box_and_ablation_round_trip_through_the_kernel(nb):
     nav.fill("99999")
     nav.press("Enter")
     assert root.locator(".fv-dash-status").text_content() == (
-        "⚠ 99999 is not one of this dashboard's 64 features (ids 0–63)")
+        "⚠ 99999 is not one of this dashboard's 64 features (ids 0–63)"
+    )
     assert root.get_attribute("data-state") == "error"
