@@ -1,7 +1,7 @@
 """Feature circuits benchmark: attribution patching (all upstream nodes of one target in one forward + one
 backward per batch) against exact activation patching of each node, on the embedded model and shipped SAE.
 
-    .venv/bin/python benchmarks/circuits.py [--prompts 4] [--targets happy:1387 angry:2419]
+    .venv/bin/python benchmarks/circuits.py [--prompts 4] [--targets happy:824 angry:203]
                                             [--neuron-layers 11 12 13 14] [--candidates 50] [--threads 1]
 
 Upstream nodes: every attention head of layers 0-14 (HeadSource) and the MLP neurons of --neuron-layers
@@ -29,7 +29,7 @@ import torch
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prompts", type=int, default=4, help="prompts of the target's emotion group (default 4)")
-    ap.add_argument("--targets", nargs="+", default=["happy:1387", "angry:2419"], help="group:latent pairs")
+    ap.add_argument("--targets", nargs="+", default=["happy:824", "angry:203"], help="group:latent pairs")
     ap.add_argument("--neuron-layers", nargs="*", type=int, default=[11, 12, 13, 14])
     ap.add_argument("--candidates", type=int, default=50)
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")

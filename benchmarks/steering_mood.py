@@ -1,6 +1,6 @@
 """Does adding a happy / angry latent visibly move the mood of neutral text? (issue 16, item 5)
 
-    .venv/bin/python benchmarks/steering_mood.py --happy 1387 --angry 2419 [--sae src/featureviz/assets/default_sae]
+    .venv/bin/python benchmarks/steering_mood.py --happy 824 --angry 203 [--sae src/featureviz/assets/default_sae]
 
 For each neutral prompt (written for this check, not used anywhere else) and each strength, the latent's
 decoder direction is added at every position with a strength that is a multiple of the latent's own scale
@@ -39,15 +39,18 @@ MULTIPLES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 
 def feature_scale(model, source, feature: int, tokens: np.ndarray) -> float:
-    """Max activation of `feature` over held-out contexts (position 0 and unencoded sink tokens excluded)."""
+    """Max activation of `feature` over held-out contexts: BOS, the SAE's first-position artifacts (its
+    drop_first_positions) and unencoded sink tokens excluded, as everywhere in featureviz."""
     from featureviz.analysis.activations import run_to_hook
+    from featureviz.sources import resolve_drop_first
 
+    first = 1 + resolve_drop_first(None, source)
     best = 0.0
     with torch.no_grad():
         for b in range(0, len(tokens), 16):
             batch = torch.from_numpy(tokens[b:b + 16].astype(np.int64))
             resid = run_to_hook(model, batch, source.hook_name)
-            acts = source.encode(resid)[:, 1:, feature]
+            acts = source.encode(resid)[:, first:, feature]
             best = max(best, float(acts.max()))
     return best
 
@@ -72,6 +75,8 @@ def main(argv=None) -> int:
     ap.add_argument("--angry", type=int, required=True)
     ap.add_argument("--tokens", type=int, default=40, help="new tokens per continuation")
     ap.add_argument("--calibration", type=int, default=200, help="held-out contexts for the latent's scale")
+    ap.add_argument("--mode", choices=["add", "clamp"], default="add")
+    ap.add_argument("--positions", choices=["all", "prompt", "generated"], default="all")
     ap.add_argument("--out", default="", help="write the results as JSON here")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
@@ -89,7 +94,7 @@ def main(argv=None) -> int:
         source = fv.SAESource(SAE.load_from_disk(args.sae))
     heldout = np.load(args.heldout or ASSETS / "heldout_tokens.npy")[: args.calibration]
     vader = SentimentIntensityAnalyzer()
-    results = {"sae": args.sae or "default", "prompts": NEUTRAL_PROMPTS, "multiples": list(MULTIPLES), "latents": {}}
+    results = {"sae": args.sae or "default", "mode": args.mode, "positions": args.positions, "prompts": NEUTRAL_PROMPTS, "multiples": list(MULTIPLES), "latents": {}}
     for mood, feature in (("happy", args.happy), ("angry", args.angry)):
         scale = feature_scale(model, source, feature, heldout)
         values = np.array(MULTIPLES) * scale
@@ -97,7 +102,8 @@ def main(argv=None) -> int:
         loss = np.zeros_like(sentiment)
         examples = []
         for i, prompt in enumerate(NEUTRAL_PROMPTS):
-            res = fv.steer(model, source, prompt, feature, values, mode="add", max_new_tokens=args.tokens)
+            res = fv.steer(model, source, prompt, feature, values, mode=args.mode, positions=args.positions,
+                           max_new_tokens=args.tokens)
             for j, text in enumerate(res.texts):
                 sentiment[i, j] = vader.polarity_scores(text)["compound"]
                 loss[i, j] = continuation_loss(model, prompt, text)
@@ -114,6 +120,15 @@ def main(argv=None) -> int:
         for m, v, c, loss_ in zip(MULTIPLES, r["values"], r["mean_compound"], r["mean_loss"]):
             print(f"| {mood} L{r['feature']} | {m:g} | {v:.1f} | {c:+.3f} | {c - r['mean_compound'][0]:+.3f} "
                   f"| {loss_:.2f} | {loss_ - r['mean_loss'][0]:+.2f} |")
+    for mood, sign in (("happy", 1), ("angry", -1)):
+        r = results["latents"][mood]
+        change = sign * (np.array(r["mean_compound"]) - r["mean_compound"][0])
+        fluent = np.array(r["mean_loss"]) <= r["mean_loss"][0] + 1.5
+        best = int(np.argmax(np.where(fluent, change, -np.inf)))
+        r["best"] = {"multiple": MULTIPLES[best], "change": float(sign * change[best]), "fluent": bool(fluent[best]),
+                     "meets_target": bool(change[best] >= 0.3 and fluent[best])}
+        print(f"{mood} L{r['feature']}: best fluent strength {MULTIPLES[best]:g}x, compound change "
+              f"{sign * change[best]:+.3f} ({'meets' if r['best']['meets_target'] else 'misses'} the 0.3 target)")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1))
     return 0
