@@ -56,9 +56,7 @@ def main() -> None:
         ),
         "steer, SAE latent, 5 values x 16 tokens": (
             lambda m, s: torch.tensor(
-                fv.steer(
-                    m, s, "I walked into the room and", 824, [-60.0, -30.0, 0.0, 30.0, 60.0], max_new_tokens=16
-                ).kl
+                fv.steer(m, s, "I walked into the room and", 824, [-60.0, -30.0, 0.0, 30.0, 60.0], max_new_tokens=16).kl
             ),
             (sae, sae_hf),
         ),

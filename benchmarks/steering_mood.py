@@ -48,7 +48,7 @@ def feature_scale(model, source, feature: int, tokens: np.ndarray) -> float:
     best = 0.0
     with torch.no_grad():
         for b in range(0, len(tokens), 16):
-            batch = torch.from_numpy(tokens[b:b + 16].astype(np.int64))
+            batch = torch.from_numpy(tokens[b : b + 16].astype(np.int64))
             resid = run_to_hook(model, batch, source.hook_name)
             acts = source.encode(resid)[:, first:, feature]
             best = max(best, float(acts.max()))
@@ -63,7 +63,7 @@ def continuation_loss(model, prompt: str, text: str) -> float:
     if n <= 0:
         return float("nan")
     with torch.no_grad():
-        logp = model(full).log_softmax(-1)[0, -n - 1:-1]
+        logp = model(full).log_softmax(-1)[0, -n - 1 : -1]
     return float(-logp.gather(-1, full[0, -n:, None]).mean())
 
 
@@ -94,7 +94,14 @@ def main(argv=None) -> int:
         source = fv.SAESource(SAE.load_from_disk(args.sae))
     heldout = np.load(args.heldout or ASSETS / "heldout_tokens.npy")[: args.calibration]
     vader = SentimentIntensityAnalyzer()
-    results = {"sae": args.sae or "default", "mode": args.mode, "positions": args.positions, "prompts": NEUTRAL_PROMPTS, "multiples": list(MULTIPLES), "latents": {}}
+    results = {
+        "sae": args.sae or "default",
+        "mode": args.mode,
+        "positions": args.positions,
+        "prompts": NEUTRAL_PROMPTS,
+        "multiples": list(MULTIPLES),
+        "latents": {},
+    }
     for mood, feature in (("happy", args.happy), ("angry", args.angry)):
         scale = feature_scale(model, source, feature, heldout)
         values = np.array(MULTIPLES) * scale
@@ -102,8 +109,16 @@ def main(argv=None) -> int:
         loss = np.zeros_like(sentiment)
         examples = []
         for i, prompt in enumerate(NEUTRAL_PROMPTS):
-            res = fv.steer(model, source, prompt, feature, values, mode=args.mode, positions=args.positions,
-                           max_new_tokens=args.tokens)
+            res = fv.steer(
+                model,
+                source,
+                prompt,
+                feature,
+                values,
+                mode=args.mode,
+                positions=args.positions,
+                max_new_tokens=args.tokens,
+            )
             for j, text in enumerate(res.texts):
                 sentiment[i, j] = vader.polarity_scores(text)["compound"]
                 loss[i, j] = continuation_loss(model, prompt, text)
@@ -111,24 +126,38 @@ def main(argv=None) -> int:
                 examples.append({"prompt": prompt, "texts": dict(zip(map(str, MULTIPLES), res.texts))})
             print(f"{mood} L{feature}: prompt {i + 1}/{len(NEUTRAL_PROMPTS)}", file=sys.stderr, flush=True)
         results["latents"][mood] = {
-            "feature": feature, "scale": scale, "values": values.tolist(),
-            "mean_compound": sentiment.mean(0).tolist(), "mean_loss": np.nanmean(loss, 0).tolist(),
-            "compound": sentiment.tolist(), "loss": loss.tolist(), "examples": examples}
+            "feature": feature,
+            "scale": scale,
+            "values": values.tolist(),
+            "mean_compound": sentiment.mean(0).tolist(),
+            "mean_loss": np.nanmean(loss, 0).tolist(),
+            "compound": sentiment.tolist(),
+            "loss": loss.tolist(),
+            "examples": examples,
+        }
     print("| latent | strength (x max act) | value | mean VADER compound | change | mean loss (nats) | change |")
     print("|---|---|---|---|---|---|---|")
     for mood, r in results["latents"].items():
         for m, v, c, loss_ in zip(MULTIPLES, r["values"], r["mean_compound"], r["mean_loss"]):
-            print(f"| {mood} L{r['feature']} | {m:g} | {v:.1f} | {c:+.3f} | {c - r['mean_compound'][0]:+.3f} "
-                  f"| {loss_:.2f} | {loss_ - r['mean_loss'][0]:+.2f} |")
+            print(
+                f"| {mood} L{r['feature']} | {m:g} | {v:.1f} | {c:+.3f} | {c - r['mean_compound'][0]:+.3f} "
+                f"| {loss_:.2f} | {loss_ - r['mean_loss'][0]:+.2f} |"
+            )
     for mood, sign in (("happy", 1), ("angry", -1)):
         r = results["latents"][mood]
         change = sign * (np.array(r["mean_compound"]) - r["mean_compound"][0])
         fluent = np.array(r["mean_loss"]) <= r["mean_loss"][0] + 1.5
         best = int(np.argmax(np.where(fluent, change, -np.inf)))
-        r["best"] = {"multiple": MULTIPLES[best], "change": float(sign * change[best]), "fluent": bool(fluent[best]),
-                     "meets_target": bool(change[best] >= 0.3 and fluent[best])}
-        print(f"{mood} L{r['feature']}: best fluent strength {MULTIPLES[best]:g}x, compound change "
-              f"{sign * change[best]:+.3f} ({'meets' if r['best']['meets_target'] else 'misses'} the 0.3 target)")
+        r["best"] = {
+            "multiple": MULTIPLES[best],
+            "change": float(sign * change[best]),
+            "fluent": bool(fluent[best]),
+            "meets_target": bool(change[best] >= 0.3 and fluent[best]),
+        }
+        print(
+            f"{mood} L{r['feature']}: best fluent strength {MULTIPLES[best]:g}x, compound change "
+            f"{sign * change[best]:+.3f} ({'meets' if r['best']['meets_target'] else 'misses'} the 0.3 target)"
+        )
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1))
     return 0
