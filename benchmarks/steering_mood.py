@@ -41,7 +41,7 @@ MULTIPLES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 def feature_scale(model, source, feature: int, tokens: np.ndarray) -> float:
     """Max activation of `feature` over held-out contexts: BOS, the SAE's first-position artifacts (its
     drop_first_positions) and unencoded sink tokens excluded, as everywhere in featureviz."""
-    from featureviz.analysis.activations import run_to_hook
+    from featureviz.analysis._forward import run_to_hook
     from featureviz.sources import resolve_drop_first
 
     first = 1 + resolve_drop_first(None, source)

@@ -15,12 +15,7 @@ from ..backends import as_backend
 from ..devices import to_numpy
 from ..sources import FeatureSource, FeatureSpace, as_source, check_feature_index, resolve_drop_first
 from ..validation import fraction, positive_int
-from ._forward import (
-    hook_activations_batches,
-    normalise_prompts,
-    run_to_hook,  # noqa: F401  (benchmarks/steering_mood.py imports it from here until it is updated)
-    tokenize,
-)
+from ._forward import hook_activations_batches, normalise_prompts, tokenize
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
