@@ -51,38 +51,19 @@ def prompts_of(model, n: int, n_tokens: int) -> list[str]:
 
 
 def tiny_model_and_sae():
-    """A random 2-layer model (d_model 64) with the embedded tokenizer and a random TopK SAE of the shipped SAE's
-    width and L0 (2,560 latents, k = 48): results as big as the real ones, forward passes nearly free."""
-    import torch
-    from sae_lens import TopKSAE, TopKSAEConfig
-    from sae_lens.saes.sae import SAEMetadata
-    from transformer_lens import HookedTransformer, HookedTransformerConfig
+    """tests/factories.py's random 2-layer model (d_model 32, the embedded tokenizer) and a random TopK SAE of the
+    shipped SAE's width and L0 (2,560 latents, k = 48): results as big as the real ones, forward passes nearly
+    free."""
     from transformers import AutoTokenizer
 
     from featureviz.loading import embedded_model_dir
     from featureviz.sources import SAESource
 
-    tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir())
-    torch.manual_seed(0)
-    cfg = HookedTransformerConfig(
-        n_layers=2,
-        d_model=64,
-        n_ctx=256,
-        d_head=16,
-        n_heads=4,
-        d_mlp=128,
-        d_vocab=len(tokenizer),
-        act_fn="gelu",
-        normalization_type="LN",
-        model_name="tiny-random",
-        default_prepend_bos=True,
-        device="cpu",
-    )
-    model = HookedTransformer(cfg, tokenizer=tokenizer).eval()
-    sae = TopKSAE(TopKSAEConfig(d_in=64, d_sae=2560, k=48, metadata=SAEMetadata(hook_name="blocks.1.hook_resid_pre")))
-    with torch.no_grad():
-        sae.W_enc.normal_(0, 0.5)
-    return model, SAESource(sae)
+    sys.path.insert(0, str(ROOT / "tests"))
+    from factories import make_tiny_model, make_topk_sae
+
+    model = make_tiny_model(AutoTokenizer.from_pretrained(embedded_model_dir()))
+    return model, SAESource(make_topk_sae(d_in=32, d_sae=2560, k=48))
 
 
 def child(args) -> int:

@@ -49,9 +49,9 @@ def corpus():
 def ray_local():
     import ray  # the distributed extra, in the dev extra: `make test` has it
 
-    ray.init(
-        num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}}
-    )
+    from featureviz.analysis.distributed import start_local_ray
+
+    start_local_ray(2)
     yield ray
     ray.shutdown()
 

@@ -68,6 +68,7 @@ class ShardResult:
     index: int
     computed: bool  # False: loaded from its checkpoint
     seconds: float
+    cpu_seconds: float  # of the process that ran it, during this shard (all its threads)
     peak_rss_mb: float  # of the process that ran it (a Ray worker's whole life so far)
     pid: int
 
@@ -88,7 +89,7 @@ def plan_shards(contexts, plan: list[list[int]], n_shards: int) -> list[Shard]:
 
 def run_shard(model, source: FeatureSource, shard: Shard, spec: PassSpec, checkpoint: str | None = None) -> ShardResult:
     """Reduce one shard (or load its checkpoint, written by an earlier run of the same pass)."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     key = shard.key(spec, source) if checkpoint else ""
     state = DashboardState.load(checkpoint, key) if checkpoint else None
     computed = state is None
@@ -98,7 +99,9 @@ def run_shard(model, source: FeatureSource, shard: Shard, spec: PassSpec, checkp
         if checkpoint:
             state.save(checkpoint, key)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return ShardResult(state, shard.index, computed, time.perf_counter() - started, rss, os.getpid())
+    return ShardResult(
+        state, shard.index, computed, time.perf_counter() - started, time.process_time() - cpu, rss, os.getpid()
+    )
 
 
 def _ray_shard(model, source, shard, spec, checkpoint):
@@ -116,6 +119,9 @@ class ShardedRun:
     total_seconds: float
 
 
+last_run: ShardedRun | None = None  # of the latest sharded_state call in this process
+
+
 def sharded_state(
     model,
     source: FeatureSource,
@@ -128,10 +134,9 @@ def sharded_state(
     shards=None,
     checkpoint_dir=None,
     progress=True,
-    report: list | None = None,
 ) -> DashboardState:
     """The merged DashboardState of the plan, its shards run as Ray tasks (or here, one after another, when
-    neither workers nor cluster is given). `report`, if a list, receives one ShardedRun."""
+    neither workers nor cluster is given). What it did is left in `last_run` (benchmarks/scale.py reads it)."""
     started = time.perf_counter()
     use_ray = workers is not None or cluster is not None
     if workers is not None:
@@ -175,8 +180,8 @@ def sharded_state(
             done, waiting = ray.wait(waiting, num_returns=1)
             fold(ray.get(done[0]))
     bar.close()
-    if report is not None:
-        report.append(ShardedRun(results, merge_seconds, time.perf_counter() - started))
+    global last_run
+    last_run = ShardedRun(results, merge_seconds, time.perf_counter() - started)
     return merged
 
 
@@ -186,12 +191,27 @@ def _connect(cluster, workers):
         raise ValueError(f"cluster must be 'auto' or 'ray://host:port', got {cluster!r}")
     if not ray.is_initialized():
         if cluster is None:  # a local Ray with as many CPUs as workers
-            ray.init(
-                num_cpus=workers,
+            start_local_ray(workers)
+        else:
+            ray.init(address=cluster, log_to_driver=False)
+    return ray
+
+
+def start_local_ray(num_cpus: int, attempts: int = 3):
+    """ray.init of a local Ray with num_cpus CPUs (one torch thread per worker). Ray gives its node 30 s to
+    register; on a busy machine that can pass, so a failed start is retried."""
+    # Its raylet waits for the agents (Python processes) to come up; slow to start on a loaded machine.
+    os.environ.setdefault("RAY_agent_register_timeout_ms", "180000")
+    ray = require_ray()
+    for attempt in range(attempts):
+        try:
+            return ray.init(
+                num_cpus=num_cpus,
                 include_dashboard=False,
                 log_to_driver=False,
                 runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}},
             )
-        else:
-            ray.init(address=cluster, log_to_driver=False)
-    return ray
+        except Exception:  # Ray raises a bare Exception when its node times out during startup
+            ray.shutdown()
+            if attempt == attempts - 1:
+                raise
