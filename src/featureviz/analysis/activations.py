@@ -334,10 +334,9 @@ def activations(
     start = 1 + drop_first
     short = [i for i, t in enumerate(ids) if len(t) <= start]
     if short:
-        raise ValueError(
-            f"prompts[{short[0]}] ({prompts[short[0]]!r}) has {len(ids[short[0]]) - 1} token(s) after BOS "
-            f"and drop_first={drop_first} leaves none: pass drop_first=0 or a longer prompt"
-        )
+        n = len(ids[short[0]]) - 1
+        fix = f"and drop_first={drop_first} leaves none: pass drop_first=0 or a longer prompt" if n else "to show"
+        raise ValueError(f"prompts[{short[0]}] ({prompts[short[0]]!r}) has {n or 'no'} token(s) after BOS {fix}")
     offsets = np.concatenate([[0], np.cumsum([len(t) - start for t in ids])])
     store = _ValueStore(offsets, source.n_features)
     for batch, hook_acts, lengths in hook_activations_batches(model, ids, source.reads, batch_tokens, progress):
