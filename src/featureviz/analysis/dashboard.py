@@ -1077,10 +1077,10 @@ def _coactive_top(state: DashboardState, feature_ids: np.ndarray, n: int) -> dic
         order = by_count.gather(1, (-score.gather(1, by_count)).argsort(dim=1, stable=True))[:, :n]
         best, best_count = score.gather(1, order), both.gather(1, order)
         fid = torch.as_tensor(feature_ids, device="cpu")[order]
-        r = rows.numpy()
-        ids[r] = torch.where(best > 0, fid, torch.full_like(fid, -1)).numpy()
-        counts[r] = torch.where(best > 0, best_count, torch.zeros_like(best_count)).numpy()
-        jaccard[r] = best.clamp(min=0).float().numpy()
+        r = to_numpy(rows)
+        ids[r] = to_numpy(torch.where(best > 0, fid, torch.full_like(fid, -1)))
+        counts[r] = to_numpy(torch.where(best > 0, best_count, torch.zeros_like(best_count)))
+        jaccard[r] = to_numpy(best.clamp(min=0).float())
         computed[r] = 1
     return {"coactive_ids": ids, "coactive_counts": counts, "coactive_jaccard": jaccard, "coactive_computed": computed}
 
