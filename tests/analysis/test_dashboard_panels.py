@@ -60,6 +60,15 @@ def test_coactivation_equals_a_brute_force_count(tiny_model, source, corpus, dat
     assert sum(len(e) for e in expected) > len(expected)  # features do fire together here
 
 
+@pytest.mark.parametrize("n_rows", [1, 2, 7])
+def test_coactive_counts_are_exact_for_any_number_of_rows(n_rows):
+    g = torch.Generator().manual_seed(n_rows)
+    active = torch.rand(37, 9, generator=g) < 0.4
+    rows = torch.randperm(9, generator=g)[:n_rows]
+    expected = active[:, rows].T.long() @ active.long()
+    assert torch.equal(dash._coactive_counts(active, rows).long(), expected)
+
+
 def test_coactivation_is_bounded_to_the_features_asked_for(tiny_model, tiny_sae, corpus, monkeypatch, tmp_path):
     some = dashboard_data(tiny_model, tiny_sae, corpus, coactivation=[7, 3], **ARGS)
     assert some.coactive_computed.nonzero()[0].tolist() == [3, 7]

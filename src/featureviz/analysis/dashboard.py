@@ -598,6 +598,24 @@ def _coactivation_rows(n_features: int, coactivation) -> np.ndarray:
     return np.asarray(coactivation, dtype=np.int64).reshape(-1)
 
 
+def _coactive_counts(active: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """[R, F] int32: for each column in `rows`, the rows of `active` ([N, F] bool) where it and each column are
+    both set. An int8 x int8 -> int32 product where torch has one (exact, ~5x faster than float32 on CPU; not for
+    one row, where torch 2.13's CPU kernel miscounts, and checked on its diagonal), else float32, exact while N
+    < 2**24 (a batch)."""
+    if len(rows) > 1 and hasattr(torch, "_int_mm"):
+        a = active.to(torch.int8)
+        try:
+            counts = torch._int_mm(a[:, rows].T.contiguous(), a)
+        except RuntimeError:  # shapes or devices its kernel does not take
+            counts = None
+        diagonal = torch.arange(len(rows), device=rows.device)
+        if counts is not None and torch.equal(counts[diagonal, rows], active[:, rows].sum(0, dtype=torch.int32)):
+            return counts
+    flat = active.float()
+    return (flat[:, rows].T @ flat).round().int()
+
+
 class DashboardState:
     """The mergeable reduction of a dashboard pass over some contexts of a corpus: per feature the top-k
     contexts, the reservoir (random keys, smallest kept), the doubling histogram, active counts and tokens.
@@ -670,9 +688,7 @@ class DashboardState:
             neg = (-feats).clamp(min=0)
             _update_histogram(self.hist_neg, self.high_neg, neg, neg > 0)
         if len(self.coact_rows):
-            # Counts per batch are at most its token count (< 2**24), so the float32 product is exact.
-            flat = positive.reshape(-1, positive.shape[-1]).float()
-            self.coact += (flat[:, self.coact_rows].T @ flat).round().int()
+            self.coact += _coactive_counts(positive.reshape(-1, positive.shape[-1]), self.coact_rows)
 
     def merge(self, other: DashboardState) -> DashboardState:
         """Fold `other` (a state over other contexts of the same pass) into this one; returns self."""
