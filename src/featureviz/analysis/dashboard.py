@@ -1089,8 +1089,7 @@ def _coactive_top(state: DashboardState, feature_ids: np.ndarray, n: int) -> dic
         union = active[rows][:, None] + active[None, :] - both
         score = torch.where(both > 0, both.double() / union.clamp(min=1).double(), 0.0)
         score[torch.arange(len(rows), device="cpu"), rows] = -1.0  # not itself
-        by_count = (-both).argsort(dim=1, stable=True)
-        order = by_count.gather(1, (-score.gather(1, by_count)).argsort(dim=1, stable=True))[:, :n]
+        order = _ranked_pairs(score, both, n)
         best, best_count = score.gather(1, order), both.gather(1, order)
         fid = torch.as_tensor(feature_ids, device="cpu")[order]
         r = to_numpy(rows)
@@ -1099,6 +1098,26 @@ def _coactive_top(state: DashboardState, feature_ids: np.ndarray, n: int) -> dic
         jaccard[r] = to_numpy(best.clamp(min=0).float())
         computed[r] = 1
     return {"coactive_ids": ids, "coactive_counts": counts, "coactive_jaccard": jaccard, "coactive_computed": computed}
+
+
+def _ranked_pairs(score: torch.Tensor, count: torch.Tensor, n: int) -> torch.Tensor:
+    """Per row, the columns of the n best by (score desc, count desc, column asc): a total order. A few candidates
+    per row by topk, ordered exactly; a row whose n-th best ties beyond them (rare) is sorted whole."""
+    def lexsort(s, c, cols):
+        by_col = cols.argsort(dim=1, stable=True)
+        by_count = by_col.gather(1, (-c.gather(1, by_col)).argsort(dim=1, stable=True))
+        return by_count.gather(1, (-s.gather(1, by_count)).argsort(dim=1, stable=True))
+
+    take = min(score.shape[1], 4 * n + 8)
+    top = score.topk(take, dim=1)
+    cols = top.indices
+    order = cols.gather(1, lexsort(top.values, count.gather(1, cols), cols))[:, :n]
+    nth, last = top.values[:, n - 1], top.values[:, take - 1]
+    tied = ((nth <= last) & (nth > 0)).nonzero().flatten()  # all with the n-th score may not be among the candidates
+    if take < score.shape[1] and len(tied):
+        every = torch.arange(score.shape[1], device=score.device).expand(len(tied), -1)
+        order[tied] = lexsort(score[tied], count[tied], every)[:, :n]
+    return order
 
 
 def _decoder_norms(source: FeatureSource, feature_ids: np.ndarray) -> dict:
