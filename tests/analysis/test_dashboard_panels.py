@@ -70,13 +70,14 @@ def test_coactive_counts_are_exact_for_any_number_of_rows(n_rows):
 
 
 def test_ranking_breaks_ties_by_count_then_feature_even_past_the_candidates():
-    score = torch.tensor([[0.5] * 30 + [0.9, 0.1], [0.0] * 31 + [0.2], [0.3, 0.3, 0.3, 0.7] + [0.0] * 28],
-                         dtype=torch.float64)
+    score = torch.tensor(
+        [[0.5] * 30 + [0.9, 0.1], [0.0] * 31 + [0.2], [0.3, 0.3, 0.3, 0.7] + [0.0] * 28], dtype=torch.float64
+    )
     count = torch.tensor([list(range(32)), [1] * 32, [1, 5, 5, 2] + [0] * 28])
     order = dash._ranked_pairs(score, count, 3).tolist()
-    assert order[0] == [30, 29, 28]           # 30 ties at 0.5, beyond the topk candidates: by count, descending
-    assert order[1][0] == 31                  # the only positive one (zeros are dropped by the caller)
-    assert order[2] == [3, 1, 2]              # equal score and count: by feature
+    assert order[0] == [30, 29, 28]  # 30 ties at 0.5, beyond the topk candidates: by count, descending
+    assert order[1][0] == 31  # the only positive one (zeros are dropped by the caller)
+    assert order[2] == [3, 1, 2]  # equal score and count: by feature
 
 
 def test_coactivation_is_bounded_to_the_features_asked_for(tiny_model, tiny_sae, corpus, monkeypatch, tmp_path):
