@@ -271,7 +271,9 @@ xs_t.append(("activations", time.perf_counter()))
 xs_heat = fv.Heatmap(xs_acts, top_k=10, title=xs_markup[2])
 xs_contrast = fv.ContrastView(fv.contrast(xs_acts), top_n=3, title=xs_markup[1])
 xs_t.append(("heatmap+contrast", time.perf_counter()))
-xs_dash = fv.Dashboard(model, source, xs_short, features=xs_heat.feature_ids[:6], k=4, progress=False,
+# the dashboard's corpus is xs_short: its features are the strongest there (the heatmap's may fire only on xs_long)
+xs_dash_features = [int(f) for f in fv.activations(model, source, xs_short).top_features(6).index]
+xs_dash = fv.Dashboard(model, source, xs_short, features=xs_dash_features, k=4, progress=False,
                        title=xs_markup[0])
 xs_t.append(("dashboard", time.perf_counter()))
 xs_interp = fv.Interpolation(model, source, " ".join(xs_short), feature=xs_heat.feature_ids[0], values=(-6, 6),
