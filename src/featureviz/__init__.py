@@ -32,6 +32,7 @@ _EXPORTS = {
     "feature_scale": "analysis.steering_target",
     "FeatureScale": "analysis.steering_target",
     "emotion_prompts": "datasets",
+    "heldout_texts": "datasets",
     "export_html": "export",
     "HubUnavailableError": "loading",
     "load": "loading",
