@@ -51,6 +51,7 @@ BOS, DOC_SEP = 1, 0  # <|im_start|> (what TransformerLens prepends), <|endoftext
 ASSETS = tr.ASSETS
 # Attention-sink tokens (BOS, <|endoftext|>, some first tokens) have residual norms ~15,000-27,000 at this hook
 # against a median ~155 (99th percentile ~200): they are excluded from training and metrics, like position 0.
+# A run's limit is --max-norm (saved in run.json and the SAE's cfg); main() sets this module-wide default to it.
 MAX_NORM = 2000.0
 # Tokens right after BOS carry position artifacts (docs/DESIGN.md, drop_first): dropped in dashboards and checks.
 DROP_FIRST = 1
@@ -599,6 +600,7 @@ def emotion_check(
 
 
 def main(argv=None) -> None:
+    global MAX_NORM  # the run's --max-norm, read by every stage below
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", default="", help="run name (folder under the cache dir; default from the settings)")
     p.add_argument(
@@ -624,6 +626,12 @@ def main(argv=None) -> None:
     p.add_argument("--heldout-contexts", type=int, default=2000)
     p.add_argument("--d-sae", type=int, default=2560)
     p.add_argument("--k", type=int, default=48)
+    p.add_argument(
+        "--max-norm",
+        type=float,
+        default=MAX_NORM,
+        help="tokens whose activation norm exceeds this are never trained on or encoded (attention sinks)",
+    )
     p.add_argument("--batch-size", type=int, default=2048)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--seed", type=int, default=0)
@@ -664,16 +672,25 @@ def main(argv=None) -> None:
         "corpus_dir",
         "hook",
         "checkpoints",
+        "max_norm",
     ]
     cfg = {k: getattr(args, k) for k in keys}
     if cfg_path.exists():  # runs started before v2 have no corpus/hook/checkpoints keys: the v1 values
-        saved = {"corpus": "v1", "corpus_dir": "", "hook": HOOK, "checkpoints": 8, **json.loads(cfg_path.read_text())}
+        saved = {
+            "corpus": "v1",
+            "corpus_dir": "",
+            "hook": HOOK,
+            "checkpoints": 8,
+            "max_norm": 2000.0,
+            **json.loads(cfg_path.read_text()),
+        }
         if saved != cfg:
             log(f"resuming run {args.run} with its saved settings {saved} (command-line settings ignored)")
         cfg = saved
     else:
         cfg_path.write_text(json.dumps(cfg, indent=1))
     log(f"run dir {run_dir}")
+    MAX_NORM = float(cfg["max_norm"])
 
     corpus = build_contexts(run_dir, cfg)
     if args.stop_after == "corpus":
