@@ -12,8 +12,9 @@ import {
   readPage,
   readSearchResults,
 } from "../src/lib/dashboard-data";
-import { logitTable, makePalette } from "../src/lib/dashboard-parts";
+import { logitTable, logitTooltipRows, makePalette } from "../src/lib/dashboard-parts";
 import { DASHBOARD_CSS, PAGE_TIMEOUT_MS } from "../src/lib/dashboard-view";
+import { TOKEN_CELL_CSS } from "../src/lib/styles";
 import { readTheme } from "../src/lib/theme";
 import { type FakeModel, widgetPage } from "./helpers";
 
@@ -447,8 +448,8 @@ describe("in an HTML export (no kernel)", () => {
 });
 
 describe("logit tokens (issue 18)", () => {
-  it("shows the whole token, as text, and lets it wrap instead of cutting it with an ellipsis", () => {
-    const long = " sentimentality_and_more_than_twenty_chars";
+  it("keeps each token on one line, cut with an ellipsis by its column and whole in the tooltip", () => {
+    const long = " dprinting_and_more_than_twenty_chars";
     const pal = makePalette(readTheme(document.body), 0, 1);
     const col = logitTable(
       [
@@ -461,12 +462,51 @@ describe("logit tokens (issue 18)", () => {
       pal,
     );
     const toks = [...col.querySelectorAll<HTMLElement>(".fv-logit-token")];
+    // The text is the whole token; the ellipsis is drawn by CSS where the column is too narrow.
     expect(toks[0].textContent).toBe(`·${long.slice(1)}`);
-    expect(toks[0].textContent).not.toContain("…");
     expect(toks[1].textContent).toBe(XSS.replace(/ /g, "·")); // still inserted as text
     expect(col.querySelector("img")).toBeNull();
-    const rule = DASHBOARD_CSS.match(/\.fv-logit-token \{([^}]*)\}/)?.[1] ?? "";
-    expect(rule).not.toContain("ellipsis");
-    expect(rule).toMatch(/white-space: pre-wrap/);
+    // One rule in the view kit (styles.ts) for a token alone in a cell: no wrap inside it, an ellipsis.
+    for (const tok of toks) expect(tok.classList.contains("fv-token-cell")).toBe(true);
+    const rule = TOKEN_CELL_CSS.match(/\.fv-token-cell \{([^}]*)\}/)?.[1] ?? "";
+    expect(rule).toMatch(/white-space: pre;/);
+    expect(rule).toMatch(/text-overflow: ellipsis/);
+    expect(rule).toMatch(/overflow: hidden/);
+    expect(DASHBOARD_CSS).toContain(".fv-dashboard .fv-token-cell {");
+    // The dashboard's own rule for the token no longer lets it break anywhere.
+    const own = DASHBOARD_CSS.match(/\.fv-logit-token \{([^}]*)\}/)?.[1] ?? "";
+    expect(own).not.toMatch(/pre-wrap|overflow-wrap|word-break/);
+    expect(logitTooltipRows({ token: long, value: 1.5 }, "pos")[0]).toEqual(["token", `·${long.slice(1)}`]);
+  });
+
+  it("shows the whole token in the hover tooltip of its row", () => {
+    const state = baseState();
+    (state.page as { logits_top: Array<{ token: string; value: number }> }).logits_top[0].token =
+      " dprinting_a_very_long_token";
+    const { root } = mount(state);
+    const row = q(root, ".fv-logits-pos .fv-logit");
+    row.dispatchEvent(new MouseEvent("mousemove", { bubbles: true, clientX: 5, clientY: 5 }));
+    row.dispatchEvent(new MouseEvent("mouseover", { bubbles: true, clientX: 5, clientY: 5 }));
+    expect(q(root, ".fv-tooltip").textContent).toContain("·dprinting_a_very_long_token");
+  });
+});
+
+describe("feature labels (issue 18)", () => {
+  it("shows the shown feature's label in the header, as text, and follows label and feature changes", () => {
+    const { model, root } = mount({ ...baseState(7), feature_labels: { "7": XSS, "12": "storm" } });
+    const label = q(root, ".fv-dash-header .fv-dash-label");
+    expect(label.textContent).toBe(XSS);
+    expect(root.querySelector("img")).toBeNull();
+    // A label set on a linked heatmap reaches this model's feature_labels.
+    model.remoteSet("feature_labels", { "7": "joy" });
+    expect(label.textContent).toBe("joy");
+    expect(label.title).toBe("joy");
+    model.remoteSet("feature", 12);
+    model.remoteSet("page", makePage(12));
+    expect(label.textContent).toBe(""); // no label for 12 now
+    model.remoteSet("feature_labels", { "12": "storm\nfront" });
+    expect(label.textContent).toBe("storm↵front");
+    model.remoteSet("feature_labels", {});
+    expect(label.textContent).toBe("");
   });
 });

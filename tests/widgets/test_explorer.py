@@ -61,3 +61,21 @@ def test_labels_pass_between_a_heatmap_and_a_contrast_view(tiny_model, tiny_sae)
     fv.link(heatmap, view)
     heatmap.feature_labels = {view.feature_ids[0]: "storm"}
     assert view.feature_labels == {view.feature_ids[0]: "storm"}
+
+
+def test_dashboard_shows_labels_set_on_a_linked_heatmap(tiny_model, tiny_sae, acts):
+    data = dashboard_data(tiny_model, tiny_sae, TEXTS, k=3, progress=False)
+    first, second = (int(f) for f in data.feature_ids[:2])
+    dashboard = fv.Dashboard(data, feature=first, feature_labels={str(first): "river", second: ""})
+    assert dashboard.feature_labels == {first: "river"}  # JSON's string keys back to ids; "" drops a label
+    with pytest.raises(Exception, match="must be a str"):
+        dashboard.feature_labels = {first: 3}
+    # The Explorer's link: a label set on the heatmap reaches the dashboard, and back.
+    explorer = fv.Explorer(acts, data, feature=first, heatmap_options={"features": [first, second]})
+    explorer.heatmap.feature_labels = {first: "storm", second: "calm"}
+    assert explorer.dashboard.feature_labels == {first: "storm", second: "calm"}
+    explorer.dashboard.feature_labels = {second: "quiet"}
+    assert explorer.heatmap.feature_labels == {second: "quiet"}
+    # A heatmap built with labels hands them to the dashboard when linked.
+    labelled = fv.Explorer(acts, data, heatmap_options={"features": [first], "feature_labels": {first: "joy"}})
+    assert labelled.dashboard.feature_labels == {first: "joy"}

@@ -268,8 +268,9 @@ export function logitTable(
           attrs: { "data-kind": kind, "data-index": String(i), "data-value": String(e.value) },
         },
         [
-          // The whole token (issue 18), wrapping in its column; only absurd lengths are capped, like tooltips.
-          h("span", { className: "fv-logit-token", text: tokenLabel(e.token, TOOLTIP_MAX_CHARS) }),
+          // One token per row, never wrapped inside itself: cut with an ellipsis where its column is too narrow
+          // (TOKEN_CELL_CSS), whole in the row's tooltip (logitTooltipRows).
+          h("span", { className: "fv-logit-token fv-token-cell", text: tokenLabel(e.token, TOOLTIP_MAX_CHARS) }),
           h("span", { className: "fv-logit-track" }, [bar]),
           h("span", { className: "fv-logit-value", text: `${e.value > 0 ? "+" : ""}${formatValue(e.value)}` }),
         ],

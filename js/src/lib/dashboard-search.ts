@@ -5,7 +5,7 @@
 import { readSearchResults, type SearchResult } from "./dashboard-data";
 import { clear, h } from "./dom";
 import { formatValue } from "./format";
-import { cleanLabel, tokenLabel } from "./tokens";
+import { cleanLabel, tokenLabel, tokenTooltip } from "./tokens";
 import { type AnyModel, safeGet, setTrait } from "./traits";
 import type { Scope } from "./view";
 
@@ -73,11 +73,11 @@ export function createDashboardSearch(o: DashboardSearchOptions): DashboardSearc
       },
       [
         h("span", { className: "fv-search-result-id", text: `#${r.feature}` }),
-        h("span", { className: "fv-search-result-token", text: tokenLabel(r.token, SEARCH_TOKEN_MAX) }),
+        h("span", { className: "fv-search-result-token fv-token-cell", text: tokenLabel(r.token, SEARCH_TOKEN_MAX) }),
         h("span", { className: "fv-search-result-value", text: formatValue(r.value) }),
       ],
     );
-    b.title = `show feature ${r.feature} (activation ${formatValue(r.value)} on this token)`;
+    b.title = `show feature ${r.feature} (activation ${formatValue(r.value)} on ${tokenTooltip(r.token)})`;
     return b;
   }
 

@@ -5,7 +5,8 @@
 //
 // Traits: feature (two-way), page (Python answers a feature change by
 // replacing it), feature_ids (navigation order), search (two-way),
-// search_results, title. Everything from the model is untrusted; all text
+// search_results, title, feature_labels ({feature id: label}, shared by
+// fv.link: the shown feature's label sits in the header). Everything from the model is untrusted; all text
 // goes through textContent (never innerHTML).
 
 import { mix, toCss } from "./colour";
@@ -27,11 +28,11 @@ import { createDashboardNav } from "./dashboard-nav";
 import { makePalette } from "./dashboard-parts";
 import { createDashboardSearch } from "./dashboard-search";
 import { closestIn, h } from "./dom";
-import { BASE_CSS, scopeCss, TOKEN_RUN_CSS } from "./styles";
+import { BASE_CSS, scopeCss, TOKEN_CELL_CSS, TOKEN_RUN_CSS } from "./styles";
 import { readTheme, setAccent, type Theme } from "./theme";
 import { cleanLabel } from "./tokens";
 import { createTooltip } from "./tooltip";
-import { type AnyModel, isKernelFree, safeGet, setTrait } from "./traits";
+import { type AnyModel, isKernelFree, labelsOf, safeGet, setTrait } from "./traits";
 import { createScope } from "./view";
 
 export const DASHBOARD_CSS = scopeCss(
@@ -40,6 +41,8 @@ export const DASHBOARD_CSS = scopeCss(
 .fv-dashboard { width: 100%; max-width: 900px; min-width: 0; }
 .fv-dash-header { gap: 4px 10px; }
 .fv-dash-id { font-family: var(--fv-code); font-size: 14px; font-weight: 700; }
+.fv-dash-label { font-size: 13px; font-weight: 600; color: var(--fv-accent); max-width: 24em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.fv-dash-label:empty { display: none; }
 .fv-dash-nav { display: inline-flex; align-items: center; gap: 2px; }
 .fv-dash-nav button, .fv-dash-logy {
   font: inherit; color: var(--fv-fg); background: var(--fv-bg); border: 1px solid var(--fv-border);
@@ -85,10 +88,10 @@ export const DASHBOARD_CSS = scopeCss(
 .fv-search-result.fv-current { border-color: var(--fv-accent); box-shadow: inset 0 0 0 1px var(--fv-accent); }
 .fv-nearest.fv-unavailable { opacity: 0.5; cursor: default; }
 .fv-search-result-id, .fv-nearest-id { font-family: var(--fv-code); font-weight: 600; }
-.fv-search-result-token { font-family: var(--fv-code); white-space: pre; overflow: hidden; text-overflow: ellipsis; }
+.fv-search-result-token { font-family: var(--fv-code); }
 .fv-search-result-value, .fv-nearest-cos { color: var(--fv-fg2); font-variant-numeric: tabular-nums; }
 .fv-dash-body {
-  display: flex; flex-wrap: wrap; align-items: flex-start; gap: 0;
+  display: flex; flex-wrap: wrap; align-items: stretch; gap: 0;
   border: 1px solid var(--fv-border); transition: opacity 0.15s;
 }
 .fv-dashboard[data-state="loading"] .fv-dash-body { opacity: 0.5; transition-delay: 0.12s; }
@@ -126,7 +129,7 @@ export const DASHBOARD_CSS = scopeCss(
 .fv-logits-head { font-size: 10px; color: var(--fv-fg2); margin-bottom: 1px; }
 .fv-logit { display: grid; grid-template-columns: minmax(0, 1fr) 28px auto; align-items: center; gap: 4px; padding: 0 2px; line-height: 1.45; }
 .fv-logit:hover { background: var(--fv-panel); }
-.fv-logit-token { font-family: var(--fv-code); font-size: 11px; white-space: pre-wrap; overflow-wrap: anywhere; min-width: 0; }
+.fv-logit-token { font-family: var(--fv-code); font-size: 11px; }
 .fv-logit-track { height: 7px; border-radius: 2px; background: var(--fv-track); overflow: hidden; }
 .fv-logit-bar { display: block; height: 100%; border-radius: 2px; }
 .fv-logit-value { font-family: var(--fv-code); font-size: 10px; color: var(--fv-fg2); text-align: right; min-width: 3.6em; }
@@ -141,6 +144,7 @@ export const DASHBOARD_CSS = scopeCss(
 .fv-context-value { flex: none; min-width: 3.4em; text-align: right; color: var(--fv-fg2); font-size: 10px; font-variant-numeric: tabular-nums; }
 .fv-context-tokens { min-width: 0; overflow-wrap: anywhere; }
 ${TOKEN_RUN_CSS}
+${TOKEN_CELL_CSS}
 ${DECODER_NORMS_CSS}
 ${LIVE_CSS}
 .fv-token { cursor: default; }
@@ -161,6 +165,8 @@ ${LIVE_CSS}
 /** Give up waiting for Python's page after this long (shown as an error, the old page stays). */
 export const PAGE_TIMEOUT_MS = 10_000;
 const TITLE_MAX = 120;
+/** A feature label (feature_labels, shared with a linked heatmap) is cut here; its tooltip holds more. */
+const LABEL_MAX = 80;
 
 export type DashboardState = "ready" | "loading" | "error" | "empty";
 
@@ -216,6 +222,7 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
   const safely = scope.safely;
   const title = titleControl(model, scope, (t) => cleanLabel(t, TITLE_MAX));
   const idLabel = h("span", { className: "fv-dash-id" });
+  const featureLabel = h("span", { className: "fv-dash-label" });
   const nav = createDashboardNav(scope, go, (message) => {
     invalidId = message;
     renderState();
@@ -225,6 +232,7 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
   const header = h("div", { className: "fv-toolbar fv-dash-header" }, [
     title.el,
     idLabel,
+    featureLabel,
     nav.el,
     nav.pos,
     status,
@@ -281,6 +289,15 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     else status.textContent = "";
   }
 
+  /** The label of the feature shown, from feature_labels ({feature id: label}), as text. */
+  function renderLabel(): void {
+    const id = page?.feature ?? null;
+    const labels = safeGet(model, "feature_labels");
+    const raw = id === null || Array.isArray(labels) ? "" : labelsOf(labels, [id], [])[0];
+    featureLabel.textContent = raw ? cleanLabel(raw, LABEL_MAX) : "";
+    featureLabel.title = raw ? cleanLabel(raw, 400) : "";
+  }
+
   function renderPage(): void {
     tooltip.hide();
     pageRead = readPage(safeGet(model, "page"));
@@ -303,6 +320,7 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
       live.update(page.feature);
       body.update(page, makePalette(theme, vmin, vmax), (id) => ids.length === 0 || idIndex.has(id));
     }
+    renderLabel();
     renderState();
   }
 
@@ -362,6 +380,7 @@ export function createDashboardView(model: AnyModel, el: HTMLElement): Dashboard
     renderState();
   });
   scope.listen("feature_error", renderState);
+  scope.listen("feature_labels", renderLabel);
   scope.listen("feature_ids", () => {
     readIds();
     renderPage(); // nearest chips depend on which ids are available

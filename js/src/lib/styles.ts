@@ -70,6 +70,14 @@ export const TOKEN_RUN_CSS = `
 .fv-token { display: inline; margin: 0; padding: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 `;
 
+/**
+ * One token alone in a cell (a logit row, a search result): it never wraps inside itself ("dprintin|g"); one
+ * longer than its cell ends with an ellipsis, and the cell's tooltip (tokenTooltip) shows it whole.
+ */
+export const TOKEN_CELL_CSS = `
+.fv-token-cell { display: block; min-width: 0; white-space: pre; overflow: hidden; text-overflow: ellipsis; }
+`;
+
 export const BASE_CSS = scopeCss(
   ".fv-root",
   `

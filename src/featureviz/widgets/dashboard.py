@@ -15,6 +15,7 @@ import traitlets as t
 from ..analysis.dashboard import DashboardData, dashboard_data
 from ..analysis.dashboard_live import ablation_effects, feature_on_text
 from .base import FeatureWidget
+from .linking import labels_dict
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -27,11 +28,15 @@ MAX_SEARCH_RESULTS = 50
 class Dashboard(FeatureWidget, bundle="dashboard"):
     """One feature's dashboard: density, activation histogram, top contexts and interval samples, logit effects and
     nearest features. ``feature`` is two-way; ``search`` finds a token in the top contexts of every feature.
+    ``feature_labels`` ({feature id: label}) names the shown feature in the header; `link` shares it with a
+    heatmap's (``heatmap.feature_labels = {1387: "joy"}`` shows "joy" here while feature 1387 is shown).
     """
 
     feature = t.Int(0).tag(sync=True)  # two-way: the feature shown
     page = t.Dict().tag(sync=True)  # DashboardData.page(feature): plain JSON
     feature_ids = t.List(t.Int()).tag(sync=True)  # the features this dashboard can show, in order
+    # {feature id: label}: the shown feature's label is in the header; fv.link shares it.
+    feature_labels = t.Dict().tag(sync=True)
     search = t.Unicode("").tag(sync=True)  # two-way: a token to look for in top contexts
     search_results = t.List(t.Dict()).tag(sync=True)  # [{feature, value, token}] best first
     # A feature the view asked for and Python refused (out of range, not built): said in the view, not raised.
@@ -52,6 +57,7 @@ class Dashboard(FeatureWidget, bundle="dashboard"):
         *,
         features: Iterable[int] | None = None,
         title: str | None = None,
+        feature_labels: dict[int, str] | None = None,
         model=None,
         **build_options,
     ):
@@ -74,6 +80,8 @@ class Dashboard(FeatureWidget, bundle="dashboard"):
             With a model: the features to build (default: all).
         title : str, optional
             Default: the source kind and hook.
+        feature_labels : dict of int to str, optional
+            Names of features ({feature id: label}); the shown feature's label is in the header.
         model : optional
             With a DashboardData (and `source`): the model, for what is computed on request (the text box,
             ablation effects). Built from a model, the dashboard has both already.
@@ -108,6 +116,7 @@ class Dashboard(FeatureWidget, bundle="dashboard"):
             feature=first,
             page=data.page(first),
             title=title if title is not None else f"{kind} at {data.hook_name}",
+            feature_labels=labels_dict(feature_labels or {}),
             live=self._model is not None,
         )
 
