@@ -52,22 +52,23 @@ export const CONTRAST_CSS = scopeCss(
 .fv-contrast-swatch { display: inline-block; flex: none; width: 10px; height: 10px; border-radius: 2px; }
 .fv-contrast-group-name { overflow: hidden; text-overflow: ellipsis; max-width: 180px; }
 .fv-contrast-row { cursor: pointer; }
-.fv-contrast-row td { padding: 2px 6px; border-bottom: 1px solid var(--fv-contrast-rule, transparent); }
+.fv-contrast-row td { padding: 2px 4px; border-bottom: 1px solid var(--fv-contrast-rule, transparent); }
 .fv-contrast-row:hover td { background: var(--fv-panel); }
 .fv-contrast-row:focus-visible { outline: 2px solid var(--fv-accent, #06c); outline-offset: -2px; }
 .fv-contrast-row.fv-selected td { background: var(--fv-accent-bg, rgba(0,110,220,0.16)); }
 .fv-contrast-row.fv-selected td:first-child { box-shadow: inset 3px 0 0 var(--fv-accent, #06c); }
-.fv-contrast-feature { white-space: nowrap; max-width: 260px; overflow: hidden; text-overflow: ellipsis; }
+.fv-contrast-feature { max-width: 260px; overflow-wrap: anywhere; }
 .fv-contrast-id { color: var(--fv-fg2); font-family: var(--fv-code); font-size: 11px; margin-right: 6px; }
-.fv-contrast-cell { display: flex; align-items: center; gap: 5px; white-space: nowrap; }
+.fv-contrast-cell { display: flex; align-items: center; gap: 4px; white-space: nowrap; }
 .fv-contrast-track {
-  position: relative; flex: none; width: 52px; height: 10px; border-radius: 2px; overflow: hidden;
+  position: relative; flex: 1 1 52px; min-width: 18px; max-width: 52px; height: 10px; border-radius: 2px; overflow: hidden;
   background: var(--fv-contrast-track, rgba(127,127,127,0.15));
 }
 .fv-contrast-bar { position: absolute; left: 0; top: 0; bottom: 0; border-radius: 2px; }
 .fv-contrast-bar.fv-neg { background: none !important; border: 1px dashed currentColor; }
+.fv-contrast-mean, .fv-contrast-mark, .fv-contrast-effect { flex: none; }
 .fv-contrast-mean { min-width: 3.8em; text-align: right; font-family: var(--fv-code); font-size: 11px; }
-.fv-contrast-mark { min-width: 1.9em; font-weight: 700; letter-spacing: -1px; }
+.fv-contrast-mark { min-width: 1.6em; font-weight: 700; letter-spacing: -1px; }
 .fv-contrast-effect { min-width: 3.6em; text-align: right; color: var(--fv-fg2); font-size: 10px; font-family: var(--fv-code); }
 .fv-contrast-legend {
   padding: 4px 6px; border: 1px solid var(--fv-border); border-top: none;
