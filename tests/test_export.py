@@ -129,3 +129,33 @@ def test_a_failed_export_leaves_the_existing_report_intact(widgets, tmp_path, mo
     monkeypatch.undo()
     assert "second" in fv.export_html(list(widgets), path, title="second").read_text()
     assert oct(path.stat().st_mode & 0o777) != oct(0o600)  # readable like any file open() makes
+
+
+def test_export_takes_an_explorer_as_its_two_views_linked_in_one_row(tiny_model, tiny_sae, tmp_path):
+    acts = fv.activations(tiny_model, tiny_sae, ["What a lovely day", "This is outrageous"])
+    corpus = ["the river was calm", "storm glass engine", "a tender green wolf", "seven paper laughs"]
+    explorer = fv.Explorer(acts, tiny_model, tiny_sae, corpus, heatmap_options={"top_k": 5}, k=3, progress=False)
+    explorer.heatmap.feature_labels = {explorer.heatmap.feature_ids[0]: "storm"}
+    alone = fv.Heatmap(acts, top_k=3)
+    page = fv.export_html([explorer, alone], tmp_path / "explorer.html").read_text()  # link=False
+    data = _data(page)
+    heatmap, dashboard, other = data["widgets"]
+    assert [heatmap["group"], dashboard["group"], other["group"]] == [0, 0, None]
+    assert data["bundles"][heatmap["bundle"]] != data["bundles"][dashboard["bundle"]]
+    assert heatmap["state"]["feature_ids"] == explorer.heatmap.feature_ids
+    assert dashboard["state"]["feature"] == explorer.dashboard.feature
+    # Linked to each other though link=False: the dashboard holds the page of every heatmap column.
+    pages = dashboard["responses"]["feature"]
+    for feature in explorer.heatmap.feature_ids:
+        assert pages[str(feature)]["page"] == explorer.dashboard.data.page(feature)
+    # The labels the link shares are in both states.
+    label = {str(explorer.heatmap.feature_ids[0]): "storm"}
+    assert heatmap["state"]["feature_labels"] == dashboard["state"]["feature_labels"] == label
+    assert data["link_selection"] is False and ".fv-export-row" in page
+
+
+def test_export_refuses_a_box_of_other_widgets(tmp_path):
+    import ipywidgets
+
+    with pytest.raises(TypeError, match="holds Button"):
+        fv.export_html(ipywidgets.HBox([ipywidgets.Button()]), tmp_path / "x.html")

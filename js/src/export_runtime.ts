@@ -1,6 +1,6 @@
 // Runtime of a featureviz HTML export: mounts each saved widget with a local, kernel-free model.
 // The page holds one JSON block: {bundles: {id: esm source}, widgets: [{bundle, state, buffers, responses}],
-// link_selection}. Everything a view can do without Python keeps working; a trait change Python would
+// link_selection}; widgets of one `group` (an fv.Explorer's children) share a row and are linked. Everything a view can do without Python keeps working; a trait change Python would
 // have answered is answered from `responses` (precomputed at export time), e.g. dashboard pages.
 
 import { KERNEL_FREE } from "./lib/traits";
@@ -14,6 +14,7 @@ interface SavedWidget {
   buffers: { path: (string | number)[]; data: string }[];
   responses: Record<string, Record<string, State>>;
   hook?: string | null; // the hook of the widget's features: selections pass only between widgets of one hook
+  group?: number | null; // the children of one box (fv.Explorer): one row, linked to each other
 }
 
 interface ExportData {
@@ -107,11 +108,24 @@ async function mount(data: ExportData, root: HTMLElement): Promise<void> {
   };
   const models: LocalModel[] = [];
   const hooks: Array<string | null> = [];
+  const groups: Array<number | null> = [];
+  const rows = new Map<number, HTMLElement>();
   for (const saved of data.widgets) {
     hooks.push(saved.hook ?? null);
+    const group = typeof saved.group === "number" ? saved.group : null;
+    groups.push(group);
     const el = document.createElement("div");
     el.className = "fv-export-widget";
-    root.appendChild(el);
+    if (group === null) root.appendChild(el);
+    else {
+      if (!rows.has(group)) {
+        const row = document.createElement("div");
+        row.className = "fv-export-row";
+        root.appendChild(row);
+        rows.set(group, row);
+      }
+      rows.get(group)!.appendChild(el);
+    }
     const model = new LocalModel(restoreBuffers(saved.state, saved.buffers), saved.responses ?? {});
     models.push(model);
     try {
@@ -121,12 +135,18 @@ async function mount(data: ExportData, root: HTMLElement): Promise<void> {
       el.textContent = `featureviz: this widget could not be shown (${String(error)})`;
     }
   }
-  if (data.link_selection) linkSelections(models, hooks);
+  if (data.link_selection || groups.some((g) => g !== null)) linkSelections(models, hooks, groups, data.link_selection);
 }
 
 /** Selecting a feature in one widget selects it in the others, as fv.link does in Python: only between
- * widgets of one hook; a circuit view (several hooks) selects the node of that hook and feature. */
-export function linkSelections(models: LocalModel[], hooks: Array<string | null>): void {
+ * widgets of one hook; a circuit view (several hooks) selects the node of that hook and feature. With `all`
+ * false only widgets of one group (a box's children) are linked. */
+export function linkSelections(
+  models: LocalModel[],
+  hooks: Array<string | null>,
+  groups: Array<number | null> = [],
+  all = true,
+): void {
   let busy = false;
   models.forEach((model, index) => {
     model.onSave = (changed) => {
@@ -140,6 +160,7 @@ export function linkSelections(models: LocalModel[], hooks: Array<string | null>
       try {
         models.forEach((other, j) => {
           if (other === model) return;
+          if (!all && (groups[index] == null || groups[index] !== groups[j])) return;
           if (other.get("selected_node") !== undefined) {
             if (hook) selectCircuitNode(other, hook, value);
             return;

@@ -85,4 +85,19 @@ describe("linkSelections", () => {
     expect(circuit.get("selected_node")).toBe("");
     expect(circuit.get("selected_feature")).toBe(-1);
   });
+
+  it("without link=True links only the widgets of one box (an exported fv.Explorer)", () => {
+    const heatmap = new LocalModel({ selected_feature: -1 }, {});
+    const dashboard = new LocalModel({ feature: 0 }, {});
+    const alone = new LocalModel({ selected_feature: -1 }, {});
+    linkSelections([heatmap, dashboard, alone], ["h", "h", "h"], [0, 0, null], false);
+    heatmap.set("selected_feature", 5);
+    heatmap.save_changes();
+    expect(dashboard.get("feature")).toBe(5);
+    expect(alone.get("selected_feature")).toBe(-1);
+    alone.set("selected_feature", 7);
+    alone.save_changes();
+    expect(heatmap.get("selected_feature")).toBe(5);
+    expect(dashboard.get("feature")).toBe(5);
+  });
 });

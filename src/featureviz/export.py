@@ -7,6 +7,9 @@ kernel can do (search, steering another feature, more values) is disabled in the
 
 With link=True every feature a click can select (heatmap columns, contrast rows, scrubber features) gets its
 dashboard page, within a stated size budget; features left out are named in a warning and in the file.
+
+A box of featureviz widgets (`fv.Explorer`: a heatmap and a dashboard) is exported as its children side by side
+in one row, linked to each other as in the kernel (with link=False too).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ipywidgets import Box
 from ipywidgets.embed import dependency_state
 
 from .paths import STATIC
@@ -55,6 +59,9 @@ body {{ margin: 24px; background: var(--jp-layout-color0); color: var(--jp-ui-fo
   font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }}
 h1 {{ font-size: 18px; font-weight: 600; }}
 .fv-export-widget {{ margin: 0 0 28px 0; max-width: 1100px; }}
+.fv-export-row {{ display: flex; flex-flow: row wrap; align-items: flex-start; gap: 0 12px; }}
+.fv-export-row > .fv-export-widget {{ flex: 0 0 auto; width: min-content; max-width: 100%; }}
+.fv-export-row > .fv-export-widget + .fv-export-widget {{ flex: 1 1 420px; width: auto; min-width: min(420px, 100%); }}
 .fv-export-note {{ max-width: 1100px; color: var(--jp-ui-font-color2); font-size: 13px; }}
 </style>
 </head>
@@ -84,7 +91,8 @@ def export_html(
     Parameters
     ----------
     widgets : widget or list of widgets
-        featureviz widgets, drawn from their current state.
+        featureviz widgets, drawn from their current state; an `Explorer` (or another ipywidgets box of them)
+        adds its children side by side, linked to each other.
     path : str or path
         The HTML file to write.
     title : str, default "featureviz"
@@ -101,7 +109,7 @@ def export_html(
     pathlib.Path
         The file written.
     """
-    widgets = list(widgets) if isinstance(widgets, (list, tuple)) else [widgets]
+    widgets, groups = _expand_boxes(list(widgets) if isinstance(widgets, (list, tuple)) else [widgets])
     if not widgets:
         raise ValueError("nothing to export: pass at least one widget")
     if title:
@@ -111,13 +119,18 @@ def export_html(
     for widget in widgets:
         if not hasattr(widget, "_esm"):
             raise TypeError(f"export_html takes featureviz widgets, got {type(widget).__name__}")
-    # What a click in one widget can select in the others (the dashboards need those pages).
+    # What a click in one widget can select in the others (the dashboards need those pages): every linked one's.
     selectable = list(
-        dict.fromkeys(f for w in widgets if link and w.has_trait("selected_feature") for f in w.feature_ids)
+        dict.fromkeys(
+            f
+            for w, group in zip(widgets, groups)
+            if (link or group is not None) and w.has_trait("selected_feature")
+            for f in w.feature_ids
+        )
     )
     budget = page_budget_mb * 1e6
     bundles, saved, left_out = {}, [], []
-    for widget in widgets:
+    for widget, group in zip(widgets, groups):
         # ipywidgets' public embed state: the JSON state, binary parts split out as base64 with their paths
         embedded = dependency_state([widget], drop_defaults=False)[widget.model_id]
         state = embedded["state"]
@@ -140,6 +153,7 @@ def export_html(
                 "buffers": buffers,
                 "responses": responses,
                 "hook": getattr(widget, "selection_hook", None),  # the runtime links selections within one hook
+                "group": group,  # the children of one box: one row, linked to each other
             }
         )
     note = ""
@@ -157,6 +171,27 @@ def export_html(
         raise RuntimeError("the export runtime bundle contains '</script': it cannot be inlined safely")
     page = PAGE.format(csp=CSP, title=html.escape(title), note=note, data=_json_for_script(data), runtime=runtime)
     return _write_atomic(Path(path), page.encode("utf-8"))  # encoding fails (a lone surrogate) before any write
+
+
+def _expand_boxes(items: list) -> tuple[list, list[int | None]]:
+    """The widgets to export, a box of featureviz widgets (`fv.Explorer`) replaced by its children, and per
+    widget the index of its box (None: given on its own)."""
+    widgets, groups = [], []
+    for index, item in enumerate(items):
+        if isinstance(item, Box) and not hasattr(item, "_esm"):
+            children = list(item.children)
+            if not children or not all(isinstance(c, FeatureWidget) for c in children):
+                names = sorted({type(c).__name__ for c in children if not isinstance(c, FeatureWidget)})
+                raise TypeError(
+                    f"export_html takes featureviz widgets, or a box (fv.Explorer) of them; "
+                    f"{type(item).__name__} holds {', '.join(names) or 'nothing'}"
+                )
+            widgets += children
+            groups += [index] * len(children)
+        else:
+            widgets.append(item)
+            groups.append(None)
+    return widgets, groups
 
 
 def _shorten(features: list[int], shown: int = 30) -> str:

@@ -1,0 +1,97 @@
+"""Issue 18 odds and ends in a real browser, offline (export_html, no kernel): the contrast table fits a 470 px
+output without scrolling sideways, and an exported fv.Explorer shows its heatmap and dashboard side by side,
+linked, with the heatmap's feature labels in the dashboard's header."""
+
+import pytest
+
+import featureviz as fv
+from factories import offline_page
+
+pytestmark = pytest.mark.browser
+
+GROUPS = {
+    "happy": ["What a lovely day at the beach", "So glad you came", "I love this song"],
+    "angry": ["This is outrageous", "Stop shouting at me", "I am furious with you"],
+    "baseline": ["The train leaves at nine", "Rain fell over the city", "The market opens early"],
+}
+CORPUS = ["the river was calm", "storm glass engine", "a tender green wolf", "seven paper laughs"]
+# Scroll and client widths of the contrast view's table scroller and of its root.
+WIDTHS_JS = """root => {
+    const s = root.querySelector('.fv-contrast-scroll');
+    return {scroll: s.scrollWidth, client: s.clientWidth, rootScroll: root.scrollWidth, root: root.clientWidth};
+}"""
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, tiny_model):
+    from factories import make_sae
+
+    tiny_sae = make_sae()
+    acts = fv.activations(tiny_model, tiny_sae, GROUPS)
+    table = fv.contrast(acts, baseline="baseline")
+    first = int(table.feature.iloc[0])
+    contrast = fv.ContrastView(table, top_n=5, feature_labels={first: "a long label for the happy feature"})
+    contrast.title = "happy and angry against the baseline"
+    explorer = fv.Explorer(acts, tiny_model, tiny_sae, CORPUS, heatmap_options={"top_k": 6}, k=3, progress=False)
+    shown = explorer.heatmap
+    labelled = [f for f, on in zip(shown.feature_ids, shown.always_on) if not on and f != explorer.dashboard.feature][0]
+    explorer.heatmap.feature_labels = {labelled: "storm words"}
+    path = tmp_path_factory.mktemp("fit") / "fit.html"
+    return fv.export_html([contrast, explorer], path), explorer, labelled
+
+
+def test_contrast_table_fits_a_470px_output(browser_context, report, artifacts_dir):
+    path, _, _ = report
+    page, requests, dialogs, errors = offline_page(browser_context)
+    try:
+        page.set_viewport_size({"width": 900, "height": 900})
+        page.goto(path.as_uri())
+        page.wait_for_selector("#featureviz-root[data-mounted=true]", timeout=20_000)
+        root = page.locator(".fv-contrast[data-state=ready]")
+        root.wait_for(timeout=10_000)
+        # The output area of a notebook at 470 px: the widget's container is that wide.
+        page.add_style_tag(content=".fv-export-widget:first-child { width: 470px; }")
+        page.wait_for_timeout(100)
+        root.screenshot(path=str(artifacts_dir / "contrast-470.png"))
+        w = root.evaluate(WIDTHS_JS)
+        assert w["root"] <= 470, w
+        assert w["scroll"] <= w["client"] and w["rootScroll"] <= w["root"], w
+        assert root.locator("tr.fv-contrast-row").count() > 0
+        assert not requests and not dialogs and not errors, (requests, dialogs, errors)
+    finally:
+        page.close()
+
+
+def test_exported_explorer_is_side_by_side_linked_and_labelled(browser_context, report, artifacts_dir):
+    path, explorer, labelled = report
+    page, requests, dialogs, errors = offline_page(browser_context)
+    try:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        page.goto(path.as_uri())
+        page.wait_for_selector("#featureviz-root[data-mounted=true]", timeout=20_000)
+        row = page.locator(".fv-export-row")
+        heatmap, dashboard = row.locator(".fv-heatmap"), row.locator(".fv-dashboard")
+        page.wait_for_selector(".fv-export-row .fv-heatmap[data-state=ready]", timeout=10_000)
+        page.wait_for_selector(".fv-export-row .fv-dashboard[data-state=ready]", timeout=10_000)
+        hb, db = heatmap.bounding_box(), dashboard.bounding_box()
+        assert db["x"] >= hb["x"] + hb["width"] - 1 and abs(db["y"] - hb["y"]) < 40, (hb, db)
+        label = dashboard.locator(".fv-dash-label")
+        assert dashboard.get_attribute("data-feature") == str(explorer.dashboard.feature)
+        assert label.inner_text() == ""  # the shown feature has no label
+        # A click on the labelled column (no kernel: the file's own link) moves the dashboard, label and all.
+        cell_w = float(heatmap.get_attribute("data-cell-width"))
+        header = float(heatmap.get_attribute("data-header-height"))
+        offset = float(heatmap.get_attribute("data-first-visible-offset") or heatmap.get_attribute("data-gutter-width"))
+        columns = [int(c) for c in heatmap.get_attribute("data-visible-columns").split(",")]
+        lane = columns.index(labelled)
+        heatmap.locator("canvas.fv-heatmap-canvas").click(
+            position={"x": offset + (lane + 0.5) * cell_w, "y": header + 5}
+        )
+        page.wait_for_selector(f".fv-export-row .fv-dashboard[data-feature='{labelled}'][data-state=ready]")
+        assert label.inner_text() == "storm words"
+        assert dashboard.locator(".fv-dash-id").inner_text() == f"#{labelled}"
+        page.mouse.move(1, 1)
+        row.screenshot(path=str(artifacts_dir / "explorer-export-1400.png"))
+        assert not requests and not dialogs and not errors, (requests, dialogs, errors)
+    finally:
+        page.close()
