@@ -38,7 +38,7 @@ NEUTRAL_PROMPTS = [
 MULTIPLES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 
-def feature_scale(model, source, feature: int, tokens: np.ndarray) -> float:
+def max_activation(model, source, feature: int, tokens: np.ndarray) -> float:
     """Max activation of `feature` over held-out contexts: BOS, the SAE's first-position artifacts (its
     drop_first_positions) and unencoded sink tokens excluded, as everywhere in featureviz."""
     from featureviz.analysis._forward import run_to_hook
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
         "latents": {},
     }
     for mood, feature in (("happy", args.happy), ("angry", args.angry)):
-        scale = feature_scale(model, source, feature, heldout)
+        scale = max_activation(model, source, feature, heldout)
         values = np.array(MULTIPLES) * scale
         sentiment = np.zeros((len(NEUTRAL_PROMPTS), len(values)))
         loss = np.zeros_like(sentiment)
