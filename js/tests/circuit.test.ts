@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import widget from "../src/circuit";
-import { type CircuitGraph, edgeWidth, layoutGraph, neighbour, readGraph } from "../src/lib/circuit-data";
+import { type CircuitGraph, edgeWidth, layoutGraph, NODE_WIDTH, neighbour, readGraph } from "../src/lib/circuit-data";
 import { FakeModel, widgetPage } from "./helpers";
 
 const XSS = "<img src=x onerror=alert(1)>";
@@ -144,6 +144,22 @@ describe("graph data", () => {
 });
 
 describe("the view", () => {
+  it("cuts a long label to its node's width, keeping the effect whole (issue 18: 'methodologi… -1.' ran out)", () => {
+    const s = state();
+    const nodes = (s.graph as { nodes: Array<Record<string, unknown>> }).nodes;
+    const i = nodes.findIndex((n) => n.id === "logits:42");
+    nodes[i] = { ...nodes[i], label: "methodological", effect: -1.07 };
+    const { root } = mount(s);
+    const el = nodeEl(root, "logits:42");
+    const text = el.textContent ?? "";
+    expect(text.endsWith("… -1.07")).toBe(true);
+    expect(text.startsWith("metho")).toBe(true);
+    // Within the box by the estimate used where no canvas measures (7 px a character), the whole label in aria.
+    expect(text.length * 7).toBeLessThanOrEqual(NODE_WIDTH - 12);
+    expect(el.getAttribute("aria-label")).toContain("methodological");
+    expect(nodeEl(root, "blocks.0.attn.hook_z:3").textContent).toBe("H0.3 2.5"); // short ones stay whole
+  });
+
   it("draws every node and edge, with untrusted labels as text only", () => {
     const { root } = mount();
     expect(root.dataset.state).toBe("ready");

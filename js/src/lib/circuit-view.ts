@@ -20,6 +20,7 @@ import { groupColour, mix, type RGB, toCss } from "./colour";
 import { selectControl } from "./controls";
 import { h, svg } from "./dom";
 import { formatValue } from "./format";
+import { fitMeasured, fontMeasure } from "./paint";
 import { BASE_CSS, scopeCss } from "./styles";
 import { readTheme, setAccent } from "./theme";
 import { cleanLabel } from "./tokens";
@@ -27,7 +28,7 @@ import { createTooltip, type TooltipRow } from "./tooltip";
 import type { AnyModel } from "./traits";
 import { createScope } from "./view";
 
-const LABEL_MAX = 13;
+const LABEL_MAX = 40; // then cut to the node's width, measured
 
 export const CIRCUIT_CSS = scopeCss(
   ".fv-circuit",
@@ -133,24 +134,26 @@ function edgePath(
   });
 }
 
-/** One node: a focusable button with its label (and effect). */
-function nodeElement(layout: GraphLayout, node: CircuitNode): SVGGElement {
+/** One node: a focusable button with its label (and effect), cut to fit its box (the tooltip has it whole). */
+function nodeElement(layout: GraphLayout, node: CircuitNode, measure: (s: string) => number): SVGGElement {
   const x = layout.x.get(node.id)!;
   const y = layout.y.get(node.id)! - NODE_HEIGHT / 2;
-  const label = cleanLabel(node.label, LABEL_MAX);
+  const value = node.effect !== null && node.role !== "target" ? ` ${formatValue(node.effect)}` : "";
+  const full = cleanLabel(node.label, LABEL_MAX);
+  const label = fitMeasured(measure, full, NODE_WIDTH - 12 - measure(value));
   const g = svg("g", {
     class: `fv-circuit-node${node.role === "target" ? " fv-target" : ""}`,
     tabindex: "0",
     role: "button",
     "aria-pressed": "false",
-    "aria-label": `${label}, ${node.role}${node.effect !== null ? `, effect ${formatValue(node.effect)}` : ""}`,
+    "aria-label": `${full}, ${node.role}${node.effect !== null ? `, effect ${formatValue(node.effect)}` : ""}`,
     "data-node": node.id,
     "data-kind": node.kind,
     transform: `translate(${x},${y})`,
   });
   const rect = svg("rect", { width: String(NODE_WIDTH), height: String(NODE_HEIGHT), rx: "4" });
   const text = svg("text", { x: "6", y: String(NODE_HEIGHT / 2 + 4) });
-  text.textContent = node.effect !== null && node.role !== "target" ? `${label} ${formatValue(node.effect)}` : label;
+  text.textContent = `${label}${value}`;
   g.append(rect, text);
   return g;
 }
@@ -298,8 +301,10 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
     }
 
     const order = [...graph.nodes].sort((p, q) => p.column - q.column || p.row - q.row);
+    const font = getComputedStyle(canvas);
+    const measure = fontMeasure(`${font.fontSize || "11px"} ${font.fontFamily || "sans-serif"}`);
     for (const node of order) {
-      const g = nodeElement(layout, node);
+      const g = nodeElement(layout, node, measure);
       g.addEventListener("click", () => select(node));
       g.addEventListener("keydown", (event) => {
         if (event.key === "Enter" || event.key === " ") {

@@ -46,11 +46,38 @@ const LABEL_FONT_PX = 11;
 
 /** Fit text into maxWidth px (measured), ending with an ellipsis when cut. */
 export function fitText(ctx: CanvasRenderingContext2D, text: string, maxWidth: number): string {
-  if (maxWidth <= 0) return "";
-  const measure = (s: string) => {
-    const w = ctx.measureText(s)?.width;
-    return typeof w === "number" && Number.isFinite(w) ? w : s.length * 7;
+  return fitMeasured(canvasMeasure(ctx), text, maxWidth);
+}
+
+/** A text's width in px with ctx's font (7 px a character where the canvas cannot measure). */
+export function canvasMeasure(ctx: CanvasRenderingContext2D | null): (s: string) => number {
+  return (s: string) => {
+    const w = ctx?.measureText(s)?.width;
+    return typeof w === "number" && Number.isFinite(w) && (w > 0 || s === "") ? w : s.length * 7;
   };
+}
+
+/** A measurer for DOM / SVG text in `font` (a CSS font shorthand), from one shared offscreen canvas. */
+export function fontMeasure(font: string): (s: string) => number {
+  let ctx: CanvasRenderingContext2D | null = null;
+  try {
+    measureCanvas ??= document.createElement("canvas");
+    ctx = measureCanvas.getContext("2d");
+    if (ctx) ctx.font = font;
+  } catch {
+    ctx = null; // no canvas (tests): the per-character estimate
+  }
+  const measure = canvasMeasure(ctx);
+  return (s: string) => {
+    if (ctx) ctx.font = font; // another measurer may have changed it
+    return measure(s);
+  };
+}
+let measureCanvas: HTMLCanvasElement | null = null;
+
+/** Fit text into maxWidth px by `measure`, ending with an ellipsis when cut. */
+export function fitMeasured(measure: (s: string) => number, text: string, maxWidth: number): string {
+  if (maxWidth <= 0) return "";
   if (measure(text) <= maxWidth) return text;
   const cps = Array.from(text);
   let lo = 0;
