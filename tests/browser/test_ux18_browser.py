@@ -1,7 +1,8 @@
 """Issue 18 in the browser (JupyterLab and Notebook 7): the keyboard path to a heatmap column, feature labels set
-in Python shared through fv.link, and fv.Explorer keeping heatmap and dashboard both in view after a click;
-plus light / dark pictures at 900 and 1,400 px of the heatmap, the Explorer, the contrast view and the scrubber
-(JupyterLab only; with FEATUREVIZ_UX_SHOTS=dir they are also copied there).
+in Python shared through fv.link (heatmap to heatmap, heatmap to dashboard), and fv.Explorer keeping heatmap and
+dashboard both in view after a click; plus light / dark pictures at 900 and 1,400 px of every widget: heatmap,
+dashboard, Explorer, contrast view, interpolation, scrubber and circuit (JupyterLab only; with
+FEATUREVIZ_UX_SHOTS=dir they are also copied there).
 
 Shares the session's notebook page and kernel (conftest `nb`); new kernel names start with `ux_`.
 """
@@ -48,6 +49,9 @@ ux_ex = fv.Explorer(fv.activations(model, source, fv.emotion_prompts(2)), ux_dat
 print("EX_FEATURES=" + json.dumps(ux_ex.heatmap.feature_ids))
 print("EX_FEATURE=%d" % ux_ex.dashboard.feature)
 ux_ex"""
+EXPLORER_LABEL_CELL = """\
+ux_ex.heatmap.feature_labels = {ux_ex.dashboard.feature: "joyful <b>words</b>"}
+print("EX_LABELS=" + json.dumps({str(k): v for k, v in ux_ex.dashboard.feature_labels.items()}))"""
 PRINT_EXPLORER_CELL = (
     'print("EX_FEATURE=%d" % ux_ex.dashboard.feature); print("EX_SELECTED=%d" % ux_ex.heatmap.selected_feature)'
 )
@@ -61,6 +65,17 @@ ux_sc = fv.CheckpointScrubber([(x, model, sae) for x, sae in fv.sae_checkpoints(
                               title="the shipped SAE's checkpoints")
 ux_sc.selected_feature = ux_sc.feature_ids[0]
 ux_sc"""
+# The contrast's strongest happy feature, steered and traced (no fixed ids: the SAE may be retrained).
+INTERP_CELL = """\
+ux_scale = max(6.0, 4 * float(ux_acts.values[:, ux_feats[0]].max()))
+ux_interp = fv.Interpolation(model, source, "Today I went to the market and", feature=ux_feats[0],
+                             values=(-ux_scale, ux_scale), steps=5, max_new_tokens=8)
+ux_interp"""
+CIRCUIT_CELL = """\
+ux_circuit = fv.feature_circuit(model, (source, ux_feats[0]), [fv.HeadSource(model, layer) for layer in range(3)]
+                                + [fv.NeuronSource(model, 14)], fv.emotion_prompts(2)["happy"], downstream="logits",
+                                top_k=10, progress=False)
+fv.CircuitView(ux_circuit)"""
 
 
 def _ready(nb, root, timeout: float = KERNEL_TIMEOUT) -> None:
@@ -155,6 +170,12 @@ def test_explorer_click_keeps_heatmap_and_dashboard_in_view(nb):
     assert dashboard.locator(".fv-dash-id").inner_text().strip() == f"#{feature}"
     _, out = nb.run_code(PRINT_EXPLORER_CELL)
     assert int(nb.output_value(out, "EX_FEATURE")) == feature == int(nb.output_value(out, "EX_SELECTED"))
+    # A label set on the heatmap in Python shows in the linked dashboard's header, as text.
+    _, out = nb.run_code(EXPLORER_LABEL_CELL)
+    assert json.loads(nb.output_value(out, "EX_LABELS")) == {str(feature): "joyful <b>words</b>"}
+    label = dashboard.locator(".fv-dash-header .fv-dash-label")
+    nb.page.wait_for_function("el => el.textContent === 'joyful <b>words</b>'", arg=label.element_handle())
+    assert label.locator("b").count() == 0 and label.is_visible()
     # A narrow output stacks them: the dashboard below the heatmap.
     size = nb.page.viewport_size
     nb.page.set_viewport_size({"width": 640, "height": size["height"]})
@@ -199,14 +220,21 @@ def test_pictures_light_and_dark_at_900_and_1400(nb, artifacts_dir):
     contrast = nb.cell(index).locator(".fv-contrast")
     index, _ = nb.run_code(SCRUBBER_CELL, timeout=KERNEL_TIMEOUT)
     scrubber = nb.cell(index).locator(".fv-scrubber")
-    _ready(nb, contrast)
-    _ready(nb, scrubber)
+    index, _ = nb.run_code(INTERP_CELL, timeout=KERNEL_TIMEOUT)
+    interpolation = nb.cell(index).locator(".fv-interpolation")
+    index, _ = nb.run_code(CIRCUIT_CELL, timeout=KERNEL_TIMEOUT)
+    circuit = nb.cell(index).locator(".fv-circuit")
+    for root in (contrast, scrubber, interpolation, circuit):
+        _ready(nb, root)
     nb.page.add_style_tag(content=".Toastify { display: none !important; }")
     roots = {
         "heatmap": explorer_cell.locator(".fv-heatmap"),
+        "dashboard": explorer_cell.locator(".fv-dashboard"),
         "explorer": explorer_cell.locator(".fv-explorer"),
         "contrast": contrast,
+        "interpolation": interpolation,
         "scrubber": scrubber,
+        "circuit": circuit,
     }
     size = nb.page.viewport_size
     taken = []
@@ -214,14 +242,14 @@ def test_pictures_light_and_dark_at_900_and_1400(nb, artifacts_dir):
         for theme, theme_name in (("light", LIGHT_THEME), ("dark", DARK_THEME)):
             nb.set_theme(theme_name)
             for width in (900, 1400):
-                nb.page.set_viewport_size({"width": width, "height": 1000})
+                nb.page.set_viewport_size({"width": width, "height": 2200})  # tall widgets whole
                 nb.page.wait_for_timeout(400)  # re-layout and repaint (theme and size observers)
                 for name, root in roots.items():
                     taken.append(_shoot(nb, root, f"{name}-{theme}-{width}", artifacts_dir))
     finally:
         nb.set_theme(LIGHT_THEME)
         nb.page.set_viewport_size(size)
-    assert len(taken) == 16
+    assert len(taken) == 4 * len(roots)
     # The scrubber's tick labels never overlap at either width (issue 18 item 6).
     boxes = scrubber.locator(".fv-tick-label:visible").evaluate_all(
         "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.right]; })"
