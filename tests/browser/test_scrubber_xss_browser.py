@@ -22,7 +22,7 @@ import json
 
 import pytest
 
-from conftest import picture, wait_state
+from conftest import wait_state
 from factories import NASTY
 
 pytestmark = pytest.mark.browser
@@ -223,7 +223,7 @@ def test_scrubber_slider_changes_frame_and_kernel(nb):
     hashes[last] = moved["after"]["hash"]
 
 
-def test_scrubber_index_from_python_moves_the_view(nb, artifacts_dir, screenshot_dir):
+def test_scrubber_index_from_python_moves_the_view(nb):
     root = _scrubber(nb)
     labels = _State.get(nb, "labels")
     hashes = _State.get(nb, "hashes")
@@ -239,7 +239,6 @@ def test_scrubber_index_from_python_moves_the_view(nb, artifacts_dir, screenshot
     if target in hashes:
         assert after == hashes[target], "the same checkpoint drew a different frame"
     assert root.get_attribute("data-state") == "ready"
-    picture(nb, root, "scrubber", artifacts_dir, screenshot_dir)  # the README's picture (lab)
 
 
 # ---- issue 10.1: untrusted text in every widget ------------------------------------------------------------

@@ -1,17 +1,15 @@
 """Dashboard (linked to a heatmap), contrast view and interpolation slider end to end in JupyterLab and
-Notebook 7 (headless Debian Chromium), plus the README pictures.
+Notebook 7 (headless Debian Chromium).
 
 The link tests (heatmap click -> dashboard, token tooltip, `›`) run in both frontends; the contrast and
-interpolation tests, and the pictures, in JupyterLab only (their kernel work is the slow part).
+interpolation tests in JupyterLab only (their kernel work is the slow part).
 
 The tests share the session's notebook page and kernel per frontend (the `nb` fixture of conftest.py: the
 model is already loaded by its setup cell) and add their own cells with `nb.run_code`. Within a frontend
 they run in file order. New names in the kernel are prefixed (`hm`, `dash`, `cv`, `interp`) so the setup
 cell's `h` stays the heatmap tests' heatmap.
 
-README pictures: with FEATUREVIZ_SCREENSHOTS=docs/images the JupyterLab light (and dark) pictures are also
-written there as heatmap.png, dashboard.png, contrast.png, interpolation.png, heatmap-dark.png and
-dashboard-dark.png; without it they go to tests/browser/artifacts/ only.
+The README's pictures are taken from the README's own quick start, in test_readme_browser.py.
 """
 
 from __future__ import annotations
@@ -20,12 +18,11 @@ import json
 
 import pytest
 
-from conftest import DARK_THEME, KERNEL_TIMEOUT, LIGHT_THEME, LUMINANCE_JS, Cells, picture, wait_state
+from conftest import KERNEL_TIMEOUT, Cells, wait_state
 
 pytestmark = pytest.mark.browser
 
 LAB_ONLY = pytest.mark.parametrize("nb", ["lab"], indirect=True)
-PICTURE_MAX_BYTES = 150_000  # README pictures are committed: keep them small
 
 DASHBOARD_TEXTS = [
     "The cat sat on the warm mat.",
@@ -163,39 +160,11 @@ def test_dashboard_next_moves_kernel_and_heatmap(nb):
     )
 
 
-@LAB_ONLY
-def test_link_pictures(nb, artifacts_dir, screenshot_dir):
-    heatmap, dashboard = _link_widgets(nb, Cells.get(nb, "link"))
-    sizes = {
-        "heatmap": picture(nb, heatmap, "heatmap", artifacts_dir, screenshot_dir),
-        "dashboard": picture(nb, dashboard, "dashboard", artifacts_dir, screenshot_dir),
-    }
-    canvas = heatmap.locator("canvas.fv-heatmap-canvas").element_handle()
-    light = nb.page.evaluate(LUMINANCE_JS, canvas)
-    token = dashboard.locator(".fv-dash-top .fv-token-max").first  # the max token always has a colour
-    token_bg = token.evaluate("el => el.style.background || el.style.backgroundColor")
-    nb.set_theme(DARK_THEME)
-    try:
-        # Both views repaint on the <body> theme change: a darker canvas, recoloured tokens.
-        nb.page.wait_for_function(f"c => ({LUMINANCE_JS})(c) < {light} - 60", arg=canvas)
-        nb.page.wait_for_function(
-            "([el, bg]) => (el.style.background || el.style.backgroundColor) !== bg",
-            arg=[token.element_handle(), token_bg],
-        )
-        nb.page.wait_for_timeout(200)  # let the theme CSS settle
-        sizes["heatmap-dark"] = picture(nb, heatmap, "heatmap-dark", artifacts_dir, screenshot_dir)
-        sizes["dashboard-dark"] = picture(nb, dashboard, "dashboard-dark", artifacts_dir, screenshot_dir)
-    finally:
-        nb.set_theme(LIGHT_THEME)
-    too_big = {k: v for k, v in sizes.items() if v > PICTURE_MAX_BYTES}
-    assert not too_big, f"pictures over {PICTURE_MAX_BYTES} bytes: {too_big}"
-
-
 # ---- contrast ------------------------------------------------------------------------------------------
 
 
 @LAB_ONLY  # ~20 s of kernel work per frontend; Notebook 7 is covered by the link tests
-def test_contrast_rows_and_selection(nb, artifacts_dir, screenshot_dir):
+def test_contrast_rows_and_selection(nb):
     index, out = nb.run_code(CONTRAST_CELL, timeout=KERNEL_TIMEOUT)
     features = json.loads(nb.output_value(out, "CV_FEATURES"))
     root = nb.cell(index).locator(".fv-contrast")
@@ -205,9 +174,6 @@ def test_contrast_rows_and_selection(nb, artifacts_dir, screenshot_dir):
     assert rows.count() == len(features) > 0
     shown = [int(f) for f in rows.evaluate_all("rs => rs.map(r => r.dataset.feature)")]
     assert sorted(shown) == sorted(features)
-
-    # Before any selection highlight.
-    assert picture(nb, root, "contrast", artifacts_dir, screenshot_dir) <= PICTURE_MAX_BYTES
 
     row = rows.nth(1 if rows.count() > 1 else 0)
     feature = int(row.get_attribute("data-feature"))
@@ -225,7 +191,7 @@ def test_contrast_rows_and_selection(nb, artifacts_dir, screenshot_dir):
 
 
 @LAB_ONLY
-def test_interpolation_slider_is_local_and_syncs(nb, artifacts_dir, screenshot_dir):
+def test_interpolation_slider_is_local_and_syncs(nb):
     index, out = nb.run_code(INTERP_CELL, timeout=KERNEL_TIMEOUT)
     Cells.put(nb, "interp", index)
     texts = json.loads(nb.output_value(out, "INTERP_TEXTS"))
@@ -245,8 +211,6 @@ def test_interpolation_slider_is_local_and_syncs(nb, artifacts_dir, screenshot_d
     _, out = nb.run_code(PRINT_INTERP_CELL)
     assert int(nb.output_value(out, "INTERP_INDEX")) == target
     assert root.get_attribute("data-state") == "ready"
-
-    assert picture(nb, root, "interpolation", artifacts_dir, screenshot_dir) <= PICTURE_MAX_BYTES
 
 
 @LAB_ONLY
