@@ -71,6 +71,10 @@ ux_scale = max(6.0, 4 * float(ux_acts.values[:, ux_feats[0]].max()))
 ux_interp = fv.Interpolation(model, source, "Today I went to the market and", feature=ux_feats[0],
                              values=(-ux_scale, ux_scale), steps=5, max_new_tokens=8)
 ux_interp"""
+# A dashboard on its own (two columns at 1,400 px), on the Explorer's data: no new pass.
+DASHBOARD_CELL = """\
+ux_dash = fv.Dashboard(ux_data, feature=ux_ex.dashboard.feature, feature_labels=ux_ex.dashboard.feature_labels)
+ux_dash"""
 CIRCUIT_CELL = """\
 ux_circuit = fv.feature_circuit(model, (source, ux_feats[0]), [fv.HeadSource(model, layer) for layer in range(3)]
                                 + [fv.NeuronSource(model, 14)], fv.emotion_prompts(2)["happy"], downstream="logits",
@@ -224,12 +228,14 @@ def test_pictures_light_and_dark_at_900_and_1400(nb, artifacts_dir):
     interpolation = nb.cell(index).locator(".fv-interpolation")
     index, _ = nb.run_code(CIRCUIT_CELL, timeout=KERNEL_TIMEOUT)
     circuit = nb.cell(index).locator(".fv-circuit")
-    for root in (contrast, scrubber, interpolation, circuit):
+    index, _ = nb.run_code(DASHBOARD_CELL, timeout=KERNEL_TIMEOUT)
+    dashboard = nb.cell(index).locator(".fv-dashboard")
+    for root in (contrast, scrubber, interpolation, circuit, dashboard):
         _ready(nb, root)
     nb.page.add_style_tag(content=".Toastify { display: none !important; }")
     roots = {
         "heatmap": explorer_cell.locator(".fv-heatmap"),
-        "dashboard": explorer_cell.locator(".fv-dashboard"),
+        "dashboard": dashboard,
         "explorer": explorer_cell.locator(".fv-explorer"),
         "contrast": contrast,
         "interpolation": interpolation,

@@ -95,7 +95,7 @@ export const DASHBOARD_CSS = scopeCss(
   border: 1px solid var(--fv-border); transition: opacity 0.15s;
 }
 .fv-dashboard[data-state="loading"] .fv-dash-body { opacity: 0.5; transition-delay: 0.12s; }
-.fv-dash-left { flex: 1 1 290px; max-width: 100%; min-width: 0; padding: 6px 10px 8px; }
+.fv-dash-left { flex: 1 1 320px; max-width: 100%; min-width: 0; padding: 6px 10px 8px; }
 .fv-dash-right { flex: 999 1 400px; min-width: 0; padding: 6px 10px 8px; border-left: 1px solid var(--fv-rule); }
 .fv-dash-section { margin-bottom: 10px; }
 .fv-dash-section:last-child { margin-bottom: 0; }
@@ -127,7 +127,7 @@ export const DASHBOARD_CSS = scopeCss(
 .fv-dash-logit-cols { display: grid; grid-template-columns: 1fr 1fr; gap: 8px; }
 .fv-logits { min-width: 0; }
 .fv-logits-head { font-size: 10px; color: var(--fv-fg2); margin-bottom: 1px; }
-.fv-logit { display: grid; grid-template-columns: minmax(0, 1fr) 28px auto; align-items: center; gap: 4px; padding: 0 2px; line-height: 1.45; }
+.fv-logit { display: grid; grid-template-columns: minmax(0, 1fr) 24px auto; align-items: center; gap: 4px; padding: 0 2px; line-height: 1.45; }
 .fv-logit:hover { background: var(--fv-panel); }
 .fv-logit-token { font-family: var(--fv-code); font-size: 11px; }
 .fv-logit-track { height: 7px; border-radius: 2px; background: var(--fv-track); overflow: hidden; }
