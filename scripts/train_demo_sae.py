@@ -627,6 +627,12 @@ def main(argv=None) -> None:
     p.add_argument("--d-sae", type=int, default=2560)
     p.add_argument("--k", type=int, default=48)
     p.add_argument(
+        "--train-drop-first",
+        type=int,
+        default=DROP_FIRST,
+        help="positions after BOS never trained on (the position artifacts analysis leaves out by default)",
+    )
+    p.add_argument(
         "--max-norm",
         type=float,
         default=MAX_NORM,
@@ -673,6 +679,7 @@ def main(argv=None) -> None:
         "hook",
         "checkpoints",
         "max_norm",
+        "train_drop_first",
     ]
     cfg = {k: getattr(args, k) for k in keys}
     if cfg_path.exists():  # runs started before v2 have no corpus/hook/checkpoints keys: the v1 values
@@ -682,6 +689,7 @@ def main(argv=None) -> None:
             "hook": HOOK,
             "checkpoints": 8,
             "max_norm": 2000.0,
+            "train_drop_first": 0,
             **json.loads(cfg_path.read_text()),
         }
         if saved != cfg:
@@ -714,7 +722,15 @@ def main(argv=None) -> None:
 
     model, _ = load_default(source="neurons")
     hook, name = cfg["hook"], args.name
-    cache = tr.ActivationCache(run_dir / "shards", train_tokens, hook, model=model, max_norm=MAX_NORM, log=log)
+    cache = tr.ActivationCache(
+        run_dir / "shards",
+        train_tokens,
+        hook,
+        model=model,
+        max_norm=MAX_NORM,
+        log=log,
+        drop_first=cfg["train_drop_first"],
+    )
     heldout_cache = tr.ActivationCache(
         run_dir / "heldout_shards", heldout, hook, model=model, max_norm=MAX_NORM, log=log
     )

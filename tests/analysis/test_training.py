@@ -13,12 +13,19 @@ from featureviz.analysis import training as tr
 HOOK = "blocks.1.hook_resid_pre"
 
 
-def _tiny_cache(tiny_model, directory, n_contexts=24, ctx_len=17, seed=0, max_norm=None):
+def _tiny_cache(tiny_model, directory, n_contexts=24, ctx_len=17, seed=0, max_norm=None, drop_first=0):
     gen = torch.Generator().manual_seed(seed)
     tokens = torch.randint(3, 1000, (n_contexts, ctx_len), generator=gen)
     tokens[:, 0] = 1  # BOS
     return tr.ActivationCache(
-        directory, tokens, HOOK, model=tiny_model, contexts_per_shard=10, max_norm=max_norm, log=lambda s: None
+        directory,
+        tokens,
+        HOOK,
+        model=tiny_model,
+        contexts_per_shard=10,
+        max_norm=max_norm,
+        log=lambda s: None,
+        drop_first=drop_first,
     )
 
 
@@ -53,6 +60,16 @@ def test_cache_shards_and_batches_are_deterministic(tiny_model, tmp_path):
     resumed = cache.batches(50, start_token=5 * 50, seed=1)
     for b in first[5:]:
         torch.testing.assert_close(next(resumed), b)
+
+
+def test_cache_drops_the_first_positions_after_bos(tiny_model, tmp_path):
+    cache = _tiny_cache(tiny_model, tmp_path / "shards", drop_first=2)
+    acts = cache.all_acts()
+    assert cache.n_tokens == 24 * 14 and acts.shape == (24 * 14, 32)
+    # the first cached row is position 3 of context 0, the 15th that of context 1
+    full = tiny_model(cache.tokens[:2], stop_at_layer=1)
+    torch.testing.assert_close(acts[0].float(), full[0, 3], atol=1e-2, rtol=1e-2)
+    torch.testing.assert_close(acts[14].float(), full[1, 3], atol=1e-2, rtol=1e-2)
 
 
 def test_cache_drops_tokens_over_max_norm(tiny_model, tmp_path):

@@ -58,6 +58,7 @@ class ActivationCache:
     """Hook activations of fixed token contexts, computed shard by shard on first use and kept on disk.
 
     tokens: [n_contexts, ctx_len] token ids with BOS at position 0; position 0 is dropped from the cache.
+    drop_first: also drop this many positions after BOS (position artifacts that analysis leaves out too).
     max_norm: also drop tokens whose activation norm exceeds this (attention-sink tokens with massive
     activations, like BOS; in SmolLM2 e.g. <|endoftext|>), so shards hold a varying number of rows.
     The model is only needed for shards not yet on disk.
@@ -73,6 +74,7 @@ class ActivationCache:
         batch_size: int = 16,
         max_norm: float | None = None,
         log: Callable[[str], None] = print,
+        drop_first: int = 0,
     ):
         self.dir = Path(directory)
         self.tokens = cpu_tokens(np.asarray(tokens))
@@ -82,6 +84,7 @@ class ActivationCache:
         self.batch_size = batch_size
         self.max_norm = max_norm
         self.log = log
+        self.first = 1 + drop_first  # the first position cached
         hook_layer(hook_name)
         self.dir.mkdir(parents=True, exist_ok=True)
 
@@ -96,8 +99,8 @@ class ActivationCache:
 
     @property
     def n_tokens(self) -> int:
-        """Tokens before norm filtering: n_contexts x (ctx_len - 1)."""
-        return len(self.tokens) * (self.tokens.shape[1] - 1)
+        """Tokens before norm filtering: n_contexts x (ctx_len - 1 - drop_first)."""
+        return len(self.tokens) * (self.tokens.shape[1] - self.first)
 
     def path(self, i: int) -> Path:
         return self.dir / f"acts_{i:05d}.npy"
@@ -120,12 +123,12 @@ class ActivationCache:
         ctx = self.tokens[i * self.contexts_per_shard : (i + 1) * self.contexts_per_shard]
         parts = []
         for b in range(0, len(ctx), self.batch_size):
-            acts = resid_pre(self.model, ctx[b : b + self.batch_size], self.hook_name)[:, 1:]
+            acts = resid_pre(self.model, ctx[b : b + self.batch_size], self.hook_name)[:, self.first :]
             acts = acts.reshape(-1, acts.shape[-1])
             parts.append(to_numpy(acts[within_norm(acts, self.max_norm)].to(torch.float16)))
         rows = np.concatenate(parts)
         _save_atomic(path, rows)
-        n, dt = ctx.shape[0] * (ctx.shape[1] - 1), time.time() - start
+        n, dt = ctx.shape[0] * (ctx.shape[1] - self.first), time.time() - start
         self.log(
             f"cached shard {i + 1}/{self.n_shards}: {n:,} tokens in {dt:.0f} s ({n / dt:,.0f} tok/s), "
             f"{n - len(rows)} over max_norm dropped"
