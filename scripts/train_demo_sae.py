@@ -262,11 +262,13 @@ def external_docs(args) -> dict[str, list[str]]:
 CORPUS_V2 = Path(__file__).resolve().parents[1] / "data" / "corpus_v2"
 
 
-def v2_docs(split: str, root: Path = CORPUS_V2) -> dict[str, list[str]]:
+def v2_docs(split: str, root: Path = CORPUS_V2, shards: int = 0) -> dict[str, list[str]]:
     """Documents of scripts/sample_corpus_v2.py by category: "train" for the training split, else
-    prose / dialogue / reviews of the held-out split (kinds of text the training never sees)."""
+    prose / dialogue / reviews of the held-out split (kinds of text the training never sees). shards: only the
+    first this many shards (0: all), so a run stays reproducible while the corpus grows."""
     out: dict[str, list[str]] = {}
-    for path in sorted(root.glob(f"{split}-*.jsonl.gz")):
+    paths = sorted(root.glob(f"{split}-*.jsonl.gz"))
+    for path in paths[:shards] if shards else paths:
         with gzip.open(path, "rt", encoding="utf-8") as f:
             for row in map(json.loads, f):
                 out.setdefault(row["category"], []).append(row["text"])
@@ -301,7 +303,7 @@ def build_contexts(run_dir: Path, cfg: dict) -> dict:
     if cfg["corpus"] == "v2" and not (cfg["hf_dataset"] or cfg["text_files"]):
         # ordinary modern English sampled from the model, plus a small share of the v1 text where installed
         root = Path(cfg["corpus_dir"])
-        small = {"model_generated_v2": v2_docs("train", root)["train"]}
+        small = {"model_generated_v2": v2_docs("train", root, cfg["train_shards"])["train"]}
         if Path("/usr/share/games/fortunes").exists():
             small["fortunes"] = fortunes_docs()
         large = {}
@@ -610,6 +612,7 @@ def main(argv=None) -> None:
         help="v1: Debian texts + a little sampled text; v2: data/corpus_v2 (scripts/sample_corpus_v2.py)",
     )
     p.add_argument("--corpus-dir", default=str(CORPUS_V2), help="where the v2 corpus shards are")
+    p.add_argument("--train-shards", type=int, default=0, help="use the first N v2 training shards (0: all)")
     p.add_argument("--hook", default=HOOK, help="a blocks.L.hook_resid_pre hook")
     p.add_argument("--name", default="default_sae", help="asset name: <name>/, <name>_checkpoints/, <name>_*.json")
     p.add_argument("--checkpoints", type=int, default=8, help="intermediate checkpoints to export (0: final only)")
@@ -680,6 +683,7 @@ def main(argv=None) -> None:
         "checkpoints",
         "max_norm",
         "train_drop_first",
+        "train_shards",
     ]
     cfg = {k: getattr(args, k) for k in keys}
     if cfg_path.exists():  # runs started before v2 have no corpus/hook/checkpoints keys: the v1 values
@@ -690,6 +694,7 @@ def main(argv=None) -> None:
             "checkpoints": 8,
             "max_norm": 2000.0,
             "train_drop_first": 0,
+            "train_shards": 0,
             **json.loads(cfg_path.read_text()),
         }
         if saved != cfg:
