@@ -226,6 +226,30 @@ describe("the view", () => {
     expect(root.querySelector<HTMLSelectElement>(".fv-color-by")!.value).toBe("cluster");
   });
 
+  it("opens a graph wider than its output with the target in view (issue 18: at 900 px it was off screen)", () => {
+    const proto = HTMLElement.prototype;
+    const original = Object.getOwnPropertyDescriptor(proto, "clientWidth");
+    Object.defineProperty(proto, "clientWidth", {
+      configurable: true,
+      get(this: HTMLElement) {
+        return this.classList.contains("fv-scroll") ? 300 : 0;
+      },
+    });
+    try {
+      const { model, root } = mount();
+      const scroller = root.querySelector<HTMLElement>(".fv-scroll")!;
+      const centre = layoutGraph(graph()).x.get(T)! + NODE_WIDTH / 2;
+      expect(centre).toBeGreaterThan(300); // the target starts beyond a 300 px output
+      expect(scroller.scrollLeft).toBe(centre - 150);
+      scroller.scrollLeft = 0; // the user scrolls away: a re-render of another graph centres again
+      model.remoteSet("graph", { ...graphState() });
+      expect(scroller.scrollLeft).toBe(centre - 150);
+    } finally {
+      if (original) Object.defineProperty(proto, "clientWidth", original);
+      else delete (proto as unknown as Record<string, unknown>).clientWidth;
+    }
+  });
+
   it("says so when there is no circuit, and cleans up its listeners", () => {
     const model = new FakeModel({ ...state(), graph: {} });
     const dispose = widget.render({ model, el: page.el });

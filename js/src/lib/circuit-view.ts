@@ -189,6 +189,7 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
   el.appendChild(root);
 
   let graph: CircuitGraph | null = null;
+  let targetX: number | null = null; // the target's centre, until the view has scrolled it into view
   let palette: Palette = readPalette(root);
   const nodeEls = new Map<string, SVGGElement>();
   const edgeEls: Array<{ el: SVGPathElement; from: string; to: string }> = [];
@@ -261,6 +262,7 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
     const nDown = graph.nodes.filter((n) => n.role === "downstream").length;
     info.textContent = `${nUp} upstream · ${nDown} downstream · ${graph.method}, ${graph.baseline} baseline`;
     const layout = layoutGraph(graph);
+    targetX = layout.x.get(graph.target)! + NODE_WIDTH / 2;
     canvas.setAttribute("width", String(layout.width));
     canvas.setAttribute("height", String(layout.height));
     canvas.setAttribute("viewBox", `0 0 ${layout.width} ${layout.height}`);
@@ -334,6 +336,15 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
     root.dataset.state = "ready";
     paintColours();
     paintSelection();
+    centreOnTarget();
+  }
+
+  /** A graph wider than its output opens with the target in view, once per graph (then the user scrolls). */
+  function centreOnTarget(): void {
+    const width = scroller.clientWidth;
+    if (targetX === null || width === 0) return; // not laid out yet: the resize observer calls again
+    scroller.scrollLeft = Math.max(0, targetX - width / 2);
+    targetX = null;
   }
 
   /** A rendering bug must never escape into the notebook: show it instead. */
@@ -343,6 +354,7 @@ export function createCircuitView(model: AnyModel, el: HTMLElement): CircuitView
     root.dataset.state = "error";
   });
   scope.listen("graph", render);
+  scope.onResize(scroller, centreOnTarget);
   scope.listen("title", () => (title.textContent = String(model.get("title") ?? "")));
   scope.listen("color_by", () => {
     colour.update(String(model.get("color_by") ?? "sign"));
