@@ -110,11 +110,12 @@ CHROMIUM_ARGS = [
 
 # Cells of the test notebook. The first shows the heatmap on the embedded default; the others are re-run
 # by the tests. Outputs use KEY=value lines so the tests can parse them.
-SETUP_CELL = """\
+SETUP_PROMPTS = ["I love this!", "I hate waiting."]
+SETUP_CELL = f"""\
 import json, sys
 import featureviz as fv
 model, source = fv.load_default()
-acts = fv.activations(model, source, ["I love this!", "I hate waiting."])
+acts = fv.activations(model, source, {SETUP_PROMPTS!r})
 h = fv.Heatmap(acts, top_k=20)
 print("KERNEL_PY=" + sys.executable)
 print("TOKENS=" + json.dumps(h.tokens))

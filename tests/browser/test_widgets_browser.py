@@ -18,7 +18,7 @@ import json
 
 import pytest
 
-from conftest import KERNEL_TIMEOUT, Cells, wait_state
+from conftest import KERNEL_TIMEOUT, SETUP_PROMPTS, Cells, wait_state
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +41,7 @@ DASHBOARD_TEXTS = [
 
 LINK_CELL = f"""\
 hm = fv.Heatmap(acts, top_k=10)
-dash = fv.Dashboard(model, source, {DASHBOARD_TEXTS!r}, features=hm.feature_ids, k=5, progress=False)
+dash = fv.Dashboard(model, source, {DASHBOARD_TEXTS + SETUP_PROMPTS!r}, features=hm.feature_ids, k=5, progress=False)
 hm_link = fv.link(hm, dash)
 print("HM_FEATURES=" + json.dumps(hm.feature_ids))
 print("DASH_FEATURE=%d" % dash.feature)
