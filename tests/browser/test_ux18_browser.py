@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from conftest import Cells  # cell indices per frontend, shared with test_widgets_browser.py
 
@@ -85,6 +86,20 @@ fv.CircuitView(ux_circuit)"""
 def _ready(nb, root, timeout: float = KERNEL_TIMEOUT) -> None:
     root.wait_for(state="attached", timeout=timeout)
     nb.page.wait_for_function("el => el.dataset.state === 'ready'", arg=root.element_handle(), timeout=timeout)
+
+
+def _shown(nb, code: str, selector: str):
+    """Run `code` in a new cell and wait for its widget, in view (a long shared notebook may not draw cells out of
+    view); if it never draws, fail with what the cell printed."""
+    index, out = nb.run_code(code, timeout=KERNEL_TIMEOUT)
+    cell = nb.cell(index)
+    cell.scroll_into_view_if_needed()
+    root = cell.locator(selector)
+    try:
+        _ready(nb, root)
+    except PlaywrightTimeoutError:
+        raise AssertionError(f"{selector} never drew; the cell printed:\n{out}") from None
+    return root
 
 
 def _selected(nb, heatmap, feature: int) -> None:
@@ -220,18 +235,11 @@ def _shoot(nb, root, name: str, artifacts_dir: Path) -> Path:
 @LAB_ONLY
 def test_pictures_light_and_dark_at_900_and_1400(nb, artifacts_dir):
     explorer_cell = nb.cell(Cells.get(nb, "explorer"))
-    index, _ = nb.run_code(CONTRAST_CELL, timeout=KERNEL_TIMEOUT)
-    contrast = nb.cell(index).locator(".fv-contrast")
-    index, _ = nb.run_code(SCRUBBER_CELL, timeout=KERNEL_TIMEOUT)
-    scrubber = nb.cell(index).locator(".fv-scrubber")
-    index, _ = nb.run_code(INTERP_CELL, timeout=KERNEL_TIMEOUT)
-    interpolation = nb.cell(index).locator(".fv-interpolation")
-    index, _ = nb.run_code(CIRCUIT_CELL, timeout=KERNEL_TIMEOUT)
-    circuit = nb.cell(index).locator(".fv-circuit")
-    index, _ = nb.run_code(DASHBOARD_CELL, timeout=KERNEL_TIMEOUT)
-    dashboard = nb.cell(index).locator(".fv-dashboard")
-    for root in (contrast, scrubber, interpolation, circuit, dashboard):
-        _ready(nb, root)
+    contrast = _shown(nb, CONTRAST_CELL, ".fv-contrast")
+    scrubber = _shown(nb, SCRUBBER_CELL, ".fv-scrubber")
+    interpolation = _shown(nb, INTERP_CELL, ".fv-interpolation")
+    circuit = _shown(nb, CIRCUIT_CELL, ".fv-circuit")
+    dashboard = _shown(nb, DASHBOARD_CELL, ".fv-dashboard")
     nb.page.add_style_tag(content=".Toastify { display: none !important; }")
     roots = {
         "heatmap": explorer_cell.locator(".fv-heatmap"),
