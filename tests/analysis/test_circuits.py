@@ -438,3 +438,25 @@ def test_circuits_run_on_the_models_device(tokenizer, device):
     assert not audit.problems, sorted(audit.problems)
     for circuit in circuits:
         assert np.isfinite(circuit.nodes.effect.dropna()).all() and len(circuit.downstream()) == 40
+
+
+@pytest.mark.embedded
+def test_attribution_survives_buffers_rebuilt_in_inference_mode(embedded):
+    """TransformerLens rebuilds its rotary tables when a longer context comes by; inside another analysis's
+    torch.inference_mode they become inference tensors, and the next attribution's backward refused them (seen in
+    a long notebook session)."""
+    model, source = embedded
+    original = {i: (b.attn.rotary_cos, b.attn.rotary_sin) for i, b in enumerate(model.blocks)}
+    try:
+        with torch.inference_mode():
+            for block in model.blocks:
+                block.attn.rotary_cos = block.attn.rotary_cos.clone()
+                block.attn.rotary_sin = block.attn.rotary_sin.clone()
+        happy = fv.emotion_prompts(2)["happy"]
+        target = int(fv.activations(model, source, happy).values.amax(0).argmax())  # the strongest latent
+        circuit = fv.feature_circuit(model, (source, target), [HeadSource(model, 0)], happy, top_k=3, progress=False)
+        assert len(circuit.upstream()) > 0
+        assert not any(b.is_inference() for b in model.buffers())
+    finally:
+        for i, block in enumerate(model.blocks):
+            block.attn.rotary_cos, block.attn.rotary_sin = original[i]

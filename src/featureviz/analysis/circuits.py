@@ -493,6 +493,15 @@ class _Clean:
     offsets: np.ndarray  # prompt p owns tokens offsets[p]:offsets[p+1]
 
 
+def _thaw_inference_buffers(model) -> None:
+    """Buffers rebuilt under torch.inference_mode (TransformerLens recomputes its rotary sin/cos when a longer
+    context comes by) are inference tensors, which autograd refuses to save: give the model normal copies."""
+    for module in model.modules():
+        for name, buffer in module._buffers.items():
+            if buffer is not None and buffer.is_inference():
+                module._buffers[name] = buffer.clone()
+
+
 def _clean_pass(
     model, batches, tgt: _Part, feature: int, ups: list[_Part], base: dict, direct: bool, show: bool
 ) -> _Clean:
@@ -505,6 +514,7 @@ def _clean_pass(
     display = {u.hook: None for u in ups}
     resid, token_index = {}, []
     layers = sorted({p.layer for p in [*ups, tgt] if p.layer is not None})
+    _thaw_inference_buffers(model)
     for b, batch in enumerate(tqdm(batches, desc="attribution", unit="batch", disable=not show)):
         leaves, captured = {}, {}
         index = torch.full(batch.valid.shape, -1, dtype=torch.long, device="cpu")
