@@ -40,13 +40,24 @@ def report(tmp_path_factory, tiny_model):
     return fv.export_html([contrast, explorer], path), explorer, labelled
 
 
-def test_contrast_table_fits_a_470px_output(browser_context, report, artifacts_dir):
-    path, _, _ = report
+def _open(browser_context, path, width, height):
+    """The exported file in a new offline page of width x height, once its widgets are mounted:
+    (page, requests, dialogs, errors) as `offline_page` gives them. The page is closed if it fails to mount."""
     page, requests, dialogs, errors = offline_page(browser_context)
     try:
-        page.set_viewport_size({"width": 900, "height": 900})
+        page.set_viewport_size({"width": width, "height": height})
         page.goto(path.as_uri())
         page.wait_for_selector("#featureviz-root[data-mounted=true]", timeout=20_000)
+    except BaseException:
+        page.close()
+        raise
+    return page, requests, dialogs, errors
+
+
+def test_contrast_table_fits_a_470px_output(browser_context, report, artifacts_dir):
+    path, _, _ = report
+    page, requests, dialogs, errors = _open(browser_context, path, 900, 900)
+    try:
         root = page.locator(".fv-contrast[data-state=ready]")
         root.wait_for(timeout=10_000)
         # The output area of a notebook at 470 px: the widget's container is that wide.
@@ -64,11 +75,8 @@ def test_contrast_table_fits_a_470px_output(browser_context, report, artifacts_d
 
 def test_exported_explorer_is_side_by_side_linked_and_labelled(browser_context, report, artifacts_dir):
     path, explorer, labelled = report
-    page, requests, dialogs, errors = offline_page(browser_context)
+    page, requests, dialogs, errors = _open(browser_context, path, 1400, 1000)
     try:
-        page.set_viewport_size({"width": 1400, "height": 1000})
-        page.goto(path.as_uri())
-        page.wait_for_selector("#featureviz-root[data-mounted=true]", timeout=20_000)
         row = page.locator(".fv-export-row")
         heatmap, dashboard = row.locator(".fv-heatmap"), row.locator(".fv-dashboard")
         page.wait_for_selector(".fv-export-row .fv-heatmap[data-state=ready]", timeout=10_000)
