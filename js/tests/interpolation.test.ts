@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { LocalModel } from "../src/export_runtime";
 import widget from "../src/interpolation";
+import { parseColour } from "../src/lib/colour";
 import { niceCeil } from "../src/lib/interpolation-chart";
 import {
   clampIndex,
@@ -10,6 +11,7 @@ import {
   formatProb,
   nearestIndex,
   readInterpolation,
+  tokenOrder,
 } from "../src/lib/interpolation-data";
 import { EXTEND_TIMEOUT_MS, PLAY_STEP_MS } from "../src/lib/interpolation-view";
 import { csrTrait, denseTrait, FakeModel, f32, widgetPage } from "./helpers";
@@ -174,7 +176,7 @@ describe("rendering", () => {
     expect(q(root, ".fv-interp-kl-num").textContent).toBe("1.5 nats");
     expect(model.state.index).toBe(0);
     expect(model.saves).toBe(1);
-    expect([...root.querySelectorAll(".fv-chart-prob")].map((e) => e.textContent)).toEqual(["10.0%", "60.0%", "5.0%"]);
+    expect([...root.querySelectorAll(".fv-chart-prob")].map((e) => e.textContent)).toEqual(["60.0%", "10.0%", "5.0%"]);
     // The same position again sends nothing.
     q<HTMLInputElement>(root, "input.fv-slider").dispatchEvent(new Event("change"));
     expect(model.saves).toBe(1);
@@ -182,6 +184,38 @@ describe("rendering", () => {
     expect(model.state.index).toBe(4);
     expect(model.saves).toBe(2);
     expect(q(root, ".fv-interp-kl-num").textContent).toBe("2.25 nats");
+  });
+
+  it("orders the legend by probability at the current value, each token keeping its colour", () => {
+    const { root } = mount();
+    const legend = () =>
+      [...root.querySelectorAll<HTMLElement>(".fv-chart-item")].map((it) => ({
+        token: it.querySelector(".fv-chart-token")!.textContent,
+        prob: it.querySelector(".fv-chart-prob")!.textContent,
+        colour: it.querySelector<HTMLElement>(".fv-chart-swatch")!.style.background,
+        line: root.querySelector(`.fv-series[data-token="${it.dataset.token}"] .fv-line`)!.getAttribute("stroke"),
+      }));
+    const atZero = legend(); // index 2: 50% / 20% / 10%
+    expect(atZero.map((e) => e.token)).toEqual(["·the", "·a", "↵"]);
+    const colourOf = Object.fromEntries(atZero.map((e) => [e.token, e.colour]));
+    expect(new Set(Object.values(colourOf)).size).toBe(3);
+    moveSlider(root, 0); // -4: " a" leads with 60%
+    const atLow = legend();
+    expect(atLow.map((e) => [e.token, e.prob])).toEqual([
+      ["·a", "60.0%"],
+      ["·the", "10.0%"],
+      ["↵", "5.0%"],
+    ]);
+    for (const e of atLow) expect(e.colour).toBe(colourOf[e.token]);
+    for (const e of atLow) expect(parseColour(e.line)).toEqual(parseColour(e.colour));
+    moveSlider(root, 4); // +4: " the" leads again
+    expect(legend().map((e) => e.token)).toEqual(["·the", "·a", "↵"]);
+    for (const e of legend()) expect(e.colour).toBe(colourOf[e.token]);
+  });
+
+  it("puts tokens without a probability last in the legend, ties in token order", () => {
+    expect(tokenOrder([0.1, NaN, 0.3, 0.1], 4)).toEqual([2, 0, 3, 1]);
+    expect(tokenOrder([0.2, 0.9, 0.5], 2)).toEqual([1, 0]);
   });
 
   it("follows index changes from Python (clamped)", () => {

@@ -1,13 +1,14 @@
 // The next-token probability chart of the interpolation view: a small SVG
 // line chart, one line per token (probability against steering value), a
 // vertical cursor at the current value, the unsteered probabilities as hollow
-// dots at value 0, and a legend. build() runs when the data changes; the cheap
-// setIndex() runs on every slider move. Text goes through textContent only.
+// dots at value 0, and a legend sorted by the probability at the current value
+// (colours stay with their tokens). build() runs when the data changes; the
+// cheap setIndex() runs on every slider move. Text goes through textContent only.
 
 import { groupColour, toCss } from "./colour";
 import { clear, h, svg } from "./dom";
 import { formatValue } from "./format";
-import { formatProb, type InterpolationData, MAX_LINES } from "./interpolation-data";
+import { formatProb, type InterpolationData, MAX_LINES, tokenOrder } from "./interpolation-data";
 import { nearestIndex } from "./numbers";
 import { tokenLabel, tokenTooltip } from "./tokens";
 
@@ -30,7 +31,7 @@ export interface Chart {
   readonly el: HTMLElement;
   /** Rebuild for new data (lines, axes, legend). */
   build(d: InterpolationData | null): void;
-  /** Move the cursor and current-value dots / legend values. */
+  /** Move the cursor and current-value dots, legend values and legend order. */
   setIndex(i: number): void;
   destroy(): void;
 }
@@ -281,6 +282,8 @@ export function createChart(onPick: (index: number) => void): Chart {
       }
       legendProbs[u].textContent = formatProb(p);
     }
+    const order = tokenOrder(d.probs[i], lines);
+    if (order.some((u, k) => legend.children[k] !== items[u])) legend.append(...order.map((u) => items[u]));
   }
 
   const onClick = (e: MouseEvent) => {

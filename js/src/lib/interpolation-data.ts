@@ -249,3 +249,13 @@ export function formatProb(p: number): string {
   if (pct < 99.95) return `${pct.toFixed(1)}%`;
   return "100%";
 }
+
+/**
+ * Order of the first `lines` tokens by their probability in `row` (one steering value), highest first:
+ * the legend's order, so the leading token at the shown value reads first. Unavailable probabilities go
+ * last; ties keep the tokens' own order (a token's colour is its index, not its place).
+ */
+export function tokenOrder(row: ArrayLike<number>, lines: number): number[] {
+  const p = (u: number) => (Number.isFinite(row[u]) ? row[u] : -Infinity);
+  return Array.from({ length: lines }, (_, u) => u).sort((a, b) => p(b) - p(a) || a - b);
+}
