@@ -1,6 +1,7 @@
-"""Issue 18 odds and ends in a real browser, offline (export_html, no kernel): the contrast table fits a 470 px
-output without scrolling sideways, and an exported fv.Explorer shows its heatmap and dashboard side by side,
-linked, with the heatmap's feature labels in the dashboard's header."""
+"""Issue 18 odds and ends in a real browser, offline (export_html, no kernel): the contrast table and a 10-feature
+heatmap fit a 470 px output without scrolling sideways (the heatmap's toolbar wraps within its grid's width), and
+an exported fv.Explorer shows its heatmap and dashboard side by side, linked, with the heatmap's feature labels in
+the dashboard's header."""
 
 import pytest
 
@@ -20,6 +21,13 @@ WIDTHS_JS = """root => {
     const s = root.querySelector('.fv-contrast-scroll');
     return {scroll: s.scrollWidth, client: s.clientWidth, rootScroll: root.scrollWidth, root: root.clientWidth};
 }"""
+# The heatmap's widths (root, toolbar, grid) and how many feature columns it draws.
+HEATMAP_WIDTHS_JS = """root => ({
+    rootScroll: root.scrollWidth, root: root.clientWidth,
+    toolbar: root.querySelector('.fv-toolbar').getBoundingClientRect().width,
+    grid: root.querySelector('.fv-scroll').getBoundingClientRect().width,
+    columns: root.dataset.visibleColumns.split(',').length,
+})"""
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +44,10 @@ def report(tmp_path_factory, tiny_model):
     shown = explorer.heatmap
     labelled = [f for f, on in zip(shown.feature_ids, shown.always_on) if not on and f != explorer.dashboard.feature][0]
     explorer.heatmap.feature_labels = {labelled: "storm words"}
+    heatmap = fv.Heatmap(acts, top_k=10)  # on its own, after the Explorer
+    assert sum(not on for on in heatmap.always_on) == 10
     path = tmp_path_factory.mktemp("fit") / "fit.html"
-    return fv.export_html([contrast, explorer], path), explorer, labelled
+    return fv.export_html([contrast, explorer, heatmap], path), explorer, labelled
 
 
 def _open(browser_context, path, width, height):
@@ -54,20 +64,40 @@ def _open(browser_context, path, width, height):
     return page, requests, dialogs, errors
 
 
+def _in_470px(page, which, view, widths_js, picture):
+    """The page's `which` export widget (":first-child", ...) as wide as a notebook's 470 px output area, once its
+    `view` is ready: (the view's locator, widths_js's answer for it); its picture is saved to `picture`."""
+    widget = f"#featureviz-root > .fv-export-widget{which}"
+    root = page.locator(f"{widget} {view}[data-state=ready]")
+    root.wait_for(timeout=10_000)
+    page.add_style_tag(content=f"{widget} {{ width: 470px; }}")
+    page.wait_for_timeout(100)
+    root.screenshot(path=str(picture))
+    return root, root.evaluate(widths_js)
+
+
 def test_contrast_table_fits_a_470px_output(browser_context, report, artifacts_dir):
     path, _, _ = report
     page, requests, dialogs, errors = _open(browser_context, path, 900, 900)
     try:
-        root = page.locator(".fv-contrast[data-state=ready]")
-        root.wait_for(timeout=10_000)
-        # The output area of a notebook at 470 px: the widget's container is that wide.
-        page.add_style_tag(content=".fv-export-widget:first-child { width: 470px; }")
-        page.wait_for_timeout(100)
-        root.screenshot(path=str(artifacts_dir / "contrast-470.png"))
-        w = root.evaluate(WIDTHS_JS)
+        root, w = _in_470px(page, ":first-child", ".fv-contrast", WIDTHS_JS, artifacts_dir / "contrast-470.png")
         assert w["root"] <= 470, w
         assert w["scroll"] <= w["client"] and w["rootScroll"] <= w["root"], w
         assert root.locator("tr.fv-contrast-row").count() > 0
+        assert not requests and not dialogs and not errors, (requests, dialogs, errors)
+    finally:
+        page.close()
+
+
+def test_heatmap_of_10_features_fits_a_470px_output(browser_context, report, artifacts_dir):
+    path, _, _ = report
+    page, requests, dialogs, errors = _open(browser_context, path, 900, 900)
+    try:
+        _, w = _in_470px(page, ":last-child", ".fv-heatmap", HEATMAP_WIDTHS_JS, artifacts_dir / "heatmap-10-470.png")
+        assert w["columns"] == 10, w
+        assert w["rootScroll"] <= w["root"] <= 470, w
+        # The toolbar wraps within the grid's width instead of widening the widget past its grid.
+        assert w["toolbar"] <= w["grid"] + 0.5, w
         assert not requests and not dialogs and not errors, (requests, dialogs, errors)
     finally:
         page.close()

@@ -78,6 +78,10 @@ export const TOKEN_CELL_CSS = `
 .fv-token-cell { display: block; min-width: 0; white-space: pre; overflow: hidden; text-overflow: ellipsis; }
 `;
 
+/**
+ * Every view's base. A view is as wide as its content, at least 320 px, at most its output; a drawn heatmap is
+ * as wide as its grid (min-content: its toolbar wraps within it instead of widening the view past the grid).
+ */
 export const BASE_CSS = scopeCss(
   ".fv-root",
   `
@@ -101,6 +105,7 @@ export const BASE_CSS = scopeCss(
   line-height: 1.3;
 }
 .fv-root *, .fv-root *::before, .fv-root *::after { box-sizing: border-box; }
+.fv-root.fv-heatmap[data-state="ready"] { width: min-content; min-width: 0; }
 .fv-toolbar {
   display: flex; flex-wrap: wrap; align-items: center; gap: 4px 12px;
   padding: 4px 6px; border: 1px solid var(--fv-border); border-bottom: none;
