@@ -274,6 +274,72 @@ HELDOUT_MOODS = ["very happy", "thrilled", "angry", "livid", "neutral", "calm", 
 
 SHARD_DOCS = 128  # ~20k tokens: a killed run loses little
 
+# From this training shard on (the shipped v3 SAEs use shards 0-25), half the requests in an emotional mood start
+# the answer with a first-person opener of that feeling, which the model continues: asked to be furious, the
+# 135M model mostly writes politely (17% of v2's angry-mood documents contain an anger word; 9% in a 32-sample
+# probe), so anger rarely reaches the corpus otherwise.
+FIRST_OPENER_SHARD = 26
+OPENERS = {
+    ("furious", "irritated", "outraged", "bitter", "resentful", "annoyed", "fed up", "indignant"): [
+        "I'm so angry",
+        "I am absolutely furious",
+        "Ugh, I'm so annoyed",
+        "I'm fed up with",
+        "This is ridiculous.",
+        "Honestly, I'm livid",
+        "I'm sick and tired of",
+        "How dare",
+        "I can't believe",
+        "Seriously, I'm so mad",
+        "It drives me crazy",
+        "I'm so frustrated",
+        "I'm outraged",
+        "This makes my blood boil.",
+        "I hate",
+        "Unbelievable.",
+    ],
+    ("joyful", "grateful", "delighted", "proud", "excited", "relieved", "loving", "hopeful", "amused", "content"): [
+        "I'm so happy",
+        "I am thrilled",
+        "I can't stop smiling",
+        "Thank you so much",
+        "I'm so grateful",
+        "Guess what!",
+        "What a wonderful day.",
+        "I'm over the moon",
+        "I'm so proud",
+        "I love",
+        "Yay!",
+        "I'm delighted",
+        "Best day ever.",
+        "I'm so relieved",
+        "Finally!",
+        "I'm so excited",
+    ],
+    ("sad", "heartbroken", "lonely", "anxious", "scared", "embarrassed", "jealous", "guilty", "nostalgic"): [
+        "I feel so sad",
+        "I'm heartbroken",
+        "I've been so lonely",
+        "I'm really worried",
+        "I'm scared",
+        "I feel terrible",
+        "I miss",
+        "I'm so embarrassed",
+        "I can't stop crying",
+        "I feel guilty",
+        "I'm nervous",
+        "I wish",
+    ],
+}
+
+
+def opener_for(mood: str, rng: random.Random) -> str:
+    """A first-person opener for half the requests in an emotional mood, else ""."""
+    for moods, openers in OPENERS.items():
+        if mood in moods:
+            return rng.choice(openers) if rng.random() < 0.5 else ""
+    return ""
+
 
 def log(msg: str) -> None:
     print(time.strftime("%H:%M:%S"), msg, flush=True)
@@ -292,7 +358,10 @@ def requests(split: str, seed: int, shard: int) -> list[dict]:
             form, mood, topic = rng.choice(spec["forms"]), rng.choice(HELDOUT_MOODS), rng.choice(spec["topics"])
         length = rng.choice(["short", "", "", "long"]) if "short" not in form else ""
         prompt = f"Write a {length + ' ' if length else ''}{mood} {form} about {topic}. Use plain modern English."
-        out.append({"category": category, "prompt": prompt, "chat": split == "train" and rng.random() < 0.15})
+        request = {"category": category, "prompt": prompt, "chat": split == "train" and rng.random() < 0.15}
+        if split == "train" and shard >= FIRST_OPENER_SHARD:
+            request["opener"] = opener_for(mood, rng)
+        out.append(request)
     return out
 
 
@@ -325,6 +394,7 @@ def generate_shard(
             tok.apply_chat_template(
                 [{"role": "user", "content": r["prompt"]}], tokenize=False, add_generation_prompt=True
             )
+            + r.get("opener", "")
             for r in batch
         ]
         enc = tok(chats, return_tensors="pt", padding=True, add_special_tokens=False)
@@ -339,12 +409,15 @@ def generate_shard(
             )
         for r, chat, ids in zip(batch, chats, out[:, enc.input_ids.shape[1] :]):
             ids = ids[ids != tok.pad_token_id]
-            text = tok.decode(ids, skip_special_tokens=True).strip()
+            text = r.get("opener", "") + tok.decode(ids, skip_special_tokens=True).rstrip()
+            text = text.strip()
             key = text_key(text)
             if len(ids) < 16 or key in seen:  # empty, refused or duplicate
                 continue
             seen.add(key)
-            doc = f"{chat}{text}<|im_end|>" if r["chat"] else text  # some chat-format tokens in training
+            doc = (
+                f"{chat.removesuffix(r.get('opener', ''))}{text}<|im_end|>" if r["chat"] else text
+            )  # some chat-format tokens in training
             rows.append({**r, "text": doc, "n_tokens": int(len(ids))})
             n_tokens += len(ids)
         log(

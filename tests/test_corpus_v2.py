@@ -42,3 +42,21 @@ def test_committed_shards_are_complete_and_deduplicated():
             key = corpus.text_key(r["text"].split("<|im_start|>assistant\n")[-1])
             assert key not in keys
             keys.add(key)
+
+
+def test_openers_start_only_later_shards_and_only_emotional_requests():
+    # Shards the shipped SAEs were trained on keep their recipe, so `--train-shards 26` reproduces them.
+    early = [r for i in range(corpus.FIRST_OPENER_SHARD) for r in corpus.requests("train", 0, i)]
+    assert not any("opener" in r for r in early)
+    late = [
+        r
+        for i in range(corpus.FIRST_OPENER_SHARD, corpus.FIRST_OPENER_SHARD + 4)
+        for r in corpus.requests("train", 0, i)
+    ]
+    emotional = {m for moods in corpus.OPENERS for m in moods}
+    with_opener = [r for r in late if r["opener"]]
+    assert with_opener and all(any(f" {m} " in r["prompt"] for m in emotional) for r in with_opener)
+    neutral = [r for r in late if not any(f" {m} " in r["prompt"] for m in emotional)]
+    assert neutral and not any(r["opener"] for r in neutral)
+    assert 0.3 < len(with_opener) / (len(late) - len(neutral)) < 0.7
+    assert not any("opener" in r for r in corpus.requests("heldout", 0, 0))
