@@ -32,6 +32,8 @@ def bad_inputs(model, sae):
         ),
         (fv.top_activating, (model, sae, 1, ["x"], 0), ValueError, "k must be"),
         (fv.NeuronSource, (model, 5), ValueError, r"layer=5 is out of range"),
+        (fv.hooks, (model, 9), ValueError, r"layer=9 is out of range: tiny-random has layers 0\.\.1"),
+        (fv.hooks, (model, 1.5), TypeError, "layer must be an integer"),
         (fv.Heatmap, (acts,), None, None),
         (fv.Heatmap, (acts, 0), ValueError, "top_k"),
         (fv.Heatmap, ("acts",), TypeError, "activations"),

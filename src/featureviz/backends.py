@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from .devices import cpu_tokens, device_of, model_lock
+from .validation import layer as check_layer
 
 if TYPE_CHECKING:
     from ._types import ModelLike
@@ -304,11 +305,13 @@ class TransformerLensModel(ModelBackend):
     def hooks(self, layer=None, kind=None) -> list[str]:
         _check_kind(kind)
         names = self.hook_names()
+        if layer is not None:  # else a layer past the last one lists no hooks, as if the model had none
+            layer = check_layer(layer, int(self.model.cfg.n_layers), self.name)
         if kind is not None:
-            pattern = TL_KINDS[kind].format(L=r"\d+" if layer is None else int(layer))
+            pattern = TL_KINDS[kind].format(L=r"\d+" if layer is None else layer)
             return [n for n in names if re.fullmatch(pattern.replace(".", r"\."), n)]
         if layer is not None:
-            return [n for n in names if n.startswith(f"blocks.{int(layer)}.")]
+            return [n for n in names if n.startswith(f"blocks.{layer}.")]
         return names
 
 
@@ -600,9 +603,7 @@ class HFModel(ModelBackend):
         if self.layers_path is None:
             raise ValueError(f"{self.name} has no list of decoder layers to pick layer {layer} from")
         n_layers = len(self.modules[self.layers_path])
-        layers = range(n_layers) if layer is None else [int(layer)]
-        if layer is not None and not 0 <= int(layer) < n_layers:
-            raise ValueError(f"layer={layer} is out of range: {self.name} has layers 0..{n_layers - 1}")
+        layers = range(n_layers) if layer is None else [check_layer(layer, n_layers, self.name)]
         names = []
         for L in layers:
             prefix = f"{self.layers_path}.{L}"

@@ -19,6 +19,7 @@ import torch
 
 from .devices import to_numpy
 from .validation import integer
+from .validation import layer as check_layer
 
 if TYPE_CHECKING:
     from sae_lens import SAE
@@ -342,10 +343,7 @@ class NeuronSource(FeatureSource):
     steering = "coordinate"  # the hook is blocks.L.mlp.hook_post itself: neuron i is unit i
 
     def __init__(self, model: HookedTransformer, layer: int):
-        n_layers = model.cfg.n_layers
-        layer = integer(layer, "layer")
-        if not 0 <= layer < n_layers:
-            raise ValueError(f"layer={layer!r} is out of range: {model.cfg.model_name} has layers 0..{n_layers - 1}")
+        layer = check_layer(layer, model.cfg.n_layers, model.cfg.model_name)
         if model.cfg.d_mlp is None:
             raise ValueError(f"{model.cfg.model_name} has no MLP layers (attention-only model)")
         self.hook_name = f"blocks.{layer}.mlp.hook_post"
@@ -425,10 +423,7 @@ class HeadSource(FeatureSource):
     kind = "heads"
 
     def __init__(self, model: HookedTransformer, layer: int):
-        n_layers = model.cfg.n_layers
-        layer = integer(layer, "layer")
-        if not 0 <= layer < n_layers:
-            raise ValueError(f"layer={layer!r} is out of range: {model.cfg.model_name} has layers 0..{n_layers - 1}")
+        layer = check_layer(layer, model.cfg.n_layers, model.cfg.model_name)
         self.hook_name = f"blocks.{layer}.attn.hook_z"
         self.n_features = int(model.cfg.n_heads)
         self._W_O = model.blocks[layer].attn.W_O  # [n_heads, d_head, d_model]

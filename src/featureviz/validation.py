@@ -23,6 +23,14 @@ def integer(value, name: str, minimum: int | None = None) -> int:
     return number
 
 
+def layer(value, n_layers: int, model_name: str) -> int:
+    """A layer index in 0..n_layers-1 (a hook list, NeuronSource, HeadSource): one message for all of them."""
+    index = integer(value, "layer")
+    if not 0 <= index < n_layers:
+        raise ValueError(f"layer={index} is out of range: {model_name} has layers 0..{n_layers - 1}")
+    return index
+
+
 def positive_int(value, name: str) -> int:
     """A count such as k, top_k or steps: an integer >= 1."""
     try:
