@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import traitlets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -60,6 +61,21 @@ def test_bad_input_matrix(tiny_model, tiny_sae, tmp_path, monkeypatch):
         with pytest.raises(error, match=match) as info:
             function(*args)
         assert "\n" not in str(info.value), f"{function.__name__}: one sentence, please"
+
+
+def test_feature_ids_must_be_integers(tiny_model, tiny_sae):
+    """A float or negative feature id is refused; a numpy integer is a feature id like any other."""
+    data = dashboard_data(tiny_model, tiny_sae, ["some words here", "and other words"], features=[1, 2], progress=False)
+    with pytest.raises(TypeError, match="feature must be an integer, got 1.5"):
+        data.row(1.5)  # was "not in this dashboard data", as if building it with all features would help
+    with pytest.raises(TypeError, match="feature must be an integer"):
+        fv.Dashboard(data, feature=1.5)
+    assert fv.Dashboard(data, feature=np.int64(2)).feature == 2
+    acts = fv.activations(tiny_model, tiny_sae, ["a fine prompt"])
+    for key in (1.5, -1, "joy"):  # 1.5 labelled feature 1, -1 was kept
+        with pytest.raises(traitlets.TraitError, match=r"feature_labels keys must be feature ids \(integers >= 0\)"):
+            fv.Heatmap(acts, feature_labels={key: "joy"})
+    assert fv.Heatmap(acts, feature_labels={np.int64(3): "joy", "4": "sad"}).feature_labels == {3: "joy", 4: "sad"}
 
 
 def test_nan_activations_are_reported(tiny_model):

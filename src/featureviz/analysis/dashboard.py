@@ -121,6 +121,7 @@ class DashboardData:
         )
 
     def row(self, feature: int) -> int:
+        feature = integer(feature, "feature")  # 1.5 is no feature id (else "not in this data", as if it could be)
         matches = np.flatnonzero(self.feature_ids == feature)
         n_all = self.feature_space.n_features if self.feature_space else None
         if not len(matches) and n_all is not None and not 0 <= feature < n_all:

@@ -11,6 +11,7 @@ import logging
 import traitlets as t
 
 from ..sources import check_same_space
+from ..validation import integer
 
 log = logging.getLogger("featureviz")
 
@@ -131,10 +132,12 @@ def labels_dict(value) -> dict[int, str]:
         raise t.TraitError(f"feature_labels must be a dict {{feature id: label}}, got {type(value).__name__}")
     out = {}
     for key, label in value.items():
+        # JSON brings "3"; a float or a negative key is no feature id (int(1.5) would label feature 1)
+        feature = int(key) if isinstance(key, str) and key.isdigit() else key
         try:
-            feature = int(key)
+            feature = integer(feature, "feature_labels key", minimum=0)
         except (TypeError, ValueError):
-            raise t.TraitError(f"feature_labels keys must be feature ids, got {key!r}") from None
+            raise t.TraitError(f"feature_labels keys must be feature ids (integers >= 0), got {key!r}") from None
         if not isinstance(label, str):
             raise t.TraitError(f"feature_labels[{feature}] must be a str, got {type(label).__name__}")
         if label:
