@@ -1,6 +1,7 @@
 """Bad input gets one clear exception naming the argument; odd but valid input never crashes."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -76,6 +77,15 @@ def test_feature_ids_must_be_integers(tiny_model, tiny_sae):
         with pytest.raises(traitlets.TraitError, match=r"feature_labels keys must be feature ids \(integers >= 0\)"):
             fv.Heatmap(acts, feature_labels={key: "joy"})
     assert fv.Heatmap(acts, feature_labels={np.int64(3): "joy", "4": "sad"}).feature_labels == {3: "joy", 4: "sad"}
+
+
+def test_interpolation_values_are_checked_first(tiny_model, tiny_sae):
+    with pytest.raises(TypeError, match="values must be a sequence of numbers, got str"):
+        fv.Interpolation(tiny_model, tiny_sae, "hi", 1, "ab")  # was numpy's "could not convert string to float"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # linspace of an inf end warned "invalid value" before the error
+        with pytest.raises(ValueError, match="finite numbers"):
+            fv.Interpolation(tiny_model, tiny_sae, "hi", 1, (0.0, np.inf))
 
 
 def test_nan_activations_are_reported(tiny_model):

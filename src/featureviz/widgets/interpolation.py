@@ -110,8 +110,9 @@ class Interpolation(FeatureWidget, bundle="interpolation"):
         steps = positive_int(steps, "steps")
         self._auto = values is None  # the sweep follows the feature's own scale until values are set
         if not self._auto:
-            values = np.linspace(values[0], values[1], steps) if _is_range(values) else np.asarray(values, float)
-            values = np.unique(float32_values(values))
+            # checked before linspace: a NaN/inf end or a string is then one sentence, not a numpy error
+            checked = float32_values(values)
+            values = np.unique(np.linspace(checked[0], checked[1], steps) if _is_range(values) else checked)
         self._backend = as_backend(model)  # TransformerLens or a plain Hugging Face model (fv.HFModel)
         self._model = model if self._backend.kind == "transformer_lens" else self._backend
         self._source = as_source(source, self._backend, any_model=True)
