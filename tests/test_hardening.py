@@ -88,6 +88,17 @@ def test_interpolation_values_are_checked_first(tiny_model, tiny_sae):
             fv.Interpolation(tiny_model, tiny_sae, "hi", 1, (0.0, np.inf))
 
 
+def test_corpus_longer_than_the_model_reads(tiny_model, tiny_sae):
+    """The default context_size (128) exceeds the tiny model's n_ctx (64): contexts are cut at 64, with a
+    warning, where the forward pass failed with a shape error inside TransformerLens."""
+    with pytest.warns(UserWarning, match="context_size=128 exceeds tiny-random's context of 64 tokens"):
+        data = dashboard_data(tiny_model, tiny_sae, ["word " * 200], features=[1], progress=False)
+    assert data.n_tokens > 0
+    wide = torch.ones(2, 65, dtype=torch.long)
+    with pytest.raises(ValueError, match="65 tokens per context exceeds tiny-random's context of 64"):
+        dashboard_data(tiny_model, tiny_sae, wide, features=[1], progress=False)
+
+
 def test_nan_activations_are_reported(tiny_model):
     sae = make_sae()
     with torch.no_grad():

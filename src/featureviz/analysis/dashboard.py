@@ -20,6 +20,7 @@ import json
 import os
 import re
 import sys
+import warnings
 import weakref
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -485,22 +486,37 @@ def _unembedding(model, source: FeatureSource, n: int) -> _Unembedding:
 def corpus_token_lists(model, corpus, context_size: int = 128, max_texts: int | None = None) -> list[torch.Tensor]:
     """Token contexts (BOS first, at most context_size long, never crossing texts) from a corpus given as
     a list of strings, local text file paths, a [n, ctx] token tensor, or (online) a HF dataset name."""
+    backend = as_backend(model)
     if isinstance(corpus, torch.Tensor):
         if corpus.ndim != 2 or corpus.shape[1] < 2:
             raise ValueError(
                 f"a token corpus must be [n_contexts, ctx_len >= 2] with BOS first, got {tuple(corpus.shape)}"
             )
+        if corpus.shape[1] > backend.n_ctx:  # else the forward pass fails deep inside the model
+            raise ValueError(
+                f"a token corpus of {corpus.shape[1]} tokens per context exceeds {backend.name}'s context of "
+                f"{backend.n_ctx}: cut it to at most {backend.n_ctx} columns"
+            )
         return list(cpu_tokens(corpus))
     texts = _corpus_texts(corpus, max_texts)
-    backend = as_backend(model)
     bos = backend.bos_token_id
-    contexts = []
+    # Contexts longer than the model reads would fail deep inside its forward pass: cut them at n_ctx instead
+    # (e.g. the default 128 on a small model), and say so when a passage is long enough for it to matter.
+    size = min(context_size, backend.n_ctx)
+    contexts, cut = [], False
     for passage in texts:
         ids = backend.tokenize_text(passage)
-        for start in range(0, len(ids), context_size - 1):
-            contexts.append(torch.cat([cpu_tokens([bos]), ids[start : start + context_size - 1]]))
+        cut = cut or len(ids) > size - 1
+        for start in range(0, len(ids), size - 1):
+            contexts.append(torch.cat([cpu_tokens([bos]), ids[start : start + size - 1]]))
     if not contexts:
         raise ValueError("the corpus holds no text")
+    if cut and size < context_size:
+        warnings.warn(
+            f"context_size={context_size} exceeds {backend.name}'s context of {backend.n_ctx} tokens: "
+            f"the corpus is cut into contexts of {size}",
+            stacklevel=3,
+        )
     return contexts
 
 
@@ -833,7 +849,8 @@ def dashboard_data(
     n_nearest : int, default 5
         Nearest features by decoder cosine.
     context_size : int, default 128
-        Tokens per context (BOS included); longer texts are split.
+        Tokens per context (BOS included), at most the model's n_ctx (a larger one is cut there, with a warning
+        when a text is that long); longer texts are split.
     max_texts : int, optional
         Read at most this many texts.
     batch_tokens : int, optional
