@@ -281,7 +281,7 @@ SHARD_DOCS = 128  # ~20k tokens: a killed run loses little
 
 # From this training shard on (the shipped v3 SAEs use shards 0-25), half the requests in an emotional mood start
 # the answer with a first-person opener of that feeling, which the model continues: asked to be furious, the
-# 135M model mostly writes politely (17% of v2's angry-mood documents contain an anger word; 9% in a 32-sample
+# 135M model mostly writes politely (14% of v2's angry-mood documents contain an anger word; 9% in a 32-sample
 # probe), so anger rarely reaches the corpus otherwise.
 FIRST_OPENER_SHARD = 26
 OPENERS = {
