@@ -1,6 +1,6 @@
 """Does adding a happy / angry latent visibly move the mood of neutral text? (issue 16, item 5)
 
-    .venv/bin/python benchmarks/steering_mood.py --happy 824 --angry 203 [--sae src/featureviz/assets/default_sae]
+    .venv/bin/python benchmarks/steering_mood.py --happy 2328 --angry 2539 [--sae src/featureviz/assets/default_sae]
 
 For each neutral prompt (written for this check, not used anywhere else) and each strength, the latent's
 decoder direction is added at every position with a strength that is a multiple of the latent's own scale

@@ -1,6 +1,7 @@
 """Print the most frequent latents of an SAE on the embedded model, with their top held-out contexts.
 
     python scripts/describe_latents.py [--sae src/featureviz/assets/default_sae] [--top 20] [--contexts 400]
+    python scripts/describe_latents.py --features 2539 2328 --drop-first 1     # given latents, as featureviz reads them
 
 For reading latents by eye (the model card's "most frequent latents" table): one dashboard_data pass over the
 shipped held-out tokens, then per latent its density, its top contexts (the max token in [[ ]]) and the tokens
@@ -25,6 +26,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sae", default=str(ASSETS / "default_sae"))
     p.add_argument("--top", type=int, default=20)
+    p.add_argument("--features", type=int, nargs="*", default=[], help="describe these latents instead of the top")
     p.add_argument("--contexts", type=int, default=400, help="held-out contexts (128 tokens each) to scan")
     p.add_argument("--examples", type=int, default=6)
     p.add_argument("--threads", type=int, default=2)
@@ -42,8 +44,10 @@ def main(argv=None) -> None:
     model, _ = fv.load_default(source="neurons")
     source = load_sae(args.sae, model)
     tokens = torch.from_numpy(np.load(args.heldout)[: args.contexts].astype(np.int64))
-    data = fv.dashboard_data(model, source, tokens, k=args.examples, drop_first=args.drop_first)
-    order = np.argsort(-data.density)[: args.top]
+    data = fv.dashboard_data(
+        model, source, tokens, features=args.features or None, k=args.examples, drop_first=args.drop_first
+    )
+    order = range(len(args.features)) if args.features else np.argsort(-data.density)[: args.top]
     out = []
     for rank, row in enumerate(order, 1):
         page = data.page(int(data.feature_ids[row]))

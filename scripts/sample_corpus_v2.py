@@ -3,6 +3,7 @@
     python scripts/sample_corpus_v2.py --split train --shards 40     # resumes; each shard is written once
     setsid nohup nice -n 19 python scripts/sample_corpus_v2.py --split train --shards 60 > corpus.log 2>&1 &
     python scripts/sample_corpus_v2.py --split train --shards 300 --device cuda --batch-size 128   # on a GPU
+    python scripts/sample_corpus_v2.py --anger    # how much anger reached the corpus (the model card's counts)
 
 Throughput on 2 shared CPU cores: 18-100 tokens/s at batch 128 (fp32 ~40 GFLOP/s; llama.cpp on the shipped
 Q4_1 GGUF was measured no faster: 150 tokens/s prompt processing, 46 tokens/s sampling one sequence). Several
@@ -338,6 +339,20 @@ OPENERS = {
 }
 
 
+ANGRY_MOODS = next(moods for moods in OPENERS if "furious" in moods)
+ANGER_WORDS = re.compile(
+    r"\b(angry|furious|annoyed|irritated|outraged|livid|mad|hate|frustrated|ridiculous|unacceptable|disgusted|rage)\b",
+    re.IGNORECASE,
+)
+
+
+def anger_share(rows: list[dict]) -> tuple[int, int]:
+    """(angry-mood documents, how many of them contain an anger word): how much anger reaches the corpus.
+    An opener counts, as it is part of the text the SAE trains on."""
+    angry = [r for r in rows if any(f" {mood} " in r["prompt"] for mood in ANGRY_MOODS)]
+    return len(angry), sum(bool(ANGER_WORDS.search(r["text"])) for r in angry)
+
+
 def opener_for(mood: str, rng: random.Random) -> str:
     """A first-person opener for half the requests in an emotional mood, else ""."""
     for moods, openers in OPENERS.items():
@@ -448,7 +463,20 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu", help="e.g. cuda: a GPU writes a shard in seconds (use --batch-size 128)")
     p.add_argument("--hours", type=float, default=0, help="stop after the shard that passes this many hours")
+    p.add_argument("--anger", action="store_true", help="print the anger-word share of the written shards and stop")
     args = p.parse_args(argv)
+    if args.anger:
+        paths = sorted(OUT.glob("train-*.jsonl.gz"))
+        for name, part in (
+            ("before openers", paths[:FIRST_OPENER_SHARD]),
+            ("with openers", paths[FIRST_OPENER_SHARD:]),
+        ):
+            n, hits = anger_share([r for path in part for r in read_shard(path)])
+            print(
+                f"shards {name} ({len(part)}): {hits} of {n} angry-mood documents contain an anger word "
+                f"({hits / max(n, 1):.0%})"
+            )
+        return
     torch.set_num_threads(args.threads)
     OUT.mkdir(parents=True, exist_ok=True)
     todo = [i for i in range(args.shards) if not shard_path(args.split, i).exists()]

@@ -541,14 +541,17 @@ def emotion_check(
     model,
     assets: Path,
     heldout: np.ndarray,
-    n_contexts: int = 400,
+    n_contexts: int = 520,
     top: int = 5,
+    per_group: int | None = None,
     name: str = "default_sae",
     hook: str = HOOK,
     prompts_path: Path | None = None,
 ) -> dict:
     """Issue 4's emotion coverage: features separating happy / angry / neutral prompts (per-prompt max,
-    Mann-Whitney, Benjamini-Hochberg q < 0.01), each with its top held-out contexts to read."""
+    Mann-Whitney, Benjamini-Hochberg q < 0.01); every significant feature (or the strongest `per_group` of each
+    group) with its top held-out contexts to read: the strongest are often punctuation, so reading only the first
+    few finds too little emotion."""
     from sae_lens import SAE
 
     from featureviz.analysis.activations import activations
@@ -562,7 +565,8 @@ def emotion_check(
     baseline = result.subset([i for i, g in enumerate(result.groups) if g == "neutral"])
     table = contrast(result, baseline=baseline, alpha=0.01)
     table = table[table["significant"] & (table["rank_biserial"] > 0)]
-    found = {g: table[table["group"] == g].head(10) for g in ("happy", "angry")}
+    n_significant = {g: int((table["group"] == g).sum()) for g in ("happy", "angry")}
+    found = {g: table[table["group"] == g].head(per_group) for g in ("happy", "angry")}
     features = sorted({int(f) for t in found.values() for f in t["feature"]})
     # top held-out contexts of those features, BOS, the first position and over-norm tokens excluded
     tokens = torch.from_numpy(heldout[:n_contexts].astype(np.int64))
@@ -570,8 +574,8 @@ def emotion_check(
     for b in range(0, len(tokens), 16):
         resid = tr.resid_pre(model, tokens[b : b + 16], hook)
         feats = sae.encode(resid)[:, :, features]
-        feats[:, : 1 + DROP_FIRST] = 0  # BOS and the position artifacts after it, as featureviz drops them
-        feats[resid.norm(dim=-1) > MAX_NORM] = 0
+        feats[:, : 1 + sae.cfg.metadata.drop_first_positions] = 0  # BOS and the position artifacts after it
+        feats[resid.norm(dim=-1) > sae.cfg.metadata.max_input_norm] = 0  # this SAE's own limit
         for j, f in enumerate(features):
             vals, idx = feats[:, :, j].flatten().topk(top)
             best[f] += [(v.item(), b + int(i) // tokens.shape[1], int(i) % tokens.shape[1]) for v, i in zip(vals, idx)]
@@ -591,13 +595,15 @@ def emotion_check(
     out = {
         "test": "per-prompt max, Mann-Whitney U vs the other groups, Benjamini-Hochberg q < 0.01",
         "n_prompts": {g: len(v) for g, v in groups.items()},
+        "n_significant": n_significant,
+        "heldout_contexts": len(tokens),
         "significant": {
             g: t[["feature", "rank_biserial", "p_value", "q_value"]].to_dict("records") for g, t in found.items()
         },
         "top_heldout_contexts": contexts,
     }
     (assets / f"{name}_emotion.json").write_text(json.dumps(out, indent=1, default=float))
-    log(f"emotion: {', '.join(f'{g}: {len(t)} significant features' for g, t in found.items())}")
+    log(f"emotion: {', '.join(f'{g}: {n} significant features' for g, n in n_significant.items())}")
     return out
 
 

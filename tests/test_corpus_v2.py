@@ -60,3 +60,13 @@ def test_openers_start_only_later_shards_and_only_emotional_requests():
     assert neutral and not any(r["opener"] for r in neutral)
     assert 0.3 < len(with_opener) / (len(late) - len(neutral)) < 0.7
     assert not any("opener" in r for r in corpus.requests("heldout", 0, 0))
+
+
+def test_anger_share_counts_whole_anger_words_in_angry_mood_documents_only():
+    rows = [
+        {"prompt": "Write a furious email about rent. Use plain modern English.", "text": "I am MAD about this."},
+        {"prompt": "Write a short annoyed text message about buses.", "text": "Madness, the bus is late again."},
+        {"prompt": "Write a joyful diary entry about dogs.", "text": "I hate to say it, I love him."},
+    ]
+    assert corpus.anger_share(rows) == (2, 1)  # "Madness" is not "mad"; the joyful document is not counted
+    assert {"furious", "annoyed", "outraged"} <= set(corpus.ANGRY_MOODS)

@@ -7,6 +7,7 @@ pictures from it; both read it with `quick_start()`.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -78,7 +79,7 @@ def test_quick_start_runs_as_pasted(tmp_path, monkeypatch, capsys):
 def test_heldout_texts_are_the_shipped_contexts(tokenizer):
     tokens = np.load(ASSETS / "heldout_tokens.npy")
     texts = fv.heldout_texts()
-    assert len(texts) == len(tokens) == 334
+    assert len(texts) == len(tokens) == json.loads((ASSETS / "corpus.json").read_text())["heldout_contexts"]
     assert fv.heldout_texts(3) == texts[:3]
     special = tokenizer.all_special_tokens
     assert all(isinstance(t, str) and t.strip() for t in texts)

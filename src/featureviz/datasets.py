@@ -37,7 +37,7 @@ def emotion_prompts(per_group: int | None = None) -> dict[str, list[str]]:
 def heldout_texts(n: int | None = None) -> list[str]:
     """The shipped held-out contexts of the default SAE, as text: a small offline corpus for dashboards.
 
-    These 334 contexts of 128 tokens (``assets/heldout_tokens.npy``; their sources are in ``assets/corpus.json``)
+    These 520 contexts of 128 tokens (``assets/heldout_tokens.npy``; their sources are in ``assets/corpus.json``)
     were kept out of the SAE's training, so top contexts found in them are evidence the SAE did not fit. Each is
     decoded with the embedded model's tokenizer; the special tokens between documents (``<|endoftext|>``,
     ``<|im_start|>``, ``<|im_end|>``) become line breaks.
