@@ -270,8 +270,11 @@ xs_t.append(("activations", time.perf_counter()))
 xs_heat = fv.Heatmap(xs_acts, top_k=10, title=xs_markup[2])
 xs_contrast = fv.ContrastView(fv.contrast(xs_acts), top_n=3, title=xs_markup[1])
 xs_t.append(("heatmap+contrast", time.perf_counter()))
-# the dashboard's corpus is xs_short: its features are the strongest there (the heatmap's may fire only on xs_long)
-xs_dash_features = [int(f) for f in fv.activations(model, source, xs_short).top_features(6).index]
+# the dashboard's corpus is xs_short; its features peak higher on the markup payloads than on the other texts,
+# so the page it draws first shows a payload among its top contexts, whichever SAE is shipped
+xs_kinds = fv.activations(model, source, {{"markup": xs_markup, "other": xs_other}})
+xs_margin = xs_kinds.group("markup").values.max(0).values - xs_kinds.group("other").values.max(0).values
+xs_dash_features = xs_margin.topk(6).indices.tolist()
 xs_dash = fv.Dashboard(model, source, xs_short, features=xs_dash_features, k=4, progress=False,
                        title=xs_markup[0])
 xs_t.append(("dashboard", time.perf_counter()))
