@@ -562,8 +562,7 @@ def emotion_check(
     prompts = json.loads((prompts_path or ASSETS / "emotion_prompts.json").read_text())
     groups = {"happy": prompts["happy"], "angry": prompts["angry"], "neutral": prompts["baseline"]}
     result = activations(model, SAESource(sae), groups, progress=False)
-    baseline = result.subset([i for i, g in enumerate(result.groups) if g == "neutral"])
-    table = contrast(result, baseline=baseline, alpha=0.01)
+    table = contrast(result, baseline="neutral", alpha=0.01)  # the neutral prompts counted once among the rest
     table = table[table["significant"] & (table["rank_biserial"] > 0)]
     n_significant = {g: int((table["group"] == g).sum()) for g in ("happy", "angry")}
     found = {g: table[table["group"] == g].head(per_group) for g in ("happy", "angry")}

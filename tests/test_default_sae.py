@@ -78,3 +78,31 @@ def test_no_sink_latents_among_the_most_frequent(embedded, name):
     sink = (tokens[:, first:] == model.tokenizer.convert_tokens_to_ids("<|endoftext|>")).reshape(-1)
     peaks_on_sink = sink[flat[:, frequent].argmax(0)]
     assert not peaks_on_sink.any(), f"sink latents among the 20 most frequent: {frequent[peaks_on_sink].tolist()}"
+
+
+def _card_emotion_rows(heading: str) -> dict[int, float]:
+    """{latent: rank-biserial} of the model card's table under `heading` (rows "| L123 | rank | r | q | ...")."""
+    section = (ASSETS / "MODEL_CARD.md").read_text().split(heading, 1)[1].split("\n\n", 2)[1]
+    rows = [line.split("|")[1:4] for line in section.splitlines() if line.startswith("| L")]
+    return {int(latent.strip()[1:]): float(r) for latent, _, r in rows}
+
+
+@pytest.mark.embedded
+def test_card_emotion_latents_are_significant_in_the_shipped_weights(embedded):
+    """The latents the card reads as joy or anger, recomputed from the shipped weights on the card's prompts: each
+    is significant for its group at q < 0.01 with the rank-biserial the card gives. Issue 16 asks for 5 of each;
+    the card meets it for joy and says it misses it for anger (3)."""
+    import featureviz as fv
+
+    model, source = embedded
+    prompts = json.loads((ASSETS / "emotion_prompts.json").read_text())
+    groups = {"happy": prompts["happy"], "angry": prompts["angry"], "neutral": prompts["baseline"]}
+    acts = fv.activations(model, source, groups, progress=False)
+    table = fv.contrast(acts, baseline="neutral", alpha=0.01).set_index(["group", "feature"])
+    for group, heading in (("happy", "**Happy latents that read"), ("angry", "**Angry latents that read")):
+        cited = _card_emotion_rows(heading)
+        assert len(cited) >= (5 if group == "happy" else 3), (group, cited)
+        for latent, rank_biserial in cited.items():
+            row = table.loc[(group, latent)]
+            assert row["significant"] and row["q_value"] < 0.01, (group, latent, row["q_value"])
+            assert row["rank_biserial"] == pytest.approx(rank_biserial, abs=0.01), (group, latent)
