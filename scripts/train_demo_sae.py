@@ -541,7 +541,7 @@ def emotion_check(
     model,
     assets: Path,
     heldout: np.ndarray,
-    n_contexts: int = 520,
+    n_contexts: int | None = None,
     top: int = 5,
     per_group: int | None = None,
     name: str = "default_sae",
@@ -550,8 +550,8 @@ def emotion_check(
 ) -> dict:
     """Issue 4's emotion coverage: features separating happy / angry / neutral prompts (per-prompt max,
     Mann-Whitney, Benjamini-Hochberg q < 0.01); every significant feature (or the strongest `per_group` of each
-    group) with its top held-out contexts to read: the strongest are often punctuation, so reading only the first
-    few finds too little emotion."""
+    group) with its top contexts in the first `n_contexts` held-out contexts (default all) to read: the strongest
+    are often punctuation, so reading only the first few finds too little emotion."""
     from sae_lens import SAE
 
     from featureviz.analysis.activations import activations
