@@ -91,7 +91,7 @@ def _card_emotion_rows(heading: str) -> dict[int, float]:
 def test_card_emotion_latents_are_significant_in_the_shipped_weights(embedded):
     """The latents the card reads as joy or anger, recomputed from the shipped weights on the card's prompts: each
     is significant for its group at q < 0.01 with the rank-biserial the card gives. Issue 16 asks for 5 of each;
-    the card meets it for joy and says it misses it for anger (3)."""
+    the card meets it for joy and says it misses it for anger (4)."""
     import featureviz as fv
 
     model, source = embedded
@@ -101,7 +101,7 @@ def test_card_emotion_latents_are_significant_in_the_shipped_weights(embedded):
     table = fv.contrast(acts, baseline="neutral", alpha=0.01).set_index(["group", "feature"])
     for group, heading in (("happy", "**Happy latents that read"), ("angry", "**Angry latents that read")):
         cited = _card_emotion_rows(heading)
-        assert len(cited) >= (5 if group == "happy" else 3), (group, cited)
+        assert len(cited) >= (5 if group == "happy" else 4), (group, cited)
         for latent, rank_biserial in cited.items():
             row = table.loc[(group, latent)]
             assert row["significant"] and row["q_value"] < 0.01, (group, latent, row["q_value"])
