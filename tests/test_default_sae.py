@@ -3,6 +3,7 @@ the model card's metrics, recomputed from the shipped weights. The training pipe
 tests/analysis/test_training.py."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,3 +107,35 @@ def test_card_emotion_latents_are_significant_in_the_shipped_weights(embedded):
             row = table.loc[(group, latent)]
             assert row["significant"] and row["q_value"] < 0.01, (group, latent, row["q_value"])
             assert row["rank_biserial"] == pytest.approx(rank_biserial, abs=0.01), (group, latent)
+
+
+@pytest.mark.embedded
+def test_card_start_of_text_latents_are_the_per_position_mean(embedded):
+    """The card's diagnosis of the start-of-text latents among the 20 most frequent, recomputed on its 96 held-out
+    contexts: L1542 and L2202 fire at the first positions because each position's mean activation puts them there
+    (their activation is that offset's contribution, and mostly gone with the offset removed), and L1659 mirrors
+    L1542 along the same direction: silent near the start, active once the offset is removed."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "position_latents.py"
+    spec = importlib.util.spec_from_file_location("position_latents", script)
+    position_latents = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(position_latents)
+
+    model, source = embedded
+    tokens = torch.from_numpy(np.load(ASSETS / "heldout_tokens.npy")[:96].astype(np.int64))
+    d = position_latents.position_diagnosis(model, source, tokens, features=[1542, 2202, 1659])
+
+    def early(row, key):  # mean over positions 2-6
+        return float(np.mean(row[key][2:7]))
+
+    for latent in (1542, 2202):
+        row = d["latents"][latent]
+        activation = early(row, "mean_activation")
+        assert activation > 10, (latent, activation)
+        assert early(row, "offset_contribution") == pytest.approx(activation, rel=0.2), latent
+        assert early(row, "offset_removed") < activation / 4, latent
+    mirror = d["latents"][1659]
+    assert d["latents"][1542]["cos_position"] > 0.6 and mirror["cos_position"] < -0.6
+    assert early(mirror, "mean_activation") < 1 < early(mirror, "offset_removed")
+    assert 0.01 < d["variance_share"] < 0.03  # the card: 1.8% of the held-out variance
